@@ -1,0 +1,159 @@
+/* One layer, every applicable path, and the SGEMM roof: cblas_sgemm alone on
+ * the GEMM the im2col path lowers the layer to (M = OC/g, N = OH*OW*batch,
+ * K = IC/g*KH*KW, once per group), with the operands already in place. */
+#include "conv_bench.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+double bench_layer_gflop(const cc_conv2d_params *p)
+{
+    int oh = 0, ow = 0;
+    cc_conv2d_output_size(p, &oh, &ow);
+    const int groups = p->groups > 0 ? p->groups : 1;
+    return 2.0 * p->batch * p->out_channels * oh * ow * (double)(p->in_channels / groups) *
+           p->kernel_h * p->kernel_w * 1e-9;
+}
+
+typedef struct {
+    cc_conv2d *op;
+    const float *input;
+    float *output;
+} conv_call;
+
+static void run_conv(void *context)
+{
+    conv_call *call = context;
+    cc_conv2d_run(call->op, call->input, call->output);
+}
+
+typedef struct {
+    int groups, m, n, k;
+    const float *a, *b;
+    float *c;
+} sgemm_call;
+
+static void run_sgemm(void *context)
+{
+    sgemm_call *s = context;
+    for (int g = 0; g < s->groups; g++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->m, s->n, s->k, 1.0f,
+                    s->a + (size_t)g * s->m * s->k, s->k, s->b + (size_t)g * s->k * s->n, s->n,
+                    0.0f, s->c + (size_t)g * s->m * s->n, s->n);
+}
+
+static float *random_floats(size_t count)
+{
+    float *data = malloc(count * sizeof(float));
+    if (data == NULL)
+        return NULL;
+    unsigned state = 12345u;
+    for (size_t i = 0; i < count; i++) {
+        state = state * 1664525u + 1013904223u;
+        data[i] = (float)(state >> 8) / 16777216.0f - 0.5f;
+    }
+    return data;
+}
+
+static int time_sgemm(const cc_conv2d_params *p, const bench_options *o, bench_layer_result *r)
+{
+    int oh, ow;
+    cc_conv2d_output_size(p, &oh, &ow);
+    sgemm_call s;
+    s.groups = p->groups > 0 ? p->groups : 1;
+    s.m = p->out_channels / s.groups;
+    s.n = oh * ow * p->batch;
+    s.k = p->in_channels / s.groups * p->kernel_h * p->kernel_w;
+    float *a = random_floats((size_t)s.groups * s.m * s.k);
+    float *b = random_floats((size_t)s.groups * s.k * s.n);
+    float *c = malloc((size_t)s.groups * s.m * s.n * sizeof(float));
+    int status = -1;
+    if (a != NULL && b != NULL && c != NULL) {
+        s.a = a, s.b = b, s.c = c;
+        r->sgemm = bench_time(run_sgemm, &s, o->warmup, o->reps);
+        r->sgemm_gflops = r->gflop / (r->sgemm.median_ms * 1e-3);
+        status = 0;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return status;
+}
+
+static bool path_applies(const cc_conv2d_params *p, cc_algo algo)
+{
+    if (algo != CC_ALGO_GEMM1X1)
+        return true;
+    return p->kernel_h == 1 && p->kernel_w == 1 && !p->pad_top && !p->pad_bottom &&
+           !p->pad_left && !p->pad_right;
+}
+
+static void time_path(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                      const float *bias, const float *input, float *output,
+                      const bench_options *o, bench_layer_result *r)
+{
+    bench_path_result *pr = &r->paths[algo];
+    pr->algo = algo;
+    conv_call call = {NULL, input, output};
+    if (cc_conv2d_create(p, algo, weights, bias, &call.op) != CC_OK) {
+        fprintf(stderr, "colconv-bench: %s: %s\n", cc_algo_name(algo), cc_last_error());
+        return;
+    }
+    const int reps = algo == CC_ALGO_REFERENCE ? 1 : o->reps;
+    pr->times = bench_time(run_conv, &call, algo == CC_ALGO_REFERENCE ? 0 : o->warmup, reps);
+    pr->gflops = r->gflop / (pr->times.median_ms * 1e-3);
+    pr->workspace_bytes = cc_conv2d_workspace_size(call.op);
+    pr->threading = cc_conv2d_threading(call.op);
+    pr->picked = cc_conv2d_algo(call.op);
+    pr->ran = true;
+    cc_conv2d_destroy(call.op);
+}
+
+static void mark_fastest(bench_layer_result *r)
+{
+    r->fastest = -1;
+    for (int a = CC_ALGO_REFERENCE; a < BENCH_PATHS; a++)
+        if (r->paths[a].ran &&
+            (r->fastest < 0 || r->paths[a].times.median_ms < r->paths[r->fastest].times.median_ms))
+            r->fastest = a;
+}
+
+int bench_conv_layer(const char *net, const bench_layer *layer, cc_layout layout,
+                     const bench_options *o, bench_layer_result *r)
+{
+    *r = (bench_layer_result){0};
+    r->net = net;
+    r->layer = *layer;
+    r->layout = layout;
+    r->layer.params.layout = layout;
+    const cc_conv2d_params *p = &r->layer.params;
+    int oh, ow;
+    if (cc_conv2d_output_size(p, &oh, &ow) != CC_OK) {
+        fprintf(stderr, "colconv-bench: %s: %s\n", layer->name, cc_last_error());
+        return -1;
+    }
+    r->gflop = bench_layer_gflop(p);
+    const int groups = p->groups > 0 ? p->groups : 1;
+    const size_t w_count = (size_t)p->out_channels * (p->in_channels / groups) * p->kernel_h * p->kernel_w;
+    float *weights = random_floats(w_count);
+    float *bias = random_floats((size_t)p->out_channels);
+    float *input = random_floats((size_t)p->batch * p->in_channels * p->in_h * p->in_w);
+    float *output = malloc((size_t)p->batch * p->out_channels * oh * ow * sizeof(float));
+    int status = -1;
+    if (weights && bias && input && output && time_sgemm(p, o, r) == 0) {
+        for (int a = CC_ALGO_AUTO; a < BENCH_PATHS; a++)
+            if (o->paths[a] && path_applies(p, (cc_algo)a) &&
+                (a != CC_ALGO_REFERENCE || o->with_reference))
+                time_path(p, (cc_algo)a, weights, bias, input, output, o, r);
+        mark_fastest(r);
+        status = 0;
+    } else {
+        fprintf(stderr, "colconv-bench: %s: out of memory\n", layer->name);
+    }
+    free(weights);
+    free(bias);
+    free(input);
+    free(output);
+    return status;
+}

@@ -1,0 +1,99 @@
+/* colconv: the 2D convolution operator.
+ *
+ * Lifecycle (plan once, run many): cc_conv2d_create validates the parameters,
+ * picks the path, copies and packs the weights and sizes the workspace;
+ * cc_conv2d_run never allocates in the common case and may be called any
+ * number of times; cc_conv2d_destroy frees everything.
+ *
+ * Thread safety: one operator may be run from several host threads at once,
+ * each with its own input and output. The operator's workspace is guarded: a
+ * run that finds it busy uses a private workspace of the same size for its
+ * duration (the only case in which a run allocates; CC_ERR_NOMEM if that
+ * fails). */
+#ifndef COLCONV_CONV_H
+#define COLCONV_CONV_H
+
+#include <stddef.h>
+
+#include "colconv/export.h"
+#include "colconv/status.h"
+
+CC_EXTERN_C_BEGIN
+
+typedef enum { CC_NCHW = 0, CC_NHWC } cc_layout;
+
+typedef enum {
+    CC_ALGO_AUTO = 0,  /* the path predicted fastest for the layer; never REFERENCE */
+    CC_ALGO_REFERENCE, /* naive loops with float64 sums: the tests' oracle, slow */
+    CC_ALGO_DIRECT,    /* vectorised direct convolution (AVX-512, AVX2, portable) */
+    CC_ALGO_IM2COL,    /* im2col tiles of bounded size, multiplied by SGEMM */
+    CC_ALGO_GEMM1X1    /* 1x1 kernels, no padding: the input is the GEMM operand */
+} cc_algo;
+
+typedef enum { CC_ACT_NONE = 0, CC_ACT_RELU, CC_ACT_SIGMOID, CC_ACT_TANH } cc_act;
+
+typedef struct {
+    int batch, in_channels, in_h, in_w;
+    int out_channels, kernel_h, kernel_w;
+    int stride_h, stride_w;     /* 0 means 1 */
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int dilation_h, dilation_w; /* 0 means 1 (1 = no dilation, as in PyTorch) */
+    int groups;                 /* 0 means 1; groups == in_channels == out_channels: depthwise */
+    cc_layout layout;
+    cc_act activation;          /* applied after the bias */
+} cc_conv2d_params;
+
+typedef struct cc_conv2d cc_conv2d;
+
+/* How a run spreads over threads, chosen per layer from its shape. */
+typedef enum {
+    CC_THREADS_BLAS = 0, /* one GEMM at a time, OpenBLAS uses all threads */
+    CC_THREADS_TILES     /* our OpenMP threads over images/tiles, 1-thread GEMMs */
+} cc_threading;
+
+/* OH = floor((H + pad_top + pad_bottom - dilation_h*(KH-1) - 1) / stride_h) + 1,
+ * likewise OW (PyTorch's conv2d). Checks only the fields it uses.
+ * CC_ERR_INVALID_ARG for NULL pointers, bad sizes, or a kernel larger than
+ * the padded input. */
+CC_API cc_status cc_conv2d_output_size(const cc_conv2d_params *p, int *out_h, int *out_w);
+
+/* Sets the four pads as TensorFlow/Keras padding="same" does: OH = ceil(H/stride),
+ * total pad max((OH-1)*stride + dilation*(K-1) + 1 - H, 0), the odd pixel at
+ * the bottom/right. Leaves *p unchanged on failure. */
+CC_API cc_status cc_conv2d_pad_same(cc_conv2d_params *p);
+
+/* Creates an operator. weights are OIHW, [OC][IC/groups][KH][KW], whatever the
+ * layout; bias is [OC] or NULL. Both are copied: the caller may free them on
+ * return. On failure *op is set to NULL (when op is not NULL):
+ * CC_ERR_INVALID_ARG for invalid parameters (the message names the field),
+ * CC_ERR_UNSUPPORTED for GEMM1X1 on a kernel that is not 1x1 without padding,
+ * CC_ERR_NOMEM when an allocation fails. */
+CC_API cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo,
+                                  const float *weights, const float *bias,
+                                  cc_conv2d **op);
+
+/* output = activation(conv(input, weights) + bias). input is [N][C][H][W]
+ * (NCHW) or [N][H][W][C] (NHWC); output is [N][OC][OH][OW] or [N][OH][OW][OC].
+ * Overwrites output, leaves input unchanged, touches nothing outside them. */
+CC_API cc_status cc_conv2d_run(cc_conv2d *op, const float *input, float *output);
+
+/* The path actually used (never AUTO); CC_ALGO_AUTO for NULL. */
+CC_API cc_algo cc_conv2d_algo(const cc_conv2d *op);
+
+/* Bytes of scratch memory the operator holds; 0 for NULL. */
+CC_API size_t cc_conv2d_workspace_size(const cc_conv2d *op);
+
+/* How a run started now would use threads; CC_THREADS_BLAS for NULL. */
+CC_API cc_threading cc_conv2d_threading(const cc_conv2d *op);
+
+/* NULL is fine. */
+CC_API void cc_conv2d_destroy(cc_conv2d *op);
+
+/* Names for reports: "auto", "reference", "direct", "im2col", "gemm1x1";
+ * "blas", "tiles"; never NULL. */
+CC_API const char *cc_algo_name(cc_algo algo);
+CC_API const char *cc_threading_name(cc_threading threading);
+
+CC_EXTERN_C_END
+
+#endif

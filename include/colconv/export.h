@@ -1,0 +1,20 @@
+/* colconv: symbol export and C++ linkage macros shared by the public headers. */
+#ifndef COLCONV_EXPORT_H
+#define COLCONV_EXPORT_H
+
+/* The library is built with hidden visibility; only CC_API names are exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CC_API __attribute__((visibility("default")))
+#else
+#define CC_API
+#endif
+
+#ifdef __cplusplus
+#define CC_EXTERN_C_BEGIN extern "C" {
+#define CC_EXTERN_C_END }
+#else
+#define CC_EXTERN_C_BEGIN
+#define CC_EXTERN_C_END
+#endif
+
+#endif

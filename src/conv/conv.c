@@ -1,0 +1,195 @@
+/* The conv operator's lifecycle: create (validate, choose the path, pack the
+ * weights, size the workspace), run, queries, destroy. */
+#include <string.h>
+
+#include "conv_internal.h"
+
+static cc_status check_algo(const cc__conv_geom *g, cc_algo algo)
+{
+    if (algo < CC_ALGO_AUTO || algo > CC_ALGO_GEMM1X1)
+        return cc__fail(CC_ERR_INVALID_ARG, "conv2d: algo %d is not a cc_algo", (int)algo);
+    if (algo == CC_ALGO_GEMM1X1 &&
+        (g->kh != 1 || g->kw != 1 || g->pt != 0 || g->pb != 0 || g->pl != 0 || g->pr != 0))
+        return cc__fail(CC_ERR_UNSUPPORTED,
+                        "conv2d: algo GEMM1X1 needs a 1x1 kernel without padding (kernel %dx%d)",
+                        g->kh, g->kw);
+    return CC_OK;
+}
+
+/* Copies the weights in the layout of op->algo and sizes the workspace. */
+static cc_status prepare_path(cc_conv2d *op, const float *weights)
+{
+    const cc__conv_geom *g = &op->g;
+    switch (op->algo) {
+    case CC_ALGO_DIRECT:
+        return cc__direct_pack(g, op->isa, weights, &op->weights);
+    case CC_ALGO_IM2COL:
+    case CC_ALGO_GEMM1X1:
+        cc__gemm_plan_init(g, op->algo == CC_ALGO_GEMM1X1, cc__tile_budget_bytes(), &op->plan);
+        return cc__gemm_pack_weights(g, &op->plan, weights, &op->weights);
+    default:
+        op->weights = cc__alloc_array(cc__geom_weight_floats(g), sizeof(float), "conv2d: weights");
+        if (op->weights == NULL)
+            return CC_ERR_NOMEM;
+        memcpy(op->weights, weights, cc__geom_weight_floats(g) * sizeof(float));
+        return CC_OK;
+    }
+}
+
+/* Workspace slots a run with `threads` threads needs. */
+static int slots_needed(const cc_conv2d *op, int threads)
+{
+    if ((op->algo != CC_ALGO_IM2COL && op->algo != CC_ALGO_GEMM1X1) || op->plan.tile_bytes == 0)
+        return 0;
+    if (cc__gemm_threading(&op->plan, threads) == CC_THREADS_BLAS)
+        return 1;
+    return op->plan.units < (size_t)threads ? (int)op->plan.units : threads;
+}
+
+/* Allocates `slots` tiles (cc__alloc_array checks the product). */
+static float *alloc_workspace(const cc_conv2d *op, int slots)
+{
+    return cc__alloc_array((size_t)slots, op->plan.tile_bytes, "conv2d: workspace");
+}
+
+static cc_status finish_create(cc_conv2d *op, const float *weights, const float *bias)
+{
+    cc_status status = prepare_path(op, weights);
+    if (status != CC_OK)
+        return status;
+    if (bias != NULL) {
+        op->bias = cc__alloc_array((size_t)op->g.oc, sizeof(float), "conv2d: bias");
+        if (op->bias == NULL)
+            return CC_ERR_NOMEM;
+        memcpy(op->bias, bias, (size_t)op->g.oc * sizeof(float));
+    }
+    op->workspace_slots = slots_needed(op, cc_get_num_threads());
+    if (op->workspace_slots > 0) {
+        op->workspace = alloc_workspace(op, op->workspace_slots);
+        if (op->workspace == NULL)
+            return CC_ERR_NOMEM;
+    }
+    return CC_OK;
+}
+
+cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                           const float *bias, cc_conv2d **op)
+{
+    if (op == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "conv2d_create: op is NULL");
+    *op = NULL;
+    cc__conv_geom g = {0};
+    cc_status status = cc__conv_geom_init(p, &g);
+    if (status != CC_OK)
+        return status;
+    if (weights == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "conv2d_create: weights is NULL");
+    status = check_algo(&g, algo);
+    if (status != CC_OK)
+        return status;
+    cc_conv2d *created = cc__alloc(sizeof *created, "conv2d: operator");
+    if (created == NULL)
+        return CC_ERR_NOMEM;
+    memset(created, 0, sizeof *created);
+    atomic_flag_clear(&created->workspace_busy);
+    created->g = g;
+    created->isa = cc__cpu_isa();
+    created->algo = algo == CC_ALGO_AUTO ? cc__auto_choose(&g, created->isa) : algo;
+    status = finish_create(created, weights, bias);
+    if (status != CC_OK) {
+        cc_conv2d_destroy(created);
+        return status;
+    }
+    *op = created;
+    return CC_OK;
+}
+
+static cc_status run_gemm_path(cc_conv2d *op, const float *input, float *output, int threads)
+{
+    const int slots = slots_needed(op, threads);
+    const int tile_threads =
+        cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES ? slots : 1;
+    if (slots == 0) {
+        cc__gemm_conv_run(op, input, output, NULL, tile_threads, threads);
+        return CC_OK;
+    }
+    /* The op's workspace if free, else (another thread runs this op) a
+     * private one for this run. */
+    const bool owns_shared = !atomic_flag_test_and_set(&op->workspace_busy);
+    float *workspace = owns_shared ? op->workspace : NULL;
+    if (owns_shared && op->workspace_slots < slots) {
+        float *grown = alloc_workspace(op, slots);
+        if (grown == NULL) {
+            atomic_flag_clear(&op->workspace_busy);
+            return CC_ERR_NOMEM;
+        }
+        cc__free(op->workspace);
+        op->workspace = workspace = grown;
+        op->workspace_slots = slots;
+    }
+    if (!owns_shared) {
+        workspace = alloc_workspace(op, slots);
+        if (workspace == NULL)
+            return CC_ERR_NOMEM;
+    }
+    cc__gemm_conv_run(op, input, output, workspace, tile_threads, threads);
+    if (owns_shared)
+        atomic_flag_clear(&op->workspace_busy);
+    else
+        cc__free(workspace);
+    return CC_OK;
+}
+
+cc_status cc_conv2d_run(cc_conv2d *op, const float *input, float *output)
+{
+    if (op == NULL || input == NULL || output == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "conv2d_run: %s is NULL",
+                        op == NULL ? "op" : input == NULL ? "input" : "output");
+    const int threads = cc__run_threads();
+    switch (op->algo) {
+    case CC_ALGO_IM2COL:
+    case CC_ALGO_GEMM1X1:
+        return run_gemm_path(op, input, output, threads);
+    case CC_ALGO_DIRECT:
+        cc__direct_run(&op->g, op->isa, op->weights, op->bias, input, output, threads);
+        return CC_OK;
+    default:
+        cc__reference_run(&op->g, op->weights, op->bias, input, output);
+        return CC_OK;
+    }
+}
+
+cc_algo cc_conv2d_algo(const cc_conv2d *op) { return op == NULL ? CC_ALGO_AUTO : op->algo; }
+
+size_t cc_conv2d_workspace_size(const cc_conv2d *op)
+{
+    return op == NULL ? 0 : (size_t)op->workspace_slots * op->plan.tile_bytes;
+}
+
+cc_threading cc_conv2d_threading(const cc_conv2d *op)
+{
+    if (op == NULL || (op->algo != CC_ALGO_IM2COL && op->algo != CC_ALGO_GEMM1X1))
+        return op != NULL && op->algo == CC_ALGO_DIRECT ? CC_THREADS_TILES : CC_THREADS_BLAS;
+    return cc__gemm_threading(&op->plan, cc__run_threads());
+}
+
+void cc_conv2d_destroy(cc_conv2d *op)
+{
+    if (op == NULL)
+        return;
+    cc__free(op->weights);
+    cc__free(op->bias);
+    cc__free(op->workspace);
+    cc__free(op);
+}
+
+const char *cc_algo_name(cc_algo algo)
+{
+    static const char *const names[] = {"auto", "reference", "direct", "im2col", "gemm1x1"};
+    return algo >= CC_ALGO_AUTO && algo <= CC_ALGO_GEMM1X1 ? names[algo] : "unknown";
+}
+
+const char *cc_threading_name(cc_threading threading)
+{
+    return threading == CC_THREADS_TILES ? "tiles" : threading == CC_THREADS_BLAS ? "blas" : "unknown";
+}

@@ -1,0 +1,111 @@
+/* colconv internals of the convolution operator: the validated geometry, the
+ * operator struct, and the contract of each path. */
+#ifndef COLCONV_CONV_INTERNAL_H
+#define COLCONV_CONV_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "../core/core.h"
+
+/* A validated parameter set with every default resolved (stride, dilation
+ * and groups >= 1) and the output size computed. All counts are > 0 and every
+ * tensor's byte count fits in size_t, so products of these fields, taken in
+ * size_t, never overflow. */
+typedef struct {
+    int n, c, h, w;             /* input batch, channels, height, width */
+    int oc, kh, kw;             /* output channels, kernel height, width */
+    int sh, sw, dh, dw;         /* strides and dilations */
+    int pt, pb, pl, pr;         /* padding: top, bottom, left, right */
+    int groups, cg, ocg;        /* groups; input and output channels per group */
+    int oh, ow;                 /* output height and width */
+    cc_layout layout;
+    cc_act act;
+} cc__conv_geom;
+
+/* Validates p completely and fills g; CC_ERR_INVALID_ARG naming the field. */
+cc_status cc__conv_geom_init(const cc_conv2d_params *p, cc__conv_geom *g);
+
+static inline size_t cc__geom_pixels(const cc__conv_geom *g) { return (size_t)g->oh * (size_t)g->ow; }
+/* The reduction length of one output value: IC/groups * KH * KW. */
+static inline size_t cc__geom_k(const cc__conv_geom *g)
+{
+    return (size_t)g->cg * (size_t)g->kh * (size_t)g->kw;
+}
+static inline size_t cc__geom_input_floats(const cc__conv_geom *g)
+{
+    return (size_t)g->n * g->c * (size_t)g->h * (size_t)g->w;
+}
+static inline size_t cc__geom_output_floats(const cc__conv_geom *g)
+{
+    return (size_t)g->n * g->oc * cc__geom_pixels(g);
+}
+static inline size_t cc__geom_weight_floats(const cc__conv_geom *g)
+{
+    return (size_t)g->oc * cc__geom_k(g);
+}
+
+/* How the GEMM-based paths (im2col and 1x1) cut a layer into units of work.
+ * NCHW: a unit is (image, group, column tile); the GEMM of a unit is
+ *   out[OCg x cols] (ldc = OH*OW) = W[OCg x K] * col[K x cols].
+ * NHWC: a unit is (group, row tile) over the batch's N*OH*OW output pixels:
+ *   out[rows x OCg] (ldc = OC) = col[rows x K] * Wt[K x OCg].
+ * K is cut into blocks of at most k_block, so a col tile is at most
+ * k_block x tile floats whatever the layer; blocks after the first
+ * accumulate (beta = 1), the epilogue runs after the last. */
+typedef struct {
+    size_t k_block;     /* rows of K per GEMM (<= K) */
+    size_t tile;        /* output pixels per unit */
+    size_t tiles;       /* units per image (NCHW) or per batch (NHWC), per group */
+    size_t units;       /* total units of the layer */
+    bool copy_free;     /* 1x1 stride 1: the input is the operand, no col */
+    size_t tile_bytes;  /* workspace of one thread; 0 when copy_free */
+} cc__gemm_plan;
+
+struct cc_conv2d {
+    cc__conv_geom g;
+    cc_algo algo;
+    float *weights;           /* packed for the path; see each path's file */
+    float *bias;              /* [OC], or NULL */
+    cc__gemm_plan plan;       /* IM2COL and GEMM1X1 only */
+    float *workspace;         /* workspace_slots * plan.tile_bytes */
+    int workspace_slots;
+    atomic_flag workspace_busy;
+    cc__isa isa;              /* DIRECT: the kernel family chosen at create */
+};
+
+/* Reference: naive loops accumulating in double, rounded once. Needs no
+ * packing (weights are OIHW) and no workspace. */
+void cc__reference_run(const cc__conv_geom *g, const float *weights, const float *bias,
+                       const float *input, float *output);
+
+/* GEMM paths (im2col and 1x1): plan, pack and run. */
+void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t tile_budget_bytes,
+                        cc__gemm_plan *plan);
+cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *plan,
+                                const float *oihw, float **packed);
+/* threads_tiles > 1 spreads units over that many OpenMP threads, each with
+ * its own tile_bytes of workspace; 1 runs units in order with BLAS on
+ * blas_threads threads. */
+void cc__gemm_conv_run(const cc_conv2d *op, const float *input, float *output,
+                       float *workspace, int tile_threads, int blas_threads);
+/* The threading a run with `threads` threads uses for this plan. */
+cc_threading cc__gemm_threading(const cc__gemm_plan *plan, int threads);
+/* Workspace per thread for the tiles; tests lower it to force many tiles. */
+size_t cc__tile_budget_bytes(void);
+void cc__set_tile_budget_bytes(size_t bytes);
+
+/* Direct path (direct.c and its ISA kernels).
+ * cc__direct_pack: packs OIHW weights into the layout of the kernel family
+ * `isa` (allocated with cc__alloc; CC_ERR_NOMEM on failure).
+ * cc__direct_run: output = act(conv(input) + bias) for the whole batch, in
+ * g->layout, on up to `threads` OpenMP threads; no allocation, no read or
+ * write outside input, output, packed and bias (vector loads included). */
+cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
+                          float **packed);
+void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
+                    const float *bias, const float *input, float *output, int threads);
+
+/* AUTO: the path predicted fastest. Pure: depends only on g and the ISA. */
+cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa);
+
+#endif

@@ -1,0 +1,23 @@
+/* The one place colconv calls BLAS. Row-major, no transposes, size_t sizes:
+ * calls whose sizes or leading dimensions exceed OpenBLAS's 32-bit int are
+ * split into calls that fit. */
+#ifndef COLCONV_GEMM_H
+#define COLCONV_GEMM_H
+
+#include "../core/core.h"
+
+/* C[m x n] = A[m x k] * B[k x n] + beta * C. beta == 0 overwrites C (NaN in C
+ * does not leak through). Runs on OpenBLAS's current thread count, or on one
+ * thread inside an OpenMP parallel region. */
+void cc__sgemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
+               const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+/* y[m] = A[m x n] * x[n] + beta * y (row-major A). */
+void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x,
+               float beta, float *y);
+
+/* The largest size passed to BLAS in one call (INT_MAX); tests lower it to
+ * exercise the splitting on small matrices. */
+void cc__gemm_set_int_limit(size_t limit);
+
+#endif

@@ -1,0 +1,227 @@
+/* The GEMM paths, im2col and 1x1: plan the tiles, pack the weights, and run
+ * the units of work (see cc__gemm_plan in conv_internal.h for the layouts).
+ *
+ * Packed weights:
+ *   NCHW: [group][k block][OCg][kc], kc the block's length: block b of a
+ *         group is the OCg x kc row-major A operand (lda = kc). With one
+ *         block this is OIHW unchanged.
+ *   NHWC: [group][K][OCg] with K in (ky, kx, channel) order: the K x OCg
+ *         row-major B operand; block b is rows [k0, k0 + kc). */
+#include <omp.h>
+
+#include "epilogue.h"
+#include "gemm.h"
+#include "im2col.h"
+
+/* Default workspace of one thread: a 4 MiB col tile stays in L3 and holds a
+ * 1024 x 1024 block, large enough on both sides for SGEMM to run at speed. */
+#define DEFAULT_TILE_BUDGET ((size_t)4 << 20)
+/* The narrowest tile worth a GEMM call. */
+#define MIN_TILE 64
+
+static size_t tile_budget = DEFAULT_TILE_BUDGET;
+
+size_t cc__tile_budget_bytes(void) { return tile_budget; }
+
+void cc__set_tile_budget_bytes(size_t bytes)
+{
+    tile_budget = bytes > 0 ? bytes : DEFAULT_TILE_BUDGET;
+}
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* The largest side s with s * s <= floats. */
+static size_t square_side(size_t floats)
+{
+    size_t side = 1;
+    while ((side + 1) * (side + 1) <= floats)
+        side++;
+    return side;
+}
+
+/* Cuts `total` into equal parts of at most `most`; a part below the total is
+ * rounded up to a multiple of 16 (aligned starts for the kernels). */
+static size_t balanced_part(size_t total, size_t most)
+{
+    const size_t part = ceil_div(total, ceil_div(total, most));
+    return part < total ? min_size(total, ceil_div(part, 16) * 16) : total;
+}
+
+/* The col tile is a k_block x tile block of `floats` at most. Each tile
+ * repacks its slice of the weights inside SGEMM and each K block re-reads the
+ * output tile, so both sides are kept large: K whole when it fits beside a
+ * square tile, else square-ish blocks. */
+static void choose_blocks(size_t k, size_t pixels, size_t floats, cc__gemm_plan *plan)
+{
+    const size_t side = square_side(floats);
+    const size_t min_tile = min_size(MIN_TILE, pixels);
+    size_t k_block;
+    if (k * min_size(pixels, side) <= floats)
+        k_block = k;
+    else if (pixels <= side)
+        k_block = floats / pixels;
+    else
+        k_block = side;
+    k_block = balanced_part(k, k_block > 0 ? k_block : 1);
+    if (k_block > floats / min_tile)
+        k_block = floats / min_tile > 0 ? floats / min_tile : 1;
+    size_t tile = floats / k_block;
+    plan->k_block = k_block;
+    plan->tile = balanced_part(pixels, tile > min_tile ? tile : min_tile);
+}
+
+void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
+                        cc__gemm_plan *plan)
+{
+    const size_t k = cc__geom_k(g);
+    const size_t pixels = g->layout == CC_NCHW ? cc__geom_pixels(g)
+                                               : (size_t)g->n * cc__geom_pixels(g);
+    plan->copy_free = is_1x1_path && g->sh == 1 && g->sw == 1;
+    choose_blocks(k, pixels, budget / sizeof(float), plan);
+    if (plan->copy_free)
+        plan->k_block = k;
+    plan->tiles = ceil_div(pixels, plan->tile);
+    plan->units = plan->tiles * (size_t)g->groups * (g->layout == CC_NCHW ? (size_t)g->n : 1);
+    plan->tile_bytes = plan->copy_free ? 0 : plan->k_block * plan->tile * sizeof(float);
+}
+
+cc_threading cc__gemm_threading(const cc__gemm_plan *plan, int threads)
+{
+    const size_t t = (size_t)threads;
+    if (threads > 1 && (plan->units >= 2 * t || (plan->units >= t && plan->units % t == 0)))
+        return CC_THREADS_TILES;
+    return CC_THREADS_BLAS;
+}
+
+static void pack_nchw(const cc__conv_geom *g, const cc__gemm_plan *plan, const float *oihw,
+                      float *packed)
+{
+    const size_t k = cc__geom_k(g);
+    float *dst = packed;
+    for (int group = 0; group < g->groups; group++)
+        for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
+            const size_t kc = min_size(plan->k_block, k - k0);
+            for (int o = 0; o < g->ocg; o++) {
+                const float *src = oihw + ((size_t)group * g->ocg + o) * k + k0;
+                for (size_t i = 0; i < kc; i++)
+                    *dst++ = src[i];
+            }
+        }
+}
+
+static void pack_nhwc(const cc__conv_geom *g, const float *oihw, float *packed)
+{
+    const size_t k = cc__geom_k(g), taps = (size_t)g->kh * g->kw;
+    for (int group = 0; group < g->groups; group++) {
+        float *b = packed + (size_t)group * k * g->ocg;
+        for (int o = 0; o < g->ocg; o++)
+            for (int ci = 0; ci < g->cg; ci++)
+                for (size_t tap = 0; tap < taps; tap++) {
+                    const float w = oihw[(((size_t)group * g->ocg + o) * g->cg + ci) * taps + tap];
+                    b[(tap * g->cg + ci) * g->ocg + o] = w;
+                }
+    }
+}
+
+cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *plan,
+                                const float *oihw, float **packed)
+{
+    *packed = cc__alloc_array(cc__geom_weight_floats(g), sizeof(float), "conv2d: packed weights");
+    if (*packed == NULL)
+        return CC_ERR_NOMEM;
+    if (g->layout == CC_NCHW)
+        pack_nchw(g, plan, oihw, *packed);
+    else
+        pack_nhwc(g, oihw, *packed);
+    return CC_OK;
+}
+
+/* One NCHW unit: image n, group, column tile t. */
+static void run_unit_nchw(const cc_conv2d *op, size_t unit, const float *input, float *output,
+                          float *col, int threads)
+{
+    const cc__conv_geom *g = &op->g;
+    const cc__gemm_plan *plan = &op->plan;
+    const size_t pixels = cc__geom_pixels(g), k = cc__geom_k(g);
+    const size_t n = unit / (plan->tiles * g->groups);
+    const int group = (int)(unit / plan->tiles % g->groups);
+    const size_t p0 = unit % plan->tiles * plan->tile;
+    const size_t pc = min_size(plan->tile, pixels - p0);
+    const size_t plane = (size_t)g->h * g->w;
+    const float *image_group = input + (n * g->c + (size_t)group * g->cg) * plane;
+    float *out = output + (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
+    const float *weights = op->weights + (size_t)group * g->ocg * k;
+    for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
+        const size_t kc = min_size(plan->k_block, k - k0);
+        const float *b = image_group + k0 * plane + p0;
+        size_t ldb = plane;
+        if (!plan->copy_free) {
+            cc__im2col_nchw(g, image_group, k0, kc, p0, pc, col, threads);
+            b = col;
+            ldb = pc;
+        }
+        cc__sgemm((size_t)g->ocg, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
+                  out, pixels);
+    }
+    cc__epilogue_rows(out, (size_t)g->ocg, pc, pixels,
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL, g->act);
+}
+
+/* One NHWC unit: group, row tile t over the batch's output pixels. */
+static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const float *input, float *output,
+                          float *col, int threads)
+{
+    const cc__conv_geom *g = &op->g;
+    const cc__gemm_plan *plan = &op->plan;
+    const size_t rows = (size_t)g->n * cc__geom_pixels(g), k = cc__geom_k(g);
+    const int group = (int)(unit / plan->tiles);
+    const size_t r0 = unit % plan->tiles * plan->tile;
+    const size_t rc = min_size(plan->tile, rows - r0);
+    float *out = output + r0 * g->oc + (size_t)group * g->ocg;
+    const float *weights = op->weights + (size_t)group * k * g->ocg;
+    for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
+        const size_t kc = min_size(plan->k_block, k - k0);
+        const float *a = input + r0 * g->c + (size_t)group * g->cg + k0;
+        size_t lda = (size_t)g->c;
+        if (!plan->copy_free) {
+            cc__im2col_nhwc(g, input, group, r0, rc, k0, kc, col, threads);
+            a = col;
+            lda = kc;
+        }
+        cc__sgemm(rc, (size_t)g->ocg, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
+                  k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
+    }
+    cc__epilogue_cols(out, rc, (size_t)g->ocg, (size_t)g->oc,
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL, g->act);
+}
+
+static void run_unit(const cc_conv2d *op, size_t unit, const float *input, float *output,
+                     float *col, int threads)
+{
+    if (op->g.layout == CC_NCHW)
+        run_unit_nchw(op, unit, input, output, col, threads);
+    else
+        run_unit_nhwc(op, unit, input, output, col, threads);
+}
+
+void cc__gemm_conv_run(const cc_conv2d *op, const float *input, float *output,
+                       float *workspace, int tile_threads, int blas_threads)
+{
+    const size_t units = op->plan.units;
+    const size_t tile_floats = op->plan.tile_bytes / sizeof(float);
+    if (tile_threads > 1) {
+        /* Inside this region OpenBLAS's OpenMP build runs each call on one thread. */
+#pragma omp parallel num_threads(tile_threads)
+        {
+            float *col = workspace + (size_t)omp_get_thread_num() * tile_floats;
+#pragma omp for schedule(dynamic, 1)
+            for (size_t unit = 0; unit < units; unit++)
+                run_unit(op, unit, input, output, col, 1);
+        }
+        return;
+    }
+    cc__blas_threads(blas_threads);
+    for (size_t unit = 0; unit < units; unit++)
+        run_unit(op, unit, input, output, workspace, blas_threads);
+}

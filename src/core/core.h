@@ -1,0 +1,49 @@
+/* colconv internals shared by every source area: errors, memory, size
+ * arithmetic, threads and CPU features. Names here start with cc__. */
+#ifndef COLCONV_CORE_H
+#define COLCONV_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colconv.h"
+
+/* Records a formatted message for cc_last_error() and returns status. */
+cc_status cc__fail(cc_status status, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Allocates bytes (0 is allowed) aligned to CC__ALIGNMENT through the
+ * installed allocator. On failure sets CC_ERR_NOMEM's message naming `what`
+ * and returns NULL. */
+#define CC__ALIGNMENT 64
+void *cc__alloc(size_t bytes, const char *what);
+/* Like cc__alloc for count * size bytes, failing (CC_ERR_NOMEM) on overflow. */
+void *cc__alloc_array(size_t count, size_t size, const char *what);
+void cc__free(void *pointer);
+
+/* Overflow-checked size arithmetic: false when the result does not fit. */
+static inline bool cc__mul_size(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool cc__add_size(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_add_overflow(a, b, out);
+}
+/* Product of n sizes; false on overflow. */
+bool cc__mul_sizes(size_t *out, int n, ...);
+
+/* Threads a run started now may use: 1 inside a host's parallel region,
+ * otherwise cc_get_num_threads(). */
+int cc__run_threads(void);
+/* Keeps OpenBLAS's thread count equal to n (cheap when unchanged). */
+void cc__blas_threads(int n);
+
+typedef enum { CC__ISA_SCALAR = 0, CC__ISA_AVX2, CC__ISA_AVX512 } cc__isa;
+/* Widest ISA usable: the CPU's, capped by COLCONV_MAX_ISA and cc__set_isa_cap. */
+cc__isa cc__cpu_isa(void);
+/* Caps the ISA for later creates (tests cover every kernel on one machine). */
+void cc__set_isa_cap(cc__isa cap);
+
+#endif

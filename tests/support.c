@@ -1,0 +1,104 @@
+/* Shared helpers of the cmocka suites. */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tst_rng_seed(tst_rng *rng, uint64_t seed) { rng->state = seed; }
+
+uint64_t tst_rng_next(tst_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+int tst_rng_int(tst_rng *rng, int lo, int hi)
+{
+    return lo + (int)(tst_rng_next(rng) % (uint64_t)(hi - lo + 1));
+}
+
+float tst_rng_float(tst_rng *rng, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((tst_rng_next(rng) >> 40) * (1.0 / 16777216.0));
+}
+
+void tst_fill(tst_rng *rng, float *data, size_t count, bool integers)
+{
+    for (size_t i = 0; i < count; i++)
+        data[i] = integers ? (float)tst_rng_int(rng, -3, 3) : tst_rng_float(rng, -1.0f, 1.0f);
+}
+
+static const float guard_value = 12345.678f;
+
+tst_buffer tst_buffer_new(size_t count)
+{
+    tst_buffer b;
+    b.count = count;
+    b.base = malloc((count + 2 * TST_GUARD) * sizeof(float));
+    assert_non_null(b.base);
+    b.data = b.base + TST_GUARD;
+    tst_buffer_poison(&b);
+    return b;
+}
+
+void tst_buffer_poison(tst_buffer *b)
+{
+    for (size_t i = 0; i < b->count + 2 * TST_GUARD; i++)
+        b->base[i] = guard_value;
+    for (size_t i = 0; i < b->count; i++)
+        b->data[i] = NAN;
+}
+
+bool tst_buffer_guards_intact(const tst_buffer *b)
+{
+    for (size_t i = 0; i < TST_GUARD; i++)
+        if (b->base[i] != guard_value || b->data[b->count + i] != guard_value)
+            return false;
+    return true;
+}
+
+void tst_buffer_free(tst_buffer *b)
+{
+    free(b->base);
+    b->base = b->data = NULL;
+}
+
+double tst_max_abs(const float *data, size_t count)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < count; i++)
+        if (fabs(data[i]) > m)
+            m = fabs(data[i]);
+    return m;
+}
+
+size_t tst_first_mismatch(const float *got, const float *want, size_t count, double tolerance)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (isnan(got[i]) && isnan(want[i]))
+            continue;
+        if (!(fabs((double)got[i] - (double)want[i]) <= tolerance))
+            return i;
+    }
+    return count;
+}
+
+double tst_conv_tolerance(const float *reference, size_t count)
+{
+    const double m = tst_max_abs(reference, count);
+    return 1e-4 * (m > 1.0 ? m : 1.0);
+}
+
+void tst_describe(const cc_conv2d_params *p, char *text, size_t size)
+{
+    snprintf(text, size,
+             "mb%dic%dih%diw%doc%dkh%dkw%dsh%dsw%dpt%dpb%dpl%dpr%ddh%ddw%dg%d layout=%s act=%d",
+             p->batch, p->in_channels, p->in_h, p->in_w, p->out_channels, p->kernel_h,
+             p->kernel_w, p->stride_h, p->stride_w, p->pad_top, p->pad_bottom, p->pad_left,
+             p->pad_right, p->dilation_h, p->dilation_w, p->groups,
+             p->layout == CC_NCHW ? "nchw" : "nhwc", (int)p->activation);
+}

@@ -1,0 +1,58 @@
+/* Shared helpers of the cmocka suites: a seeded generator, guarded and
+ * poisoned buffers, and tolerant comparisons that say where they failed. */
+#ifndef COLCONV_TEST_SUPPORT_H
+#define COLCONV_TEST_SUPPORT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "colconv.h"
+
+/* splitmix64: small, seedable, the same sequence on every machine. */
+typedef struct {
+    uint64_t state;
+} tst_rng;
+
+void tst_rng_seed(tst_rng *rng, uint64_t seed);
+uint64_t tst_rng_next(tst_rng *rng);
+/* Uniform integer in [lo, hi]. */
+int tst_rng_int(tst_rng *rng, int lo, int hi);
+/* Uniform float in [lo, hi). */
+float tst_rng_float(tst_rng *rng, float lo, float hi);
+/* Fills with uniform reals in [-1, 1), or small integers in [-3, 3] when
+ * `integers` (sums of those are exact in float). */
+void tst_fill(tst_rng *rng, float *data, size_t count, bool integers);
+
+/* A buffer of `count` floats with GUARD floats of a known pattern on both
+ * sides, so that writes out of bounds are caught. */
+#define TST_GUARD 64
+typedef struct {
+    float *base;
+    float *data;
+    size_t count;
+} tst_buffer;
+
+tst_buffer tst_buffer_new(size_t count);
+/* Sets the data to NaN and the guards to their pattern. */
+void tst_buffer_poison(tst_buffer *b);
+bool tst_buffer_guards_intact(const tst_buffer *b);
+void tst_buffer_free(tst_buffer *b);
+
+/* Largest |x| over the data. */
+double tst_max_abs(const float *data, size_t count);
+
+/* Index of the first element where |got - want| > tolerance (NaN in either
+ * counts as a mismatch unless both are NaN), or count if none. */
+size_t tst_first_mismatch(const float *got, const float *want, size_t count, double tolerance);
+
+/* The accuracy contract of the conv core: 1e-4 * max(1, max |reference|). */
+double tst_conv_tolerance(const float *reference, size_t count);
+
+/* Formats a parameter set as a benchdnn-style descriptor, for messages. */
+void tst_describe(const cc_conv2d_params *p, char *text, size_t size);
+
+#endif

@@ -1,0 +1,312 @@
+/* Every optimised conv path against the float64 reference, on a seeded table
+ * of random valid shapes that cover the odd cases on purpose. */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/conv/conv_internal.h"
+#include "../src/conv/gemm.h"
+
+#define SHAPES 320
+#define SEED 20261127u
+
+/* The odd cases, one per flavour; shape i gets flavour i % FLAVOURS. */
+enum {
+    PLAIN,
+    ONE_PIXEL_IMAGE,
+    KERNEL_EQUALS_PADDED_INPUT,
+    STRIDE_OVER_KERNEL,
+    ASYMMETRIC_PADDING,
+    DILATED,
+    GROUPED,
+    DEPTHWISE,
+    DEPTHWISE_MULTIPLIER,
+    POINTWISE,
+    POINTWISE_STRIDED,
+    RECTANGULAR,
+    FLAVOURS
+};
+
+static int pick_groups(tst_rng *rng, int *channels, int *out_channels)
+{
+    const int groups = tst_rng_int(rng, 2, 3);
+    *channels = groups * tst_rng_int(rng, 1, 5);
+    *out_channels = groups * tst_rng_int(rng, 1, 5);
+    return groups;
+}
+
+/* Grows the input where the dilated kernel would not fit the padded input. */
+static void fit_input_to_kernel(cc_conv2d_params *p)
+{
+    const int dh = p->dilation_h > 0 ? p->dilation_h : 1, dw = p->dilation_w > 0 ? p->dilation_w : 1;
+    const int need_h = dh * (p->kernel_h - 1) + 1 - p->pad_top - p->pad_bottom;
+    const int need_w = dw * (p->kernel_w - 1) + 1 - p->pad_left - p->pad_right;
+    if (p->in_h < need_h)
+        p->in_h = need_h;
+    if (p->in_w < need_w)
+        p->in_w = need_w;
+}
+
+/* A valid parameter set of flavour `flavour`, small enough for the reference. */
+static cc_conv2d_params random_params(tst_rng *rng, int flavour)
+{
+    cc_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.batch = tst_rng_int(rng, 1, 3);
+    p.in_channels = tst_rng_int(rng, 1, 19);
+    p.out_channels = tst_rng_int(rng, 1, 21);
+    p.in_h = tst_rng_int(rng, 1, 11);
+    p.in_w = tst_rng_int(rng, 1, 11);
+    p.kernel_h = tst_rng_int(rng, 1, 3);
+    p.kernel_w = p.kernel_h;
+    p.stride_h = p.stride_w = tst_rng_int(rng, 0, 2); /* 0 means 1 */
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = tst_rng_int(rng, 0, 1);
+    p.activation = (cc_act)tst_rng_int(rng, CC_ACT_NONE, CC_ACT_TANH);
+    switch (flavour) {
+    case ONE_PIXEL_IMAGE:
+        p.in_h = p.in_w = 1;
+        p.kernel_h = p.kernel_w = tst_rng_int(rng, 1, 3);
+        p.pad_top = p.pad_left = p.kernel_h / 2;
+        p.pad_bottom = p.pad_right = p.kernel_h - 1 - p.kernel_h / 2;
+        break;
+    case KERNEL_EQUALS_PADDED_INPUT:
+        p.kernel_h = p.in_h + p.pad_top + p.pad_bottom;
+        p.kernel_w = p.in_w + p.pad_left + p.pad_right;
+        break;
+    case STRIDE_OVER_KERNEL:
+        p.in_h = tst_rng_int(rng, 5, 13);
+        p.in_w = tst_rng_int(rng, 5, 13);
+        p.stride_h = p.kernel_h + tst_rng_int(rng, 1, 2);
+        p.stride_w = p.kernel_w + tst_rng_int(rng, 1, 3);
+        break;
+    case ASYMMETRIC_PADDING:
+        p.pad_top = tst_rng_int(rng, 0, 3);
+        p.pad_bottom = tst_rng_int(rng, 0, 4);
+        p.pad_left = tst_rng_int(rng, 0, 4);
+        p.pad_right = tst_rng_int(rng, 0, 3);
+        break;
+    case DILATED:
+        p.dilation_h = tst_rng_int(rng, 2, 3);
+        p.dilation_w = tst_rng_int(rng, 1, 3);
+        p.in_h = tst_rng_int(rng, 7, 13);
+        p.in_w = tst_rng_int(rng, 7, 13);
+        break;
+    case GROUPED:
+        p.groups = pick_groups(rng, &p.in_channels, &p.out_channels);
+        break;
+    case DEPTHWISE:
+        p.in_channels = p.out_channels = p.groups = tst_rng_int(rng, 1, 19);
+        break;
+    case DEPTHWISE_MULTIPLIER:
+        p.in_channels = p.groups = tst_rng_int(rng, 1, 9);
+        p.out_channels = p.in_channels * tst_rng_int(rng, 2, 3);
+        break;
+    case POINTWISE:
+        p.kernel_h = p.kernel_w = 1;
+        p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 0;
+        p.stride_h = p.stride_w = 1;
+        if (tst_rng_int(rng, 0, 2) == 0)
+            p.groups = pick_groups(rng, &p.in_channels, &p.out_channels);
+        break;
+    case POINTWISE_STRIDED:
+        p.kernel_h = p.kernel_w = 1;
+        p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 0;
+        p.stride_h = tst_rng_int(rng, 2, 3);
+        p.stride_w = tst_rng_int(rng, 1, 3);
+        break;
+    case RECTANGULAR:
+        p.in_h = tst_rng_int(rng, 5, 12);
+        p.in_w = tst_rng_int(rng, 5, 12);
+        p.kernel_h = tst_rng_int(rng, 1, 5);
+        p.kernel_w = tst_rng_int(rng, 1, 3);
+        p.stride_h = tst_rng_int(rng, 1, 3);
+        p.stride_w = tst_rng_int(rng, 1, 2);
+        break;
+    default:
+        break;
+    }
+    fit_input_to_kernel(&p);
+    return p;
+}
+
+/* Output of algo for (p, weights, bias, input), in a poisoned guarded buffer. */
+static tst_buffer run_path(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                           const float *bias, const float *input, size_t out_count,
+                           const char *what)
+{
+    cc_conv2d *op = NULL;
+    const cc_status status = cc_conv2d_create(p, algo, weights, bias, &op);
+    if (status != CC_OK)
+        fail_msg("%s: create %s failed: %s (%s)", what, cc_algo_name(algo), cc_status_str(status),
+                 cc_last_error());
+    tst_buffer out = tst_buffer_new(out_count);
+    assert_int_equal(cc_conv2d_run(op, input, out.data), CC_OK);
+    if (!tst_buffer_guards_intact(&out))
+        fail_msg("%s: %s wrote outside its output", what, cc_algo_name(algo));
+    assert_true(algo == CC_ALGO_AUTO || cc_conv2d_algo(op) == algo);
+    assert_true(cc_conv2d_algo(op) != CC_ALGO_REFERENCE || algo == CC_ALGO_REFERENCE);
+    cc_conv2d_destroy(op);
+    return out;
+}
+
+static bool is_pointwise(const cc_conv2d_params *p)
+{
+    return p->kernel_h == 1 && p->kernel_w == 1 && p->pad_top == 0 && p->pad_bottom == 0 &&
+           p->pad_left == 0 && p->pad_right == 0;
+}
+
+/* Checks every path on one parameter set with fresh data; integer data must
+ * match exactly, real data within the contract's tolerance. */
+static void check_all_paths(cc_conv2d_params p, tst_rng *rng, bool integers, const char *what)
+{
+    int oh, ow;
+    assert_int_equal(cc_conv2d_output_size(&p, &oh, &ow), CC_OK);
+    const int groups = p.groups > 0 ? p.groups : 1;
+    const size_t in_count = (size_t)p.batch * p.in_channels * p.in_h * p.in_w;
+    const size_t w_count = (size_t)p.out_channels * (p.in_channels / groups) * p.kernel_h * p.kernel_w;
+    const size_t out_count = (size_t)p.batch * p.out_channels * oh * ow;
+    float *input = malloc(in_count * sizeof(float));
+    float *weights = malloc(w_count * sizeof(float));
+    float *bias = malloc((size_t)p.out_channels * sizeof(float));
+    assert_true(input && weights && bias);
+    tst_fill(rng, input, in_count, integers);
+    tst_fill(rng, weights, w_count, integers);
+    tst_fill(rng, bias, (size_t)p.out_channels, integers);
+    const float *maybe_bias = tst_rng_int(rng, 0, 1) ? bias : NULL;
+    float *input_copy = malloc(in_count * sizeof(float));
+    memcpy(input_copy, input, in_count * sizeof(float));
+
+    char desc[256];
+    tst_describe(&p, desc, sizeof desc);
+    tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, weights, maybe_bias, input, out_count, desc);
+    const double tolerance =
+        integers && p.activation == CC_ACT_NONE ? 0.0 : tst_conv_tolerance(want.data, out_count);
+    const cc_algo algos[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1, CC_ALGO_AUTO};
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
+        if (algos[a] == CC_ALGO_GEMM1X1 && !is_pointwise(&p))
+            continue;
+        tst_buffer got = run_path(&p, algos[a], weights, maybe_bias, input, out_count, desc);
+        const size_t bad = tst_first_mismatch(got.data, want.data, out_count, tolerance);
+        if (bad != out_count)
+            fail_msg("%s [%s] seed %u: %s differs at %zu: %.9g vs reference %.9g (tolerance %g)",
+                     what, desc, SEED, cc_algo_name(algos[a]), bad, got.data[bad], want.data[bad],
+                     tolerance);
+        tst_buffer_free(&got);
+    }
+    assert_memory_equal(input, input_copy, in_count * sizeof(float));
+    tst_buffer_free(&want);
+    free(input_copy);
+    free(input);
+    free(weights);
+    free(bias);
+}
+
+static void run_table(cc_layout layout, bool integers, size_t tile_budget, int isa_cap)
+{
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + (uint64_t)layout * 7919u + (integers ? 104729u : 0u));
+    cc__set_tile_budget_bytes(tile_budget);
+    cc__set_isa_cap((cc__isa)isa_cap);
+    for (int i = 0; i < SHAPES; i++) {
+        cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
+        p.layout = layout;
+        char what[64];
+        snprintf(what, sizeof what, "shape %d flavour %d", i, i % FLAVOURS);
+        check_all_paths(p, &rng, integers, what);
+    }
+    cc__set_tile_budget_bytes(0);
+    cc__set_isa_cap(CC__ISA_AVX512);
+}
+
+static void nchw_reals(void **state) { (void)state; run_table(CC_NCHW, false, 0, CC__ISA_AVX512); }
+static void nhwc_reals(void **state) { (void)state; run_table(CC_NHWC, false, 0, CC__ISA_AVX512); }
+static void nchw_integers_exact(void **state) { (void)state; run_table(CC_NCHW, true, 0, CC__ISA_AVX512); }
+static void nhwc_integers_exact(void **state) { (void)state; run_table(CC_NHWC, true, 0, CC__ISA_AVX512); }
+
+/* A 256-byte budget forces many tiles and K blocks that accumulate. */
+static void nchw_tiny_tiles(void **state) { (void)state; run_table(CC_NCHW, false, 256, CC__ISA_AVX512); }
+static void nhwc_tiny_tiles(void **state) { (void)state; run_table(CC_NHWC, false, 256, CC__ISA_AVX512); }
+
+/* The direct path's AVX2 and portable kernels on the same table. */
+static void nchw_avx2(void **state) { (void)state; run_table(CC_NCHW, false, 0, CC__ISA_AVX2); }
+static void nhwc_avx2(void **state) { (void)state; run_table(CC_NHWC, false, 0, CC__ISA_AVX2); }
+static void nchw_scalar(void **state) { (void)state; run_table(CC_NCHW, false, 0, CC__ISA_SCALAR); }
+static void nhwc_scalar(void **state) { (void)state; run_table(CC_NHWC, false, 0, CC__ISA_SCALAR); }
+
+/* GEMM calls split as if OpenBLAS's int were 7: M, N, K chunks and leading
+ * dimensions too large, on the whole table. */
+static void split_gemm_calls(void **state)
+{
+    (void)state;
+    cc__gemm_set_int_limit(7);
+    run_table(CC_NCHW, false, 0, CC__ISA_AVX512);
+    run_table(CC_NHWC, false, 0, CC__ISA_AVX512);
+    cc__gemm_set_int_limit(0);
+}
+
+/* Outputs are bitwise identical run after run at a given thread count, and
+ * within the contract's tolerance across thread counts (OpenBLAS's threaded
+ * SGEMM may order the last few additions differently). */
+static void deterministic_across_runs(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED);
+    const cc_algo algos[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_AUTO};
+    for (int i = 0; i < 40; i++) {
+        cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
+        p.layout = i % 2 ? CC_NHWC : CC_NCHW;
+        p.batch = 4;
+        int oh, ow;
+        assert_int_equal(cc_conv2d_output_size(&p, &oh, &ow), CC_OK);
+        const int groups = p.groups > 0 ? p.groups : 1;
+        const size_t in_count = (size_t)p.batch * p.in_channels * p.in_h * p.in_w;
+        const size_t w_count = (size_t)p.out_channels * (p.in_channels / groups) * p.kernel_h * p.kernel_w;
+        const size_t out_count = (size_t)p.batch * p.out_channels * oh * ow;
+        float *input = malloc(in_count * sizeof(float)), *weights = malloc(w_count * sizeof(float));
+        tst_fill(&rng, input, in_count, false);
+        tst_fill(&rng, weights, w_count, false);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        for (size_t a = 0; a < 3; a++) {
+            tst_buffer runs[4];
+            for (int r = 0; r < 4; r++) {
+                cc_set_num_threads(1 + r / 2);
+                runs[r] = run_path(&p, algos[a], weights, NULL, input, out_count, desc);
+            }
+            if (memcmp(runs[0].data, runs[1].data, out_count * sizeof(float)) != 0 ||
+                memcmp(runs[2].data, runs[3].data, out_count * sizeof(float)) != 0)
+                fail_msg("%s [%s]: two runs differ", cc_algo_name(algos[a]), desc);
+            const double tolerance = tst_conv_tolerance(runs[0].data, out_count);
+            assert_int_equal(tst_first_mismatch(runs[2].data, runs[0].data, out_count, tolerance),
+                             out_count);
+            for (int r = 0; r < 4; r++)
+                tst_buffer_free(&runs[r]);
+        }
+        free(input);
+        free(weights);
+    }
+    cc_set_num_threads(0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nchw_reals),
+        cmocka_unit_test(nhwc_reals),
+        cmocka_unit_test(nchw_integers_exact),
+        cmocka_unit_test(nhwc_integers_exact),
+        cmocka_unit_test(nchw_tiny_tiles),
+        cmocka_unit_test(nhwc_tiny_tiles),
+        cmocka_unit_test(nchw_avx2),
+        cmocka_unit_test(nhwc_avx2),
+        cmocka_unit_test(nchw_scalar),
+        cmocka_unit_test(nhwc_scalar),
+        cmocka_unit_test(split_gemm_calls),
+        cmocka_unit_test(deterministic_across_runs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -439,6 +439,43 @@ static void one_op_from_four_threads(void **state)
     free(weights);
 }
 
+/* Inside the host's own OpenMP parallel region each run uses one thread and
+ * gives the serial result. */
+static void runs_inside_host_parallel_region(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, 11);
+    cc_conv2d_params p = textbook_params();
+    p.in_channels = 6, p.out_channels = 10, p.in_h = p.in_w = 17;
+    const size_t in_count = 6 * 17 * 17, out_count = 10 * 15 * 15, w_count = 10 * 6 * 9;
+    float *weights = malloc(w_count * sizeof(float)), *input = malloc(in_count * sizeof(float));
+    tst_fill(&rng, weights, w_count, false);
+    tst_fill(&rng, input, in_count, false);
+    const cc_algo algos[] = {CC_ALGO_IM2COL, CC_ALGO_DIRECT, CC_ALGO_AUTO};
+    for (size_t a = 0; a < 3; a++) {
+        cc_conv2d *op = NULL;
+        assert_int_equal(cc_conv2d_create(&p, algos[a], weights, NULL, &op), CC_OK);
+        float *expected = malloc(out_count * sizeof(float));
+        cc_set_num_threads(1);
+        assert_int_equal(cc_conv2d_run(op, input, expected), CC_OK);
+        cc_set_num_threads(0);
+        float *outputs = malloc(4 * out_count * sizeof(float));
+        int failures = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : failures)
+        for (int t = 0; t < 4; t++)
+            failures += cc_conv2d_run(op, input, outputs + (size_t)t * out_count) != CC_OK;
+        assert_int_equal(failures, 0);
+        for (int t = 0; t < 4; t++)
+            assert_memory_equal(expected, outputs + (size_t)t * out_count, out_count * sizeof(float));
+        free(outputs);
+        free(expected);
+        cc_conv2d_destroy(op);
+    }
+    free(weights);
+    free(input);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +494,7 @@ int main(void)
         cmocka_unit_test(status_strings_and_names),
         cmocka_unit_test(thread_count_contract),
         cmocka_unit_test(one_op_from_four_threads),
+        cmocka_unit_test(runs_inside_host_parallel_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,76 @@
+/* Element-wise activations. The switch on the kind sits outside the loops so
+ * that each loop vectorises; every function keeps NaN as NaN. */
+#include <math.h>
+
+#include "layers.h"
+
+/* Elements per unit of parallel work: long enough to vectorise and to
+ * amortise scheduling, short enough to spread a small tensor over threads. */
+#define ACTIVATION_BLOCK 4096
+
+cc_status cc__activation_check(const cc_activation *act)
+{
+    if (act == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "activation: act must not be NULL");
+    switch (act->kind) {
+    case CC_ACTIVATION_RELU:
+    case CC_ACTIVATION_SIGMOID:
+    case CC_ACTIVATION_TANH:
+        return CC_OK;
+    case CC_ACTIVATION_LEAKY_RELU:
+    case CC_ACTIVATION_ELU:
+        if (!isfinite(act->alpha))
+            return cc__fail(CC_ERR_INVALID_ARG, "activation: alpha must be finite (got %g)",
+                            (double)act->alpha);
+        return CC_OK;
+    }
+    return cc__fail(CC_ERR_INVALID_ARG, "activation: kind %d is not a cc_activation_kind",
+                    (int)act->kind);
+}
+
+void cc__activation_span(const cc_activation *act, const float *input, float *output,
+                         size_t count)
+{
+    const float alpha = act->alpha;
+    switch (act->kind) {
+    case CC_ACTIVATION_RELU:
+        for (size_t i = 0; i < count; i++)
+            output[i] = input[i] < 0.0f ? 0.0f : input[i];
+        break;
+    case CC_ACTIVATION_LEAKY_RELU:
+        /* Written as max-like selects so that GCC vectorises it (a select of
+         * alpha * x is control flow to it); NaN lands in `positive`. */
+        for (size_t i = 0; i < count; i++) {
+            const float x = input[i];
+            const float negative = x < 0.0f ? x : 0.0f, positive = x < 0.0f ? 0.0f : x;
+            output[i] = positive + alpha * negative;
+        }
+        break;
+    case CC_ACTIVATION_SIGMOID:
+        /* expf(-x) overflows to inf for x < -88: 1 / inf is the right 0. */
+        for (size_t i = 0; i < count; i++)
+            output[i] = 1.0f / (1.0f + expf(-input[i]));
+        break;
+    case CC_ACTIVATION_TANH:
+        for (size_t i = 0; i < count; i++)
+            output[i] = tanhf(input[i]);
+        break;
+    case CC_ACTIVATION_ELU:
+        for (size_t i = 0; i < count; i++)
+            output[i] = input[i] < 0.0f ? alpha * expm1f(input[i]) : input[i];
+        break;
+    }
+}
+
+void cc__activation_run(const cc_activation *act, const float *input, float *output,
+                        size_t count, int threads)
+{
+    const size_t blocks = (count + ACTIVATION_BLOCK - 1) / ACTIVATION_BLOCK;
+    const int nt = cc__layer_threads(threads, count);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (size_t b = 0; b < blocks; b++) {
+        const size_t begin = b * ACTIVATION_BLOCK;
+        const size_t len = count - begin < ACTIVATION_BLOCK ? count - begin : ACTIVATION_BLOCK;
+        cc__activation_span(act, input + begin, output + begin, len);
+    }
+}

@@ -1,0 +1,89 @@
+/* Inference batch normalisation, folded once into a per-channel multiply-add:
+ * mul = scale / sqrt(var + eps), add = shift - mean * mul (in double, rounded
+ * once), then out = x * mul[c] + add[c]. */
+#include <math.h>
+
+#include "layers.h"
+
+/* The index of the first non-finite value of a[0..count), or -1. */
+static int first_non_finite(const float *a, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (!isfinite(a[i]))
+            return i;
+    return -1;
+}
+
+static cc_status check_array(const char *name, const float *a, int channels)
+{
+    if (a == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "batchnorm: %s must not be NULL", name);
+    const int bad = first_non_finite(a, channels);
+    if (bad >= 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "batchnorm: %s[%d] must be finite (got %g)", name,
+                        bad, (double)a[bad]);
+    return CC_OK;
+}
+
+cc_status cc__batchnorm_check(const cc_batchnorm_params *p, int channels)
+{
+    if (p == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "batchnorm: params must not be NULL");
+    if (channels <= 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "batchnorm: channels must be > 0 (got %d)",
+                        channels);
+    if (!isfinite(p->epsilon) || p->epsilon < 0.0f)
+        return cc__fail(CC_ERR_INVALID_ARG, "batchnorm: epsilon must be finite and >= 0 (got %g)",
+                        (double)p->epsilon);
+    const char *const names[4] = {"scale", "shift", "mean", "variance"};
+    const float *const arrays[4] = {p->scale, p->shift, p->mean, p->variance};
+    for (int i = 0; i < 4; i++) {
+        const cc_status status = check_array(names[i], arrays[i], channels);
+        if (status != CC_OK)
+            return status;
+    }
+    for (int c = 0; c < channels; c++)
+        if (!((double)p->variance[c] + (double)p->epsilon > 0.0))
+            return cc__fail(CC_ERR_INVALID_ARG,
+                            "batchnorm: variance[%d] + epsilon must be > 0 (got %g + %g)", c,
+                            (double)p->variance[c], (double)p->epsilon);
+    return CC_OK;
+}
+
+void cc__batchnorm_coefficients(const cc_batchnorm_params *p, int channels, float *mul,
+                                float *add)
+{
+    for (int c = 0; c < channels; c++) {
+        const double m = (double)p->scale[c] / sqrt((double)p->variance[c] + (double)p->epsilon);
+        mul[c] = (float)m;
+        add[c] = (float)((double)p->shift[c] - (double)p->mean[c] * m);
+    }
+}
+
+void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
+                       const float *add, const float *input, float *output, int threads)
+{
+    const size_t pixels = (size_t)in->h * (size_t)in->w;
+    const size_t c = (size_t)in->c;
+    const int nt = cc__layer_threads(threads, cc__dims_count(in));
+    if (layout == CC_NCHW) {
+        const size_t planes = (size_t)in->n * c;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (size_t u = 0; u < planes; u++) {
+            const float m = mul[u % c], a = add[u % c];
+            const float *x = input + u * pixels;
+            float *out = output + u * pixels;
+            for (size_t i = 0; i < pixels; i++)
+                out[i] = x[i] * m + a;
+        }
+    } else {
+        const size_t units = (size_t)in->n * pixels;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (size_t u = 0; u < units; u++) {
+            const float *x = input + u * c;
+            float *out = output + u * c;
+            for (size_t i = 0; i < c; i++)
+                out[i] = x[i] * mul[i] + add[i];
+        }
+    }
+}

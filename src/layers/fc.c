@@ -1,0 +1,85 @@
+/* Fully connected layer: out[N x O] = in[N x I] * W^T + bias, then the
+ * activation. cc__sgemm takes no transposes, so above batch 1 the weights are
+ * stored transposed ([I][O], packed once by cc__fc_pack) and the product is
+ * SGEMM writing out row-major. At batch 1 the untransposed W [O][I] goes to
+ * SGEMV, which streams it once with no packing. Bias and activation are
+ * applied to each block of outputs right after its product. */
+#include <string.h>
+
+#include "../conv/gemm.h"
+#include "layers.h"
+
+/* Side of the square tiles the transpose copies: two tiles fit in L1. */
+#define TRANSPOSE_TILE 32
+
+/* packed[i][o] = weights[o][i] for rows o in [o0, o0 + TRANSPOSE_TILE). */
+static void transpose_band(size_t inputs, size_t outputs, size_t o0, const float *weights,
+                           float *packed)
+{
+    const size_t o1 = o0 + TRANSPOSE_TILE < outputs ? o0 + TRANSPOSE_TILE : outputs;
+    for (size_t i0 = 0; i0 < inputs; i0 += TRANSPOSE_TILE) {
+        const size_t i1 = i0 + TRANSPOSE_TILE < inputs ? i0 + TRANSPOSE_TILE : inputs;
+        for (size_t i = i0; i < i1; i++)
+            for (size_t o = o0; o < o1; o++)
+                packed[i * outputs + o] = weights[o * inputs + i];
+    }
+}
+
+void cc__fc_pack(int batch, int inputs, int outputs, const float *weights, float *packed,
+                 int threads)
+{
+    const size_t in = (size_t)inputs, out = (size_t)outputs;
+    if (batch == 1) {
+        memcpy(packed, weights, in * out * sizeof(float));
+        return;
+    }
+    const size_t bands = (out + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+    const int nt = cc__layer_threads(threads, in * out);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (size_t b = 0; b < bands; b++)
+        transpose_band(in, out, b * TRANSPOSE_TILE, weights, packed);
+}
+
+/* Outputs per unit of work. Each unit is one single-threaded BLAS call on a
+ * fixed block of outputs, so results do not depend on the thread count
+ * (OpenBLAS's own rounding depends on how it partitions a matrix). Re-packing
+ * the input per block costs 1 / (2 * FC_BLOCK) of the block's flops. */
+#define FC_BLOCK 128
+
+/* out[n][o0 .. o0 + len) for every n, then bias and activation while hot. */
+static void fc_block(size_t batch, size_t inputs, size_t outputs, size_t o0, size_t len,
+                     const float *weights, const float *bias, const cc_activation *act,
+                     const float *input, float *output)
+{
+    if (batch == 1)
+        cc__sgemv(len, inputs, weights + o0 * inputs, inputs, input, 0.0f, output + o0);
+    else
+        cc__sgemm(batch, len, inputs, input, inputs, weights + o0, outputs, 0.0f, output + o0,
+                  outputs);
+    for (size_t n = 0; n < batch; n++) {
+        float *row = output + n * outputs + o0;
+        if (bias != NULL)
+            for (size_t o = 0; o < len; o++)
+                row[o] += bias[o0 + o];
+        if (act != NULL)
+            cc__activation_span(act, row, row, len);
+    }
+}
+
+void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
+                const float *bias, const cc_activation *act, const float *input,
+                float *output, int threads)
+{
+    const size_t n = (size_t)batch, in = (size_t)inputs, out = (size_t)outputs;
+    const size_t blocks = (out + FC_BLOCK - 1) / FC_BLOCK;
+    const int nt = cc__layer_threads(threads, n * in * out);
+    /* OpenBLAS runs on one thread inside our parallel region; outside it (one
+     * thread here) it must too, or it would partition differently. */
+    cc__blas_threads(1);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (size_t b = 0; b < blocks; b++) {
+        const size_t o0 = b * FC_BLOCK;
+        fc_block(n, in, out, o0, out - o0 < FC_BLOCK ? out - o0 : FC_BLOCK, weights, bias, act,
+                 input, output);
+    }
+}

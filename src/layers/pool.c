@@ -1,0 +1,288 @@
+/* Max and average pooling (PyTorch's MaxPool2d / AvgPool2d) and global
+ * pooling, in NCHW and NHWC.
+ *
+ * Geometry, per axis, in input coordinates: output o's window starts at
+ * o * stride - pad_before and spans kernel cells. Validation guarantees every
+ * window holds at least one input cell (pad <= kernel / 2, and in ceil mode
+ * the last window starts before the end of the input), so a max is never
+ * -inf by construction and an average never divides by zero. */
+#include <limits.h>
+#include <math.h>
+
+#include "layers.h"
+
+/* The field names of one axis, for error messages. */
+typedef struct {
+    const char *kernel, *stride, *pad_before, *pad_after, *extent;
+} axis_names;
+
+static const axis_names row_names = {"kernel_h", "stride_h", "pad_top", "pad_bottom", "height"};
+static const axis_names col_names = {"kernel_w", "stride_w", "pad_left", "pad_right", "width"};
+
+/* A pooling layer with its defaults resolved and its output size. */
+typedef struct {
+    int kh, kw, sh, sw, pt, pb, pl, pr;
+    int oh, ow;
+    bool include_pad;
+} pool_geom;
+
+/* A window along one axis: [begin, end) inside the input, and its extent
+ * clipped to the padded input (count_include_pad's divisor factor). */
+typedef struct {
+    int begin, end, padded;
+} window;
+
+static int resolved_stride(int stride, int kernel) { return stride == 0 ? kernel : stride; }
+
+/* PyTorch's pooling_output_shape with asymmetric padding. */
+static int64_t pooled_extent(int64_t size, int64_t pad_before, int64_t pad_after,
+                             int64_t kernel, int64_t stride, bool ceil_mode)
+{
+    const int64_t span = size + pad_before + pad_after - kernel;
+    int64_t out = (ceil_mode ? span + stride - 1 : span) / stride + 1;
+    /* Ceil mode: the last window must start inside the input or the leading pad. */
+    if (ceil_mode && (out - 1) * stride >= size + pad_before)
+        out--;
+    return out;
+}
+
+static cc_status check_axis(const axis_names *names, int size, int kernel, int stride,
+                            int pad_before, int pad_after, bool ceil_mode, int *out)
+{
+    if (size <= 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: input %s must be > 0 (got %d)",
+                        names->extent, size);
+    if (kernel <= 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: %s must be > 0 (got %d)", names->kernel,
+                        kernel);
+    if (stride < 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: %s must be >= 0 (got %d)", names->stride,
+                        stride);
+    if (pad_before < 0 || pad_after < 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: %s must be >= 0 (got %d)",
+                        pad_before < 0 ? names->pad_before : names->pad_after,
+                        pad_before < 0 ? pad_before : pad_after);
+    if (pad_before > kernel / 2 || pad_after > kernel / 2)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: %s (%d) must be at most %s / 2 (%d)",
+                        pad_before > kernel / 2 ? names->pad_before : names->pad_after,
+                        pad_before > kernel / 2 ? pad_before : pad_after, names->kernel,
+                        kernel / 2);
+    const int64_t padded = (int64_t)size + pad_before + pad_after;
+    if (kernel > padded)
+        return cc__fail(CC_ERR_INVALID_ARG,
+                        "pool: %s (%d) exceeds the padded input %s (%lld)", names->kernel,
+                        kernel, names->extent, (long long)padded);
+    const int64_t extent = pooled_extent(size, pad_before, pad_after, kernel,
+                                         resolved_stride(stride, kernel), ceil_mode);
+    if (extent > INT_MAX)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: output %s (%lld) exceeds INT_MAX",
+                        names->extent, (long long)extent);
+    *out = (int)extent;
+    return CC_OK;
+}
+
+cc_status cc__pool_output(const cc__dims *in, const cc_pool2d_params *p, cc__dims *out)
+{
+    if (in == NULL || p == NULL || out == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: %s must not be NULL",
+                        in == NULL ? "in" : p == NULL ? "params" : "out");
+    if (p->kind != CC_POOL_MAX && p->kind != CC_POOL_AVG)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: kind %d is not a cc_pool_kind", (int)p->kind);
+    if (in->n <= 0 || in->c <= 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: input %s must be > 0 (got %d)",
+                        in->n <= 0 ? "batch" : "channels", in->n <= 0 ? in->n : in->c);
+    int oh, ow;
+    cc_status status = check_axis(&row_names, in->h, p->kernel_h, p->stride_h, p->pad_top,
+                                  p->pad_bottom, p->ceil_mode != 0, &oh);
+    if (status != CC_OK)
+        return status;
+    status = check_axis(&col_names, in->w, p->kernel_w, p->stride_w, p->pad_left,
+                        p->pad_right, p->ceil_mode != 0, &ow);
+    if (status != CC_OK)
+        return status;
+    size_t in_count, out_count;
+    if (!cc__mul_sizes(&in_count, 5, (size_t)in->n, (size_t)in->c, (size_t)in->h,
+                       (size_t)in->w, sizeof(float)) ||
+        !cc__mul_sizes(&out_count, 5, (size_t)in->n, (size_t)in->c, (size_t)oh, (size_t)ow,
+                       sizeof(float)))
+        return cc__fail(CC_ERR_INVALID_ARG, "pool: tensor size overflows size_t");
+    *out = (cc__dims){in->n, in->c, oh, ow};
+    return CC_OK;
+}
+
+static pool_geom resolve(const cc__dims *in, const cc_pool2d_params *p)
+{
+    pool_geom g = {p->kernel_h, p->kernel_w, resolved_stride(p->stride_h, p->kernel_h),
+                   resolved_stride(p->stride_w, p->kernel_w), p->pad_top, p->pad_bottom,
+                   p->pad_left, p->pad_right, 0, 0, p->count_include_pad != 0};
+    g.oh = (int)pooled_extent(in->h, g.pt, g.pb, g.kh, g.sh, p->ceil_mode != 0);
+    g.ow = (int)pooled_extent(in->w, g.pl, g.pr, g.kw, g.sw, p->ceil_mode != 0);
+    return g;
+}
+
+static window window_at(int o, int stride, int kernel, int pad_before, int pad_after, int size)
+{
+    const int64_t start = (int64_t)o * stride - pad_before;
+    const int64_t stop = start + kernel;
+    const int64_t padded_stop = stop < (int64_t)size + pad_after ? stop : (int64_t)size + pad_after;
+    return (window){start < 0 ? 0 : (int)start, stop > size ? size : (int)stop,
+                    (int)(padded_stop - start)};
+}
+
+static float divisor(const pool_geom *g, window rows, window cols)
+{
+    if (g->include_pad)
+        return (float)rows.padded * (float)cols.padded;
+    return (float)(rows.end - rows.begin) * (float)(cols.end - cols.begin);
+}
+
+/* NaN wins a max, as in PyTorch. */
+static inline float max_nan(float m, float v) { return v > m || isnan(v) ? v : m; }
+
+/* NCHW: one output row oy of one channel plane [h][w]. */
+static void pool_row_nchw(const pool_geom *g, cc_pool_kind kind, int h, int w,
+                          const float *plane, float *out_row, int oy)
+{
+    const window rows = window_at(oy, g->sh, g->kh, g->pt, g->pb, h);
+    for (int ox = 0; ox < g->ow; ox++) {
+        const window cols = window_at(ox, g->sw, g->kw, g->pl, g->pr, w);
+        float acc = kind == CC_POOL_MAX ? -INFINITY : 0.0f;
+        for (int y = rows.begin; y < rows.end; y++) {
+            const float *line = plane + (size_t)y * (size_t)w;
+            if (kind == CC_POOL_MAX)
+                for (int x = cols.begin; x < cols.end; x++)
+                    acc = max_nan(acc, line[x]);
+            else
+                for (int x = cols.begin; x < cols.end; x++)
+                    acc += line[x];
+        }
+        out_row[ox] = kind == CC_POOL_MAX ? acc : acc / divisor(g, rows, cols);
+    }
+}
+
+/* NHWC: one output row oy of one image [h][w][c]; channels are the inner,
+ * vectorised loop. */
+static void pool_row_nhwc(const pool_geom *g, cc_pool_kind kind, const cc__dims *in,
+                          const float *image, float *out_row, int oy)
+{
+    const size_t c = (size_t)in->c;
+    const window rows = window_at(oy, g->sh, g->kh, g->pt, g->pb, in->h);
+    for (int ox = 0; ox < g->ow; ox++) {
+        const window cols = window_at(ox, g->sw, g->kw, g->pl, g->pr, in->w);
+        float *out = out_row + (size_t)ox * c;
+        const float init = kind == CC_POOL_MAX ? -INFINITY : 0.0f;
+        for (size_t ch = 0; ch < c; ch++)
+            out[ch] = init;
+        for (int y = rows.begin; y < rows.end; y++)
+            for (int x = cols.begin; x < cols.end; x++) {
+                const float *px = image + ((size_t)y * (size_t)in->w + (size_t)x) * c;
+                if (kind == CC_POOL_MAX)
+                    for (size_t ch = 0; ch < c; ch++)
+                        out[ch] = max_nan(out[ch], px[ch]);
+                else
+                    for (size_t ch = 0; ch < c; ch++)
+                        out[ch] += px[ch];
+            }
+        if (kind == CC_POOL_AVG) {
+            const float d = divisor(g, rows, cols);
+            for (size_t ch = 0; ch < c; ch++)
+                out[ch] /= d;
+        }
+    }
+}
+
+void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *p,
+                  const float *input, float *output, int threads)
+{
+    const pool_geom g = resolve(in, p);
+    const size_t in_plane = (size_t)in->h * (size_t)in->w;
+    const size_t out_plane = (size_t)g.oh * (size_t)g.ow;
+    const size_t work = (size_t)in->n * (size_t)in->c * out_plane * (size_t)g.kh * (size_t)g.kw;
+    const int nt = cc__layer_threads(threads, work);
+    if (layout == CC_NCHW) {
+        /* A unit is one output row of one (image, channel) plane. */
+        const size_t units = (size_t)in->n * (size_t)in->c * (size_t)g.oh;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (size_t u = 0; u < units; u++) {
+            const size_t plane = u / (size_t)g.oh;
+            const int oy = (int)(u % (size_t)g.oh);
+            pool_row_nchw(&g, p->kind, in->h, in->w, input + plane * in_plane,
+                          output + plane * out_plane + (size_t)oy * (size_t)g.ow, oy);
+        }
+    } else {
+        /* A unit is one output row of one image, all channels. */
+        const size_t units = (size_t)in->n * (size_t)g.oh;
+        const size_t c = (size_t)in->c;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (size_t u = 0; u < units; u++) {
+            const size_t n = u / (size_t)g.oh;
+            const int oy = (int)(u % (size_t)g.oh);
+            pool_row_nhwc(&g, p->kind, in, input + n * in_plane * c,
+                          output + (n * out_plane + (size_t)oy * (size_t)g.ow) * c, oy);
+        }
+    }
+}
+
+static float global_plane(cc_pool_kind kind, const float *plane, size_t count)
+{
+    if (kind == CC_POOL_MAX) {
+        float m = -INFINITY;
+        for (size_t i = 0; i < count; i++)
+            m = max_nan(m, plane[i]);
+        return m;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (size_t i = 0; i < count; i++)
+        sum += plane[i];
+    return sum / (float)count;
+}
+
+/* Channels per unit of global NHWC pooling: a block stays in L1 while every
+ * pixel of the image streams past it. */
+#define GLOBAL_CHANNEL_BLOCK 64
+
+/* NHWC: channels [c0, c0 + len) of one image [pixels][c] into out[len]. */
+static void global_block_nhwc(cc_pool_kind kind, const float *image, size_t pixels, size_t c,
+                              size_t len, float *out)
+{
+    for (size_t ch = 0; ch < len; ch++)
+        out[ch] = image[ch];
+    for (size_t p = 1; p < pixels; p++) {
+        const float *px = image + p * c;
+        if (kind == CC_POOL_MAX)
+            for (size_t ch = 0; ch < len; ch++)
+                out[ch] = max_nan(out[ch], px[ch]);
+        else
+            for (size_t ch = 0; ch < len; ch++)
+                out[ch] += px[ch];
+    }
+    if (kind == CC_POOL_AVG)
+        for (size_t ch = 0; ch < len; ch++)
+            out[ch] /= (float)pixels;
+}
+
+void cc__global_pool_run(const cc__dims *in, cc_layout layout, cc_pool_kind kind,
+                         const float *input, float *output, int threads)
+{
+    const size_t pixels = (size_t)in->h * (size_t)in->w;
+    const size_t c = (size_t)in->c;
+    const int nt = cc__layer_threads(threads, cc__dims_count(in));
+    if (layout == CC_NCHW) {
+        const size_t planes = (size_t)in->n * c;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (size_t u = 0; u < planes; u++)
+            output[u] = global_plane(kind, input + u * pixels, pixels);
+    } else {
+        const size_t blocks = (c + GLOBAL_CHANNEL_BLOCK - 1) / GLOBAL_CHANNEL_BLOCK;
+        const size_t units = (size_t)in->n * blocks;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (size_t u = 0; u < units; u++) {
+            const size_t n = u / blocks;
+            const size_t c0 = (u % blocks) * GLOBAL_CHANNEL_BLOCK;
+            const size_t len = c - c0 < GLOBAL_CHANNEL_BLOCK ? c - c0 : GLOBAL_CHANNEL_BLOCK;
+            global_block_nhwc(kind, input + n * pixels * c + c0, pixels, c, len,
+                              output + n * c + c0);
+        }
+    }
+}

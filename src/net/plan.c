@@ -1,0 +1,269 @@
+/* The build plan: which layers fuse into which, which outputs share storage,
+ * and which buffer holds each stored output.
+ *
+ * Nodes run in index order (every input precedes its reader). A "group" is
+ * the set of nodes whose outputs live in one storage (its root's):
+ *   - fusion: a batch norm after a conv read by nothing else folds into the
+ *     conv; ReLU/sigmoid/tanh after such a conv, any activation after an FC
+ *     or an add, joins that layer's sweep. The fused node computes nothing;
+ *     its values are the final values its executor writes.
+ *   - dropout is the identity: it aliases its input.
+ *   - in place: a standalone activation or an add may overwrite an input
+ *     whose group nobody reads later (never the network's input).
+ * A group's storage is live from its root's step to the last step that
+ * reads any member (the output's group: to the end). Buffers are assigned
+ * greedily in step order: a group takes the smallest free buffer that fits,
+ * else the largest free one grown to fit, else a new one. */
+#include <limits.h>
+#include <string.h>
+
+#include "net_internal.h"
+
+/* Per-node bookkeeping of one planning run. */
+typedef struct {
+    int *readers;     /* how many input slots read the node */
+    int *last_reader; /* last step reading it (INT_MAX for the output) */
+    int *group_last;  /* per root: last step reading any member */
+} plan_scratch;
+
+static void scratch_free(plan_scratch *s)
+{
+    cc__free(s->readers);
+    cc__free(s->last_reader);
+    cc__free(s->group_last);
+}
+
+static cc_status scratch_make(const cc_net *net, plan_scratch *s)
+{
+    const size_t n = (size_t)net->node_count;
+    s->readers = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    s->last_reader = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    s->group_last = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    if (s->readers == NULL || s->last_reader == NULL || s->group_last == NULL) {
+        scratch_free(s);
+        return CC_ERR_NOMEM;
+    }
+    for (int i = 0; i < net->node_count; i++) {
+        s->readers[i] = 0;
+        s->last_reader[i] = i;
+    }
+    for (int i = 0; i < net->node_count; i++)
+        for (int k = 0; k < net->nodes[i].input_count; k++) {
+            const int input = net->nodes[i].inputs[k];
+            s->readers[input]++;
+            s->last_reader[input] = i;
+        }
+    s->last_reader[net->node_count - 1] = INT_MAX;
+    return CC_OK;
+}
+
+void cc__plan_free(cc__plan *plan)
+{
+    cc__free(plan->exec);
+    cc__free(plan->storage);
+    cc__free(plan->folded_bn);
+    cc__free(plan->has_act);
+    cc__free(plan->act);
+    cc__free(plan->buffer);
+    cc__free(plan->buffer_bytes);
+    memset(plan, 0, sizeof *plan);
+}
+
+static cc_status plan_alloc(const cc_net *net, cc__plan *plan)
+{
+    const size_t n = (size_t)net->node_count;
+    memset(plan, 0, sizeof *plan);
+    plan->exec = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    plan->storage = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    plan->folded_bn = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    plan->has_act = cc__alloc_array(n, sizeof(bool), "net_build: plan");
+    plan->act = cc__alloc_array(n, sizeof(cc_activation), "net_build: plan");
+    plan->buffer = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    plan->buffer_bytes = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
+    if (plan->exec == NULL || plan->storage == NULL || plan->folded_bn == NULL ||
+        plan->has_act == NULL || plan->act == NULL || plan->buffer == NULL ||
+        plan->buffer_bytes == NULL) {
+        cc__plan_free(plan);
+        return CC_ERR_NOMEM;
+    }
+    return CC_OK;
+}
+
+/* Puts node i in the group rooted at `root`. */
+static void join(cc__plan *plan, plan_scratch *s, int i, int root)
+{
+    plan->storage[i] = root;
+    if (s->last_reader[i] > s->group_last[root])
+        s->group_last[root] = s->last_reader[i];
+}
+
+/* The activation kinds a conv operator applies itself. */
+static bool conv_can_apply(cc_activation_kind kind)
+{
+    return kind == CC_ACTIVATION_RELU || kind == CC_ACTIVATION_SIGMOID ||
+           kind == CC_ACTIVATION_TANH;
+}
+
+/* Node i (a batch norm or an activation) fused into the layer computing its
+ * input, when that input has no other reader. */
+static bool try_fuse(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
+{
+    const cc__node *node = &net->nodes[i];
+    const int input = node->inputs[0];
+    const int exec = plan->exec[input];
+    const cc__node_kind kind = net->nodes[exec].kind;
+    if (s->readers[input] != 1 || plan->has_act[exec])
+        return false;
+    if (node->kind == CC__NODE_BATCHNORM) {
+        if (kind != CC__NODE_CONV || plan->folded_bn[exec] >= 0)
+            return false;
+        plan->folded_bn[exec] = i;
+    } else {
+        const bool fits = (kind == CC__NODE_CONV && conv_can_apply(node->u.act.kind)) ||
+                          kind == CC__NODE_FC || kind == CC__NODE_ADD;
+        if (!fits)
+            return false;
+        plan->has_act[exec] = true;
+        plan->act[exec] = node->u.act;
+    }
+    plan->exec[i] = exec;
+    join(plan, s, i, plan->storage[input]);
+    return true;
+}
+
+/* A group node i may overwrite at its own step: nobody reads it later. */
+static bool writable(const cc__plan *plan, const plan_scratch *s, int input, int i)
+{
+    const int root = plan->storage[input];
+    return root != 0 && s->group_last[root] <= i;
+}
+
+/* Node i computes in place into one of its inputs when it can. */
+static bool try_in_place(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
+{
+    const cc__node *node = &net->nodes[i];
+    for (int k = 0; k < node->input_count; k++) {
+        const int input = node->inputs[k];
+        if (!writable(plan, s, input, i))
+            continue;
+        bool shared = false;
+        for (int j = 0; j < node->input_count; j++)
+            shared = shared || (j != k && plan->storage[node->inputs[j]] == plan->storage[input]);
+        if (shared)
+            continue;
+        join(plan, s, i, plan->storage[input]);
+        return true;
+    }
+    return false;
+}
+
+/* Pass 1: fusion, aliasing and in-place decisions, in step order. */
+static void decide_storage(const cc_net *net, const cc_net_build_options *o, cc__plan *plan,
+                           plan_scratch *s)
+{
+    for (int i = 0; i < net->node_count; i++) {
+        const cc__node *node = &net->nodes[i];
+        plan->exec[i] = i;
+        plan->folded_bn[i] = -1;
+        plan->has_act[i] = false;
+        s->group_last[i] = s->last_reader[i];
+        plan->storage[i] = i;
+        if (node->kind == CC__NODE_DROPOUT) {
+            join(plan, s, i, plan->storage[node->inputs[0]]);
+            continue;
+        }
+        const bool fusable =
+            node->kind == CC__NODE_BATCHNORM || node->kind == CC__NODE_ACTIVATION;
+        if (!o->no_fusion && fusable && try_fuse(net, plan, s, i))
+            continue;
+        const bool in_place = node->kind == CC__NODE_ACTIVATION || node->kind == CC__NODE_ADD;
+        if (!o->no_buffer_reuse && in_place)
+            try_in_place(net, plan, s, i);
+    }
+}
+
+/* The free buffer for `bytes`: best fit, else the largest (to be grown);
+ * -1 if none is free. owner[b] is the root holding buffer b, or -1. */
+static int pick_free(const cc__plan *plan, const int *owner, size_t bytes)
+{
+    int best = -1, largest = -1;
+    for (int b = 0; b < plan->buffer_count; b++) {
+        if (owner[b] >= 0)
+            continue;
+        const size_t size = plan->buffer_bytes[b];
+        if (size >= bytes && (best < 0 || size < plan->buffer_bytes[best]))
+            best = b;
+        if (largest < 0 || size > plan->buffer_bytes[largest])
+            largest = b;
+    }
+    return best >= 0 ? best : largest;
+}
+
+static bool owns_storage(const cc_net *net, const cc__plan *plan, int i)
+{
+    return i > 0 && plan->storage[i] == i && net->nodes[i].kind != CC__NODE_DROPOUT;
+}
+
+/* Pass 2: buffers for the groups. `owner` has node_count entries. */
+static void assign_buffers(const cc_net *net, const cc_net_build_options *o, cc__plan *plan,
+                           const plan_scratch *s, int *owner)
+{
+    plan->buffer_count = 0;
+    for (int i = 0; i < net->node_count; i++) {
+        plan->buffer[i] = -1;
+        for (int b = 0; b < plan->buffer_count && !o->no_buffer_reuse; b++)
+            if (owner[b] >= 0 && s->group_last[owner[b]] < i)
+                owner[b] = -1;
+        if (!owns_storage(net, plan, i))
+            continue;
+        const size_t bytes = cc__node_bytes(&net->nodes[i]);
+        int b = o->no_buffer_reuse ? -1 : pick_free(plan, owner, bytes);
+        if (b < 0) {
+            b = plan->buffer_count++;
+            plan->buffer_bytes[b] = 0;
+        }
+        if (plan->buffer_bytes[b] < bytes)
+            plan->buffer_bytes[b] = bytes;
+        owner[b] = i;
+        plan->buffer[i] = b;
+    }
+}
+
+/* The two totals; CC_ERR_INVALID_ARG if they overflow size_t. */
+static cc_status total_bytes(const cc_net *net, cc__plan *plan)
+{
+    bool ok = true;
+    plan->planned_bytes = 0;
+    for (int b = 0; b < plan->buffer_count; b++)
+        ok = ok && cc__add_size(plan->planned_bytes, plan->buffer_bytes[b], &plan->planned_bytes);
+    plan->unplanned_bytes = 0;
+    for (int i = 1; i < net->node_count; i++)
+        ok = ok && cc__add_size(plan->unplanned_bytes, cc__node_bytes(&net->nodes[i]),
+                                &plan->unplanned_bytes);
+    return ok ? CC_OK
+              : cc__fail(CC_ERR_INVALID_ARG, "net_build: the activations do not fit in memory");
+}
+
+cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options, cc__plan *plan)
+{
+    const cc_net_build_options defaults = {0};
+    const cc_net_build_options *o = options != NULL ? options : &defaults;
+    plan_scratch s = {0};
+    CC__NET_TRY(scratch_make(net, &s));
+    cc_status status = plan_alloc(net, plan);
+    int *owner = status == CC_OK
+                     ? cc__alloc_array((size_t)net->node_count, sizeof(int), "net_build: plan")
+                     : NULL;
+    if (status == CC_OK && owner == NULL)
+        status = CC_ERR_NOMEM;
+    if (status == CC_OK) {
+        decide_storage(net, o, plan, &s);
+        assign_buffers(net, o, plan, &s, owner);
+        status = total_bytes(net, plan);
+    }
+    if (status != CC_OK && plan->exec != NULL)
+        cc__plan_free(plan);
+    cc__free(owner);
+    scratch_free(&s);
+    return status;
+}

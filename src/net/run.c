@@ -1,0 +1,134 @@
+/* cc_net_run: every executing node in index order, on the buffers the plan
+ * assigned; then the output node's values are copied to the caller. */
+#include <string.h>
+
+#include "../core/denormals.h"
+#include "net_internal.h"
+
+/* Where node i's output lives during this run. */
+static const float *value(const cc_net *net, const float *input, int i)
+{
+    const int root = net->plan.storage[i];
+    return root == 0 ? input : net->buffers[net->plan.buffer[root]];
+}
+
+/* Where executing node i writes: never the caller's input (the plan roots
+ * no written group there). */
+static float *target(const cc_net *net, int i)
+{
+    return net->buffers[net->plan.buffer[net->plan.storage[i]]];
+}
+
+static void run_fc(const cc_net *net, int i, const float *in, float *out, int threads)
+{
+    const cc__node *x = &net->nodes[i];
+    const cc__dims *d = &net->nodes[x->inputs[0]].out;
+    const float *bias = net->weights + net->tensors[x->first_tensor + 1].offset;
+    cc__fc_run(d->n, d->c * d->h * d->w, x->u.fc_outputs, net->packed->data[i], bias,
+               net->plan.has_act[i] ? &net->plan.act[i] : NULL, in, out, threads);
+}
+
+static void run_concat(const cc_net *net, const float *input, int i, float *out, int threads)
+{
+    const cc__node *x = &net->nodes[i];
+    for (int k = 0; k < x->input_count; k++) {
+        net->gather[k] = value(net, input, x->inputs[k]);
+        net->gather_channels[k] = net->nodes[x->inputs[k]].out.c;
+    }
+    cc__concat_run(&x->out, net->layout, x->input_count, net->gather, net->gather_channels, out,
+                   threads);
+}
+
+/* Sums the inputs pairwise, starting from the one whose storage is the
+ * output's (when in place) so it is read before it is overwritten. */
+static void run_add(const cc_net *net, const float *input, int i, float *out, int threads)
+{
+    const cc__node *x = &net->nodes[i];
+    int first = 0;
+    for (int k = 0; k < x->input_count; k++)
+        if (value(net, input, x->inputs[k]) == out)
+            first = k;
+    const size_t count = cc__dims_count(&x->out);
+    const float *sum = value(net, input, x->inputs[first]);
+    int added = 1;
+    for (int k = 0; k < x->input_count; k++) {
+        if (k == first)
+            continue;
+        const bool last = ++added == x->input_count;
+        const cc_activation *act = last && net->plan.has_act[i] ? &net->plan.act[i] : NULL;
+        cc__add_run(sum, value(net, input, x->inputs[k]), out, count, act, threads);
+        sum = out;
+    }
+}
+
+static cc_status run_node(const cc_net *net, const float *input, int i, int threads)
+{
+    const cc__node *x = &net->nodes[i];
+    const cc__dims *d = x->input_count > 0 ? &net->nodes[x->inputs[0]].out : &x->out;
+    const float *in = x->input_count > 0 ? value(net, input, x->inputs[0]) : input;
+    float *out = target(net, i);
+    switch (x->kind) {
+    case CC__NODE_CONV:
+        return cc_conv2d_run(net->packed->ops[i], in, out);
+    case CC__NODE_POOL:
+        cc__pool_run(d, net->layout, &x->u.pool, in, out, threads);
+        break;
+    case CC__NODE_GLOBAL_POOL:
+        cc__global_pool_run(d, net->layout, x->u.global_pool, in, out, threads);
+        break;
+    case CC__NODE_ACTIVATION:
+        cc__activation_run(&x->u.act, in, out, cc__dims_count(d), threads);
+        break;
+    case CC__NODE_FC:
+        run_fc(net, i, in, out, threads);
+        break;
+    case CC__NODE_SOFTMAX:
+        cc__softmax_run(d, net->layout, in, out, threads);
+        break;
+    case CC__NODE_LRN:
+        cc__lrn_run(d, net->layout, &x->u.lrn, in, out, threads);
+        break;
+    case CC__NODE_CONCAT:
+        run_concat(net, input, i, out, threads);
+        break;
+    case CC__NODE_ADD:
+        run_add(net, input, i, out, threads);
+        break;
+    case CC__NODE_BATCHNORM: {
+        const float *mul = net->packed->data[i];
+        cc__batchnorm_run(d, net->layout, mul, mul + d->c, in, out, threads);
+        break;
+    }
+    case CC__NODE_INPUT:
+    case CC__NODE_DROPOUT:
+        break;
+    }
+    return CC_OK;
+}
+
+cc_status cc_net_run(cc_net *net, const float *input, float *output)
+{
+    if (net == NULL || input == NULL || output == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "net_run: %s is NULL",
+                        net == NULL ? "net" : input == NULL ? "input" : "output");
+    if (!net->built)
+        return cc__fail(CC_ERR_INVALID_ARG, "net_run: the network is not built (cc_net_build)");
+    const int threads = cc__run_threads();
+    const cc__flush_scope flush = cc__flush_begin(threads);
+    cc_status status = CC_OK;
+    for (int i = 1; i < net->node_count && status == CC_OK; i++) {
+        if (net->plan.exec[i] != i)
+            continue;
+        status = run_node(net, input, i, threads);
+        if (status != CC_OK)
+            status = cc__net_fail_layer(status, net->nodes[i].name, cc__node_type(&net->nodes[i]));
+    }
+    cc__flush_end(flush);
+    if (status != CC_OK)
+        return status;
+    const int last = net->node_count - 1;
+    const float *result = value(net, input, last);
+    if (result != output)
+        memmove(output, result, cc__node_bytes(&net->nodes[last]));
+    return CC_OK;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../src/conv/conv_internal.h"
+#include "../src/conv/epilogue.h"
 #include "../src/conv/gemm.h"
 
 #define SHAPES 320
@@ -292,6 +293,80 @@ static void deterministic_across_runs(void **state)
     cc_set_num_threads(0);
 }
 
+/* act(conv + bias + residual) through the network's entry points, with a
+ * workspace the caller owns, against the reference without activation
+ * followed by the add and activation in double. */
+static void check_residual_path(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                                const float *bias, const float *input, const float *residual,
+                                const float *expected, size_t out_count, const char *desc)
+{
+    cc_conv2d *op = NULL;
+    assert_int_equal(cc__conv2d_create_ex(p, algo, weights, bias, true, &op), CC_OK);
+    assert_int_equal(cc_conv2d_workspace_size(op), 0);
+    const size_t need = cc__conv2d_workspace_need(op, cc__conv_threads(op));
+    float *workspace = need > 0 ? malloc(need) : NULL;
+    if (need > 0) {
+        float out_unused;
+        assert_int_equal(cc__conv2d_run_ex(op, input, &out_unused, residual, NULL),
+                         CC_ERR_INVALID_ARG);
+    }
+    tst_buffer got = tst_buffer_new(out_count);
+    assert_int_equal(cc__conv2d_run_ex(op, input, got.data, residual, workspace), CC_OK);
+    assert_true(tst_buffer_guards_intact(&got));
+    const double tolerance = tst_conv_tolerance(expected, out_count);
+    const size_t bad = tst_first_mismatch(got.data, expected, out_count, tolerance);
+    if (bad != out_count)
+        fail_msg("[%s] residual %s differs at %zu: %.9g vs %.9g", desc, cc_algo_name(algo), bad,
+                 got.data[bad], expected[bad]);
+    tst_buffer_free(&got);
+    free(workspace);
+    cc_conv2d_destroy(op);
+}
+
+static void fused_residual_with_external_workspace(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 17);
+    cc__set_tile_budget_bytes(1024);
+    for (int i = 0; i < 120; i++) {
+        cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
+        p.layout = i % 2 ? CC_NHWC : CC_NCHW;
+        int oh, ow;
+        assert_int_equal(cc_conv2d_output_size(&p, &oh, &ow), CC_OK);
+        const int groups = p.groups > 0 ? p.groups : 1;
+        const size_t in_count = (size_t)p.batch * p.in_channels * p.in_h * p.in_w;
+        const size_t w_count = (size_t)p.out_channels * (p.in_channels / groups) * p.kernel_h * p.kernel_w;
+        const size_t out_count = (size_t)p.batch * p.out_channels * oh * ow;
+        float *input = malloc(in_count * sizeof(float)), *weights = malloc(w_count * sizeof(float));
+        float *bias = malloc((size_t)p.out_channels * sizeof(float));
+        float *residual = malloc(out_count * sizeof(float)), *expected = malloc(out_count * sizeof(float));
+        tst_fill(&rng, input, in_count, false);
+        tst_fill(&rng, weights, w_count, false);
+        tst_fill(&rng, bias, (size_t)p.out_channels, false);
+        tst_fill(&rng, residual, out_count, false);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        cc_conv2d_params plain = p;
+        plain.activation = CC_ACT_NONE;
+        tst_buffer conv = run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, out_count, desc);
+        for (size_t j = 0; j < out_count; j++)
+            expected[j] = cc__activate((float)((double)conv.data[j] + residual[j]), p.activation);
+        const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1};
+        for (size_t a = 0; a < 4; a++)
+            if (algos[a] != CC_ALGO_GEMM1X1 || is_pointwise(&p))
+                check_residual_path(&p, algos[a], weights, bias, input, residual, expected,
+                                    out_count, desc);
+        tst_buffer_free(&conv);
+        free(input);
+        free(weights);
+        free(bias);
+        free(residual);
+        free(expected);
+    }
+    cc__set_tile_budget_bytes(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +382,7 @@ int main(void)
         cmocka_unit_test(nhwc_scalar),
         cmocka_unit_test(split_gemm_calls),
         cmocka_unit_test(deterministic_across_runs),
+        cmocka_unit_test(fused_residual_with_external_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * weights, size the workspace), run, queries, destroy. */
 #include <string.h>
 
+#include "../core/denormals.h"
 #include "conv_internal.h"
+#include "epilogue.h"
 
 static cc_status check_algo(const cc__conv_geom *g, cc_algo algo)
 {
@@ -63,7 +65,7 @@ static cc_status finish_create(cc_conv2d *op, const float *weights, const float 
             return CC_ERR_NOMEM;
         memcpy(op->bias, bias, (size_t)op->g.oc * sizeof(float));
     }
-    op->workspace_slots = slots_needed(op, cc_get_num_threads());
+    op->workspace_slots = op->external_workspace ? 0 : slots_needed(op, cc__conv_threads(op));
     if (op->workspace_slots > 0) {
         op->workspace = alloc_workspace(op, op->workspace_slots);
         if (op->workspace == NULL)
@@ -72,8 +74,8 @@ static cc_status finish_create(cc_conv2d *op, const float *weights, const float 
     return CC_OK;
 }
 
-cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float *weights,
-                           const float *bias, cc_conv2d **op)
+cc_status cc__conv2d_create_ex(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                               const float *bias, bool external_workspace, cc_conv2d **op)
 {
     if (op == NULL)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d_create: op is NULL");
@@ -95,6 +97,7 @@ cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float 
     created->g = g;
     created->isa = cc__cpu_isa();
     created->algo = algo == CC_ALGO_AUTO ? cc__auto_choose(&g, created->isa) : algo;
+    created->external_workspace = external_workspace;
     status = finish_create(created, weights, bias);
     if (status != CC_OK) {
         cc_conv2d_destroy(created);
@@ -104,59 +107,120 @@ cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float 
     return CC_OK;
 }
 
-static cc_status run_gemm_path(cc_conv2d *op, const float *input, float *output, int threads)
+cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                           const float *bias, cc_conv2d **op)
+{
+    return cc__conv2d_create_ex(p, algo, weights, bias, false, op);
+}
+
+/* A run's work in multiply-adds; below MIN_WORK_PER_THREAD per thread a fork
+ * costs more than it saves (LeNet-5's layers run on one thread). */
+#define MIN_WORK_PER_THREAD ((size_t)1 << 19)
+
+int cc__conv_threads(const cc_conv2d *op)
+{
+    const int threads = cc__run_threads();
+    const size_t work = cc__geom_output_floats(&op->g) * cc__geom_k(&op->g);
+    const size_t most = work / MIN_WORK_PER_THREAD;
+    return most < (size_t)threads ? (most > 0 ? (int)most : 1) : threads;
+}
+
+size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads)
+{
+    return (size_t)slots_needed(op, threads) * op->plan.tile_bytes;
+}
+
+/* The op's own workspace, grown to `slots` if the thread count rose since
+ * create; if another thread is running the op, a private one for this run.
+ * *shared tells which, for release_workspace. */
+static cc_status acquire_workspace(cc_conv2d *op, int slots, float **workspace, bool *shared)
+{
+    *shared = !atomic_flag_test_and_set(&op->workspace_busy);
+    if (*shared && op->workspace_slots >= slots) {
+        *workspace = op->workspace;
+        return CC_OK;
+    }
+    float *fresh = alloc_workspace(op, slots);
+    if (fresh == NULL) {
+        if (*shared)
+            atomic_flag_clear(&op->workspace_busy);
+        return CC_ERR_NOMEM;
+    }
+    if (*shared) {
+        cc__free(op->workspace);
+        op->workspace = fresh;
+        op->workspace_slots = slots;
+    }
+    *workspace = fresh;
+    return CC_OK;
+}
+
+static void release_workspace(cc_conv2d *op, float *workspace, bool shared)
+{
+    if (shared)
+        atomic_flag_clear(&op->workspace_busy);
+    else
+        cc__free(workspace);
+}
+
+static cc_status run_gemm_path(cc_conv2d *op, const cc__conv_io *io, float *given, int threads)
 {
     const int slots = slots_needed(op, threads);
     const int tile_threads =
         cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES ? slots : 1;
-    if (slots == 0) {
-        cc__gemm_conv_run(op, input, output, NULL, tile_threads, threads);
+    if (slots == 0 || given != NULL) {
+        cc__gemm_conv_run(op, io, given, tile_threads, threads);
         return CC_OK;
     }
-    /* The op's workspace if free, else (another thread runs this op) a
-     * private one for this run. */
-    const bool owns_shared = !atomic_flag_test_and_set(&op->workspace_busy);
-    float *workspace = owns_shared ? op->workspace : NULL;
-    if (owns_shared && op->workspace_slots < slots) {
-        float *grown = alloc_workspace(op, slots);
-        if (grown == NULL) {
-            atomic_flag_clear(&op->workspace_busy);
-            return CC_ERR_NOMEM;
-        }
-        cc__free(op->workspace);
-        op->workspace = workspace = grown;
-        op->workspace_slots = slots;
-    }
-    if (!owns_shared) {
-        workspace = alloc_workspace(op, slots);
-        if (workspace == NULL)
-            return CC_ERR_NOMEM;
-    }
-    cc__gemm_conv_run(op, input, output, workspace, tile_threads, threads);
-    if (owns_shared)
-        atomic_flag_clear(&op->workspace_busy);
-    else
-        cc__free(workspace);
+    float *workspace;
+    bool shared;
+    const cc_status status = acquire_workspace(op, slots, &workspace, &shared);
+    if (status != CC_OK)
+        return status;
+    cc__gemm_conv_run(op, io, workspace, tile_threads, threads);
+    release_workspace(op, workspace, shared);
     return CC_OK;
 }
 
-cc_status cc_conv2d_run(cc_conv2d *op, const float *input, float *output)
+/* Direct and reference kernels apply the activation themselves; with a
+ * residual they run without it and the add and activation follow in one
+ * sweep. */
+static cc_status run_kernel_path(const cc_conv2d *op, const cc__conv_io *io, int threads)
+{
+    cc__conv_geom g = op->g;
+    if (io->residual != NULL)
+        g.act = CC_ACT_NONE;
+    if (op->algo == CC_ALGO_DIRECT)
+        cc__direct_run(&g, op->isa, op->weights, op->bias, io->input, io->output, threads);
+    else
+        cc__reference_run(&g, op->weights, op->bias, io->input, io->output);
+    if (io->residual != NULL)
+        cc__epilogue_residual(io->output, io->residual, cc__geom_output_floats(&g), op->g.act,
+                              threads);
+    return CC_OK;
+}
+
+cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
+                            const float *residual, float *workspace)
 {
     if (op == NULL || input == NULL || output == NULL)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d_run: %s is NULL",
                         op == NULL ? "op" : input == NULL ? "input" : "output");
-    const int threads = cc__run_threads();
-    switch (op->algo) {
-    case CC_ALGO_IM2COL:
-    case CC_ALGO_GEMM1X1:
-        return run_gemm_path(op, input, output, threads);
-    case CC_ALGO_DIRECT:
-        cc__direct_run(&op->g, op->isa, op->weights, op->bias, input, output, threads);
-        return CC_OK;
-    default:
-        cc__reference_run(&op->g, op->weights, op->bias, input, output);
-        return CC_OK;
-    }
+    const int threads = cc__conv_threads(op);
+    if (op->external_workspace && workspace == NULL && cc__conv2d_workspace_need(op, threads) > 0)
+        return cc__fail(CC_ERR_INVALID_ARG, "conv2d_run: this operator needs a workspace");
+    const cc__conv_io io = {input, output, residual};
+    const cc__flush_scope flush = cc__flush_begin(threads);
+    const cc_status status = op->algo == CC_ALGO_IM2COL || op->algo == CC_ALGO_GEMM1X1
+                                 ? run_gemm_path(op, &io, workspace, threads)
+                                 : run_kernel_path(op, &io, threads);
+    cc__flush_end(flush);
+    return status;
+}
+
+cc_status cc_conv2d_run(cc_conv2d *op, const float *input, float *output)
+{
+    return cc__conv2d_run_ex(op, input, output, NULL, NULL);
 }
 
 cc_algo cc_conv2d_algo(const cc_conv2d *op) { return op == NULL ? CC_ALGO_AUTO : op->algo; }
@@ -170,7 +234,7 @@ cc_threading cc_conv2d_threading(const cc_conv2d *op)
 {
     if (op == NULL || (op->algo != CC_ALGO_IM2COL && op->algo != CC_ALGO_GEMM1X1))
         return op != NULL && op->algo == CC_ALGO_DIRECT ? CC_THREADS_TILES : CC_THREADS_BLAS;
-    return cc__gemm_threading(&op->plan, cc__run_threads());
+    return cc__gemm_threading(&op->plan, cc__conv_threads(op));
 }
 
 void cc_conv2d_destroy(cc_conv2d *op)

@@ -63,6 +63,7 @@ typedef struct {
 
 struct cc_conv2d {
     cc__conv_geom g;
+    bool external_workspace;  /* runs are given a workspace (a network's, shared) */
     cc_algo algo;
     float *weights;           /* packed for the path; see each path's file */
     float *bias;              /* [OC], or NULL */
@@ -83,11 +84,20 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t tile_bu
                         cc__gemm_plan *plan);
 cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *plan,
                                 const float *oihw, float **packed);
-/* threads_tiles > 1 spreads units over that many OpenMP threads, each with
+/* The tensors of one run. residual, when not NULL, has the output's shape
+ * and layout, does not alias it, and is added after the bias, before the
+ * activation (a fused residual add). */
+typedef struct {
+    const float *input;
+    float *output;
+    const float *residual;
+} cc__conv_io;
+
+/* tile_threads > 1 spreads units over that many OpenMP threads, each with
  * its own tile_bytes of workspace; 1 runs units in order with BLAS on
  * blas_threads threads. */
-void cc__gemm_conv_run(const cc_conv2d *op, const float *input, float *output,
-                       float *workspace, int tile_threads, int blas_threads);
+void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace,
+                       int tile_threads, int blas_threads);
 /* The threading a run with `threads` threads uses for this plan. */
 cc_threading cc__gemm_threading(const cc__gemm_plan *plan, int threads);
 /* Workspace per thread for the tiles; tests lower it to force many tiles. */
@@ -104,6 +114,23 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
                           float **packed);
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output, int threads);
+
+/* The network's entry points into the operator.
+ * cc__conv2d_create_ex: as cc_conv2d_create; with external_workspace the op
+ * holds no workspace and every run must be given one.
+ * cc__conv2d_workspace_need: bytes a run on `threads` threads needs.
+ * cc__conv2d_run_ex: as cc_conv2d_run, plus a fused residual (NULL for
+ * none, see cc__conv_io) and a workspace of at least
+ * cc__conv2d_workspace_need(op, cc__conv_threads(op)) bytes (NULL: the
+ * op's own; required when the op was created with external_workspace).
+ * cc__conv_threads: the threads a run started now uses: cc__run_threads(),
+ * fewer for small layers whose work does not pay for a fork. */
+cc_status cc__conv2d_create_ex(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                               const float *bias, bool external_workspace, cc_conv2d **op);
+size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads);
+cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
+                            const float *residual, float *workspace);
+int cc__conv_threads(const cc_conv2d *op);
 
 /* AUTO: the path predicted fastest. Pure: depends only on g and the ISA. */
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa);

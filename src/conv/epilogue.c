@@ -22,10 +22,16 @@ static void activate_span(float *x, size_t count, cc_act act)
     }
 }
 
-void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld,
-                       const float *bias, cc_act act)
+static void add_span(float *x, const float *y, size_t count)
 {
-    if (bias == NULL && act == CC_ACT_NONE)
+    for (size_t i = 0; i < count; i++)
+        x[i] += y[i];
+}
+
+void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
+                       const float *residual, cc_act act)
+{
+    if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
     for (size_t r = 0; r < rows; r++) {
         float *row = block + r * ld;
@@ -34,20 +40,39 @@ void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld,
             for (size_t c = 0; c < cols; c++)
                 row[c] += b;
         }
+        if (residual != NULL)
+            add_span(row, residual + r * ld, cols);
         activate_span(row, cols, act);
     }
 }
 
-void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld,
-                       const float *bias, cc_act act)
+void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
+                       const float *residual, cc_act act)
 {
-    if (bias == NULL && act == CC_ACT_NONE)
+    if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
     for (size_t r = 0; r < rows; r++) {
         float *row = block + r * ld;
         if (bias != NULL)
-            for (size_t c = 0; c < cols; c++)
-                row[c] += bias[c];
+            add_span(row, bias, cols);
+        if (residual != NULL)
+            add_span(row, residual + r * ld, cols);
         activate_span(row, cols, act);
+    }
+}
+
+/* Chunks of the residual sweep: large enough to amortise a fork. */
+#define RESIDUAL_CHUNK ((size_t)1 << 16)
+
+void cc__epilogue_residual(float *out, const float *residual, size_t count, cc_act act,
+                           int threads)
+{
+    const size_t chunks = (count + RESIDUAL_CHUNK - 1) / RESIDUAL_CHUNK;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && chunks > 1) schedule(static)
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        const size_t start = chunk * RESIDUAL_CHUNK;
+        const size_t length = count - start < RESIDUAL_CHUNK ? count - start : RESIDUAL_CHUNK;
+        add_span(out + start, residual + start, length);
+        activate_span(out + start, length, act);
     }
 }

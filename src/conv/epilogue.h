@@ -22,14 +22,20 @@ static inline float cc__activate(float x, cc_act act)
     return x;
 }
 
-/* block[r][c] (row stride ld) = act(block[r][c] + bias[r]): bias per row, as
- * NCHW output channels are rows. bias may be NULL. */
-void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld,
-                       const float *bias, cc_act act);
+/* block[r][c] (row stride ld) = act(block[r][c] + bias[r] + residual[r][c]):
+ * bias per row, as NCHW output channels are rows. bias and residual (laid
+ * out as block, same ld) may be NULL. */
+void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
+                       const float *residual, cc_act act);
 
-/* block[r][c] = act(block[r][c] + bias[c]): bias per column, as NHWC output
- * channels are columns. bias may be NULL. */
-void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld,
-                       const float *bias, cc_act act);
+/* block[r][c] = act(block[r][c] + bias[c] + residual[r][c]): bias per
+ * column, as NHWC output channels are columns. */
+void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
+                       const float *residual, cc_act act);
+
+/* out[i] = act(out[i] + residual[i]) over count values on up to `threads`
+ * threads: the residual add of paths whose kernels cannot take it. */
+void cc__epilogue_residual(float *out, const float *residual, size_t count, cc_act act,
+                           int threads);
 
 #endif

@@ -138,8 +138,8 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
 }
 
 /* One NCHW unit: image n, group, column tile t. */
-static void run_unit_nchw(const cc_conv2d *op, size_t unit, const float *input, float *output,
-                          float *col, int threads)
+static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
+                          int threads)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
@@ -149,8 +149,9 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const float *input, 
     const size_t p0 = unit % plan->tiles * plan->tile;
     const size_t pc = min_size(plan->tile, pixels - p0);
     const size_t plane = (size_t)g->h * g->w;
-    const float *image_group = input + (n * g->c + (size_t)group * g->cg) * plane;
-    float *out = output + (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
+    const float *image_group = io->input + (n * g->c + (size_t)group * g->cg) * plane;
+    const size_t out_offset = (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
+    float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * g->ocg * k;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
         const size_t kc = min_size(plan->k_block, k - k0);
@@ -165,12 +166,13 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const float *input, 
                   out, pixels);
     }
     cc__epilogue_rows(out, (size_t)g->ocg, pc, pixels,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL, g->act);
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
+                      io->residual != NULL ? io->residual + out_offset : NULL, g->act);
 }
 
 /* One NHWC unit: group, row tile t over the batch's output pixels. */
-static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const float *input, float *output,
-                          float *col, int threads)
+static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
+                          int threads)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
@@ -178,14 +180,15 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const float *input, 
     const int group = (int)(unit / plan->tiles);
     const size_t r0 = unit % plan->tiles * plan->tile;
     const size_t rc = min_size(plan->tile, rows - r0);
-    float *out = output + r0 * g->oc + (size_t)group * g->ocg;
+    const size_t out_offset = r0 * g->oc + (size_t)group * g->ocg;
+    float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * k * g->ocg;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
         const size_t kc = min_size(plan->k_block, k - k0);
-        const float *a = input + r0 * g->c + (size_t)group * g->cg + k0;
+        const float *a = io->input + r0 * g->c + (size_t)group * g->cg + k0;
         size_t lda = (size_t)g->c;
         if (!plan->copy_free) {
-            cc__im2col_nhwc(g, input, group, r0, rc, k0, kc, col, threads);
+            cc__im2col_nhwc(g, io->input, group, r0, rc, k0, kc, col, threads);
             a = col;
             lda = kc;
         }
@@ -193,20 +196,21 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const float *input, 
                   k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
     }
     cc__epilogue_cols(out, rc, (size_t)g->ocg, (size_t)g->oc,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL, g->act);
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
+                      io->residual != NULL ? io->residual + out_offset : NULL, g->act);
 }
 
-static void run_unit(const cc_conv2d *op, size_t unit, const float *input, float *output,
-                     float *col, int threads)
+static void run_unit(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
+                     int threads)
 {
     if (op->g.layout == CC_NCHW)
-        run_unit_nchw(op, unit, input, output, col, threads);
+        run_unit_nchw(op, unit, io, col, threads);
     else
-        run_unit_nhwc(op, unit, input, output, col, threads);
+        run_unit_nhwc(op, unit, io, col, threads);
 }
 
-void cc__gemm_conv_run(const cc_conv2d *op, const float *input, float *output,
-                       float *workspace, int tile_threads, int blas_threads)
+void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace,
+                       int tile_threads, int blas_threads)
 {
     const size_t units = op->plan.units;
     const size_t tile_floats = op->plan.tile_bytes / sizeof(float);
@@ -217,11 +221,11 @@ void cc__gemm_conv_run(const cc_conv2d *op, const float *input, float *output,
             float *col = workspace + (size_t)omp_get_thread_num() * tile_floats;
 #pragma omp for schedule(dynamic, 1)
             for (size_t unit = 0; unit < units; unit++)
-                run_unit(op, unit, input, output, col, 1);
+                run_unit(op, unit, io, col, 1);
         }
         return;
     }
     cc__blas_threads(blas_threads);
     for (size_t unit = 0; unit < units; unit++)
-        run_unit(op, unit, input, output, workspace, blas_threads);
+        run_unit(op, unit, io, workspace, blas_threads);
 }

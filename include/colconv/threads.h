@@ -1,4 +1,18 @@
-/* colconv: the thread count shared by colconv's loops and OpenBLAS. */
+/* colconv: the thread count shared by colconv's loops and OpenBLAS.
+ *
+ * colconv and Debian's OpenMP build of OpenBLAS share one OpenMP runtime
+ * (libgomp with gcc), so their threads never compete with each other. In a
+ * host application:
+ *   - A run (cc_conv2d_run, cc_net_run) started inside an OpenMP parallel
+ *     region of the host uses one thread, OpenBLAS included, even when the
+ *     host enabled nested parallelism: it never starts a team inside the
+ *     host's team, so the host's own threads are all the threads there are.
+ *   - A run started from a host thread outside any parallel region (the main
+ *     thread or any pthread) uses an OpenMP team of cc_get_num_threads()
+ *     threads, its own: N host threads running at once use up to N times
+ *     that many. A host that spreads work over its own threads should call
+ *     cc_set_num_threads(1) (or cores / N).
+ * What may run concurrently is said with each object: conv.h, net.h. */
 #ifndef COLCONV_THREADS_H
 #define COLCONV_THREADS_H
 
@@ -8,7 +22,9 @@ CC_EXTERN_C_BEGIN
 
 /* Sets the number of threads every later run uses, of existing operators too,
  * and OpenBLAS's count with it. n <= 0 means all cores. A run that starts
- * inside an OpenMP parallel region of the host uses one thread. */
+ * inside an OpenMP parallel region of the host uses one thread. Process-wide.
+ * Side effect of OpenBLAS's OpenMP build: the calling thread's OpenMP
+ * default team size becomes n as well (as if by omp_set_num_threads). */
 CC_API void cc_set_num_threads(int n);
 
 /* The count in force; before any cc_set_num_threads call, the number of
@@ -18,6 +34,14 @@ CC_API int cc_get_num_threads(void);
 /* The widest instruction set colconv's kernels use on this CPU:
  * "avx512", "avx2" or "scalar". COLCONV_MAX_ISA (same names) caps it. */
 CC_API const char *cc_cpu_isa(void);
+
+/* Nonzero: every later run (conv operator or network) flushes denormals to
+ * zero, setting FTZ and DAZ in MXCSR on each thread it uses, its OpenMP
+ * workers included, and restoring each thread's MXCSR when it returns.
+ * Off by default (IEEE gradual underflow). Process-wide; no effect on CPUs
+ * other than x86. */
+CC_API void cc_set_flush_denormals(int on);
+CC_API int cc_get_flush_denormals(void);
 
 CC_EXTERN_C_END
 

@@ -1,0 +1,281 @@
+/* The direct convolution path: weight packing, the cut of a run into output
+ * rows spread over threads, the dispatch to the ISA's kernels, and the
+ * portable family (direct_body.h over direct_portable.h's arrays of 8
+ * floats, which the compiler vectorises for whatever the build targets).
+ * Kernel kinds and packed layouts: direct_kernels.h. */
+#include <string.h>
+
+#include "direct_kernels.h"
+
+/* ---- the portable family ------------------------------------------------- */
+
+#define DV CC__DIRECT_LANES_SCALAR
+#include "direct_portable.h"
+
+#define DB_OCVEC_P CC__DIRECT_OCVEC_PIXELS_SCALAR
+#define DB_DWC_P CC__DIRECT_DWC_PIXELS_SCALAR
+#define DB_ROWS_M CC__DIRECT_ROWS_OC_SCALAR
+#define DB_ROWS_W CC__DIRECT_ROWS_VECS_SCALAR
+#define DB_ROWS_DW_W CC__DIRECT_ROWS_DW_VECS
+#define DB_OCVEC_ROW cc__direct_ocvec_row_scalar_4x16
+#define DB_DWC_ROW cc__direct_dwc_row_scalar_4x8
+#define DB_ROWS_ROW cc__direct_rows_row_scalar_4x16
+
+#include "direct_body.h"
+
+/* ---- kinds and packing ---------------------------------------------------- */
+
+typedef enum { KIND_OCVEC, KIND_DWC, KIND_ROWS } direct_kind;
+
+/* NHWC: channels are contiguous, so vectors run over them (over input
+ * channels for depthwise, output channels otherwise). NCHW: depthwise
+ * vectorises over output width (gathered for stride > 1); otherwise width
+ * vectors win for few input channels per group (first layers: VGG conv1_1
+ * 3-channel 2.5x, LeNet 1-channel 1-1.8x, measured), where output-channel
+ * vectors have a short inner loop over channels and scatter their results
+ * to NCHW rows; with more channels (and for any stride > 1) output-channel
+ * vectors win (1.4-1.8x on LeNet conv2, AlexNet conv2, VGG conv3_1). */
+enum { ROWS_MAX_CHANNELS = 8 };
+
+static direct_kind kind_of(const cc__conv_geom *g)
+{
+    if (g->layout == CC_NHWC)
+        return g->cg == 1 && g->ocg == 1 ? KIND_DWC : KIND_OCVEC;
+    if (g->ocg == 1 || (g->sw == 1 && g->cg < ROWS_MAX_CHANNELS))
+        return KIND_ROWS;
+    return KIND_OCVEC;
+}
+
+static int lanes_of(cc__isa isa)
+{
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return CC__DIRECT_LANES_AVX512;
+    case CC__ISA_AVX2:
+        return CC__DIRECT_LANES_AVX2;
+    case CC__ISA_SCALAR:
+        break;
+    }
+    return CC__DIRECT_LANES_SCALAR;
+}
+
+/* Me of the rows kind: 1 for depthwise, else the family's M. */
+static int rows_oc_of(const cc__conv_geom *g, cc__isa isa)
+{
+    if (g->ocg == 1)
+        return 1;
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return CC__DIRECT_ROWS_OC_AVX512;
+    case CC__ISA_AVX2:
+        return CC__DIRECT_ROWS_OC_AVX2;
+    case CC__ISA_SCALAR:
+        break;
+    }
+    return CC__DIRECT_ROWS_OC_SCALAR;
+}
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* Blocks of the packing: ob per group, cb, or mb per group (see
+ * direct_kernels.h). */
+static int blocks_of(const cc__conv_geom *g, cc__isa isa)
+{
+    switch (kind_of(g)) {
+    case KIND_DWC:
+        return ceil_div(g->c, lanes_of(isa));
+    case KIND_ROWS:
+        return ceil_div(g->ocg, rows_oc_of(g, isa));
+    case KIND_OCVEC:
+        break;
+    }
+    return ceil_div(g->ocg, lanes_of(isa));
+}
+
+static size_t oihw_index(const cc__conv_geom *g, size_t oc, int ci, int ky, int kx)
+{
+    return ((oc * g->cg + (size_t)ci) * g->kh + (size_t)ky) * g->kw + (size_t)kx;
+}
+
+/* ocvec: [group][ob][kh][kw][cg][V]. */
+static void pack_ocvec(const cc__conv_geom *g, int lanes, int blocks, const float *oihw,
+                       float *packed)
+{
+    size_t at = 0;
+    for (int group = 0; group < g->groups; group++)
+        for (int ob = 0; ob < blocks; ob++)
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++)
+                    for (int ci = 0; ci < g->cg; ci++)
+                        for (int lane = 0; lane < lanes; lane++, at++) {
+                            const int o = ob * lanes + lane;
+                            if (o < g->ocg)
+                                packed[at] = oihw[oihw_index(
+                                    g, (size_t)group * g->ocg + (size_t)o, ci, ky, kx)];
+                        }
+}
+
+/* dwc: [cb][kh][kw][V]. */
+static void pack_dwc(const cc__conv_geom *g, int lanes, int blocks, const float *oihw,
+                     float *packed)
+{
+    size_t at = 0;
+    for (int cb = 0; cb < blocks; cb++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++)
+                for (int lane = 0; lane < lanes; lane++, at++) {
+                    const int c = cb * lanes + lane;
+                    if (c < g->c)
+                        packed[at] = oihw[oihw_index(g, (size_t)c, 0, ky, kx)];
+                }
+}
+
+/* rows: [group][mb][cg][kh][kw][Me]. */
+static void pack_rows(const cc__conv_geom *g, int me, int blocks, const float *oihw,
+                      float *packed)
+{
+    size_t at = 0;
+    for (int group = 0; group < g->groups; group++)
+        for (int mb = 0; mb < blocks; mb++)
+            for (int ci = 0; ci < g->cg; ci++)
+                for (int ky = 0; ky < g->kh; ky++)
+                    for (int kx = 0; kx < g->kw; kx++)
+                        for (int m = 0; m < me; m++, at++) {
+                            const int o = mb * me + m;
+                            if (o < g->ocg)
+                                packed[at] = oihw[oihw_index(
+                                    g, (size_t)group * g->ocg + (size_t)o, ci, ky, kx)];
+                        }
+}
+
+cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
+                          float **packed)
+{
+    const direct_kind kind = kind_of(g);
+    const int blocks = blocks_of(g, isa);
+    const int width = kind == KIND_ROWS ? rows_oc_of(g, isa) : lanes_of(isa);
+    const size_t groups = kind == KIND_DWC ? 1 : (size_t)g->groups;
+    const size_t taps_per_block = kind == KIND_DWC ? (size_t)g->kh * g->kw : cc__geom_k(g);
+    size_t floats;
+    if (!cc__mul_sizes(&floats, 4, groups, (size_t)blocks, taps_per_block, (size_t)width)) {
+        *packed = NULL;
+        return cc__fail(CC_ERR_NOMEM, "direct weights: size overflows size_t");
+    }
+    float *p = cc__alloc_array(floats, sizeof(float), "direct weights");
+    *packed = p;
+    if (p == NULL)
+        return CC_ERR_NOMEM;
+    memset(p, 0, floats * sizeof(float));
+    switch (kind) {
+    case KIND_OCVEC:
+        pack_ocvec(g, width, blocks, oihw, p);
+        break;
+    case KIND_DWC:
+        pack_dwc(g, width, blocks, oihw, p);
+        break;
+    case KIND_ROWS:
+        pack_rows(g, width, blocks, oihw, p);
+        break;
+    }
+    return CC_OK;
+}
+
+/* ---- running: rows over threads ------------------------------------------- */
+
+typedef void (*group_row_fn)(const cc__direct_job *job, int n, int group, int block, int oy);
+
+static cc__direct_job make_job(const cc__conv_geom *g, cc__isa isa, const float *packed,
+                               const float *bias, const float *input, float *output)
+{
+    const ptrdiff_t in_plane = (ptrdiff_t)g->h * g->w, out_plane = (ptrdiff_t)g->oh * g->ow;
+    cc__direct_job j = {.g = g, .packed = packed, .bias = bias, .input = input,
+                        .output = output, .blocks = blocks_of(g, isa),
+                        .rows_oc = rows_oc_of(g, isa)};
+    j.in_n = (ptrdiff_t)g->c * in_plane;
+    j.out_n = (ptrdiff_t)g->oc * out_plane;
+    if (g->layout == CC_NCHW) {
+        j.in_c = in_plane, j.in_y = g->w, j.in_x = 1;
+        j.out_c = out_plane, j.out_y = g->ow, j.out_x = 1;
+    } else {
+        j.in_c = 1, j.in_y = (ptrdiff_t)g->w * g->c, j.in_x = g->c;
+        j.out_c = 1, j.out_y = (ptrdiff_t)g->ow * g->oc, j.out_x = g->oc;
+    }
+    return j;
+}
+
+/* Units (image, group, block step, output row). NCHW: the row varies
+ * fastest, so that a thread's consecutive units share weights while each
+ * writes whole output rows. NHWC: the block step varies fastest, so that
+ * the channels of one output pixel, which share cache lines, are written
+ * together rather than in one pass over the output per block. */
+static void run_group_rows(const cc__direct_job *j, group_row_fn row, int step, int threads)
+{
+    const cc__conv_geom *g = j->g;
+    const ptrdiff_t steps = ceil_div(j->blocks, step);
+    const ptrdiff_t units = (ptrdiff_t)g->n * g->groups * steps * g->oh;
+    const bool rows_fastest = g->layout == CC_NCHW;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (ptrdiff_t u = 0; u < units; u++) {
+        ptrdiff_t rest = u, oy, block_step;
+        if (rows_fastest) {
+            oy = rest % g->oh, rest /= g->oh;
+            block_step = rest % steps, rest /= steps;
+        } else {
+            block_step = rest % steps, rest /= steps;
+            const ptrdiff_t group = rest % g->groups;
+            rest = rest / g->groups;
+            oy = rest % g->oh;
+            rest = rest / g->oh * g->groups + group;
+        }
+        /* rest is now image * groups + group */
+        row(j, (int)(rest / g->groups), (int)(rest % g->groups), (int)block_step * step,
+            (int)oy);
+    }
+}
+
+/* Units (image, output row, channel block), the block fastest (NHWC). */
+static void run_dwc_rows(const cc__direct_job *j,
+                         void (*row)(const cc__direct_job *, int, int, int), int threads)
+{
+    const cc__conv_geom *g = j->g;
+    const ptrdiff_t units = (ptrdiff_t)g->n * j->blocks * g->oh;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (ptrdiff_t u = 0; u < units; u++) {
+        const ptrdiff_t rest = u / j->blocks;
+        row(j, (int)(rest / g->oh), (int)(u % j->blocks), (int)(rest % g->oh));
+    }
+}
+
+void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
+                           const cc__direct_family *family, const float *packed,
+                           const float *bias, const float *input, float *output, int threads)
+{
+    const cc__direct_job j = make_job(g, isa, packed, bias, input, output);
+    if (threads < 1)
+        threads = 1;
+    switch (kind_of(g)) {
+    case KIND_OCVEC:
+        run_group_rows(&j, family->ocvec_row, 2, threads);
+        break;
+    case KIND_ROWS:
+        run_group_rows(&j, family->rows_row, 1, threads);
+        break;
+    case KIND_DWC:
+        run_dwc_rows(&j, family->dwc_row, threads);
+        break;
+    }
+}
+
+void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
+                    const float *bias, const float *input, float *output, int threads)
+{
+    static const cc__direct_family families[] = {
+        {cc__direct_ocvec_row_scalar_4x16, cc__direct_dwc_row_scalar_4x8,
+         cc__direct_rows_row_scalar_4x16},
+        {cc__direct_ocvec_row_avx2_6x16, cc__direct_dwc_row_avx2_8x8,
+         cc__direct_rows_row_avx2_6x16},
+        {cc__direct_ocvec_row_avx512_12x32, cc__direct_dwc_row_avx512_8x16,
+         cc__direct_rows_row_avx512_8x48},
+    };
+    cc__direct_run_family(g, isa, &families[isa], packed, bias, input, output, threads);
+}

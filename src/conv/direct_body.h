@@ -1,0 +1,452 @@
+/* The direct convolution's row kernels, written once over a small vector
+ * vocabulary and instantiated per ISA: a file includes this after defining
+ *
+ *   dvec, DV                 the vector type and its lanes
+ *   dv_zero() dv_bcast(x)    all lanes 0 / x
+ *   dv_load(p) dv_store(p,v) DV floats, unaligned
+ *   dv_load_n(p,n)           p[0..n) into lanes 0..n-1, other lanes 0; reads
+ *                            nothing else (0 <= n <= DV)
+ *   dv_store_n(p,v,n)        lanes 0..n-1 to p[0..n); writes nothing else
+ *   dv_load_range(q,lo,hi)   lanes l in [lo, hi) = q[l - lo], others 0; reads
+ *                            only q[0..hi-lo) (0 <= lo < hi <= DV)
+ *   dv_gather(p,s)           lanes l = p[l*s]
+ *   dv_gather_range(q,s,lo,hi) lanes l in [lo, hi) = q[(l - lo)*s], others 0;
+ *                            reads only those
+ *   dv_fma(a,b,c) dv_add(a,b) dv_relu(v)   a*b+c, a+b, max(0, v) keeping NaN
+ *   DB_OCVEC_P               pixels of the ocvec tile
+ *   DB_DWC_P                 pixels of the dwc tile
+ *   DB_ROWS_M, DB_ROWS_W     channels and vectors of the rows tile
+ *   DB_ROWS_DW_W             vectors of the depthwise rows tile (1 channel)
+ *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW   the entry points' names
+ *
+ * The kinds, their packed layouts and the entry points' contracts are in
+ * direct_kernels.h. Tiles are always-inline functions whose size arguments
+ * are constants at every call, so that their loops unroll into registers. */
+#include "direct_kernels.h"
+#include "epilogue.h"
+
+#define DB_INLINE static inline __attribute__((always_inline))
+
+static inline int db_min(int a, int b) { return a < b ? a : b; }
+
+/* act(v) stored to out[0..count). Sigmoid and tanh go through the scalar
+ * cc__activate on the just-stored, still cached values. */
+DB_INLINE void db_store_act(float *out, dvec v, int count, cc_act act)
+{
+    if (act == CC_ACT_RELU)
+        v = dv_relu(v);
+    if (count == DV)
+        dv_store(out, v);
+    else
+        dv_store_n(out, v, count);
+    if (act == CC_ACT_SIGMOID || act == CC_ACT_TANH)
+        for (int i = 0; i < count; i++)
+            out[i] = cc__activate(out[i], act);
+}
+
+/* act(v + bias) for `count` consecutive channels of one output pixel: one
+ * vector store when channels are contiguous (out_c == 1), else scattered. */
+DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const float *bias, dvec v,
+                                 int count)
+{
+    const cc_act act = j->g->act;
+    if (j->out_c == 1) {
+        if (bias != NULL)
+            v = dv_add(v, count == DV ? dv_load(bias) : dv_load_n(bias, count));
+        db_store_act(out, v, count, act);
+        return;
+    }
+    float lanes[DV];
+    dv_store(lanes, v);
+    for (int i = 0; i < count; i++)
+        out[i * j->out_c] = cc__activate(lanes[i] + (bias != NULL ? bias[i] : 0.0f), act);
+}
+
+/* ---- ocvec: vectors over output channels ---------------------------------- */
+
+/* `pixels` consecutive output pixels (stride sw apart in the input) x `nb`
+ * channel vectors, over taps ky in [ky_lo, ky_hi), kx in [kx_lo, kx_hi), all
+ * inside the input. in: image n at the group's first channel; w: block ob;
+ * w_next: floats from block ob to ob + 1; iy0, ix0: input coordinates of
+ * tap (0, 0) for the first pixel; out: the first pixel's first channel. */
+DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const float *w,
+                             ptrdiff_t w_next, int ky_lo, int ky_hi, int kx_lo, int kx_hi,
+                             ptrdiff_t iy0, ptrdiff_t ix0, int pixels, int nb, float *out,
+                             const float *bias, int count0, int count1)
+{
+    const cc__conv_geom *g = j->g;
+    const ptrdiff_t step = (ptrdiff_t)g->sw * j->in_x;
+    /* The taps (kx, ci) of one ky: an outer loop over kx and an inner one
+     * over ci, fused into one inner loop when the input holds them in that
+     * order contiguously, as the packed weights do (NHWC, one group,
+     * dilation 1): few-channel layers then keep a long inner loop. */
+    const bool fused = j->in_c == 1 && g->dw * j->in_x == g->cg;
+    const int inner = fused ? (kx_hi - kx_lo) * g->cg : g->cg;
+    const int outer = fused ? 1 : kx_hi - kx_lo;
+    const ptrdiff_t in_outer = (ptrdiff_t)g->dw * j->in_x;
+    const size_t w_outer = (size_t)g->cg * DV;
+    dvec acc[DB_OCVEC_P][2];
+#pragma GCC unroll 16
+    for (int p = 0; p < pixels; p++) {
+        acc[p][0] = dv_zero();
+        acc[p][1] = dv_zero();
+    }
+    for (int ky = ky_lo; ky < ky_hi; ky++) {
+        const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
+        const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
+        const float *wp0 = w + ((size_t)ky * g->kw + kx_lo) * w_outer;
+        for (int u = 0; u < outer; u++) {
+            const float *ip = ip0 + u * in_outer;
+            const float *wp = wp0 + u * w_outer;
+            for (int t = 0; t < inner; t++) {
+                const float *cp = ip + t * j->in_c;
+                const dvec w0 = dv_load(wp + (size_t)t * DV);
+                const dvec w1 = nb == 2 ? dv_load(wp + (size_t)t * DV + w_next) : w0;
+#pragma GCC unroll 16
+                for (int p = 0; p < pixels; p++) {
+                    const dvec x = dv_bcast(cp[p * step]);
+                    acc[p][0] = dv_fma(x, w0, acc[p][0]);
+                    if (nb == 2)
+                        acc[p][1] = dv_fma(x, w1, acc[p][1]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < pixels; p++) {
+        float *o = out + p * j->out_x;
+        db_store_channels(j, o, bias, acc[p][0], count0);
+        if (nb == 2)
+            db_store_channels(j, o + DV * j->out_c, bias != NULL ? bias + DV : NULL, acc[p][1],
+                              count1);
+    }
+}
+
+/* The edge tile: output pixel ox alone, its kx restricted to the input. */
+DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const float *w,
+                              ptrdiff_t w_next, int ky_lo, int ky_hi, ptrdiff_t iy0, int ox,
+                              int nb, float *out, const float *bias, int count0, int count1)
+{
+    const cc__conv_geom *g = j->g;
+    int kx_lo, kx_hi;
+    cc__direct_taps(ox, g->sw, g->pl, g->dw, g->kw, g->w, &kx_lo, &kx_hi);
+    db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, kx_lo, kx_hi, iy0,
+                  (ptrdiff_t)ox * g->sw - g->pl, 1, nb, out + (ptrdiff_t)ox * j->out_x, bias,
+                  count0, count1);
+}
+
+/* One output row: border pixels one by one, the interior in full tiles, the
+ * rest of the interior one by one. */
+DB_INLINE void db_ocvec_span(const cc__direct_job *j, const float *in, const float *w,
+                             ptrdiff_t w_next, int ky_lo, int ky_hi, ptrdiff_t iy0, int nb,
+                             float *out, const float *bias, int count0, int count1)
+{
+    const cc__conv_geom *g = j->g;
+    int x_lo, x_hi;
+    cc__direct_interior(g, &x_lo, &x_hi);
+    int ox = 0;
+    for (; ox < x_lo; ox++)
+        db_ocvec_pixel(j, in, w, w_next, ky_lo, ky_hi, iy0, ox, nb, out, bias, count0, count1);
+    for (; ox < x_hi; ox += DB_OCVEC_P) {
+        /* A last, short piece of a wide enough interior is done as a full
+         * tile ending at x_hi: its first pixels are computed twice, to the
+         * same values. */
+        if (ox + DB_OCVEC_P > x_hi) {
+            if (x_hi - x_lo < DB_OCVEC_P)
+                break;
+            ox = x_hi - DB_OCVEC_P;
+        }
+        db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, 0, g->kw, iy0,
+                      (ptrdiff_t)ox * g->sw - g->pl, DB_OCVEC_P, nb,
+                      out + (ptrdiff_t)ox * j->out_x, bias, count0, count1);
+    }
+    for (; ox < g->ow; ox++)
+        db_ocvec_pixel(j, in, w, w_next, ky_lo, ky_hi, iy0, ox, nb, out, bias, count0, count1);
+}
+
+void DB_OCVEC_ROW(const cc__direct_job *j, int n, int group, int ob, int oy)
+{
+    const cc__conv_geom *g = j->g;
+    const bool two = ob + 1 < j->blocks;
+    const int count0 = db_min(DV, g->ocg - ob * DV);
+    const int count1 = two ? db_min(DV, g->ocg - (ob + 1) * DV) : 0;
+    const size_t oc0 = (size_t)group * g->ocg + (size_t)ob * DV;
+    const ptrdiff_t w_next = (ptrdiff_t)g->kh * g->kw * g->cg * DV;
+    const float *in = j->input + n * j->in_n + (ptrdiff_t)group * g->cg * j->in_c;
+    const float *w = j->packed + ((size_t)group * j->blocks + ob) * (size_t)w_next;
+    float *out = j->output + n * j->out_n + (ptrdiff_t)oc0 * j->out_c + oy * j->out_y;
+    const float *bias = j->bias != NULL ? j->bias + oc0 : NULL;
+    int ky_lo, ky_hi;
+    cc__direct_taps(oy, g->sh, g->pt, g->dh, g->kh, g->h, &ky_lo, &ky_hi);
+    const ptrdiff_t iy0 = (ptrdiff_t)oy * g->sh - g->pt;
+    if (two)
+        db_ocvec_span(j, in, w, w_next, ky_lo, ky_hi, iy0, 2, out, bias, count0, count1);
+    else
+        db_ocvec_span(j, in, w, w_next, ky_lo, ky_hi, iy0, 1, out, bias, count0, count1);
+}
+
+/* ---- dwc: NHWC depthwise, vectors over channels --------------------------- */
+
+/* `pixels` consecutive output pixels x the `count` channels of one block
+ * (loads masked unless full), taps as in db_ocvec_tile. in: image n at the
+ * block's first channel; w: the block. */
+DB_INLINE void db_dwc_tile(const cc__direct_job *j, const float *in, const float *w, int ky_lo,
+                           int ky_hi, int kx_lo, int kx_hi, ptrdiff_t iy0, ptrdiff_t ix0,
+                           int pixels, bool full, int count, float *out, const float *bias)
+{
+    const cc__conv_geom *g = j->g;
+    const ptrdiff_t step = (ptrdiff_t)g->sw * j->in_x;
+    dvec acc[DB_DWC_P];
+#pragma GCC unroll 16
+    for (int p = 0; p < pixels; p++)
+        acc[p] = dv_zero();
+    for (int ky = ky_lo; ky < ky_hi; ky++) {
+        const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
+        for (int kx = kx_lo; kx < kx_hi; kx++) {
+            const float *ip = row + (ix0 + (ptrdiff_t)kx * g->dw) * j->in_x;
+            const dvec wv = dv_load(w + ((size_t)ky * g->kw + kx) * DV);
+#pragma GCC unroll 16
+            for (int p = 0; p < pixels; p++) {
+                const dvec x = full ? dv_load(ip + p * step) : dv_load_n(ip + p * step, count);
+                acc[p] = dv_fma(x, wv, acc[p]);
+            }
+        }
+    }
+    for (int p = 0; p < pixels; p++)
+        db_store_channels(j, out + p * j->out_x, bias, acc[p], count);
+}
+
+/* The edge tile: output pixel ox alone, its kx restricted to the input. */
+DB_INLINE void db_dwc_pixel(const cc__direct_job *j, const float *in, const float *w, int ky_lo,
+                            int ky_hi, ptrdiff_t iy0, int ox, bool full, int count, float *out,
+                            const float *bias)
+{
+    const cc__conv_geom *g = j->g;
+    int kx_lo, kx_hi;
+    cc__direct_taps(ox, g->sw, g->pl, g->dw, g->kw, g->w, &kx_lo, &kx_hi);
+    db_dwc_tile(j, in, w, ky_lo, ky_hi, kx_lo, kx_hi, iy0, (ptrdiff_t)ox * g->sw - g->pl, 1,
+                full, count, out + (ptrdiff_t)ox * j->out_x, bias);
+}
+
+DB_INLINE void db_dwc_span(const cc__direct_job *j, const float *in, const float *w, int ky_lo,
+                           int ky_hi, ptrdiff_t iy0, bool full, int count, float *out,
+                           const float *bias)
+{
+    const cc__conv_geom *g = j->g;
+    int x_lo, x_hi;
+    cc__direct_interior(g, &x_lo, &x_hi);
+    int ox = 0;
+    for (; ox < x_lo; ox++)
+        db_dwc_pixel(j, in, w, ky_lo, ky_hi, iy0, ox, full, count, out, bias);
+    for (; ox < x_hi; ox += DB_DWC_P) {
+        if (ox + DB_DWC_P > x_hi) { /* as in db_ocvec_span */
+            if (x_hi - x_lo < DB_DWC_P)
+                break;
+            ox = x_hi - DB_DWC_P;
+        }
+        db_dwc_tile(j, in, w, ky_lo, ky_hi, 0, g->kw, iy0, (ptrdiff_t)ox * g->sw - g->pl,
+                    DB_DWC_P, full, count, out + (ptrdiff_t)ox * j->out_x, bias);
+    }
+    for (; ox < g->ow; ox++)
+        db_dwc_pixel(j, in, w, ky_lo, ky_hi, iy0, ox, full, count, out, bias);
+}
+
+void DB_DWC_ROW(const cc__direct_job *j, int n, int cb, int oy)
+{
+    const cc__conv_geom *g = j->g;
+    const int count = db_min(DV, g->c - cb * DV);
+    const ptrdiff_t c0 = (ptrdiff_t)cb * DV;
+    const float *in = j->input + n * j->in_n + c0 * j->in_c;
+    const float *w = j->packed + (size_t)cb * g->kh * g->kw * DV;
+    float *out = j->output + n * j->out_n + c0 * j->out_c + oy * j->out_y;
+    const float *bias = j->bias != NULL ? j->bias + c0 : NULL;
+    int ky_lo, ky_hi;
+    cc__direct_taps(oy, g->sh, g->pt, g->dh, g->kh, g->h, &ky_lo, &ky_hi);
+    const ptrdiff_t iy0 = (ptrdiff_t)oy * g->sh - g->pt;
+    if (count == DV)
+        db_dwc_span(j, in, w, ky_lo, ky_hi, iy0, true, DV, out, bias);
+    else
+        db_dwc_span(j, in, w, ky_lo, ky_hi, iy0, false, count, out, bias);
+}
+
+/* ---- rows: NCHW, vectors over output width ------------------------------- */
+
+#define DB_ROWS_MAX_W (DB_ROWS_DW_W > DB_ROWS_W ? DB_ROWS_DW_W : DB_ROWS_W)
+_Static_assert(DB_ROWS_MAX_W <= 4, "db_rows_short dispatches up to 4 vectors");
+
+/* The input vector of output pixels ox0 + l, l < DV, for tap kx, where every
+ * lane's input is inside the row: contiguous for stride 1, gathered else. */
+DB_INLINE dvec db_rows_load(const float *row, ptrdiff_t base, int stride, bool strided)
+{
+    return strided ? dv_gather(row + base, stride) : dv_load(row + base);
+}
+
+/* Like db_rows_load for lanes [0, count) (the others 0), every lane's
+ * input inside the row. */
+DB_INLINE dvec db_rows_load_n(const float *row, ptrdiff_t base, int stride, bool strided,
+                              int count)
+{
+    if (count <= 0)
+        return dv_zero();
+    return strided ? dv_gather_range(row + base, stride, 0, count) : dv_load_n(row + base, count);
+}
+
+/* Like db_rows_load_n, but only lanes whose input lies in the row [0, w)
+ * are loaded, the others are 0; base, the input column of lane 0, may lie
+ * outside the row. */
+DB_INLINE dvec db_rows_load_range(const float *row, ptrdiff_t base, int stride, int w,
+                                  int count)
+{
+    const ptrdiff_t lo = base >= 0 ? 0 : (-base + stride - 1) / stride;
+    const ptrdiff_t end = w - base > 0 ? (w - base + stride - 1) / stride : 0;
+    const int hi = end < count ? (int)end : count;
+    if (lo >= hi)
+        return dv_zero();
+    const float *first = row + base + lo * stride;
+    return stride == 1 ? dv_load_range(first, (int)lo, hi)
+                       : dv_gather_range(first, stride, (int)lo, hi);
+}
+
+/* How a rows tile loads its input: whole vectors (every pixel interior, all
+ * nw * DV of them wanted), the first `pixels` lanes (interior pixels), or
+ * lane ranges restricted to the input (border pixels). */
+enum { DB_ROWS_FULL, DB_ROWS_PARTIAL, DB_ROWS_BORDER };
+
+/* `me` channels x `nw` vectors of the `pixels` output pixels from ox0,
+ * loading as `mode` says. in: image n at the group's first channel; w: the
+ * channel block; out: (n, oc0, oy, 0). */
+DB_INLINE void db_rows_tile(const cc__direct_job *j, const float *in, const float *w,
+                            int ky_lo, int ky_hi, ptrdiff_t iy0, int ox0, int pixels, int me,
+                            int nw, bool strided, int mode, float *out, const float *bias,
+                            int mcount)
+{
+    const cc__conv_geom *g = j->g;
+    dvec acc[DB_ROWS_M][DB_ROWS_MAX_W];
+    int count[DB_ROWS_MAX_W];
+#pragma GCC unroll 16
+    for (int v = 0; v < nw; v++) {
+        const int left = pixels - v * DV;
+        count[v] = left < 0 ? 0 : db_min(left, DV);
+#pragma GCC unroll 16
+        for (int m = 0; m < me; m++)
+            acc[m][v] = dv_zero();
+    }
+    const int sw = strided ? g->sw : 1;
+    const ptrdiff_t ix0 = (ptrdiff_t)ox0 * sw - g->pl;
+    for (int ci = 0; ci < g->cg; ci++) {
+        const float *chan = in + (ptrdiff_t)ci * j->in_c;
+        for (int ky = ky_lo; ky < ky_hi; ky++) {
+            const float *row = chan + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
+            const float *wrow = w + (((size_t)ci * g->kh + ky) * g->kw) * me;
+            for (int kx = 0; kx < g->kw; kx++) {
+                const ptrdiff_t base = ix0 + (ptrdiff_t)kx * g->dw;
+                const float *wp = wrow + (size_t)kx * me;
+                dvec x[DB_ROWS_MAX_W];
+#pragma GCC unroll 16
+                for (int v = 0; v < nw; v++) {
+                    const ptrdiff_t at = base + (ptrdiff_t)v * DV * sw;
+                    if (mode == DB_ROWS_FULL)
+                        x[v] = db_rows_load(row, at, sw, strided);
+                    else if (mode == DB_ROWS_PARTIAL)
+                        x[v] = db_rows_load_n(row, at, sw, strided, count[v]);
+                    else
+                        x[v] = db_rows_load_range(row, at, sw, g->w, count[v]);
+                }
+#pragma GCC unroll 16
+                for (int m = 0; m < me; m++) {
+                    const dvec b = dv_bcast(wp[m]);
+#pragma GCC unroll 16
+                    for (int v = 0; v < nw; v++)
+                        acc[m][v] = dv_fma(b, x[v], acc[m][v]);
+                }
+            }
+        }
+    }
+    for (int m = 0; m < mcount; m++) {
+        float *o = out + (ptrdiff_t)m * j->out_c + ox0;
+        const dvec b = bias != NULL ? dv_bcast(bias[m]) : dv_zero();
+        for (int v = 0; v < nw; v++)
+            if (count[v] > 0)
+                db_store_act(o + v * DV, dv_add(acc[m][v], b), count[v], g->act);
+    }
+}
+
+/* `pixels` (< nw * DV) output pixels from ox0 on just the vectors they
+ * need; mode DB_ROWS_PARTIAL or DB_ROWS_BORDER. */
+DB_INLINE void db_rows_short(const cc__direct_job *j, const float *in, const float *w,
+                             int ky_lo, int ky_hi, ptrdiff_t iy0, int ox0, int pixels, int me,
+                             int nw, bool strided, int mode, float *out, const float *bias,
+                             int mcount)
+{
+    const int need = (pixels + DV - 1) / DV;
+    if (need == 1 || nw == 1)
+        db_rows_tile(j, in, w, ky_lo, ky_hi, iy0, ox0, pixels, me, 1, strided, mode, out, bias,
+                     mcount);
+    else if (need == 2 || nw == 2)
+        db_rows_tile(j, in, w, ky_lo, ky_hi, iy0, ox0, pixels, me, 2, strided, mode, out, bias,
+                     mcount);
+    else if (need == 3 || nw == 3)
+        db_rows_tile(j, in, w, ky_lo, ky_hi, iy0, ox0, pixels, me, 3, strided, mode, out, bias,
+                     mcount);
+    else
+        db_rows_tile(j, in, w, ky_lo, ky_hi, iy0, ox0, pixels, me, 4, strided, mode, out, bias,
+                     mcount);
+}
+
+/* Output pixels [from, to) of a row in pieces of at most nw * DV. */
+DB_INLINE void db_rows_pieces(const cc__direct_job *j, const float *in, const float *w,
+                              int ky_lo, int ky_hi, ptrdiff_t iy0, int from, int to, int me,
+                              int nw, bool strided, int mode, float *out, const float *bias,
+                              int mcount)
+{
+    for (int ox = from; ox < to; ox += nw * DV) {
+        const int pixels = db_min(to - ox, nw * DV);
+        if (mode == DB_ROWS_FULL && pixels == nw * DV)
+            db_rows_tile(j, in, w, ky_lo, ky_hi, iy0, ox, pixels, me, nw, strided, DB_ROWS_FULL,
+                         out, bias, mcount);
+        else
+            db_rows_short(j, in, w, ky_lo, ky_hi, iy0, ox, pixels, me, nw, strided,
+                          mode == DB_ROWS_FULL ? DB_ROWS_PARTIAL : mode, out, bias, mcount);
+    }
+}
+
+/* One output row: the left border, the interior in tiles from its first
+ * column (the last one partial), the right border. */
+DB_INLINE void db_rows_span(const cc__direct_job *j, const float *in, const float *w,
+                            int ky_lo, int ky_hi, ptrdiff_t iy0, int me, int nw, bool strided,
+                            float *out, const float *bias, int mcount)
+{
+    const cc__conv_geom *g = j->g;
+    int x_lo, x_hi;
+    cc__direct_interior(g, &x_lo, &x_hi);
+    if (x_lo == x_hi)
+        x_lo = x_hi = g->ow;
+    db_rows_pieces(j, in, w, ky_lo, ky_hi, iy0, 0, x_lo, me, nw, strided, DB_ROWS_BORDER, out,
+                   bias, mcount);
+    db_rows_pieces(j, in, w, ky_lo, ky_hi, iy0, x_lo, x_hi, me, nw, strided, DB_ROWS_FULL, out,
+                   bias, mcount);
+    db_rows_pieces(j, in, w, ky_lo, ky_hi, iy0, x_hi, g->ow, me, nw, strided, DB_ROWS_BORDER,
+                   out, bias, mcount);
+}
+
+void DB_ROWS_ROW(const cc__direct_job *j, int n, int group, int mb, int oy)
+{
+    const cc__conv_geom *g = j->g;
+    const int me = j->rows_oc;
+    const int mcount = db_min(me, g->ocg - mb * me);
+    const size_t oc0 = (size_t)group * g->ocg + (size_t)mb * me;
+    const size_t block_floats = (size_t)g->cg * g->kh * g->kw * me;
+    const float *in = j->input + n * j->in_n + (ptrdiff_t)group * g->cg * j->in_c;
+    const float *w = j->packed + ((size_t)group * j->blocks + mb) * block_floats;
+    float *out = j->output + n * j->out_n + (ptrdiff_t)oc0 * j->out_c + oy * j->out_y;
+    const float *bias = j->bias != NULL ? j->bias + oc0 : NULL;
+    int ky_lo, ky_hi;
+    cc__direct_taps(oy, g->sh, g->pt, g->dh, g->kh, g->h, &ky_lo, &ky_hi);
+    const ptrdiff_t iy0 = (ptrdiff_t)oy * g->sh - g->pt;
+    if (me == 1 && g->sw > 1)
+        db_rows_span(j, in, w, ky_lo, ky_hi, iy0, 1, DB_ROWS_DW_W, true, out, bias, mcount);
+    else if (me == 1)
+        db_rows_span(j, in, w, ky_lo, ky_hi, iy0, 1, DB_ROWS_DW_W, false, out, bias, mcount);
+    else
+        db_rows_span(j, in, w, ky_lo, ky_hi, iy0, DB_ROWS_M, DB_ROWS_W, false, out, bias,
+                     mcount);
+}

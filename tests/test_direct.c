@@ -1,0 +1,286 @@
+/* The direct path (cc__direct_pack + cc__direct_run) against the float64
+ * reference, for every kernel family the CPU has, and for a portable
+ * emulation of the AVX-512 family (its 16 lanes, tiles and packing; only
+ * the intrinsics differ) so that its tiling is checked on any CPU. Named
+ * layer-like shapes
+ * plus a seeded table of random odd ones, both layouts, every activation,
+ * with and without bias, output poisoned with NaN and guarded on both sides,
+ * one and two threads (which must agree bit for bit). */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/conv/direct_kernels.h"
+
+/* The AVX-512 family's tiles over portable 16-float vectors. */
+#define DV CC__DIRECT_LANES_AVX512
+#include "../src/conv/direct_portable.h"
+#define DB_OCVEC_P CC__DIRECT_OCVEC_PIXELS_AVX512
+#define DB_DWC_P CC__DIRECT_DWC_PIXELS_AVX512
+#define DB_ROWS_M CC__DIRECT_ROWS_OC_AVX512
+#define DB_ROWS_W CC__DIRECT_ROWS_VECS_AVX512
+#define DB_ROWS_DW_W CC__DIRECT_ROWS_DW_VECS
+#define DB_OCVEC_ROW emulated_avx512_ocvec_row
+#define DB_DWC_ROW emulated_avx512_dwc_row
+#define DB_ROWS_ROW emulated_avx512_rows_row
+void emulated_avx512_ocvec_row(const cc__direct_job *job, int n, int group, int ob, int oy);
+void emulated_avx512_dwc_row(const cc__direct_job *job, int n, int cb, int oy);
+void emulated_avx512_rows_row(const cc__direct_job *job, int n, int group, int mb, int oy);
+#include "../src/conv/direct_body.h"
+
+static const cc__direct_family emulated_avx512 = {
+    emulated_avx512_ocvec_row, emulated_avx512_dwc_row, emulated_avx512_rows_row};
+
+#define SEED 20261201u
+#define RANDOM_SHAPES 90
+
+typedef struct {
+    const char *name;
+    int n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, groups;
+} shape;
+
+/* Layers and corner cases, shrunk where the reference would be slow. */
+static const shape named_shapes[] = {
+    {"lenet_conv1", 1, 1, 28, 28, 20, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"caffe_lenet_conv2", 1, 20, 12, 12, 50, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"lenet5_conv1", 2, 1, 32, 32, 6, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"alexnet_conv1_small", 1, 3, 39, 43, 10, 11, 11, 4, 4, 1, 1, 0, 0, 0, 0, 1},
+    {"alexnet_conv1_padded", 1, 3, 30, 30, 17, 11, 11, 4, 4, 1, 1, 2, 2, 2, 2, 1},
+    {"vgg_conv1_1_small", 1, 3, 20, 70, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"depthwise_3x3", 2, 19, 9, 11, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 19},
+    {"depthwise_3x3_s2", 1, 33, 13, 12, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 33},
+    {"depthwise_wide", 1, 3, 5, 150, 3, 5, 3, 1, 1, 1, 2, 2, 2, 1, 3, 3},
+    {"depthwise_multiplier", 1, 5, 7, 8, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},
+    {"grouped_dilated", 2, 12, 11, 13, 18, 5, 3, 2, 1, 2, 3, 1, 2, 3, 0, 3},
+    {"one_pixel_image", 1, 4, 1, 1, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"kernel_is_padded_input", 1, 3, 5, 4, 7, 7, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"padding_over_kernel", 1, 2, 6, 7, 5, 3, 3, 1, 1, 1, 1, 4, 5, 6, 3, 1},
+    {"pointwise_strided", 3, 7, 9, 9, 37, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},
+    {"rectangular", 1, 5, 17, 23, 33, 2, 7, 3, 1, 1, 1, 0, 1, 3, 2, 1},
+    {"wide_rows", 1, 2, 4, 101, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+};
+
+static int output_extent(int in, int pad0, int pad1, int dil, int k, int stride)
+{
+    return (in + pad0 + pad1 - dil * (k - 1) - 1) / stride + 1;
+}
+
+static bool shape_valid(const shape *s)
+{
+    return s->h + s->pt + s->pb >= s->dh * (s->kh - 1) + 1 &&
+           s->w + s->pl + s->pr >= s->dw * (s->kw - 1) + 1;
+}
+
+static cc__conv_geom geom_of(const shape *s, cc_layout layout, cc_act act)
+{
+    cc__conv_geom g = {.n = s->n, .c = s->c, .h = s->h, .w = s->w, .oc = s->oc,
+                       .kh = s->kh, .kw = s->kw, .sh = s->sh, .sw = s->sw, .dh = s->dh,
+                       .dw = s->dw, .pt = s->pt, .pb = s->pb, .pl = s->pl, .pr = s->pr,
+                       .groups = s->groups, .cg = s->c / s->groups,
+                       .ocg = s->oc / s->groups, .layout = layout, .act = act};
+    g.oh = output_extent(s->h, s->pt, s->pb, s->dh, s->kh, s->sh);
+    g.ow = output_extent(s->w, s->pl, s->pr, s->dw, s->kw, s->sw);
+    return g;
+}
+
+static void describe(const shape *s, cc_layout layout, cc_act act, bool bias, char *text,
+                     size_t size)
+{
+    snprintf(text, size,
+             "%s mb%dic%dih%diw%doc%dkh%dkw%dsh%dsw%ddh%ddw%dpt%dpb%dpl%dpr%dg%d %s act%d%s",
+             s->name, s->n, s->c, s->h, s->w, s->oc, s->kh, s->kw, s->sh, s->sw, s->dh, s->dw,
+             s->pt, s->pb, s->pl, s->pr, s->groups, layout == CC_NCHW ? "nchw" : "nhwc",
+             (int)act, bias ? " bias" : "");
+}
+
+/* cc__direct_run, or the emulated family when `family` is not NULL. */
+static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *family,
+                const float *packed, const float *bias, const float *input, float *output,
+                int threads)
+{
+    if (family == NULL)
+        cc__direct_run(g, isa, packed, bias, input, output, threads);
+    else
+        cc__direct_run_family(g, isa, family, packed, bias, input, output, threads);
+}
+
+/* Runs one case on `isa`; fails the test with the seed and shape on a
+ * mismatch, a write outside the output or a thread-count difference. */
+static void check_case(tst_rng *rng, const shape *s, cc_layout layout, cc_act act, bool bias,
+                       cc__isa isa, const cc__direct_family *family)
+{
+    const cc__conv_geom g = geom_of(s, layout, act);
+    const size_t in_count = cc__geom_input_floats(&g), out_count = cc__geom_output_floats(&g);
+    float *input = malloc(in_count * sizeof(float));
+    float *weights = malloc(cc__geom_weight_floats(&g) * sizeof(float));
+    float *bias_data = malloc((size_t)g.oc * sizeof(float));
+    float *want = malloc(out_count * sizeof(float));
+    assert_non_null(input);
+    assert_non_null(weights);
+    assert_non_null(bias_data);
+    assert_non_null(want);
+    tst_fill(rng, input, in_count, false);
+    tst_fill(rng, weights, cc__geom_weight_floats(&g), false);
+    tst_fill(rng, bias_data, (size_t)g.oc, false);
+    const float *b = bias ? bias_data : NULL;
+    cc__reference_run(&g, weights, b, input, want);
+
+    float *packed = NULL;
+    assert_int_equal(cc__direct_pack(&g, isa, weights, &packed), CC_OK);
+    tst_buffer one = tst_buffer_new(out_count), two = tst_buffer_new(out_count);
+    tst_buffer_poison(&one);
+    tst_buffer_poison(&two);
+    run(&g, isa, family, packed, b, input, one.data, 1);
+    run(&g, isa, family, packed, b, input, two.data, 2);
+
+    char text[256];
+    describe(s, layout, act, bias, text, sizeof text);
+    const double tolerance = tst_conv_tolerance(want, out_count);
+    const size_t bad = tst_first_mismatch(one.data, want, out_count, tolerance);
+    if (bad != out_count || !tst_buffer_guards_intact(&one) ||
+        memcmp(one.data, two.data, out_count * sizeof(float)) != 0 ||
+        !tst_buffer_guards_intact(&two)) {
+        print_error("seed %u isa %d%s %s: ", SEED, (int)isa, family ? " emulated" : "", text);
+        if (bad != out_count)
+            print_error("output[%zu] = %g, reference %g (tolerance %g)\n", bad,
+                        (double)one.data[bad], (double)want[bad], tolerance);
+        else
+            print_error("guard overwritten or 1 vs 2 threads differ\n");
+        fail();
+    }
+    tst_buffer_free(&one);
+    tst_buffer_free(&two);
+    cc__free(packed);
+    free(input);
+    free(weights);
+    free(bias_data);
+    free(want);
+}
+
+/* A random valid shape; `i` picks the groups flavour so that every kind of
+ * grouping shows up. */
+static shape random_shape(tst_rng *rng, int i)
+{
+    shape s;
+    do {
+        s = (shape){.name = "random", .n = tst_rng_int(rng, 1, 3),
+                    .h = tst_rng_int(rng, 1, 14), .w = tst_rng_int(rng, 1, 40),
+                    .kh = tst_rng_int(rng, 1, 5), .kw = tst_rng_int(rng, 1, 5),
+                    .sh = tst_rng_int(rng, 1, 3), .sw = tst_rng_int(rng, 1, 3),
+                    .dh = tst_rng_int(rng, 1, 3), .dw = tst_rng_int(rng, 1, 3),
+                    .pt = tst_rng_int(rng, 0, 4), .pb = tst_rng_int(rng, 0, 4),
+                    .pl = tst_rng_int(rng, 0, 4), .pr = tst_rng_int(rng, 0, 4)};
+        if (i % 4 == 0 || i % 7 == 0)
+            s.sw = 1; /* the NCHW width kernel */
+        switch (i % 3) {
+        case 0:
+            s.groups = 1;
+            s.c = tst_rng_int(rng, 1, 9);
+            s.oc = tst_rng_int(rng, 1, 40);
+            break;
+        case 1:
+            s.groups = tst_rng_int(rng, 2, 4);
+            s.c = s.groups * tst_rng_int(rng, 1, 4);
+            s.oc = s.groups * tst_rng_int(rng, 1, 9);
+            break;
+        default: /* depthwise, with a channel multiplier one time in three */
+            s.groups = s.c = tst_rng_int(rng, 1, 40);
+            s.oc = s.c * (i % 9 == 2 ? tst_rng_int(rng, 2, 3) : 1);
+            break;
+        }
+    } while (!shape_valid(&s));
+    return s;
+}
+
+/* Returns false (and skips) when the CPU lacks `isa`. */
+static bool use_isa(cc__isa isa)
+{
+    cc__set_isa_cap(isa);
+    const bool available = cc__cpu_isa() == isa;
+    cc__set_isa_cap(CC__ISA_AVX512);
+    return available;
+}
+
+static void check_all_shapes(cc__isa isa, const cc__direct_family *family)
+{
+    if (family == NULL && !use_isa(isa))
+        skip();
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED);
+    const size_t named = sizeof named_shapes / sizeof named_shapes[0];
+    int case_index = 0;
+    for (size_t i = 0; i < named + RANDOM_SHAPES; i++) {
+        const shape s = i < named ? named_shapes[i] : random_shape(&rng, (int)(i - named));
+        for (int layout = CC_NCHW; layout <= CC_NHWC; layout++, case_index++) {
+            const cc_act act = (cc_act)(case_index % 4);
+            check_case(&rng, &s, (cc_layout)layout, act, case_index % 3 != 0, isa, family);
+        }
+    }
+}
+
+static void test_scalar(void **state)
+{
+    (void)state;
+    check_all_shapes(CC__ISA_SCALAR, NULL);
+}
+
+static void test_avx2(void **state)
+{
+    (void)state;
+    check_all_shapes(CC__ISA_AVX2, NULL);
+}
+
+static void test_avx512(void **state)
+{
+    (void)state;
+    check_all_shapes(CC__ISA_AVX512, NULL);
+}
+
+static void test_avx512_emulated(void **state)
+{
+    (void)state;
+    check_all_shapes(CC__ISA_AVX512, &emulated_avx512);
+}
+
+static void *failing_alloc(void *context, size_t alignment, size_t size)
+{
+    (void)context;
+    (void)alignment;
+    (void)size;
+    return NULL;
+}
+
+static void failing_free(void *context, void *pointer)
+{
+    (void)context;
+    (void)pointer;
+}
+
+/* Packing reports CC_ERR_NOMEM and leaves NULL when allocation fails. */
+static void test_pack_nomem(void **state)
+{
+    (void)state;
+    const cc__conv_geom g = geom_of(&named_shapes[0], CC_NHWC, CC_ACT_NONE);
+    float weights[20 * 25] = {0};
+    float *packed = weights;
+    const cc_allocator failing = {NULL, failing_alloc, failing_free};
+    assert_int_equal(cc_set_allocator(&failing), CC_OK);
+    const cc_status status = cc__direct_pack(&g, CC__ISA_SCALAR, weights, &packed);
+    assert_int_equal(cc_set_allocator(NULL), CC_OK);
+    assert_int_equal(status, CC_ERR_NOMEM);
+    assert_null(packed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scalar),
+        cmocka_unit_test(test_avx2),
+        cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_avx512_emulated),
+        cmocka_unit_test(test_pack_nomem),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

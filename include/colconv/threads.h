@@ -37,9 +37,10 @@ CC_API const char *cc_cpu_isa(void);
 
 /* Nonzero: every later run (conv operator or network) flushes denormals to
  * zero, setting FTZ and DAZ in MXCSR on each thread it uses, its OpenMP
- * workers included, and restoring each thread's MXCSR when it returns.
- * Off by default (IEEE gradual underflow). Process-wide; no effect on CPUs
- * other than x86. */
+ * workers included, and putting each thread's FTZ and DAZ back as they were
+ * when it returns (exception flags the run raised stay raised). Off by
+ * default (IEEE gradual underflow). Process-wide; no effect on CPUs other
+ * than x86. See docs/robustness.md. */
 CC_API void cc_set_flush_denormals(int on);
 CC_API int cc_get_flush_denormals(void);
 

@@ -1,4 +1,10 @@
-/* colconv: version of the library, at compile time and at run time. */
+/* colconv: version of the library, at compile time and at run time.
+ *
+ * The macros give the version of this header; cc_version() that of the
+ * library actually linked, so a program can detect a mismatch. While the
+ * major version is 0, a new minor version may change the API: the CMake
+ * package accepts find_package(colconv 0.1) for 0.1.x only. Compare versions
+ * at compile time with CC_VERSION_HEX, e.g. `#if CC_VERSION_HEX >= 0x000100`. */
 #ifndef COLCONV_VERSION_H
 #define COLCONV_VERSION_H
 

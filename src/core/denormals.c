@@ -3,8 +3,11 @@
  * x86 keeps the SSE/AVX rounding and denormal controls in MXCSR, one per
  * thread: FTZ (bit 15) writes 0 in place of a denormal result, DAZ (bit 6)
  * reads a denormal operand as 0. A run that flushes sets both on the calling
- * thread and on each OpenMP worker of its team, and puts every thread's MXCSR
- * back as it found it when the run ends.
+ * thread and on each OpenMP worker of its team, and puts every thread's FTZ
+ * and DAZ back as it found them when the run ends.
+ *
+ * Only FTZ and DAZ are restored: the exception flags (MXCSR's sticky
+ * status bits) stay as the run raised them, as they would without flushing.
  *
  * The workers are reached through one extra parallel region of the run's
  * thread count at each end. libgomp (and libomp) keep a team's threads in a
@@ -34,7 +37,7 @@ void cc_set_flush_denormals(int on) { atomic_store(&flush_requested, on != 0); }
 int cc_get_flush_denormals(void) { return atomic_load(&flush_requested); }
 
 #if CC__HAS_MXCSR
-/* This thread's scope depth and the MXCSR it had before the outermost one. */
+/* This thread's scope depth and its MXCSR before the outermost scope. */
 static _Thread_local int depth;
 static _Thread_local unsigned int saved_mxcsr;
 
@@ -46,10 +49,12 @@ static void thread_enter(void)
     }
 }
 
+/* Puts back FTZ and DAZ as they were; the exception flags the run raised
+ * stay raised, as they would without flushing. */
 static void thread_leave(void)
 {
     if (depth > 0 && --depth == 0)
-        _mm_setcsr(saved_mxcsr);
+        _mm_setcsr((_mm_getcsr() & ~CC__FLUSH_BITS) | (saved_mxcsr & CC__FLUSH_BITS));
 }
 
 /* Runs `step` on every thread of a team of `threads` (the caller included). */

@@ -5,10 +5,11 @@
 
 #include "core.h"
 
-/* 0 until cc_set_num_threads is called: then OpenMP's own default applies. */
+/* 0 until cc_set_num_threads is called: then OpenMP's own default applies,
+ * as it was at colconv's first look: OpenBLAS's OpenMP build changes the
+ * calling thread's OpenMP setting whenever its own count is set. */
 static atomic_int requested_threads;
-/* The count last handed to OpenBLAS, so runs only call into it on a change. */
-static atomic_int blas_threads;
+static atomic_int default_threads;
 
 void cc_set_num_threads(int n)
 {
@@ -20,8 +21,12 @@ void cc_set_num_threads(int n)
 
 int cc_get_num_threads(void)
 {
-    int n = atomic_load(&requested_threads);
-    return n > 0 ? n : omp_get_max_threads();
+    const int n = atomic_load(&requested_threads);
+    if (n > 0)
+        return n;
+    int expected = 0;
+    atomic_compare_exchange_strong(&default_threads, &expected, omp_get_max_threads());
+    return atomic_load(&default_threads);
 }
 
 int cc__run_threads(void)
@@ -29,8 +34,11 @@ int cc__run_threads(void)
     return omp_in_parallel() ? 1 : cc_get_num_threads();
 }
 
+/* OpenBLAS's OpenMP build takes its count from the calling thread's OpenMP
+ * nthreads setting (omp_get_max_threads), which is per thread: compare with
+ * that, so that a run from any host thread uses n. */
 void cc__blas_threads(int n)
 {
-    if (atomic_exchange(&blas_threads, n) != n)
+    if (omp_get_max_threads() != n)
         openblas_set_num_threads(n);
 }

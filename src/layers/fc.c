@@ -4,6 +4,7 @@
  * SGEMM writing out row-major. At batch 1 the untransposed W [O][I] goes to
  * SGEMV, which streams it once with no packing. Bias and activation are
  * applied to each block of outputs right after its product. */
+#include <omp.h>
 #include <string.h>
 
 #include "../conv/gemm.h"
@@ -74,7 +75,9 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
     const size_t blocks = (out + FC_BLOCK - 1) / FC_BLOCK;
     const int nt = cc__layer_threads(threads, n * in * out);
     /* OpenBLAS runs on one thread inside our parallel region; outside it (one
-     * thread here) it must too, or it would partition differently. */
+     * thread here) it must too, or it would partition differently. Setting
+     * its count changes this thread's OpenMP default: restored below. */
+    const int host_threads = omp_get_max_threads();
     cc__blas_threads(1);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t b = 0; b < blocks; b++) {
@@ -82,4 +85,5 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
         fc_block(n, in, out, o0, out - o0 < FC_BLOCK ? out - o0 : FC_BLOCK, weights, bias, act,
                  input, output);
     }
+    cc__blas_threads(host_threads);
 }

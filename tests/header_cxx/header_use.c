@@ -1,0 +1,2 @@
+/* header_use.inc compiled as C11. */
+#include "header_use.inc"

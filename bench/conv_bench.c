@@ -7,13 +7,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "onednn.h"
+
 double bench_layer_gflop(const cc_conv2d_params *p)
 {
     int oh = 0, ow = 0;
-    cc_conv2d_output_size(p, &oh, &ow);
+    if (cc_conv2d_output_size(p, &oh, &ow) != CC_OK)
+        return 0.0;
     const int groups = p->groups > 0 ? p->groups : 1;
     return 2.0 * p->batch * p->out_channels * oh * ow * (double)(p->in_channels / groups) *
            p->kernel_h * p->kernel_w * 1e-9;
+}
+
+const char *bench_peer_name(int peer, cc_layout layout)
+{
+    if (peer == BENCH_ONEDNN_ANY)
+        return "onednn_any";
+    return layout == CC_NHWC ? "onednn_nhwc" : "onednn_nchw";
 }
 
 typedef struct {
@@ -45,7 +55,7 @@ static void run_sgemm(void *context)
 
 static float *random_floats(size_t count)
 {
-    float *data = malloc(count * sizeof(float));
+    float *data = malloc((count > 0 ? count : 1) * sizeof(float));
     if (data == NULL)
         return NULL;
     unsigned state = 12345u;
@@ -56,6 +66,8 @@ static float *random_floats(size_t count)
     return data;
 }
 
+/* The roof. Fully connected layers and other BLAS users may have changed
+ * OpenBLAS's thread count since the last cc_set_num_threads: set it again. */
 static int time_sgemm(const cc_conv2d_params *p, const bench_options *o, bench_layer_result *r)
 {
     int oh, ow;
@@ -71,7 +83,8 @@ static int time_sgemm(const cc_conv2d_params *p, const bench_options *o, bench_l
     int status = -1;
     if (a != NULL && b != NULL && c != NULL) {
         s.a = a, s.b = b, s.c = c;
-        r->sgemm = bench_time(run_sgemm, &s, o->warmup, o->reps);
+        openblas_set_num_threads(r->threads);
+        r->sgemm = bench_time(run_sgemm, &s, &o->plan);
         r->sgemm_gflops = r->gflop / (r->sgemm.median_ms * 1e-3);
         status = 0;
     }
@@ -81,12 +94,12 @@ static int time_sgemm(const cc_conv2d_params *p, const bench_options *o, bench_l
     return status;
 }
 
-static bool path_applies(const cc_conv2d_params *p, cc_algo algo)
+/* The reference path is slow: one run, no warm-up. */
+static bench_plan path_plan(cc_algo algo, const bench_plan *plan)
 {
-    if (algo != CC_ALGO_GEMM1X1)
-        return true;
-    return p->kernel_h == 1 && p->kernel_w == 1 && !p->pad_top && !p->pad_bottom &&
-           !p->pad_left && !p->pad_right;
+    if (algo != CC_ALGO_REFERENCE)
+        return *plan;
+    return (bench_plan){0, 1, plan->budget_ms};
 }
 
 static void time_path(const cc_conv2d_params *p, cc_algo algo, const float *weights,
@@ -94,14 +107,17 @@ static void time_path(const cc_conv2d_params *p, cc_algo algo, const float *weig
                       const bench_options *o, bench_layer_result *r)
 {
     bench_path_result *pr = &r->paths[algo];
-    pr->algo = algo;
     conv_call call = {NULL, input, output};
-    if (cc_conv2d_create(p, algo, weights, bias, &call.op) != CC_OK) {
-        fprintf(stderr, "colconv-bench: %s: %s\n", cc_algo_name(algo), cc_last_error());
+    const cc_status status = cc_conv2d_create(p, algo, weights, bias, &call.op);
+    if (status == CC_ERR_UNSUPPORTED)
+        return; /* the path does not apply to this layer */
+    if (status != CC_OK) {
+        fprintf(stderr, "colconv-bench: %s %s: %s\n", r->layer.name, cc_algo_name(algo),
+                cc_last_error());
         return;
     }
-    const int reps = algo == CC_ALGO_REFERENCE ? 1 : o->reps;
-    pr->times = bench_time(run_conv, &call, algo == CC_ALGO_REFERENCE ? 0 : o->warmup, reps);
+    const bench_plan plan = path_plan(algo, &o->plan);
+    pr->times = bench_time(run_conv, &call, &plan);
     pr->gflops = r->gflop / (pr->times.median_ms * 1e-3);
     pr->workspace_bytes = cc_conv2d_workspace_size(call.op);
     pr->threading = cc_conv2d_threading(call.op);
@@ -119,14 +135,32 @@ static void mark_fastest(bench_layer_result *r)
             r->fastest = a;
 }
 
-int bench_conv_layer(const char *net, const bench_layer *layer, cc_layout layout,
+static void time_peers(const bench_options *o, bench_layer_result *r)
+{
+    for (int peer = 0; peer < BENCH_PEERS; peer++) {
+        bench_peer_result *pr = &r->peers[peer];
+        char error[256];
+        if (bench_onednn_time(&r->layer.params, peer == BENCH_ONEDNN_ANY, r->threads, &o->plan,
+                              pr, error, sizeof error) != 0) {
+            fprintf(stderr, "colconv-bench: %s %s: %s\n", r->layer.name,
+                    bench_peer_name(peer, r->layer.params.layout), error);
+            pr->ran = false;
+            continue;
+        }
+        pr->gflops = r->gflop / (pr->times.median_ms * 1e-3);
+        pr->ran = true;
+    }
+}
+
+int bench_conv_layer(const char *net, const bench_layer *layer, int count, int threads,
                      const bench_options *o, bench_layer_result *r)
 {
     *r = (bench_layer_result){0};
     r->net = net;
     r->layer = *layer;
-    r->layout = layout;
-    r->layer.params.layout = layout;
+    r->count = count;
+    r->threads = threads;
+    r->fastest = -1;
     const cc_conv2d_params *p = &r->layer.params;
     int oh, ow;
     if (cc_conv2d_output_size(p, &oh, &ow) != CC_OK) {
@@ -143,10 +177,11 @@ int bench_conv_layer(const char *net, const bench_layer *layer, cc_layout layout
     int status = -1;
     if (weights && bias && input && output && time_sgemm(p, o, r) == 0) {
         for (int a = CC_ALGO_AUTO; a < BENCH_PATHS; a++)
-            if (o->paths[a] && path_applies(p, (cc_algo)a) &&
-                (a != CC_ALGO_REFERENCE || o->with_reference))
+            if (o->paths[a])
                 time_path(p, (cc_algo)a, weights, bias, input, output, o, r);
         mark_fastest(r);
+        if (o->onednn)
+            time_peers(o, r);
         status = 0;
     } else {
         fprintf(stderr, "colconv-bench: %s: out of memory\n", layer->name);

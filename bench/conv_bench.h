@@ -1,46 +1,68 @@
-/* Times every path of one conv layer, and SGEMM alone on its GEMM shape. */
+/* Times every path of one conv layer, SGEMM alone on its GEMM shape (the
+ * roof), and, when asked, oneDNN on the same layer. */
 #ifndef COLCONV_BENCH_CONV_BENCH_H
 #define COLCONV_BENCH_CONV_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "desc.h"
 #include "timing.h"
 
-enum { BENCH_PATHS = 5 };
+enum { BENCH_PATHS = 5 }; /* colconv's paths, indexed by cc_algo */
 
 typedef struct {
-    cc_algo algo;
     bool ran;
     bench_times times;
     double gflops;
     size_t workspace_bytes;
     cc_threading threading;
-    cc_algo picked; /* the path AUTO chose (for the auto row) */
+    cc_algo picked; /* the path AUTO chose (meaningful for the auto row) */
 } bench_path_result;
 
+/* Another library timed on the same layer. */
+enum { BENCH_ONEDNN_ANY = 0, BENCH_ONEDNN_NCHW, BENCH_PEERS };
+
 typedef struct {
-    const char *net;
+    bool ran;
+    bench_times times;
+    double gflops;
+    size_t workspace_bytes; /* its scratchpad */
+    char impl[64];          /* the implementation it chose, e.g. "jit:avx2" */
+} bench_peer_result;
+
+typedef struct {
+    const char *net;           /* a static string: the table's, or "custom" */
     bench_layer layer;
-    cc_layout layout;
+    int count;                 /* times the layer occurs in its network */
+    int threads;
+    int index;                 /* position among the layers of its thread count */
     double gflop;              /* 2 * MACs, in GFLOP */
     bench_times sgemm;         /* cblas_sgemm alone on the lowered shape(s) */
     double sgemm_gflops;
     bench_path_result paths[BENCH_PATHS];
-    int fastest;               /* index into paths of the fastest that ran */
+    int fastest;               /* index into paths of the fastest that ran, or -1 */
+    bench_peer_result peers[BENCH_PEERS];
 } bench_layer_result;
 
 typedef struct {
-    int warmup, reps;
-    bool with_reference;
+    bench_plan plan;
     bool paths[BENCH_PATHS]; /* indexed by cc_algo: which to time */
+    bool onednn;             /* also time oneDNN (BENCH_ONEDNN_*) */
 } bench_options;
 
-/* 2 * N * OC * OH * OW * IC/g * KH * KW. */
+/* 2 * N * OC * OH * OW * IC/g * KH * KW, in GFLOP. */
 double bench_layer_gflop(const cc_conv2d_params *p);
 
-/* Times the layer; returns 0, or -1 with a message on stderr. */
-int bench_conv_layer(const char *net, const bench_layer *layer, cc_layout layout,
+/* The names of the BENCH_ONEDNN_* rows: "onednn_any" (oneDNN's preferred
+ * formats, reorders outside the timed loop) and "onednn_nchw" (or
+ * "onednn_nhwc": plain tensors in the layout measured). */
+const char *bench_peer_name(int peer, cc_layout layout);
+
+/* Times the layer (its params' layout and batch as given) on `threads`
+ * threads; returns 0, or -1 with a message on stderr. Paths a layer cannot
+ * take (GEMM1X1 on a 3x3) are skipped. */
+int bench_conv_layer(const char *net, const bench_layer *layer, int count, int threads,
                      const bench_options *options, bench_layer_result *result);
 
 #endif

@@ -3,7 +3,17 @@
  * n"name". As in benchdnn, dilation is 0-based (dh1 = dilation 2), missing
  * widths copy heights (iw = ih, kw = kh, sw = sh, pw = ph, dw = dh), mb and g
  * default to 1, strides to 1, pads and dilations to 0, and oh/ow, when
- * given, must equal the computed output size. */
+ * given, must equal the computed output size. Keys may come in any order
+ * and be separated by '_' (oneDNN's verbose output, e.g.
+ * "mb1_ic3oc96_ih227oh55kh11sh4dh0ph0_iw227ow55kw11sw4dw0pw0"), each once.
+ *
+ * Errors (the exact texts; AT is the rest of the text, up to 20 chars):
+ *   unknown key at 'AT'         missing value at 'AT'      repeated key at 'AT'
+ *   value out of range at 'AT'  unterminated name at 'AT'  name too long at 'AT'
+ *   missing key ic|ih|oc|kh     KEY must be at least 0|1, not V
+ *   icV and ocV must be multiples of gV
+ *   inconsistent ohV: the output height is N   (likewise ow, width)
+ *   no output: <cc_conv2d_output_size's message> */
 #ifndef COLCONV_BENCH_DESC_H
 #define COLCONV_BENCH_DESC_H
 

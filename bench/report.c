@@ -1,73 +1,134 @@
-/* Text report: one row per layer and path, the fastest marked with '*'. */
+/* Text report. Columns: median ms, [min - max] over the repetitions, reps,
+ * GFLOP/s, ratio to the SGEMM roof, fraction of the single-core FMA peak,
+ * workspace bytes, threading, AUTO's pick, and the speed against oneDNN's
+ * faster variant (>1: colconv is faster). '*' marks the fastest path. */
 #include "report.h"
 
-#include <stdlib.h>
+#include <string.h>
 
-static int compare_doubles(const void *a, const void *b)
+#include "rows.h"
+
+void bench_report_header(FILE *out, const bench_report_style *style, int threads)
 {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    fprintf(out, "Conv layers on %d thread%s: ms = median [min - max] over reps; /sgemm = GFLOP/s "
+                 "over cblas_sgemm alone on the layer's GEMM shape (the roof, >1 when a path beats "
+                 "it); /peak1 = GFLOP/s over the single-core FMA peak",
+            threads, threads == 1 ? "" : "s");
+    if (style->peers)
+        fprintf(out, "; vs_dnnl = oneDNN's faster time / this path's time (>1: colconv faster)");
+    fprintf(out, "; * = fastest colconv path.\n");
+    fprintf(out, "  %-12s %-22s %-11s %9s %23s %4s %8s %7s %7s %10s %7s %-8s%s\n", "net", "layer",
+            "path", "ms", "[min - max]", "reps", "GFLOP/s", "/sgemm", "/peak1", "workspace",
+            "threads", "auto", style->peers ? " vs_dnnl  impl" : "");
 }
 
-void bench_report_header(FILE *out)
+/* oneDNN's faster variant on this layer, or 0. */
+static double onednn_best_ms(const bench_layer_result *r)
 {
-    fprintf(out, "%-12s %-16s %-9s %9s %19s %8s %7s %10s %7s %s\n", "net", "layer", "path",
-            "ms", "[min - max]", "GFLOP/s", "/sgemm", "workspace", "threads", "auto picks");
+    double best = 0;
+    for (int peer = 0; peer < BENCH_PEERS; peer++)
+        if (r->peers[peer].ran && (best == 0 || r->peers[peer].times.median_ms < best))
+            best = r->peers[peer].times.median_ms;
+    return best;
 }
 
-static void print_row(FILE *out, const bench_layer_result *r, const char *path,
-                      const bench_times *t, double gflops, const bench_path_result *pr, bool best)
+static void print_row(FILE *out, const bench_report_style *style, const bench_row *row,
+                      double dnnl_ms)
 {
-    fprintf(out, "%-12s %-16s %-9s %9.3f [%7.3f - %7.3f] %8.1f %7.2f", r->net, r->layer.name, path,
-            t->median_ms, t->min_ms, t->max_ms, gflops, gflops / r->sgemm_gflops);
-    if (pr != NULL) {
-        fprintf(out, " %10zu %7s", pr->workspace_bytes, cc_threading_name(pr->threading));
-        if (pr->algo == CC_ALGO_AUTO)
-            fprintf(out, " %s", cc_algo_name(pr->picked));
-    }
-    fprintf(out, "%s\n", best ? "  *" : "");
+    const bool bold = row->fastest && style->highlight;
+    char workspace[24] = "-", peak[16] = "-";
+    if (row->workspace_bytes >= 0)
+        snprintf(workspace, sizeof workspace, "%lld", row->workspace_bytes);
+    if (row->fraction_of_peak > 0)
+        snprintf(peak, sizeof peak, "%.2f", row->fraction_of_peak);
+    fprintf(out, "%s%c %-12s %-22s %-11s %9.3f [%9.3f - %9.3f] %4d %8.1f %7.2f %7s %10s %7s %-8s",
+            bold ? "\033[1m" : "", row->fastest ? '*' : ' ', row->net, row->layer, row->path,
+            row->ms_median, row->ms_min, row->ms_max, row->reps, row->gflops, row->ratio_to_sgemm,
+            peak, workspace, row->threading[0] ? row->threading : "-",
+            row->auto_pick[0] ? row->auto_pick : "");
+    if (style->peers && row->threading[0] && dnnl_ms > 0)
+        fprintf(out, " %7.2f", dnnl_ms / row->ms_median);
+    else if (style->peers && row->impl[0])
+        fprintf(out, " %7s  %s", "", row->impl);
+    fprintf(out, "%s\n", bold ? "\033[0m" : "");
 }
 
-void bench_report_layer(FILE *out, const bench_layer_result *r)
+void bench_report_layer(FILE *out, const bench_report_style *style, const bench_layer_result *r)
 {
-    char desc[160];
-    bench_format_desc(&r->layer, desc, sizeof desc);
-    fprintf(out, "%-12s %-16s %s (%.3f GFLOP, %s)\n", r->net, r->layer.name, desc, r->gflop,
-            r->layout == CC_NCHW ? "nchw" : "nhwc");
-    print_row(out, r, "sgemm", &r->sgemm, r->sgemm_gflops, NULL, false);
-    for (int a = CC_ALGO_REFERENCE; a < BENCH_PATHS; a++)
-        if (r->paths[a].ran)
-            print_row(out, r, cc_algo_name((cc_algo)a), &r->paths[a].times, r->paths[a].gflops,
-                      &r->paths[a], a == r->fastest);
-    if (r->paths[CC_ALGO_AUTO].ran)
-        print_row(out, r, "auto", &r->paths[CC_ALGO_AUTO].times, r->paths[CC_ALGO_AUTO].gflops,
-                  &r->paths[CC_ALGO_AUTO], false);
+    bench_row rows[BENCH_MAX_ROWS_PER_LAYER];
+    const size_t n = bench_layer_rows(r, style->peak_gflops, rows);
+    fprintf(out, "  %-12s %-22s %s: %.3f GFLOP%s", r->net, r->layer.name, rows[0].desc, r->gflop,
+            r->count > 1 ? "" : "\n");
+    if (r->count > 1)
+        fprintf(out, ", x%d in the network\n", r->count);
+    const double dnnl_ms = onednn_best_ms(r);
+    for (size_t i = 0; i < n; i++)
+        print_row(out, style, &rows[i], dnnl_ms);
 }
 
-void bench_report_net(FILE *out, const char *net, const bench_layer_result *results, size_t count)
+/* Sum over the layers (times their count) of one path's median, or of the
+ * fastest path's when path < 0; -1 if a layer lacks it. */
+static double total_ms(const bench_layer_result *layers, size_t count, int path)
 {
-    double totals[BENCH_PATHS] = {0}, sgemm_total = 0, best_total = 0;
-    double *ratios = malloc((count > 0 ? count : 1) * sizeof *ratios);
-    size_t ratio_count = 0;
+    double total = 0;
     for (size_t i = 0; i < count; i++) {
-        const bench_layer_result *r = &results[i];
-        sgemm_total += r->sgemm.median_ms;
-        for (int a = 0; a < BENCH_PATHS; a++)
-            totals[a] += r->paths[a].ran ? r->paths[a].times.median_ms : 0.0;
-        if (r->fastest >= 0)
-            best_total += r->paths[r->fastest].times.median_ms;
-        if (r->paths[CC_ALGO_IM2COL].ran && ratios != NULL)
-            ratios[ratio_count++] = r->paths[CC_ALGO_IM2COL].gflops / r->sgemm_gflops;
+        const int p = path >= 0 ? path : layers[i].fastest;
+        if (p < 0 || !layers[i].paths[p].ran)
+            return -1;
+        total += layers[i].count * layers[i].paths[p].times.median_ms;
     }
-    fprintf(out, "%s total ms: sgemm %.3f, direct %.3f, im2col %.3f, auto %.3f, fastest per layer %.3f\n",
-            net, sgemm_total, totals[CC_ALGO_DIRECT], totals[CC_ALGO_IM2COL],
-            totals[CC_ALGO_AUTO], best_total);
-    if (ratio_count > 0) {
-        qsort(ratios, ratio_count, sizeof *ratios, compare_doubles);
-        const double median = ratio_count % 2 ? ratios[ratio_count / 2]
-                                              : 0.5 * (ratios[ratio_count / 2 - 1] + ratios[ratio_count / 2]);
-        fprintf(out, "%s im2col GFLOP/s / sgemm GFLOP/s: median %.3f over %zu layers (min %.3f, max %.3f)\n",
-                net, median, ratio_count, ratios[0], ratios[ratio_count - 1]);
+    return total;
+}
+
+void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_result *layers,
+                               size_t count)
+{
+    if (count == 0)
+        return;
+    double sgemm = 0;
+    for (size_t i = 0; i < count; i++)
+        sgemm += layers[i].count * layers[i].sgemm.median_ms;
+    fprintf(out, "  %s conv layers, total ms: sgemm roof %.3f", net, sgemm);
+    static const cc_algo paths[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_AUTO};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const double t = total_ms(layers, count, (int)paths[i]);
+        if (t >= 0)
+            fprintf(out, ", %s %.3f", cc_algo_name(paths[i]), t);
     }
-    free(ratios);
+    const double best = total_ms(layers, count, -1);
+    if (best >= 0)
+        fprintf(out, ", fastest path per layer %.3f", best);
+    fprintf(out, "\n");
+}
+
+void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_result *layers,
+                      size_t count)
+{
+    bench_report_layer_totals(out, n->net, layers, count);
+    fprintf(out, "  %s network, batch %d, %d thread%s: %.2f images/s (%.3f ms [%.3f - %.3f] per "
+                 "batch, %d reps; %.3f GFLOP, %.1f GFLOP/s; %zu params, %zu activation bytes "
+                 "planned, %zu conv workspace bytes)\n",
+            n->net, n->batch, n->threads, n->threads == 1 ? "" : "s", n->images_per_s,
+            n->times.median_ms, n->times.min_ms, n->times.max_ms, n->times.reps, n->gflop,
+            n->gflops, n->params, n->planned_activation_bytes, n->workspace_bytes);
+    if (n->type_count > 0) {
+        fprintf(out, "  %s time per layer type:", n->net);
+        for (int t = 0; t < n->type_count; t++)
+            fprintf(out, "%s %s %.3f ms (%.0f%%)", t ? "," : "", n->types[t].type, n->types[t].ms,
+                    n->times.median_ms > 0 ? 100.0 * n->types[t].ms / n->times.median_ms : 0.0);
+        fprintf(out, "  [Conv2D: its conv layers timed alone on AUTO's path; other: pooling, "
+                     "LRN, FC, softmax, ... = end to end - Conv2D]\n");
+        if (n->conv_ms > n->times.median_ms)
+            fprintf(out, "  %s warning: its conv layers alone took longer than the whole network: "
+                         "the timings are noisy (a busy machine?); run again\n",
+                    n->net);
+    } else {
+        fprintf(out, "  %s time per layer type: n/a (its conv layers were not all timed)\n",
+                n->net);
+    }
+    if (n->im2col_share >= 0)
+        fprintf(out, "  %s share of conv time building im2col matrices: %.0f%% (estimated: on the "
+                     "layers AUTO runs on im2col, im2col time - SGEMM alone on the same shape)\n",
+                n->net, 100.0 * n->im2col_share);
+    fprintf(out, "\n");
 }

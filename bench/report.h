@@ -1,15 +1,28 @@
-/* The text table of a bench run. */
+/* The text report on stdout: one row per layer and path, the fastest colconv
+ * path marked, then a section per network. */
 #ifndef COLCONV_BENCH_REPORT_H
 #define COLCONV_BENCH_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "conv_bench.h"
+#include "net_bench.h"
 
-void bench_report_header(FILE *out);
-void bench_report_layer(FILE *out, const bench_layer_result *r);
-/* Per net: total ms of each path and of the fastest per layer, and the
- * median over its layers of im2col's speed as a fraction of the SGEMM roof. */
-void bench_report_net(FILE *out, const char *net, const bench_layer_result *results, size_t count);
+typedef struct {
+    double peak_gflops; /* single-core FMA peak; 0 hides the /peak1 column */
+    bool peers;         /* show the "vs oneDNN" column */
+    bool highlight;     /* bold the fastest row (a terminal) */
+} bench_report_style;
+
+/* What the columns mean, then their titles. */
+void bench_report_header(FILE *out, const bench_report_style *style, int threads);
+void bench_report_layer(FILE *out, const bench_report_style *style, const bench_layer_result *r);
+/* The network section; layers are the net's conv layer results (may be 0). */
+void bench_report_net(FILE *out, const bench_net_result *net, const bench_layer_result *layers,
+                      size_t count);
+/* The conv-layer totals of a net or layer set without a zoo network. */
+void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_result *layers,
+                               size_t count);
 
 #endif

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define MAX_REPS 1000
-
 double bench_now_ms(void)
 {
     struct timespec t;
@@ -20,22 +18,45 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-bench_times bench_time(bench_fn fn, void *context, int warmup, int reps)
+bench_times bench_summarize(double *samples, int count)
 {
-    double samples[MAX_REPS];
-    if (reps < 1)
-        reps = 1;
-    if (reps > MAX_REPS)
-        reps = MAX_REPS;
-    for (int i = 0; i < warmup; i++)
+    qsort(samples, (size_t)count, sizeof samples[0], compare_doubles);
+    const double median = count % 2 ? samples[count / 2]
+                                    : 0.5 * (samples[count / 2 - 1] + samples[count / 2]);
+    return (bench_times){median, samples[0], samples[count - 1], count};
+}
+
+static void warm_up(bench_fn fn, void *context, const bench_plan *plan)
+{
+    const double start = bench_now_ms();
+    for (int i = 0; i < plan->warmup; i++) {
         fn(context);
-    for (int i = 0; i < reps; i++) {
-        const double start = bench_now_ms();
-        fn(context);
-        samples[i] = bench_now_ms() - start;
+        if (plan->budget_ms > 0 && bench_now_ms() - start >= 0.5 * plan->budget_ms)
+            return;
     }
-    qsort(samples, (size_t)reps, sizeof samples[0], compare_doubles);
-    const double median = reps % 2 ? samples[reps / 2]
-                                   : 0.5 * (samples[reps / 2 - 1] + samples[reps / 2]);
-    return (bench_times){median, samples[0], samples[reps - 1]};
+}
+
+static int out_of_time(const bench_plan *plan, double elapsed_ms, int done)
+{
+    if (plan->budget_ms <= 0)
+        return 0;
+    return (elapsed_ms >= plan->budget_ms && done >= 3) || elapsed_ms >= 2 * plan->budget_ms;
+}
+
+bench_times bench_time(bench_fn fn, void *context, const bench_plan *plan)
+{
+    double samples[BENCH_MAX_REPS];
+    int reps = plan->reps < 1 ? 1 : plan->reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : plan->reps;
+    warm_up(fn, context, plan);
+    const double start = bench_now_ms();
+    int done = 0;
+    while (done < reps) {
+        const double t0 = bench_now_ms();
+        fn(context);
+        const double t1 = bench_now_ms();
+        samples[done++] = t1 - t0;
+        if (out_of_time(plan, t1 - start, done))
+            break;
+    }
+    return bench_summarize(samples, done);
 }

@@ -1,0 +1,164 @@
+/* {"schema", "tool", "env": {...}, "layers": [row...], "networks": [...]}.
+ * cJSON builds the tree; numbers are doubles, unknown values null. */
+#include "json.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_table.h"
+#include "rows.h"
+
+static void add_number_or_null(cJSON *object, const char *name, double value, bool known)
+{
+    if (known)
+        cJSON_AddNumberToObject(object, name, value);
+    else
+        cJSON_AddNullToObject(object, name);
+}
+
+static cJSON *env_json(const bench_run *run)
+{
+    const bench_env *e = &run->env;
+    cJSON *env = cJSON_CreateObject();
+    cJSON_AddStringToObject(env, "cpu_model", e->cpu_model);
+    cJSON_AddStringToObject(env, "cpu_flags", e->cpu_flags);
+    cJSON_AddStringToObject(env, "isa", e->isa);
+    cJSON_AddNumberToObject(env, "cores", e->cores);
+    cJSON_AddItemToObject(env, "threads", cJSON_CreateIntArray(run->threads, run->thread_count));
+    cJSON_AddStringToObject(env, "openblas_version", e->openblas_version);
+    cJSON_AddStringToObject(env, "openblas_core", e->openblas_core);
+    cJSON_AddStringToObject(env, "openblas_config", e->openblas_config);
+    cJSON_AddStringToObject(env, "openblas_library", e->openblas_library);
+    cJSON_AddStringToObject(env, "openblas_threading", e->openblas_threading);
+    cJSON_AddBoolToObject(env, "openblas_fallback", e->openblas_fallback);
+    cJSON_AddStringToObject(env, "openmp", e->openmp);
+    cJSON_AddStringToObject(env, "compiler", e->compiler);
+    cJSON_AddStringToObject(env, "compiler_flags", e->compiler_flags);
+    cJSON_AddStringToObject(env, "build_type", e->build_type);
+    cJSON_AddStringToObject(env, "colconv_version", e->version);
+    cJSON_AddStringToObject(env, "onednn_version", e->onednn_version);
+    cJSON_AddStringToObject(env, "date", e->date);
+    add_number_or_null(env, "load_average", e->load_average, e->load_average >= 0);
+    cJSON_AddStringToObject(env, "fma_peak_isa", e->fma_peak_isa);
+    cJSON_AddNumberToObject(env, "fma_peak_gflops", e->fma_peak_gflops);
+    return env;
+}
+
+static cJSON *row_json(const bench_row *row)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "net", row->net);
+    cJSON_AddStringToObject(o, "layer", row->layer);
+    cJSON_AddStringToObject(o, "desc", row->desc);
+    cJSON_AddStringToObject(o, "path", row->path);
+    cJSON_AddNumberToObject(o, "threads", row->threads);
+    cJSON_AddNumberToObject(o, "batch", row->batch);
+    cJSON_AddStringToObject(o, "layout", row->layout);
+    cJSON_AddNumberToObject(o, "count", row->count);
+    cJSON_AddNumberToObject(o, "index", row->index);
+    cJSON_AddNumberToObject(o, "gflop", row->gflop);
+    cJSON_AddNumberToObject(o, "ms_median", row->ms_median);
+    cJSON_AddNumberToObject(o, "ms_min", row->ms_min);
+    cJSON_AddNumberToObject(o, "ms_max", row->ms_max);
+    cJSON_AddNumberToObject(o, "reps", row->reps);
+    cJSON_AddNumberToObject(o, "gflops", row->gflops);
+    cJSON_AddNumberToObject(o, "ratio_to_sgemm", row->ratio_to_sgemm);
+    add_number_or_null(o, "fraction_of_peak", row->fraction_of_peak, row->fraction_of_peak > 0);
+    cJSON_AddNumberToObject(o, "workspace_bytes",
+                            (double)(row->workspace_bytes > 0 ? row->workspace_bytes : 0));
+    cJSON_AddStringToObject(o, "threading", row->threading);
+    cJSON_AddStringToObject(o, "auto_pick", row->auto_pick);
+    cJSON_AddStringToObject(o, "impl", row->impl);
+    cJSON_AddBoolToObject(o, "fastest", row->fastest);
+    return o;
+}
+
+static cJSON *layers_json(const bench_run *run)
+{
+    cJSON *layers = cJSON_CreateArray();
+    for (size_t i = 0; i < run->layer_count; i++) {
+        bench_row rows[BENCH_MAX_ROWS_PER_LAYER];
+        const size_t n = bench_layer_rows(&run->layers[i], run->env.fma_peak_gflops, rows);
+        for (size_t k = 0; k < n; k++)
+            cJSON_AddItemToArray(layers, row_json(&rows[k]));
+    }
+    return layers;
+}
+
+double bench_net_ratio_to_sgemm(const bench_net_result *n, const bench_run *run)
+{
+    if (!bench_table_complete(n->net) || n->times.median_ms <= 0)
+        return -1;
+    double roof = 0;
+    int found = 0;
+    for (size_t i = 0; i < run->layer_count; i++) {
+        const bench_layer_result *l = &run->layers[i];
+        if (strcmp(l->net, n->net) == 0 && l->threads == n->threads) {
+            roof += l->count * l->sgemm.median_ms;
+            found = 1;
+        }
+    }
+    return found ? roof / n->times.median_ms : -1;
+}
+
+static cJSON *net_json(const bench_net_result *n, const bench_run *run)
+{
+    cJSON *o = cJSON_CreateObject();
+    char desc[96];
+    snprintf(desc, sizeof desc, "mb%dic%dih%diw%d", n->batch, n->channels, n->height, n->width);
+    cJSON_AddStringToObject(o, "net", n->net);
+    cJSON_AddStringToObject(o, "layer", "(network)");
+    cJSON_AddStringToObject(o, "desc", desc);
+    cJSON_AddStringToObject(o, "path", "auto");
+    cJSON_AddNumberToObject(o, "threads", n->threads);
+    cJSON_AddNumberToObject(o, "batch", n->batch);
+    cJSON_AddStringToObject(o, "layout", n->layout == CC_NHWC ? "nhwc" : "nchw");
+    cJSON_AddNumberToObject(o, "ms_median", n->times.median_ms);
+    cJSON_AddNumberToObject(o, "ms_min", n->times.min_ms);
+    cJSON_AddNumberToObject(o, "ms_max", n->times.max_ms);
+    cJSON_AddNumberToObject(o, "reps", n->times.reps);
+    cJSON_AddNumberToObject(o, "images_per_s", n->images_per_s);
+    cJSON_AddNumberToObject(o, "gflop", n->gflop);
+    cJSON_AddNumberToObject(o, "gflops", n->gflops);
+    const double ratio = bench_net_ratio_to_sgemm(n, run);
+    add_number_or_null(o, "ratio_to_sgemm", ratio, ratio >= 0);
+    cJSON_AddNumberToObject(o, "workspace_bytes", (double)n->workspace_bytes);
+    cJSON_AddNumberToObject(o, "params", (double)n->params);
+    cJSON_AddNumberToObject(o, "planned_activation_bytes", (double)n->planned_activation_bytes);
+    add_number_or_null(o, "conv_ms", n->conv_ms, n->conv_ms >= 0);
+    add_number_or_null(o, "im2col_share", n->im2col_share, n->im2col_share >= 0);
+    cJSON *types = cJSON_AddObjectToObject(o, "time_per_type_ms");
+    for (int t = 0; t < n->type_count; t++)
+        cJSON_AddNumberToObject(types, n->types[t].type, n->types[t].ms);
+    cJSON_AddStringToObject(o, "time_per_type_method",
+                            n->type_count > 0 ? "Conv2D: conv layers timed alone on AUTO's path; "
+                                                "other: end to end - Conv2D"
+                                              : "");
+    return o;
+}
+
+int bench_write_json(const bench_run *run, const char *path)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "schema", BENCH_JSON_SCHEMA);
+    cJSON_AddStringToObject(root, "tool", "colconv-bench");
+    cJSON_AddItemToObject(root, "env", env_json(run));
+    cJSON_AddItemToObject(root, "layers", layers_json(run));
+    cJSON *nets = cJSON_AddArrayToObject(root, "networks");
+    for (size_t i = 0; i < run->net_count; i++)
+        cJSON_AddItemToArray(nets, net_json(&run->nets[i], run));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = text != NULL ? fopen(path, "w") : NULL;
+    int status = -1;
+    if (f != NULL) {
+        status = fputs(text, f) >= 0 && fputc('\n', f) != EOF ? 0 : -1;
+        status = fclose(f) == 0 ? status : -1;
+    }
+    if (status != 0)
+        fprintf(stderr, "colconv-bench: cannot write %s\n", path);
+    cJSON_free(text);
+    return status;
+}

@@ -1,0 +1,148 @@
+/* A zoo network end to end through the public API: create, He weights,
+ * build (fusion and buffer reuse on, as users run it), then cc_net_run
+ * timed like a conv path. */
+#include "net_bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_table.h"
+
+/* The zoo's own (static) copy of name, or NULL. */
+static const char *zoo_name(const char *name)
+{
+    for (const char *const *z = cc_net_zoo_names(); *z != NULL; z++)
+        if (strcmp(*z, name) == 0)
+            return *z;
+    return NULL;
+}
+
+int bench_is_zoo_net(const char *name) { return zoo_name(name) != NULL; }
+
+static cc_net *build_net(const char *net, int batch, cc_layout layout)
+{
+    cc_net *n = NULL;
+    if (cc_net_zoo_create(net, layout, batch, &n) != CC_OK ||
+        cc_net_init_weights(n, CC_INIT_HE, 1) != CC_OK || cc_net_build(n, NULL) != CC_OK) {
+        fprintf(stderr, "colconv-bench: %s: %s\n", net, cc_last_error());
+        cc_net_destroy(n);
+        return NULL;
+    }
+    return n;
+}
+
+typedef struct {
+    cc_net *net;
+    const float *input;
+    float *output;
+} net_call;
+
+static void run_net(void *context)
+{
+    net_call *call = context;
+    cc_net_run(call->net, call->input, call->output);
+}
+
+static void fill_random(float *data, size_t count)
+{
+    unsigned state = 2024u;
+    for (size_t i = 0; i < count; i++) {
+        state = state * 1664525u + 1013904223u;
+        data[i] = (float)(state >> 8) / 16777216.0f;
+    }
+}
+
+/* The time AUTO's path takes on a layer (the fastest path if AUTO was not
+ * timed), or -1. */
+static double auto_ms(const bench_layer_result *r)
+{
+    if (r->paths[CC_ALGO_AUTO].ran)
+        return r->paths[CC_ALGO_AUTO].times.median_ms;
+    return r->fastest >= 0 ? r->paths[r->fastest].times.median_ms : -1.0;
+}
+
+static void split_conv_time(const bench_layer_result *layers, size_t count, bench_net_result *r)
+{
+    r->conv_ms = -1, r->im2col_share = -1, r->type_count = 0;
+    if (count == 0 || !bench_table_complete(r->net))
+        return;
+    double conv = 0, im2col = 0;
+    for (size_t i = 0; i < count; i++) {
+        const double ms = auto_ms(&layers[i]);
+        if (ms < 0)
+            return;
+        conv += layers[i].count * ms;
+        const bench_path_result *a = &layers[i].paths[CC_ALGO_AUTO];
+        if (a->ran && a->picked == CC_ALGO_IM2COL && ms > layers[i].sgemm.median_ms)
+            im2col += layers[i].count * (ms - layers[i].sgemm.median_ms);
+    }
+    r->conv_ms = conv;
+    r->im2col_share = conv > 0 ? im2col / conv : 0;
+    const double total = r->times.median_ms;
+    snprintf(r->types[0].type, sizeof r->types[0].type, "Conv2D");
+    r->types[0].ms = conv;
+    snprintf(r->types[1].type, sizeof r->types[1].type, "other");
+    r->types[1].ms = total > conv ? total - conv : 0;
+    r->type_count = 2;
+}
+
+static void read_stats(cc_net *n, bench_net_result *r)
+{
+    cc_net_layer_info input;
+    if (cc_net_get_layer_info(n, cc_net_input(n), &input) == CC_OK)
+        r->channels = input.c, r->height = input.h, r->width = input.w;
+    cc_net_stats stats;
+    if (cc_net_get_stats(n, &stats) != CC_OK)
+        return;
+    r->gflop = (double)stats.flops * 1e-9;
+    r->params = stats.params;
+    r->planned_activation_bytes = stats.planned_activation_bytes;
+    r->workspace_bytes = stats.workspace_bytes;
+}
+
+int bench_net(const char *net, int batch, cc_layout layout, int threads, const bench_plan *plan,
+              const bench_layer_result *layers, size_t count, bench_net_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->net = zoo_name(net);
+    if (r->net == NULL) {
+        fprintf(stderr, "colconv-bench: %s is not a zoo network\n", net);
+        return -1;
+    }
+    r->batch = batch, r->layout = layout, r->threads = threads;
+    cc_net *n = build_net(net, batch, layout);
+    if (n == NULL)
+        return -1;
+    float *input = malloc(cc_net_input_count(n) * sizeof(float));
+    float *output = malloc(cc_net_output_count(n) * sizeof(float));
+    int status = -1;
+    if (input != NULL && output != NULL) {
+        fill_random(input, cc_net_input_count(n));
+        net_call call = {n, input, output};
+        r->times = bench_time(run_net, &call, plan);
+        read_stats(n, r);
+        r->images_per_s = batch / (r->times.median_ms * 1e-3);
+        r->gflops = r->gflop / (r->times.median_ms * 1e-3);
+        split_conv_time(layers, count, r);
+        status = 0;
+    } else {
+        fprintf(stderr, "colconv-bench: %s: out of memory\n", net);
+    }
+    free(input);
+    free(output);
+    cc_net_destroy(n);
+    return status;
+}
+
+int bench_net_summary(const char *net, int batch, cc_layout layout, FILE *out)
+{
+    cc_net *n = build_net(net, batch, layout);
+    if (n == NULL)
+        return -1;
+    const int status = cc_net_print_summary(n, out) == CC_OK ? 0 : -1;
+    if (status != 0)
+        fprintf(stderr, "colconv-bench: %s: %s\n", net, cc_last_error());
+    cc_net_destroy(n);
+    return status;
+}

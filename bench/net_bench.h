@@ -1,0 +1,52 @@
+/* The per-network section: a zoo network end to end, and where its time goes. */
+#ifndef COLCONV_BENCH_NET_BENCH_H
+#define COLCONV_BENCH_NET_BENCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "conv_bench.h"
+
+enum { BENCH_MAX_TYPES = 16 };
+
+typedef struct {
+    char type[32]; /* "Conv2D", or "other" when only conv is measured apart */
+    double ms;
+} bench_type_time;
+
+typedef struct {
+    const char *net; /* a zoo name (static) */
+    int threads, batch;
+    cc_layout layout;
+    int channels, height, width; /* the input, per image */
+    bench_times times;       /* one cc_net_run of the whole batch */
+    double gflop, gflops, images_per_s;
+    size_t params, planned_activation_bytes, workspace_bytes;
+    /* Time per layer type. Without a per-layer timing hook in the library,
+     * conv time is the sum of the network's conv layers timed alone on the
+     * path AUTO picks (bench_table_complete), and "other" the rest of the
+     * end-to-end time; type_count is 0 when that is not possible. */
+    bench_type_time types[BENCH_MAX_TYPES];
+    int type_count;
+    double conv_ms;          /* -1 when unknown */
+    /* Share of conv time spent building im2col matrices, estimated per
+     * layer AUTO runs on im2col as (im2col time - SGEMM alone on the same
+     * shape); -1 when unknown. */
+    double im2col_share;
+} bench_net_result;
+
+/* Nonzero when `name` is a zoo network. */
+int bench_is_zoo_net(const char *name);
+
+/* Builds the zoo network `net` (He weights, seed 1), times cc_net_run with
+ * `plan`, and fills the conv split from `layers` (this net's conv layer
+ * results at the same threads and batch; may be count 0). Returns 0, or -1
+ * with a message on stderr. */
+int bench_net(const char *net, int batch, cc_layout layout, int threads, const bench_plan *plan,
+              const bench_layer_result *layers, size_t count, bench_net_result *result);
+
+/* Prints the Keras-style summary of the zoo network `net` (built, so the
+ * workspace figures are in). Returns 0, or -1 with a message on stderr. */
+int bench_net_summary(const char *net, int batch, cc_layout layout, FILE *out);
+
+#endif

@@ -9,13 +9,20 @@
  *      cc_net_set_tensor (the first of them allocates the weight memory).
  *   3. cc_net_build fuses layers (batch norm folded into the preceding conv,
  *      ReLU/sigmoid/tanh into the preceding conv or fully connected layer, an
- *      activation after an add into the add), plans the activation buffers
- *      (a buffer is reused once no later layer reads it), creates the conv
- *      operators and allocates everything a run needs.
- *   4. cc_net_run runs the network and allocates nothing (except once, in a
- *      conv operator that grows its workspace, if cc_set_num_threads raised
- *      the thread count after the build). Weights may still be changed after
- *      the build (the operators are then re-created).
+ *      activation after an add into the add, and an add of two inputs into
+ *      the conv computing one of them when nothing else reads that conv and
+ *      the other input is computed earlier: ResNet's residual add, with its
+ *      ReLU), plans the activation buffers (a buffer is reused once no later
+ *      layer reads it), creates the conv operators and allocates everything
+ *      a run needs, among it one conv workspace shared by all the convs (as
+ *      large as the largest conv needs at the thread count of the build).
+ *   4. cc_net_run runs the network and allocates nothing, with one
+ *      exception: if cc_set_num_threads raised the thread count after the
+ *      build, a conv may need a larger workspace, and the run grows the
+ *      shared workspace before that conv (once; later runs at that count
+ *      allocate nothing). If that allocation fails the run returns
+ *      CC_ERR_NOMEM and the network stays usable. Weights may still be
+ *      changed after the build (the operators are then re-created).
  *   5. cc_net_destroy frees everything.
  *
  * The network's output is its last node. Tensors are float32, in the layout
@@ -31,10 +38,16 @@
  * The zoo names its layers as torchvision does where torchvision has the
  * network (VGG, ResNet-50), so a state_dict converts by name.
  *
- * Thread safety: different networks may be used from different threads; one
- * network must not be run, changed or built from two threads at once (its
- * activation buffers are shared by all its runs). Query functions on a
- * network nobody is changing may be called from any thread.
+ * Thread safety: different networks may be used from different threads.
+ * One network may be run from several threads at once (each with its own
+ * input and output), but its runs are serialised: they share its activation
+ * buffers and conv workspace, so each run holds the network's lock from
+ * start to end and the others wait (for parallel runs, build one network
+ * per thread). One network must not be changed or built while another
+ * thread uses it. Query functions on a network nobody is changing may be
+ * called from any thread. cc_set_num_threads must not be called while a
+ * network runs (the shared workspace is sized from the count a conv reads
+ * when it starts).
  *
  * Errors: CC_ERR_INVALID_ARG for NULL pointers, bad parameters, shapes that
  * do not fit (the message names the layer) and calls in the wrong state
@@ -189,8 +202,10 @@ CC_API cc_status cc_net_build(cc_net *net, const cc_net_build_options *options);
 
 /* output = network(input). input is the network's input tensor, output
  * holds cc_net_output_count floats; both caller-owned. input is not
- * modified. CC_ERR_INVALID_ARG before the build; a conv operator's status
- * otherwise (CC_OK). */
+ * modified. Runs of one network are serialised (see the top). Allocates
+ * nothing unless the thread count rose since the build (the shared conv
+ * workspace grows; CC_ERR_NOMEM if it cannot). CC_ERR_INVALID_ARG before
+ * the build; a conv operator's status otherwise (CC_OK). */
 CC_API cc_status cc_net_run(cc_net *net, const float *input, float *output);
 
 /* Logical shape of the output, [N][C][H][W] (H = W = 1 when flat). */
@@ -207,7 +222,8 @@ typedef struct {
     size_t params;       /* as published: a batch norm counts scale and shift */
     uint64_t flops;      /* multiply-add = 2 FLOPs; see cc_net_summary */
     size_t output_bytes;
-    int fused;           /* nonzero after the build: computed in another layer's sweep */
+    int fused;           /* nonzero after the build: computed in another layer's sweep
+                          * (a fused add: in the conv computing one of its inputs) */
     int input_count;
 } cc_net_layer_info;
 
@@ -221,9 +237,15 @@ typedef struct {
     size_t weight_bytes;             /* every tensor, batch norm statistics included */
     size_t activation_bytes;         /* sum of every layer's output: one buffer each */
     size_t planned_activation_bytes; /* the buffers the plan allocates */
-    size_t workspace_bytes;          /* conv workspaces as held, one per conv (after build) */
-    size_t shared_workspace_bytes;   /* the largest of them: one shared workspace (after build) */
+    /* After the build (0 before). The convs share one workspace: */
+    size_t workspace_bytes;          /* the shared conv workspace as held now */
+    size_t shared_workspace_bytes;   /* what it needs for a run started now: the
+                                      * largest need of one conv (more than held
+                                      * when the thread count rose; the next run
+                                      * grows it) */
     int built;
+    size_t per_conv_workspace_bytes; /* the sum of every conv's need: what one
+                                      * workspace per conv would hold */
 } cc_net_stats;
 
 /* Totals. Before the build the plan is the default build's (reuse, fusion)
@@ -231,11 +253,14 @@ typedef struct {
 CC_API cc_status cc_net_get_stats(const cc_net *net, cc_net_stats *stats);
 
 /* A Keras-style summary: one row per layer (name, type, output shape,
- * params, FLOPs, marked when fused), then "Total params: 61,706", total
- * FLOPs, weight bytes, activation bytes without and with buffer reuse and
- * conv workspace bytes. FLOPs: conv and FC count 2 per multiply-add; pools
- * one per window cell; other layers a few per element (activation 1, batch
- * norm 2, add 1 per extra input, softmax 4, LRN size + 3).
+ * params, FLOPs; after the build "fused" on a layer computed in another's
+ * sweep and "+add" on a conv that computes an add), then "Total params:
+ * 61,706", total FLOPs, weight bytes, activation bytes without and with
+ * buffer reuse and conv workspace bytes (as held, shared by the convs, and
+ * the sum one workspace per conv would hold). FLOPs: conv and FC count 2
+ * per multiply-add; pools one per window cell; other layers a few per
+ * element (activation 1, batch norm 2, add 1 per extra input, softmax 4,
+ * LRN size + 3).
  * cc_net_summary writes into text as snprintf does (at most size bytes with
  * the NUL; size 0 with text NULL is fine) and stores the full length in
  * *length (may be NULL). cc_net_print_summary writes to a FILE

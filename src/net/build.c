@@ -35,6 +35,7 @@ static cc_status build_parts(cc_net *net, const cc_net_build_options *options)
 {
     CC__NET_TRY(cc__plan_make(net, options, &net->plan));
     CC__NET_TRY(cc__packed_make(net, &net->plan, net->weights, &net->packed));
+    CC__NET_TRY(cc__net_workspace_reserve(net, cc__net_workspace_need(net)));
     CC__NET_TRY(alloc_buffers(net));
     return alloc_gather(net);
 }
@@ -60,12 +61,9 @@ cc_status cc_net_build(cc_net *net, const cc_net_build_options *options)
 
 static void workspace_bytes(const cc_net *net, cc_net_stats *stats)
 {
-    for (int i = 0; net->built && i < net->node_count; i++) {
-        const size_t bytes = cc_conv2d_workspace_size(net->packed->ops[i]);
-        stats->workspace_bytes += bytes;
-        if (bytes > stats->shared_workspace_bytes)
-            stats->shared_workspace_bytes = bytes;
-    }
+    stats->workspace_bytes = net->workspace_bytes;
+    stats->shared_workspace_bytes = cc__net_workspace_need(net);
+    stats->per_conv_workspace_bytes = cc__net_workspace_sum(net);
 }
 
 cc_status cc_net_get_stats(const cc_net *net, cc_net_stats *stats)

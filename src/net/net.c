@@ -61,6 +61,10 @@ cc_status cc_net_create(cc_layout layout, int batch, int channels, int height, i
     if (created == NULL)
         return CC_ERR_NOMEM;
     memset(created, 0, sizeof *created);
+    if (pthread_mutex_init(&created->run_lock, NULL) != 0) {
+        cc__free(created);
+        return cc__fail(CC_ERR_NOMEM, "net_create: cannot make the run lock");
+    }
     created->layout = layout;
     cc__node *input;
     cc_status status = cc__net_append(created, CC__NODE_INPUT, "input", "input", NULL, 0, &in,
@@ -86,6 +90,9 @@ void cc__net_free_build(cc_net *net)
     net->gather = NULL;
     cc__free(net->gather_channels);
     net->gather_channels = NULL;
+    cc__free(net->workspace);
+    net->workspace = NULL;
+    net->workspace_bytes = 0;
     net->built = false;
 }
 
@@ -99,6 +106,7 @@ void cc_net_destroy(cc_net *net)
     cc__free(net->nodes);
     cc__free(net->tensors);
     cc__free(net->weights);
+    pthread_mutex_destroy(&net->run_lock);
     cc__free(net);
 }
 

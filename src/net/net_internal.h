@@ -2,9 +2,12 @@
  * the packed state. Files: net.c (graph, queries), layers_add.c (each
  * layer's shape inference), builder.c (terse building, blocks), zoo.c,
  * plan.c (fusion and buffer planning), pack.c (conv operators and derived
- * weights), build.c, run.c, init.c, tensors.c, weights_io.c, summary.c. */
+ * weights), workspace.c (the convs' shared workspace), build.c, run.c,
+ * init.c, tensors.c, weights_io.c, summary.c. */
 #ifndef COLCONV_NET_INTERNAL_H
 #define COLCONV_NET_INTERNAL_H
+
+#include <pthread.h>
 
 #include "../layers/layers.h"
 
@@ -75,6 +78,8 @@ typedef struct {
     int *folded_bn;        /* conv: the batch norm folded into it, else -1 */
     bool *has_act;         /* conv, FC, add: applies act[] after its sweep */
     cc_activation *act;
+    int *residual;         /* conv: the other input of an add fused into it
+                            * (added before act[]), else -1 */
     int *buffer;           /* storage roots: buffer index; -1 for the input */
     size_t *buffer_bytes;  /* buffer_count sizes */
     int buffer_count;
@@ -85,9 +90,10 @@ typedef struct {
 /* What a build derives from the weights (pack.c); swapped whole when the
  * weights change. Arrays are per node. */
 typedef struct {
-    cc_conv2d **ops;       /* conv nodes */
+    cc_conv2d **ops;       /* conv nodes, created without a workspace */
     float **data;          /* FC: weights packed by cc__fc_pack (permuted for
-                            * NHWC); standalone batch norm: mul[C] then
+                            * NHWC), or NULL at batch 1 when the tensor is
+                            * used as is; standalone batch norm: mul[C] then
                             * add[C]; else NULL */
 } cc__packed;
 
@@ -105,6 +111,9 @@ struct cc_net {
     float **buffers;       /* plan.buffer_count activation buffers */
     const float **gather;  /* run-time scratch: concat input pointers */
     int *gather_channels;  /* and their channel counts */
+    float *workspace;      /* one conv workspace shared by every conv */
+    size_t workspace_bytes;
+    pthread_mutex_t run_lock; /* held for a whole run: runs share the buffers */
 };
 
 #define CC__NET_TRY(expression)                 \
@@ -152,6 +161,18 @@ void cc__packed_free(const cc_net *net, cc__packed *packed);
 /* After the build, replaces the weight array by `weights` (taking it) and
  * re-packs; on failure frees `weights` and changes nothing. */
 cc_status cc__net_commit_weights(cc_net *net, float *weights);
+
+/* workspace.c */
+/* Bytes conv `op` (NULL: none) needs for a run started now. */
+size_t cc__net_op_workspace_need(const cc_conv2d *op);
+/* For a run started now: the bytes the convs' shared workspace needs (the
+ * largest need of one conv), and the sum of every conv's need (what one
+ * workspace per conv would hold). After the build. */
+size_t cc__net_workspace_need(const cc_net *net);
+size_t cc__net_workspace_sum(const cc_net *net);
+/* Grows the shared workspace to hold `need` bytes; on failure CC_ERR_NOMEM
+ * and the workspace held is kept. */
+cc_status cc__net_workspace_reserve(cc_net *net, size_t need);
 
 /* init.c */
 /* A weight array in the neutral state (zeros; batch norm scale and variance 1). */

@@ -1,6 +1,9 @@
 /* What a build derives from the weights: a conv operator per conv (with its
- * batch norm folded in and its activation fused), FC weights packed for the
- * batch (permuted first for NHWC), and the per-channel coefficients of batch norms left standalone.
+ * batch norm folded in and its activation fused; without a workspace of its
+ * own, the network's shared one is given to each run), FC weights packed
+ * for the batch (permuted first for NHWC; at batch 1 the tensor is used as
+ * is when no permutation is needed), and the per-channel coefficients of
+ * batch norms left standalone.
  *
  * Folding: a batch norm is out = x * mul[c] + add[c] with
  * mul = scale / sqrt(var + eps) and add = shift - mean * mul, so
@@ -8,6 +11,7 @@
  * channel's filter is scaled by mul[oc] and its bias becomes b * mul + add. */
 #include <string.h>
 
+#include "../conv/conv_internal.h"
 #include "net_internal.h"
 
 static const float *tensor_data(const cc_net *net, const float *weights, int tensor)
@@ -99,7 +103,7 @@ static cc_status create_folded(const cc_net *net, const cc__plan *plan, const fl
     if (status == CC_OK) {
         fold(weights + w->offset, bias, mul_add, channels, w->count / (size_t)channels, scratch,
              folded_bias);
-        status = cc_conv2d_create(&p, x->u.conv.algo, scratch, folded_bias, op);
+        status = cc__conv2d_create_ex(&p, x->u.conv.algo, scratch, folded_bias, true, op);
     }
     cc__free(scratch);
     return status;
@@ -113,8 +117,8 @@ static cc_status create_conv(const cc_net *net, const cc__plan *plan, const floa
         return create_folded(net, plan, weights, node, op);
     const cc_conv2d_params p = conv_params(net, plan, node);
     const float *bias = x->u.conv.no_bias ? NULL : tensor_data(net, weights, x->first_tensor + 1);
-    return cc_conv2d_create(&p, x->u.conv.algo, tensor_data(net, weights, x->first_tensor), bias,
-                            op);
+    return cc__conv2d_create_ex(&p, x->u.conv.algo, tensor_data(net, weights, x->first_tensor),
+                                bias, true, op);
 }
 
 /* [outputs][c][h][w] -> [outputs][h][w][c]: an NHWC input flattens in
@@ -128,30 +132,52 @@ static void permute_fc(const cc__dims *in, int outputs, const float *w, float *o
                 out[(o * hw + p) * c + ch] = w[(o * c + ch) * hw + p];
 }
 
-/* The FC weights as cc__fc_run wants them for this batch, permuted first
- * when the input is an NHWC image. */
-static float *pack_fc(const cc_net *net, const float *weights, int node)
+/* Above batch 1: the FC weights transposed by cc__fc_pack into `out`, from
+ * a permuted copy when the input is an NHWC image. */
+static cc_status transpose_fc(const cc__node *x, const cc__dims *in, bool permute,
+                              const float *weights, size_t count, float *out)
+{
+    float *permuted = NULL;
+    if (permute) {
+        permuted = cc__alloc_array(count, sizeof(float), "net_build: fc weights");
+        if (permuted == NULL)
+            return CC_ERR_NOMEM;
+        permute_fc(in, x->u.fc_outputs, weights, permuted);
+        weights = permuted;
+    }
+    cc__fc_pack(in->n, in->c * in->h * in->w, x->u.fc_outputs, weights, out, cc__run_threads());
+    cc__free(permuted);
+    return CC_OK;
+}
+
+/* The FC weights as cc__fc_run wants them for this batch, in *packed. At
+ * batch 1 it takes [outputs][inputs] as the tensor holds them: *packed
+ * stays NULL and the run reads the network's tensor, unless the input is
+ * an NHWC image, which needs a permuted copy. */
+static cc_status pack_fc(const cc_net *net, const float *weights, int node, float **packed)
 {
     const cc__node *x = &net->nodes[node];
     const cc__dims *in = &net->nodes[x->inputs[0]].out;
     const cc__tensor *t = &net->tensors[x->first_tensor];
     const bool permute = net->layout == CC_NHWC && (in->h > 1 || in->w > 1);
-    float *packed = cc__alloc_array(t->count, sizeof(float), "net_build: fc weights");
-    float *permuted = permute ? cc__alloc_array(t->count, sizeof(float), "net_build: fc weights")
-                              : NULL;
-    if (packed == NULL || (permute && permuted == NULL)) {
-        cc__free(packed);
-        cc__free(permuted);
-        return NULL;
-    }
+    *packed = NULL;
+    if (in->n == 1 && !permute)
+        return CC_OK;
+    float *out = cc__alloc_array(t->count, sizeof(float), "net_build: fc weights");
+    if (out == NULL)
+        return CC_ERR_NOMEM;
     const float *source = weights + t->offset;
-    if (permute) {
-        permute_fc(in, x->u.fc_outputs, source, permuted);
-        source = permuted;
+    if (in->n == 1) {
+        permute_fc(in, x->u.fc_outputs, source, out);
+    } else {
+        const cc_status status = transpose_fc(x, in, permute, source, t->count, out);
+        if (status != CC_OK) {
+            cc__free(out);
+            return status;
+        }
     }
-    cc__fc_pack(in->n, in->c * in->h * in->w, x->u.fc_outputs, source, packed, cc__run_threads());
-    cc__free(permuted);
-    return packed;
+    *packed = out;
+    return CC_OK;
 }
 
 /* The derived state of one node. */
@@ -163,10 +189,8 @@ static cc_status pack_node(const cc_net *net, const cc__plan *plan, const float 
         return CC_OK;
     if (x->kind == CC__NODE_CONV)
         return create_conv(net, plan, weights, node, &packed->ops[node]);
-    if (x->kind == CC__NODE_FC) {
-        packed->data[node] = pack_fc(net, weights, node);
-        return packed->data[node] == NULL ? CC_ERR_NOMEM : CC_OK;
-    }
+    if (x->kind == CC__NODE_FC)
+        return pack_fc(net, weights, node, &packed->data[node]);
     if (x->kind == CC__NODE_BATCHNORM) {
         packed->data[node] = cc__alloc_array(2 * (size_t)x->out.c, sizeof(float),
                                              "net_build: batch norm coefficients");

@@ -7,6 +7,17 @@
  *     conv; ReLU/sigmoid/tanh after such a conv, any activation after an FC
  *     or an add, joins that layer's sweep. The fused node computes nothing;
  *     its values are the final values its executor writes.
+ *   - residual add: an add of two inputs, one computed by a conv (batch norm
+ *     folded in, no activation) that nothing else reads, is computed by
+ *     that conv, which adds the other input (its "residual") in its
+ *     epilogue; the add's activation then joins the conv too. The residual
+ *     must be ready when the conv runs: its executor comes before the conv.
+ *     When both inputs qualify, the later conv computes the add (ResNet's
+ *     projection shortcut, built after the main branch in torchvision's
+ *     order). The add joins the conv's group, so the group's storage is
+ *     live from the conv's step: it is a buffer distinct from the conv's
+ *     input and from the residual, both of which are live at that step (the
+ *     GEMM writes the output before its epilogue reads the residual).
  *   - dropout is the identity: it aliases its input.
  *   - in place: a standalone activation or an add may overwrite an input
  *     whose group nobody reads later (never the network's input).
@@ -64,6 +75,7 @@ void cc__plan_free(cc__plan *plan)
     cc__free(plan->folded_bn);
     cc__free(plan->has_act);
     cc__free(plan->act);
+    cc__free(plan->residual);
     cc__free(plan->buffer);
     cc__free(plan->buffer_bytes);
     memset(plan, 0, sizeof *plan);
@@ -78,11 +90,12 @@ static cc_status plan_alloc(const cc_net *net, cc__plan *plan)
     plan->folded_bn = cc__alloc_array(n, sizeof(int), "net_build: plan");
     plan->has_act = cc__alloc_array(n, sizeof(bool), "net_build: plan");
     plan->act = cc__alloc_array(n, sizeof(cc_activation), "net_build: plan");
+    plan->residual = cc__alloc_array(n, sizeof(int), "net_build: plan");
     plan->buffer = cc__alloc_array(n, sizeof(int), "net_build: plan");
     plan->buffer_bytes = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
     if (plan->exec == NULL || plan->storage == NULL || plan->folded_bn == NULL ||
-        plan->has_act == NULL || plan->act == NULL || plan->buffer == NULL ||
-        plan->buffer_bytes == NULL) {
+        plan->has_act == NULL || plan->act == NULL || plan->residual == NULL ||
+        plan->buffer == NULL || plan->buffer_bytes == NULL) {
         cc__plan_free(plan);
         return CC_ERR_NOMEM;
     }
@@ -115,7 +128,8 @@ static bool try_fuse(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
     if (s->readers[input] != 1 || plan->has_act[exec])
         return false;
     if (node->kind == CC__NODE_BATCHNORM) {
-        if (kind != CC__NODE_CONV || plan->folded_bn[exec] >= 0)
+        /* A conv that computes an add has the residual in its values. */
+        if (kind != CC__NODE_CONV || plan->folded_bn[exec] >= 0 || plan->residual[exec] >= 0)
             return false;
         plan->folded_bn[exec] = i;
     } else {
@@ -128,6 +142,51 @@ static bool try_fuse(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
     }
     plan->exec[i] = exec;
     join(plan, s, i, plan->storage[input]);
+    return true;
+}
+
+/* The conv that may compute an add from the add's input `mine`: mine's
+ * executor, when it is a conv without an activation or a residual yet and
+ * only the add reads mine; else -1. */
+static int absorbing_conv(const cc_net *net, const cc__plan *plan, const plan_scratch *s,
+                          int mine)
+{
+    const int conv = plan->exec[mine];
+    const bool fits = net->nodes[conv].kind == CC__NODE_CONV && s->readers[mine] == 1 &&
+                      !plan->has_act[conv] && plan->residual[conv] < 0;
+    return fits ? conv : -1;
+}
+
+/* False when add i's only reader is an activation the conv cannot apply:
+ * it would fuse into a standalone add, but not into the conv. */
+static bool activation_fits_conv(const cc_net *net, const plan_scratch *s, int i)
+{
+    if (s->readers[i] != 1)
+        return true;
+    const cc__node *reader = &net->nodes[s->last_reader[i]];
+    return reader->kind != CC__NODE_ACTIVATION || conv_can_apply(reader->u.act.kind);
+}
+
+/* Add node i computed by the conv of one of its two inputs (see the top). */
+static bool try_fuse_add(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
+{
+    const cc__node *node = &net->nodes[i];
+    if (node->input_count != 2 || !activation_fits_conv(net, s, i))
+        return false;
+    int chosen = -1, conv = -1;
+    for (int k = 0; k < 2; k++) {
+        const int candidate = absorbing_conv(net, plan, s, node->inputs[k]);
+        const bool ready = plan->exec[node->inputs[1 - k]] < candidate;
+        if (candidate > conv && ready) {
+            chosen = k;
+            conv = candidate;
+        }
+    }
+    if (chosen < 0)
+        return false;
+    plan->exec[i] = conv;
+    plan->residual[conv] = node->inputs[1 - chosen];
+    join(plan, s, i, plan->storage[node->inputs[chosen]]);
     return true;
 }
 
@@ -166,6 +225,7 @@ static void decide_storage(const cc_net *net, const cc_net_build_options *o, cc_
         plan->exec[i] = i;
         plan->folded_bn[i] = -1;
         plan->has_act[i] = false;
+        plan->residual[i] = -1;
         s->group_last[i] = s->last_reader[i];
         plan->storage[i] = i;
         if (node->kind == CC__NODE_DROPOUT) {
@@ -175,6 +235,8 @@ static void decide_storage(const cc_net *net, const cc_net_build_options *o, cc_
         const bool fusable =
             node->kind == CC__NODE_BATCHNORM || node->kind == CC__NODE_ACTIVATION;
         if (!o->no_fusion && fusable && try_fuse(net, plan, s, i))
+            continue;
+        if (!o->no_fusion && node->kind == CC__NODE_ADD && try_fuse_add(net, plan, s, i))
             continue;
         const bool in_place = node->kind == CC__NODE_ACTIVATION || node->kind == CC__NODE_ADD;
         if (!o->no_buffer_reuse && in_place)

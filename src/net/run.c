@@ -1,7 +1,10 @@
 /* cc_net_run: every executing node in index order, on the buffers the plan
- * assigned; then the output node's values are copied to the caller. */
+ * assigned; then the output node's values are copied to the caller. Runs of
+ * one network hold its lock throughout: they share its activation buffers
+ * and its conv workspace. */
 #include <string.h>
 
+#include "../conv/conv_internal.h"
 #include "../core/denormals.h"
 #include "net_internal.h"
 
@@ -19,12 +22,26 @@ static float *target(const cc_net *net, int i)
     return net->buffers[net->plan.buffer[net->plan.storage[i]]];
 }
 
+/* Conv i into the shared workspace, grown first if the thread count rose
+ * since the build; with the add fused into it, plus its residual. */
+static cc_status run_conv(cc_net *net, const float *input, int i, const float *in, float *out)
+{
+    cc_conv2d *op = net->packed->ops[i];
+    CC__NET_TRY(cc__net_workspace_reserve(net, cc__net_op_workspace_need(op)));
+    const int residual = net->plan.residual[i];
+    return cc__conv2d_run_ex(op, in, out, residual >= 0 ? value(net, input, residual) : NULL,
+                             net->workspace);
+}
+
 static void run_fc(const cc_net *net, int i, const float *in, float *out, int threads)
 {
     const cc__node *x = &net->nodes[i];
     const cc__dims *d = &net->nodes[x->inputs[0]].out;
+    const float *packed = net->packed->data[i];
+    const float *weights =
+        packed != NULL ? packed : net->weights + net->tensors[x->first_tensor].offset;
     const float *bias = net->weights + net->tensors[x->first_tensor + 1].offset;
-    cc__fc_run(d->n, d->c * d->h * d->w, x->u.fc_outputs, net->packed->data[i], bias,
+    cc__fc_run(d->n, d->c * d->h * d->w, x->u.fc_outputs, weights, bias,
                net->plan.has_act[i] ? &net->plan.act[i] : NULL, in, out, threads);
 }
 
@@ -61,7 +78,7 @@ static void run_add(const cc_net *net, const float *input, int i, float *out, in
     }
 }
 
-static cc_status run_node(const cc_net *net, const float *input, int i, int threads)
+static cc_status run_node(cc_net *net, const float *input, int i, int threads)
 {
     const cc__node *x = &net->nodes[i];
     const cc__dims *d = x->input_count > 0 ? &net->nodes[x->inputs[0]].out : &x->out;
@@ -69,7 +86,7 @@ static cc_status run_node(const cc_net *net, const float *input, int i, int thre
     float *out = target(net, i);
     switch (x->kind) {
     case CC__NODE_CONV:
-        return cc_conv2d_run(net->packed->ops[i], in, out);
+        return run_conv(net, input, i, in, out);
     case CC__NODE_POOL:
         cc__pool_run(d, net->layout, &x->u.pool, in, out, threads);
         break;
@@ -106,14 +123,11 @@ static cc_status run_node(const cc_net *net, const float *input, int i, int thre
     return CC_OK;
 }
 
-cc_status cc_net_run(cc_net *net, const float *input, float *output)
+/* The run proper, under the network's lock. */
+static cc_status run_locked(cc_net *net, const float *input, float *output)
 {
-    if (net == NULL || input == NULL || output == NULL)
-        return cc__fail(CC_ERR_INVALID_ARG, "net_run: %s is NULL",
-                        net == NULL ? "net" : input == NULL ? "input" : "output");
-    if (!net->built)
-        return cc__fail(CC_ERR_INVALID_ARG, "net_run: the network is not built (cc_net_build)");
     const int threads = cc__run_threads();
+    cc__team_lock(threads);
     const cc__flush_scope flush = cc__flush_begin(threads);
     cc_status status = CC_OK;
     for (int i = 1; i < net->node_count && status == CC_OK; i++) {
@@ -124,6 +138,7 @@ cc_status cc_net_run(cc_net *net, const float *input, float *output)
             status = cc__net_fail_layer(status, net->nodes[i].name, cc__node_type(&net->nodes[i]));
     }
     cc__flush_end(flush);
+    cc__team_unlock(threads);
     if (status != CC_OK)
         return status;
     const int last = net->node_count - 1;
@@ -131,4 +146,17 @@ cc_status cc_net_run(cc_net *net, const float *input, float *output)
     if (result != output)
         memmove(output, result, cc__node_bytes(&net->nodes[last]));
     return CC_OK;
+}
+
+cc_status cc_net_run(cc_net *net, const float *input, float *output)
+{
+    if (net == NULL || input == NULL || output == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "net_run: %s is NULL",
+                        net == NULL ? "net" : input == NULL ? "input" : "output");
+    if (!net->built)
+        return cc__fail(CC_ERR_INVALID_ARG, "net_run: the network is not built (cc_net_build)");
+    pthread_mutex_lock(&net->run_lock);
+    const cc_status status = run_locked(net, input, output);
+    pthread_mutex_unlock(&net->run_lock);
+    return status;
 }

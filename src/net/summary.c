@@ -72,15 +72,25 @@ static void rule(sink *s, char c, int width)
     emit(s, "\n");
 }
 
+/* After the build: "fused" on a layer computed in another's sweep, "+add"
+ * on a conv that computes an add. */
+static const char *fusion_mark(const cc_net *net, int i)
+{
+    if (!net->built)
+        return "";
+    if (net->plan.exec[i] != i)
+        return "  fused";
+    return net->plan.residual[i] >= 0 ? "  +add" : "";
+}
+
 static void layer_rows(sink *s, const cc_net *net, int width)
 {
     for (int i = 0; i < net->node_count; i++) {
         const cc__node *x = &net->nodes[i];
         char label[CC__NET_NAME_MAX + 64], shape[64], params[32], flops[32];
         snprintf(label, sizeof label, "%s (%s)", x->name, cc__node_type(x));
-        const bool fused = net->built && net->plan.exec[i] != i;
         emit(s, "%-*s%-22s%14s%20s%s\n", width, label, shape_text(net, x, shape),
-             grouped(x->params, params), grouped(x->flops, flops), fused ? "  fused" : "");
+             grouped(x->params, params), grouped(x->flops, flops), fusion_mark(net, i));
     }
 }
 
@@ -93,8 +103,8 @@ static void totals(sink *s, const cc_net_stats *st)
     emit(s, "Activation bytes: %s without buffer reuse, %s with (planned)\n",
          grouped(st->activation_bytes, a), grouped(st->planned_activation_bytes, b));
     if (st->built)
-        emit(s, "Conv workspace bytes: %s held (one per conv), %s if shared\n",
-             grouped(st->workspace_bytes, a), grouped(st->shared_workspace_bytes, b));
+        emit(s, "Conv workspace bytes: %s held, shared by the convs (%s if one per conv)\n",
+             grouped(st->workspace_bytes, a), grouped(st->per_conv_workspace_bytes, b));
     else
         emit(s, "Conv workspace bytes: known after cc_net_build\n");
 }

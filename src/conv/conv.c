@@ -210,11 +210,13 @@ cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
     if (op->external_workspace && workspace == NULL && cc__conv2d_workspace_need(op, threads) > 0)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d_run: this operator needs a workspace");
     const cc__conv_io io = {input, output, residual};
+    cc__team_lock(threads);
     const cc__flush_scope flush = cc__flush_begin(threads);
     const cc_status status = op->algo == CC_ALGO_IM2COL || op->algo == CC_ALGO_GEMM1X1
                                  ? run_gemm_path(op, &io, workspace, threads)
                                  : run_kernel_path(op, &io, threads);
     cc__flush_end(flush);
+    cc__team_unlock(threads);
     return status;
 }
 

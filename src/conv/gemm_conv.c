@@ -71,6 +71,33 @@ static void choose_blocks(size_t k, size_t pixels, size_t floats, cc__gemm_plan 
     plan->tile = balanced_part(pixels, tile > min_tile ? tile : min_tile);
 }
 
+/* A layer that would be one unit is cut in two along its pixels when each
+ * half keeps at least this many. */
+#define MIN_SPLIT_TILE 16
+
+/* Units the plan aims for: enough for our threads to share, so that
+ * OpenBLAS's own threading (whose partition, and so whose rounding, depends
+ * on the thread count and on concurrent callers) is rarely needed. */
+#define TARGET_UNITS 8
+/* The fewest output channels worth a GEMM of their own. */
+#define MIN_M_BLOCK 16
+
+/* Cuts the output channels of a group into blocks when the other cuts give
+ * fewer than TARGET_UNITS units. The block boundaries depend on the layer
+ * only, so results do not depend on the thread count; a block's col tile is
+ * rebuilt for it (cheap beside a GEMM of >= 16 rows over the same tile). */
+static void choose_m_blocks(size_t outer_units, size_t ocg, cc__gemm_plan *plan)
+{
+    size_t blocks = 1;
+    if (outer_units < TARGET_UNITS) {
+        blocks = ceil_div(TARGET_UNITS, outer_units);
+        const size_t most = ocg / MIN_M_BLOCK > 0 ? ocg / MIN_M_BLOCK : 1;
+        blocks = min_size(blocks, most);
+    }
+    plan->m_block = balanced_part(ocg, ceil_div(ocg, blocks));
+    plan->m_blocks = ceil_div(ocg, plan->m_block);
+}
+
 void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
                         cc__gemm_plan *plan)
 {
@@ -81,17 +108,23 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
     choose_blocks(k, pixels, budget / sizeof(float), plan);
     if (plan->copy_free)
         plan->k_block = k;
+    if (pixels >= 2 * MIN_SPLIT_TILE && ceil_div(pixels, plan->tile) * g->groups * g->n < 2 &&
+        g->ocg < 2 * MIN_M_BLOCK)
+        plan->tile = balanced_part(pixels, ceil_div(pixels, 2));
     plan->tiles = ceil_div(pixels, plan->tile);
-    plan->units = plan->tiles * (size_t)g->groups * (g->layout == CC_NCHW ? (size_t)g->n : 1);
+    const size_t outer = plan->tiles * (size_t)g->groups * (g->layout == CC_NCHW ? (size_t)g->n : 1);
+    choose_m_blocks(outer, (size_t)g->ocg, plan);
+    plan->units = outer * plan->m_blocks;
     plan->tile_bytes = plan->copy_free ? 0 : plan->k_block * plan->tile * sizeof(float);
 }
 
+/* Our threads over the units whenever there are two or more: their
+ * partition is the plan's, so results are the same at any thread count and
+ * whoever else calls OpenBLAS at the same time. OpenBLAS's own threads only
+ * for a layer that is a single GEMM. */
 cc_threading cc__gemm_threading(const cc__gemm_plan *plan, int threads)
 {
-    const size_t t = (size_t)threads;
-    if (threads > 1 && (plan->units >= 2 * t || (plan->units >= t && plan->units % t == 0)))
-        return CC_THREADS_TILES;
-    return CC_THREADS_BLAS;
+    return threads > 1 && plan->units >= 2 ? CC_THREADS_TILES : CC_THREADS_BLAS;
 }
 
 static void pack_nchw(const cc__conv_geom *g, const cc__gemm_plan *plan, const float *oihw,
@@ -137,20 +170,23 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
     return CC_OK;
 }
 
-/* One NCHW unit: image n, group, column tile t. */
+/* One NCHW unit: image n, group, column tile, block of output channels. */
 static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
                           int threads)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
     const size_t pixels = cc__geom_pixels(g), k = cc__geom_k(g);
-    const size_t n = unit / (plan->tiles * g->groups);
-    const int group = (int)(unit / plan->tiles % g->groups);
-    const size_t p0 = unit % plan->tiles * plan->tile;
+    const size_t m0 = unit % plan->m_blocks * plan->m_block;
+    const size_t mc = min_size(plan->m_block, (size_t)g->ocg - m0);
+    const size_t tile_unit = unit / plan->m_blocks;
+    const size_t n = tile_unit / (plan->tiles * g->groups);
+    const int group = (int)(tile_unit / plan->tiles % g->groups);
+    const size_t p0 = tile_unit % plan->tiles * plan->tile;
     const size_t pc = min_size(plan->tile, pixels - p0);
     const size_t plane = (size_t)g->h * g->w;
     const float *image_group = io->input + (n * g->c + (size_t)group * g->cg) * plane;
-    const size_t out_offset = (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
+    const size_t out_offset = (n * g->oc + (size_t)group * g->ocg + m0) * pixels + p0;
     float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * g->ocg * k;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
@@ -162,25 +198,29 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             b = col;
             ldb = pc;
         }
-        cc__sgemm((size_t)g->ocg, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
+        cc__sgemm(mc, pc, kc, weights + k0 * g->ocg + m0 * kc, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
                   out, pixels);
     }
-    cc__epilogue_rows(out, (size_t)g->ocg, pc, pixels,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
+    cc__epilogue_rows(out, mc, pc, pixels,
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg + m0 : NULL,
                       io->residual != NULL ? io->residual + out_offset : NULL, g->act);
 }
 
-/* One NHWC unit: group, row tile t over the batch's output pixels. */
+/* One NHWC unit: group, row tile over the batch's output pixels, block of
+ * output channels. */
 static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
                           int threads)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
     const size_t rows = (size_t)g->n * cc__geom_pixels(g), k = cc__geom_k(g);
-    const int group = (int)(unit / plan->tiles);
-    const size_t r0 = unit % plan->tiles * plan->tile;
+    const size_t m0 = unit % plan->m_blocks * plan->m_block;
+    const size_t mc = min_size(plan->m_block, (size_t)g->ocg - m0);
+    const size_t tile_unit = unit / plan->m_blocks;
+    const int group = (int)(tile_unit / plan->tiles);
+    const size_t r0 = tile_unit % plan->tiles * plan->tile;
     const size_t rc = min_size(plan->tile, rows - r0);
-    const size_t out_offset = r0 * g->oc + (size_t)group * g->ocg;
+    const size_t out_offset = r0 * g->oc + (size_t)group * g->ocg + m0;
     float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * k * g->ocg;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
@@ -192,11 +232,11 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             a = col;
             lda = kc;
         }
-        cc__sgemm(rc, (size_t)g->ocg, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
+        cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg + m0, (size_t)g->ocg,
                   k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
     }
-    cc__epilogue_cols(out, rc, (size_t)g->ocg, (size_t)g->oc,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
+    cc__epilogue_cols(out, rc, mc, (size_t)g->oc,
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg + m0 : NULL,
                       io->residual != NULL ? io->residual + out_offset : NULL, g->act);
 }
 

@@ -37,6 +37,14 @@ bool cc__mul_sizes(size_t *out, int n, ...);
 /* Threads a run started now may use: 1 inside a host's parallel region,
  * otherwise cc_get_num_threads(). */
 int cc__run_threads(void);
+/* Multi-threaded runs hold this process-wide lock (recursive: a network's
+ * run holds it around its convs' runs). OpenBLAS's OpenMP build gives wrong
+ * results when OpenMP teams of several host threads call it at once
+ * (measured here: 4 host threads running 2-thread networks); one-thread
+ * runs, which make no team, run concurrently. threads <= 1 does nothing. */
+void cc__team_lock(int threads);
+void cc__team_unlock(int threads);
+
 /* Keeps OpenBLAS's thread count equal to n (cheap when unchanged). */
 void cc__blas_threads(int n);
 

@@ -1,6 +1,7 @@
 /* One thread count for colconv's OpenMP loops and OpenBLAS, kept in step. */
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "core.h"
@@ -41,4 +42,30 @@ void cc__blas_threads(int n)
 {
     if (omp_get_max_threads() != n)
         openblas_set_num_threads(n);
+}
+
+static pthread_mutex_t team_mutex;
+static pthread_once_t team_mutex_once = PTHREAD_ONCE_INIT;
+
+static void init_team_mutex(void)
+{
+    pthread_mutexattr_t attributes;
+    pthread_mutexattr_init(&attributes);
+    pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&team_mutex, &attributes);
+    pthread_mutexattr_destroy(&attributes);
+}
+
+void cc__team_lock(int threads)
+{
+    if (threads <= 1)
+        return;
+    pthread_once(&team_mutex_once, init_team_mutex);
+    pthread_mutex_lock(&team_mutex);
+}
+
+void cc__team_unlock(int threads)
+{
+    if (threads > 1)
+        pthread_mutex_unlock(&team_mutex);
 }

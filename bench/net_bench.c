@@ -62,9 +62,60 @@ static double auto_ms(const bench_layer_result *r)
     return r->fastest >= 0 ? r->paths[r->fastest].times.median_ms : -1.0;
 }
 
-static void split_conv_time(const bench_layer_result *layers, size_t count, bench_net_result *r)
+/* Time per layer type from cc_net_run_timed: each node's fastest of
+ * PROFILE_RUNS runs, summed by the layer's type (a fused layer's time is in
+ * the layer that computes it). */
+#define PROFILE_RUNS 3
+
+static void add_type_time(bench_net_result *r, const char *type, double ms)
 {
-    r->conv_ms = -1, r->im2col_share = -1, r->type_count = 0;
+    for (int t = 0; t < r->type_count; t++)
+        if (strcmp(r->types[t].type, type) == 0) {
+            r->types[t].ms += ms;
+            return;
+        }
+    if (r->type_count == BENCH_MAX_TYPES)
+        return;
+    snprintf(r->types[r->type_count].type, sizeof r->types[0].type, "%s", type);
+    r->types[r->type_count++].ms = ms;
+}
+
+static void profile_types(cc_net *n, const float *input, float *output, bench_net_result *r)
+{
+    const int nodes = cc_net_node_count(n);
+    double *best = malloc((size_t)nodes * sizeof *best), *run = malloc((size_t)nodes * sizeof *run);
+    r->type_count = 0;
+    r->conv_ms = -1;
+    if (best == NULL || run == NULL) {
+        free(best);
+        free(run);
+        return;
+    }
+    for (int k = 0; k < PROFILE_RUNS; k++) {
+        if (cc_net_run_timed(n, input, output, run) != CC_OK)
+            break;
+        for (int i = 0; i < nodes; i++)
+            best[i] = k == 0 || run[i] < best[i] ? run[i] : best[i];
+    }
+    for (int i = 0; i < nodes; i++) {
+        cc_net_layer_info info;
+        if (cc_net_get_layer_info(n, i, &info) == CC_OK && !info.fused && i != cc_net_input(n))
+            add_type_time(r, info.type, best[i]);
+    }
+    r->conv_ms = 0;
+    for (int t = 0; t < r->type_count; t++)
+        if (strcmp(r->types[t].type, "Conv2D") == 0)
+            r->conv_ms = r->types[t].ms;
+    free(best);
+    free(run);
+}
+
+/* Share of conv time spent building im2col matrices, estimated over the
+ * layers AUTO runs on im2col as (im2col time - SGEMM alone on the shape). */
+static void estimate_im2col_share(const bench_layer_result *layers, size_t count,
+                                  bench_net_result *r)
+{
+    r->im2col_share = -1;
     if (count == 0 || !bench_table_complete(r->net))
         return;
     double conv = 0, im2col = 0;
@@ -77,14 +128,7 @@ static void split_conv_time(const bench_layer_result *layers, size_t count, benc
         if (a->ran && a->picked == CC_ALGO_IM2COL && ms > layers[i].sgemm.median_ms)
             im2col += layers[i].count * (ms - layers[i].sgemm.median_ms);
     }
-    r->conv_ms = conv;
     r->im2col_share = conv > 0 ? im2col / conv : 0;
-    const double total = r->times.median_ms;
-    snprintf(r->types[0].type, sizeof r->types[0].type, "Conv2D");
-    r->types[0].ms = conv;
-    snprintf(r->types[1].type, sizeof r->types[1].type, "other");
-    r->types[1].ms = total > conv ? total - conv : 0;
-    r->type_count = 2;
 }
 
 static void read_stats(cc_net *n, bench_net_result *r)
@@ -124,7 +168,8 @@ int bench_net(const char *net, int batch, cc_layout layout, int threads, const b
         read_stats(n, r);
         r->images_per_s = batch / (r->times.median_ms * 1e-3);
         r->gflops = r->gflop / (r->times.median_ms * 1e-3);
-        split_conv_time(layers, count, r);
+        profile_types(n, input, output, r);
+        estimate_im2col_share(layers, count, r);
         status = 0;
     } else {
         fprintf(stderr, "colconv-bench: %s: out of memory\n", net);

@@ -10,7 +10,7 @@
 enum { BENCH_MAX_TYPES = 16 };
 
 typedef struct {
-    char type[32]; /* "Conv2D", or "other" when only conv is measured apart */
+    char type[32]; /* Keras's layer type: "Conv2D", "MaxPooling2D", "Dense", ... */
     double ms;
 } bench_type_time;
 
@@ -22,13 +22,11 @@ typedef struct {
     bench_times times;       /* one cc_net_run of the whole batch */
     double gflop, gflops, images_per_s;
     size_t params, planned_activation_bytes, workspace_bytes;
-    /* Time per layer type. Without a per-layer timing hook in the library,
-     * conv time is the sum of the network's conv layers timed alone on the
-     * path AUTO picks (bench_table_complete), and "other" the rest of the
-     * end-to-end time; type_count is 0 when that is not possible. */
+    /* Time per layer type, from cc_net_run_timed (each layer's fastest of
+     * a few runs); conv_ms is the Conv2D entry, -1 when unknown. */
     bench_type_time types[BENCH_MAX_TYPES];
     int type_count;
-    double conv_ms;          /* -1 when unknown */
+    double conv_ms;
     /* Share of conv time spent building im2col matrices, estimated per
      * layer AUTO runs on im2col as (im2col time - SGEMM alone on the same
      * shape); -1 when unknown. */
@@ -39,9 +37,9 @@ typedef struct {
 int bench_is_zoo_net(const char *name);
 
 /* Builds the zoo network `net` (He weights, seed 1), times cc_net_run with
- * `plan`, and fills the conv split from `layers` (this net's conv layer
- * results at the same threads and batch; may be count 0). Returns 0, or -1
- * with a message on stderr. */
+ * `plan`, profiles the time per layer type, and estimates the im2col share
+ * from `layers` (this net's conv layer results at the same threads and
+ * batch; may be count 0). Returns 0, or -1 with a message on stderr. */
 int bench_net(const char *net, int batch, cc_layout layout, int threads, const bench_plan *plan,
               const bench_layer_result *layers, size_t count, bench_net_result *result);
 

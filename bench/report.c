@@ -116,15 +116,10 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
         for (int t = 0; t < n->type_count; t++)
             fprintf(out, "%s %s %.3f ms (%.0f%%)", t ? "," : "", n->types[t].type, n->types[t].ms,
                     n->times.median_ms > 0 ? 100.0 * n->types[t].ms / n->times.median_ms : 0.0);
-        fprintf(out, "  [Conv2D: its conv layers timed alone on AUTO's path; other: pooling, "
-                     "LRN, FC, softmax, ... = end to end - Conv2D]\n");
-        if (n->conv_ms > n->times.median_ms)
-            fprintf(out, "  %s warning: its conv layers alone took longer than the whole network: "
-                         "the timings are noisy (a busy machine?); run again\n",
-                    n->net);
+        fprintf(out, "  [each layer's fastest of 3 timed runs; fused layers count in "
+                     "their host]\n");
     } else {
-        fprintf(out, "  %s time per layer type: n/a (its conv layers were not all timed)\n",
-                n->net);
+        fprintf(out, "  %s time per layer type: n/a (the profiled runs failed)\n", n->net);
     }
     if (n->im2col_share >= 0)
         fprintf(out, "  %s share of conv time building im2col matrices: %.0f%% (estimated: on the "

@@ -236,7 +236,9 @@ static void networks_follow_schema(void **state)
         const cJSON *types = field(net, "time_per_type_ms");
         assert_true(cJSON_IsObject(types));
         assert_true(fabs(number_field(types, "Conv2D") - conv) < 1e-9);
-        assert_true(number_field(types, "other") >= 0);
+        for (const cJSON *t = types->child; t != NULL; t = t->next)
+            assert_true(cJSON_IsNumber(t) && t->valuedouble >= 0);
+        assert_true(cJSON_GetArraySize(types) >= 3); /* LeNet: conv, pooling, dense at least */
     }
 }
 

@@ -336,6 +336,38 @@ static void concurrent_runs_match_serial(void **state)
     cc_set_num_threads(0);
 }
 
+/* cc_net_run_timed gives the same output as cc_net_run, a time for every
+ * layer that runs, 0 for the input and for fused layers. */
+static void timed_run_profiles_each_layer(void **state)
+{
+    (void)state;
+    cc_net *net = built_zoo("lenet5", CC_NCHW, 2, 0);
+    float *input = random_input(net, SEED);
+    const size_t count = cc_net_output_count(net);
+    float *plain = malloc(count * sizeof(float)), *timed = malloc(count * sizeof(float));
+    const int nodes = cc_net_node_count(net);
+    double *layer_ms = malloc((size_t)nodes * sizeof(double));
+    assert_int_equal(cc_net_run(net, input, plain), CC_OK);
+    assert_int_equal(cc_net_run_timed(net, input, timed, layer_ms), CC_OK);
+    assert_memory_equal(plain, timed, count * sizeof(float));
+    int timed_layers = 0;
+    for (int i = 0; i < nodes; i++) {
+        cc_net_layer_info info;
+        assert_int_equal(cc_net_get_layer_info(net, i, &info), CC_OK);
+        if (i == cc_net_input(net) || info.fused)
+            assert_true(layer_ms[i] == 0.0);
+        else
+            assert_true(layer_ms[i] >= 0.0), timed_layers++;
+    }
+    assert_true(timed_layers >= 5); /* 2 conv, 2 pool, 3 dense; tanh fused */
+    assert_int_equal(cc_net_run_timed(net, input, timed, NULL), CC_ERR_INVALID_ARG);
+    free(layer_ms);
+    free(plain);
+    free(timed);
+    free(input);
+    cc_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +376,7 @@ int main(void)
         cmocka_unit_test(workspace_grows_when_threads_rise),
         cmocka_unit_test(fc_at_batch1_reads_the_tensor),
         cmocka_unit_test(concurrent_runs_match_serial),
+        cmocka_unit_test(timed_run_profiles_each_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,6 +208,13 @@ CC_API cc_status cc_net_build(cc_net *net, const cc_net_build_options *options);
  * the build; a conv operator's status otherwise (CC_OK). */
 CC_API cc_status cc_net_run(cc_net *net, const float *input, float *output);
 
+/* As cc_net_run, and writes each node's wall time in milliseconds to
+ * layer_ms[node] (cc_net_node_count entries): 0 for the input and for
+ * layers computed in another's sweep (fused), whose time counts in that
+ * layer's. For profiles; the timing itself costs a clock read per layer. */
+CC_API cc_status cc_net_run_timed(cc_net *net, const float *input, float *output,
+                                  double *layer_ms);
+
 /* Logical shape of the output, [N][C][H][W] (H = W = 1 when flat). */
 CC_API cc_status cc_net_output_shape(const cc_net *net, int *n, int *c, int *h, int *w);
 CC_API size_t cc_net_output_count(const cc_net *net);

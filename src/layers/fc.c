@@ -4,6 +4,7 @@
  * SGEMM writing out row-major. At batch 1 the untransposed W [O][I] goes to
  * SGEMV, which streams it once with no packing. Bias and activation are
  * applied to each block of outputs right after its product. */
+#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
@@ -67,6 +68,15 @@ static void fc_block(size_t batch, size_t inputs, size_t outputs, size_t o0, siz
     }
 }
 
+static void run_block(size_t b, size_t n, size_t in, size_t out, const float *weights,
+                      const float *bias, const cc_activation *act, const float *input,
+                      float *output)
+{
+    const size_t o0 = b * FC_BLOCK;
+    fc_block(n, in, out, o0, out - o0 < FC_BLOCK ? out - o0 : FC_BLOCK, weights, bias, act, input,
+             output);
+}
+
 void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
                 const float *bias, const cc_activation *act, const float *input,
                 float *output, int threads)
@@ -74,16 +84,22 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
     const size_t n = (size_t)batch, in = (size_t)inputs, out = (size_t)outputs;
     const size_t blocks = (out + FC_BLOCK - 1) / FC_BLOCK;
     const int nt = cc__layer_threads(threads, n * in * out);
-    /* OpenBLAS runs on one thread inside our parallel region; outside it (one
-     * thread here) it must too, or it would partition differently. Setting
-     * its count changes this thread's OpenMP default: restored below. */
-    const int host_threads = omp_get_max_threads();
-    cc__blas_threads(1);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (size_t b = 0; b < blocks; b++) {
-        const size_t o0 = b * FC_BLOCK;
-        fc_block(n, in, out, o0, out - o0 < FC_BLOCK ? out - o0 : FC_BLOCK, weights, bias, act,
-                 input, output);
+    /* OpenBLAS must run each block on one thread, or it would partition it
+     * differently at other thread counts. Inside an active parallel region
+     * it does; a small layer (nt == 1) gets a region of two threads of which
+     * one works, since setting OpenBLAS's count instead would reallocate its
+     * buffers on every call; none is needed where OpenBLAS is on one thread
+     * already. */
+    const bool blas_single = omp_in_parallel() || openblas_get_num_threads() == 1;
+    const int team = nt > 1 ? nt : (blas_single ? 1 : 2);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < (nt > 1 ? blocks : 0); b++)
+            run_block(b, n, in, out, weights, bias, act, input, output);
+#pragma omp single nowait
+        if (nt == 1)
+            for (size_t b = 0; b < blocks; b++)
+                run_block(b, n, in, out, weights, bias, act, input, output);
     }
-    cc__blas_threads(host_threads);
 }

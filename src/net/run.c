@@ -2,6 +2,7 @@
  * assigned; then the output node's values are copied to the caller. Runs of
  * one network hold its lock throughout: they share its activation buffers
  * and its conv workspace. */
+#include <omp.h>
 #include <string.h>
 
 #include "../conv/conv_internal.h"
@@ -123,8 +124,9 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
     return CC_OK;
 }
 
-/* The run proper, under the network's lock. */
-static cc_status run_locked(cc_net *net, const float *input, float *output)
+/* The run proper, under the network's lock; layer_ms (or NULL) gets each
+ * node's wall time. */
+static cc_status run_locked(cc_net *net, const float *input, float *output, double *layer_ms)
 {
     const int threads = cc__run_threads();
     cc__team_lock(threads);
@@ -133,7 +135,10 @@ static cc_status run_locked(cc_net *net, const float *input, float *output)
     for (int i = 1; i < net->node_count && status == CC_OK; i++) {
         if (net->plan.exec[i] != i)
             continue;
+        const double start = layer_ms != NULL ? omp_get_wtime() : 0.0;
         status = run_node(net, input, i, threads);
+        if (layer_ms != NULL)
+            layer_ms[i] = (omp_get_wtime() - start) * 1e3;
         if (status != CC_OK)
             status = cc__net_fail_layer(status, net->nodes[i].name, cc__node_type(&net->nodes[i]));
     }
@@ -148,15 +153,30 @@ static cc_status run_locked(cc_net *net, const float *input, float *output)
     return CC_OK;
 }
 
-cc_status cc_net_run(cc_net *net, const float *input, float *output)
+static cc_status run_checked(cc_net *net, const float *input, float *output, double *layer_ms)
 {
     if (net == NULL || input == NULL || output == NULL)
         return cc__fail(CC_ERR_INVALID_ARG, "net_run: %s is NULL",
                         net == NULL ? "net" : input == NULL ? "input" : "output");
     if (!net->built)
         return cc__fail(CC_ERR_INVALID_ARG, "net_run: the network is not built (cc_net_build)");
+    if (layer_ms != NULL)
+        for (int i = 0; i < net->node_count; i++)
+            layer_ms[i] = 0.0;
     pthread_mutex_lock(&net->run_lock);
-    const cc_status status = run_locked(net, input, output);
+    const cc_status status = run_locked(net, input, output, layer_ms);
     pthread_mutex_unlock(&net->run_lock);
     return status;
+}
+
+cc_status cc_net_run(cc_net *net, const float *input, float *output)
+{
+    return run_checked(net, input, output, NULL);
+}
+
+cc_status cc_net_run_timed(cc_net *net, const float *input, float *output, double *layer_ms)
+{
+    if (layer_ms == NULL)
+        return cc__fail(CC_ERR_INVALID_ARG, "net_run_timed: layer_ms is NULL");
+    return run_checked(net, input, output, layer_ms);
 }

@@ -71,28 +71,23 @@ static void choose_blocks(size_t k, size_t pixels, size_t floats, cc__gemm_plan 
     plan->tile = balanced_part(pixels, tile > min_tile ? tile : min_tile);
 }
 
-/* A layer that would be one unit is cut in two along its pixels when each
- * half keeps at least this many. */
-#define MIN_SPLIT_TILE 16
-
-/* Units the plan aims for: enough for our threads to share, so that
- * OpenBLAS's own threading (whose partition, and so whose rounding, depends
- * on the thread count and on concurrent callers) is rarely needed. */
+/* Units a copy-free plan aims for, so that our threads can share a 1x1
+ * layer with few pixels (ResNet's 7x7 stages) without OpenBLAS's threads. */
 #define TARGET_UNITS 8
 /* The fewest output channels worth a GEMM of their own. */
 #define MIN_M_BLOCK 16
 
-/* Cuts the output channels of a group into blocks when the other cuts give
- * fewer than TARGET_UNITS units. The block boundaries depend on the layer
- * only, so results do not depend on the thread count; a block's col tile is
- * rebuilt for it (cheap beside a GEMM of >= 16 rows over the same tile). */
-static void choose_m_blocks(size_t outer_units, size_t ocg, cc__gemm_plan *plan)
+/* Output-channel blocks. Only copy-free plans cut a group's channels: with a
+ * col tile, each block would rebuild it (measured on VGG-16 conv5, one tile
+ * of K = 4608, at 1 thread: 0.56 of the SGEMM roof with 8 blocks, 0.9 with
+ * one). */
+static void choose_m_blocks(size_t outer_units, size_t ocg, bool copy_free,
+                            cc__gemm_plan *plan)
 {
     size_t blocks = 1;
-    if (outer_units < TARGET_UNITS) {
-        blocks = ceil_div(TARGET_UNITS, outer_units);
+    if (copy_free && outer_units < TARGET_UNITS) {
         const size_t most = ocg / MIN_M_BLOCK > 0 ? ocg / MIN_M_BLOCK : 1;
-        blocks = min_size(blocks, most);
+        blocks = min_size(ceil_div(TARGET_UNITS, outer_units), most);
     }
     plan->m_block = balanced_part(ocg, ceil_div(ocg, blocks));
     plan->m_blocks = ceil_div(ocg, plan->m_block);
@@ -108,23 +103,21 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
     choose_blocks(k, pixels, budget / sizeof(float), plan);
     if (plan->copy_free)
         plan->k_block = k;
-    if (pixels >= 2 * MIN_SPLIT_TILE && ceil_div(pixels, plan->tile) * g->groups * g->n < 2 &&
-        g->ocg < 2 * MIN_M_BLOCK)
-        plan->tile = balanced_part(pixels, ceil_div(pixels, 2));
     plan->tiles = ceil_div(pixels, plan->tile);
     const size_t outer = plan->tiles * (size_t)g->groups * (g->layout == CC_NCHW ? (size_t)g->n : 1);
-    choose_m_blocks(outer, (size_t)g->ocg, plan);
+    choose_m_blocks(outer, (size_t)g->ocg, plan->copy_free, plan);
     plan->units = outer * plan->m_blocks;
     plan->tile_bytes = plan->copy_free ? 0 : plan->k_block * plan->tile * sizeof(float);
 }
 
-/* Our threads over the units whenever there are two or more: their
- * partition is the plan's, so results are the same at any thread count and
- * whoever else calls OpenBLAS at the same time. OpenBLAS's own threads only
- * for a layer that is a single GEMM. */
+/* Our threads over the units when there are enough to share evenly;
+ * otherwise one GEMM at a time with OpenBLAS's threads. */
 cc_threading cc__gemm_threading(const cc__gemm_plan *plan, int threads)
 {
-    return threads > 1 && plan->units >= 2 ? CC_THREADS_TILES : CC_THREADS_BLAS;
+    const size_t t = (size_t)threads;
+    if (threads > 1 && (plan->units >= 2 * t || (plan->units >= t && plan->units % t == 0)))
+        return CC_THREADS_TILES;
+    return CC_THREADS_BLAS;
 }
 
 static void pack_nchw(const cc__conv_geom *g, const cc__gemm_plan *plan, const float *oihw,

@@ -144,9 +144,11 @@ static cc_conv2d_params choose_params(bytes *b, bool raw)
         /* A divisor of both channel counts (depthwise included). */
         const int common = gcd(p.in_channels, p.out_channels);
         int divisors[64], n = 0;
-        for (int d = 1; d <= common && n < 64; d++)
+        for (int d = 1; d <= common && d <= 4096 && n < 63; d++)
             if (common % d == 0)
                 divisors[n++] = d;
+        if (divisors[n - 1] != common)
+            divisors[n++] = common;
         p.groups = divisors[g % (unsigned)n];
     }
     const unsigned enums = take(b);

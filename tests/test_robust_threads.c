@@ -5,13 +5,10 @@
  * from two threads at once: its activation buffers are shared by its runs),
  * on their own buffers. With OpenMP parallelism off (1 thread per run: pure
  * host-thread concurrency, the configuration ThreadSanitizer would check,
- * see docs/robustness.md) every result must be bitwise the serial one. With
- * 2 threads per run (each host thread's run forks its own team and calls
- * OpenBLAS concurrently with the others) results must match within the
- * conv tolerance; bitwise equality is counted, not required: OpenBLAS's
- * OpenMP build keeps one process-wide thread count, which a run on another
- * host thread may change between two GEMM calls of this one (a small layer
- * asks for 1 thread), so a GEMM may be partitioned differently.
+ * see docs/robustness.md) every result must be bitwise the serial one.
+ * With 2 threads per run too: colconv never changes OpenBLAS's process-wide
+ * thread count during a run (lowering it freed the buffers of other host
+ * threads' GEMMs in Debian's OpenBLAS 0.3.21: docs/robustness.md).
  *
  * Determinism: for a given build, thread count and input, every path gives
  * bitwise identical outputs run after run (outputs poisoned with NaN before
@@ -20,7 +17,6 @@
  * is promised; the test prints whether they happened to agree. */
 #include "support.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +27,7 @@
 #define HOST_THREADS 4
 #define ITERATIONS 8
 
-static long compared_runs, differing_runs;
+static long compared_runs, two_thread_mismatches;
 
 typedef struct {
     cc_conv2d_params p;
@@ -101,20 +97,7 @@ typedef struct {
     float *op_output, *net_output;
     size_t op_count, net_count;
     int mismatches, failures, runs;
-    double worst;  /* largest difference from the serial result, relative */
 } worker;
-
-static double worst_difference(const float *got, const float *want, size_t count)
-{
-    double largest = 1.0, worst = 0.0;
-    for (size_t i = 0; i < count; i++)
-        largest = fmax(largest, fabs(want[i]));
-    for (size_t i = 0; i < count; i++) {
-        const double d = fabs((double)got[i] - want[i]) / largest;
-        worst = d > worst || d != d ? (d != d ? INFINITY : d) : worst;
-    }
-    return worst;
-}
 
 static void *work(void *argument)
 {
@@ -123,11 +106,9 @@ static void *work(void *argument)
         memset(w->op_output, 0xff, w->op_count * sizeof(float));
         w->failures += cc_conv2d_run(w->op, w->op_input, w->op_output) != CC_OK;
         w->mismatches += memcmp(w->op_output, w->op_expected, w->op_count * sizeof(float)) != 0;
-        w->worst = fmax(w->worst, worst_difference(w->op_output, w->op_expected, w->op_count));
         memset(w->net_output, 0xff, w->net_count * sizeof(float));
         w->failures += cc_net_run(w->net, w->net_input, w->net_output) != CC_OK;
         w->mismatches += memcmp(w->net_output, w->net_expected, w->net_count * sizeof(float)) != 0;
-        w->worst = fmax(w->worst, worst_difference(w->net_output, w->net_expected, w->net_count));
         w->runs += 2;
     }
     return NULL;
@@ -144,6 +125,7 @@ static float *random_floats(size_t count, uint64_t seed)
 
 static void concurrent_case(const conv_case *c, const char *net_name, int net_size)
 {
+    const int threads_now = cc_get_num_threads();
     cc_conv2d *op = make_op(c, 5);
     worker workers[HOST_THREADS];
     const size_t op_in = in_count_of(&c->p), op_out = out_count_of(&c->p);
@@ -171,13 +153,13 @@ static void concurrent_case(const conv_case *c, const char *net_name, int net_si
         assert_int_equal(pthread_join(threads[t], NULL), 0);
     for (int t = 0; t < HOST_THREADS; t++) {
         worker *w = &workers[t];
-        const bool exact = cc_get_num_threads() == 1;
-        if (w->failures != 0 || (exact && w->mismatches != 0) || !(w->worst <= 1e-4))
+        if (w->failures != 0 || w->mismatches != 0)
             fail_msg("%s + %s, %d threads per run: host thread %d: %d failures, %d of %d runs "
                      "differ from the serial result", cc_algo_name(c->algo), net_name,
                      cc_get_num_threads(), t, w->failures, w->mismatches, w->runs);
         compared_runs += w->runs;
-        differing_runs += w->mismatches;
+        if (threads_now > 1)
+            two_thread_mismatches += w->mismatches;
         cc_net_destroy(w->net);
         free((void *)w->op_input), free((void *)w->net_input);
         free((void *)w->op_expected), free((void *)w->net_expected);
@@ -201,16 +183,16 @@ static void four_host_threads(void **state)
     };
     const char *nets[] = {"lenet5", "inception3a"};
     const int sizes[] = {0, 7};
-    const int thread_counts[] = {1, 2};
-    for (int t = 0; t < 2; t++) {
-        cc_set_num_threads(thread_counts[t]);
+    for (int threads = 1; threads <= 2; threads++) {
+        cc_set_num_threads(threads);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-            concurrent_case(&cases[i], nets[i % 2], sizes[i % 2]);
+            concurrent_case(&cases[i], nets[(i + (size_t)threads) % 2],
+                            sizes[(i + (size_t)threads) % 2]);
     }
     cc_set_num_threads(0);
-    print_message("concurrency: %ld concurrent runs compared with serial runs: all bitwise "
-                  "equal with 1 thread per run; %ld not bitwise equal (within tolerance) with 2\n",
-                  compared_runs, differing_runs);
+    print_message("concurrency: %ld concurrent runs compared bitwise with serial runs; "
+                  "%ld of the 2-thread ones differed\n",
+                  compared_runs, two_thread_mismatches);
 }
 
 /* ---- determinism -------------------------------------------------------- */

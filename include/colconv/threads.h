@@ -10,7 +10,10 @@
  *   - A run started from a host thread outside any parallel region (the main
  *     thread or any pthread) uses an OpenMP team of cc_get_num_threads()
  *     threads, its own: N host threads running at once use up to N times
- *     that many. A host that spreads work over its own threads should call
+ *     that many. Such runs (more than one thread) are serialised
+ *     process-wide, since OpenBLAS's OpenMP build is not safe when teams of
+ *     several host threads call it at once; one-thread runs are not. A host
+ *     that spreads work over its own threads should call
  *     cc_set_num_threads(1) (or cores / N).
  * What may run concurrently is said with each object: conv.h, net.h. */
 #ifndef COLCONV_THREADS_H

@@ -258,7 +258,8 @@ void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *worksp
         }
         return;
     }
-    cc__blas_threads(blas_threads);
+    const int previous = cc__blas_threads_begin(blas_threads);
     for (size_t unit = 0; unit < units; unit++)
         run_unit(op, unit, io, workspace, blas_threads);
+    cc__blas_threads_end(previous);
 }

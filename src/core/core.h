@@ -45,8 +45,14 @@ int cc__run_threads(void);
 void cc__team_lock(int threads);
 void cc__team_unlock(int threads);
 
-/* Keeps OpenBLAS's thread count equal to n (cheap when unchanged). */
-void cc__blas_threads(int n);
+/* OpenBLAS calls from this thread use n threads until cc__blas_threads_end.
+ * OpenBLAS's OpenMP build follows the calling thread's OpenMP setting, so
+ * that setting is what changes (thread-local); OpenBLAS's own process-wide
+ * count is never changed during a run: lowering it frees the buffers of
+ * GEMMs other host threads are running (Debian's 0.3.21, blas_server_omp.c).
+ * Returns the previous setting, for cc__blas_threads_end. */
+int cc__blas_threads_begin(int n);
+void cc__blas_threads_end(int previous);
 
 typedef enum { CC__ISA_SCALAR = 0, CC__ISA_AVX2, CC__ISA_AVX512 } cc__isa;
 /* Widest ISA usable: the CPU's, capped by COLCONV_MAX_ISA and cc__set_isa_cap. */

@@ -17,7 +17,7 @@ void cc_set_num_threads(int n)
     if (n <= 0)
         n = omp_get_num_procs();
     atomic_store(&requested_threads, n);
-    cc__blas_threads(n);
+    openblas_set_num_threads(n);
 }
 
 int cc_get_num_threads(void)
@@ -35,13 +35,18 @@ int cc__run_threads(void)
     return omp_in_parallel() ? 1 : cc_get_num_threads();
 }
 
-/* OpenBLAS's OpenMP build takes its count from the calling thread's OpenMP
- * nthreads setting (omp_get_max_threads), which is per thread: compare with
- * that, so that a run from any host thread uses n. */
-void cc__blas_threads(int n)
+int cc__blas_threads_begin(int n)
 {
-    if (omp_get_max_threads() != n)
-        openblas_set_num_threads(n);
+    const int previous = omp_get_max_threads();
+    if (previous != n)
+        omp_set_num_threads(n);
+    return previous;
+}
+
+void cc__blas_threads_end(int previous)
+{
+    if (omp_get_max_threads() != previous)
+        omp_set_num_threads(previous);
 }
 
 static pthread_mutex_t team_mutex;

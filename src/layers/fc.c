@@ -4,8 +4,6 @@
  * SGEMM writing out row-major. At batch 1 the untransposed W [O][I] goes to
  * SGEMV, which streams it once with no packing. Bias and activation are
  * applied to each block of outputs right after its product. */
-#include <cblas.h>
-#include <omp.h>
 #include <string.h>
 
 #include "../conv/gemm.h"
@@ -84,22 +82,12 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
     const size_t n = (size_t)batch, in = (size_t)inputs, out = (size_t)outputs;
     const size_t blocks = (out + FC_BLOCK - 1) / FC_BLOCK;
     const int nt = cc__layer_threads(threads, n * in * out);
-    /* OpenBLAS must run each block on one thread, or it would partition it
-     * differently at other thread counts. Inside an active parallel region
-     * it does; a small layer (nt == 1) gets a region of two threads of which
-     * one works, since setting OpenBLAS's count instead would reallocate its
-     * buffers on every call; none is needed where OpenBLAS is on one thread
-     * already. */
-    const bool blas_single = omp_in_parallel() || openblas_get_num_threads() == 1;
-    const int team = nt > 1 ? nt : (blas_single ? 1 : 2);
-#pragma omp parallel num_threads(team) if (team > 1)
-    {
-#pragma omp for schedule(static)
-        for (size_t b = 0; b < (nt > 1 ? blocks : 0); b++)
-            run_block(b, n, in, out, weights, bias, act, input, output);
-#pragma omp single nowait
-        if (nt == 1)
-            for (size_t b = 0; b < blocks; b++)
-                run_block(b, n, in, out, weights, bias, act, input, output);
-    }
+    /* OpenBLAS runs each block on one thread (inside our region, and
+     * outside it through this thread's setting), so that the result does not
+     * depend on the thread count. */
+    const int previous = cc__blas_threads_begin(1);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (size_t b = 0; b < blocks; b++)
+        run_block(b, n, in, out, weights, bias, act, input, output);
+    cc__blas_threads_end(previous);
 }

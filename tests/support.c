@@ -102,3 +102,31 @@ void tst_describe(const cc_conv2d_params *p, char *text, size_t size)
              p->pad_right, p->dilation_h, p->dilation_w, p->groups,
              p->layout == CC_NCHW ? "nchw" : "nhwc", (int)p->activation);
 }
+
+static void *failing_alloc(void *context, size_t alignment, size_t size)
+{
+    tst_failing_allocator *f = context;
+    if (++f->calls == f->fail_at) {
+        f->failed = true;
+        return NULL;
+    }
+    void *p = aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    if (p != NULL)
+        f->live++;
+    return p;
+}
+
+static void failing_free(void *context, void *pointer)
+{
+    tst_failing_allocator *f = context;
+    if (pointer != NULL)
+        f->live--;
+    free(pointer);
+}
+
+void tst_failing_allocator_install(tst_failing_allocator *f, int fail_at)
+{
+    *f = (tst_failing_allocator){fail_at, 0, false, 0};
+    const cc_allocator hook = {f, failing_alloc, failing_free};
+    assert_int_equal(cc_set_allocator(&hook), CC_OK);
+}

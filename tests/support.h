@@ -52,6 +52,18 @@ size_t tst_first_mismatch(const float *got, const float *want, size_t count, dou
 /* The accuracy contract of the conv core: 1e-4 * max(1, max |reference|). */
 double tst_conv_tolerance(const float *reference, size_t count);
 
+/* An allocator for cc_set_allocator that fails its fail_at-th allocation
+ * (0: never) and counts the blocks it has handed out and not had back. */
+typedef struct {
+    int fail_at;  /* 0: never fail */
+    int calls;    /* allocations asked for */
+    bool failed;  /* the fail_at-th happened (and returned NULL) */
+    long live;    /* blocks handed out and not yet freed */
+} tst_failing_allocator;
+
+/* Resets f to fail at fail_at and installs it. */
+void tst_failing_allocator_install(tst_failing_allocator *f, int fail_at);
+
 /* Formats a parameter set as a benchdnn-style descriptor, for messages. */
 void tst_describe(const cc_conv2d_params *p, char *text, size_t size);
 

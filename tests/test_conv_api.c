@@ -297,29 +297,10 @@ static void im2col_workspace_is_bounded(void **state)
     free(weights);
 }
 
-/* An allocator that fails the k-th allocation and counts what is live. */
-typedef struct {
-    int fail_at, calls;
-    long live;
-} failing_allocator;
-
-static void *failing_alloc(void *context, size_t alignment, size_t size)
+static void *refusing_alloc(void *context, size_t alignment, size_t size)
 {
-    failing_allocator *f = context;
-    if (++f->calls == f->fail_at)
-        return NULL;
-    void *p = aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-    if (p != NULL)
-        f->live++;
-    return p;
-}
-
-static void failing_free(void *context, void *pointer)
-{
-    failing_allocator *f = context;
-    if (pointer != NULL)
-        f->live--;
-    free(pointer);
+    (void)context, (void)alignment, (void)size;
+    return NULL;
 }
 
 /* Every allocation of every path, failed in turn: NOMEM, a message, *op NULL,
@@ -331,9 +312,8 @@ static void allocation_failures_are_clean(void **state)
     int points = 0;
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         for (int k = 1;; k++) {
-            failing_allocator f = {k, 0, 0};
-            const cc_allocator hook = {&f, failing_alloc, failing_free};
-            assert_int_equal(cc_set_allocator(&hook), CC_OK);
+            tst_failing_allocator f;
+            tst_failing_allocator_install(&f, k);
             cc_conv2d_params p = textbook_params();
             cc_conv2d *op = (cc_conv2d *)&op;
             const float bias = 3.0f;
@@ -356,7 +336,7 @@ static void allocation_failures_are_clean(void **state)
         }
     }
     assert_true(points >= 8);
-    const cc_allocator incomplete = {NULL, failing_alloc, NULL};
+    const cc_allocator incomplete = {NULL, refusing_alloc, NULL};
     assert_int_equal(cc_set_allocator(&incomplete), CC_ERR_INVALID_ARG);
 }
 

@@ -22,42 +22,14 @@
 
 /* ---- the failing allocator ---------------------------------------------- */
 
-typedef struct {
-    int fail_at;   /* 0: never fail */
-    int calls;     /* allocations asked for */
-    bool failed;   /* the fail_at-th happened (and returned NULL) */
-    int reported;  /* CC_ERR_NOMEM statuses seen by the script */
-    long live;     /* blocks handed out and not yet freed */
-} injector;
-
-static injector inj;
-
-static void *injecting_alloc(void *context, size_t alignment, size_t size)
-{
-    injector *f = context;
-    if (++f->calls == f->fail_at) {
-        f->failed = true;
-        return NULL;
-    }
-    void *p = aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-    if (p != NULL)
-        f->live++;
-    return p;
-}
-
-static void injecting_free(void *context, void *pointer)
-{
-    injector *f = context;
-    if (pointer != NULL)
-        f->live--;
-    free(pointer);
-}
+/* The injected allocator, and the CC_ERR_NOMEM statuses the script saw. */
+static tst_failing_allocator inj;
+static int reported;
 
 static void injector_install(int fail_at)
 {
-    inj = (injector){fail_at, 0, false, 0, 0};
-    const cc_allocator hook = {&inj, injecting_alloc, injecting_free};
-    assert_int_equal(cc_set_allocator(&hook), CC_OK);
+    tst_failing_allocator_install(&inj, fail_at);
+    reported = 0;
 }
 
 /* Runs `call`; a CC_ERR_NOMEM must come from the injected failure, carry a
@@ -69,7 +41,7 @@ static void injector_install(int fail_at)
             if (!inj.failed || strlen(cc_last_error()) == 0)                         \
                 fail_msg("%s: NOMEM without an injected failure or without a message", \
                          #call);                                                     \
-            inj.reported++;                                                          \
+            reported++;                                                          \
             step_status = (call);                                                    \
         }                                                                            \
         if (step_status != CC_OK)                                                    \
@@ -113,14 +85,14 @@ static int exercise(const char *what, script_fn script, const void *arg, size_t 
     script(arg, expected);
     const int allocations = inj.calls;
     assert_int_equal(inj.live, 0);
-    assert_int_equal(inj.reported, 0);
+    assert_int_equal(reported, 0);
     for (int k = 1; k <= allocations; k++) {
         injector_install(k);
         memset(got, 0xff, output_count * sizeof(float));
         script(arg, got);
-        if (!inj.failed || inj.reported != 1)
+        if (!inj.failed || reported != 1)
             fail_msg("%s: allocation %d of %d: failed %d, reported %d times", what, k,
-                     allocations, inj.failed, inj.reported);
+                     allocations, inj.failed, reported);
         if (inj.live != 0)
             fail_msg("%s: allocation %d of %d failed: %ld blocks leaked", what, k, allocations,
                      inj.live);

@@ -164,7 +164,12 @@ static int measure_threads(bench_session *s, int threads)
 {
     const bench_args *a = s->args;
     cc_set_num_threads(threads);
+    cc_set_flush_denormals(a->flush_denormals);
     bench_report_header(stdout, &s->style, threads);
+    if (a->timing.tiny_inputs || a->flush_denormals)
+        printf("inputs: %s; denormals: %s\n",
+               a->timing.tiny_inputs ? "scaled by 1e-38 (denormal sums)" : "uniform in [0, 1)",
+               a->flush_denormals ? "flushed to zero" : "kept (IEEE)");
     int index = 0;
     if (a->has_layer) {
         bench_layer layer = a->layer;

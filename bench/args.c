@@ -36,6 +36,8 @@ void bench_usage(FILE *out)
         "  --summary            with --net: the networks' Keras-style summaries, no timing\n"
         "  --merge A.json B.json  two reports side by side (e.g. with bench/vs_torch.py's)\n"
         "  --quiet              no progress on stderr\n"
+        "  --tiny-inputs        inputs and bias scaled by 1e-38, so that sums are denormal\n"
+        "  --flush-denormals    flush denormals to zero during runs (cc_set_flush_denormals)\n"
         "  --version, --help\n"
         "Exit status: 0 done, 1 a run failed, 2 bad usage.\n");
 }
@@ -142,6 +144,10 @@ static int parse_flag(const char *opt, bench_args *a)
         a->quick = true;
     else if (strcmp(opt, "--quiet") == 0)
         a->quiet = true;
+    else if (strcmp(opt, "--tiny-inputs") == 0)
+        a->timing.tiny_inputs = true;
+    else if (strcmp(opt, "--flush-denormals") == 0)
+        a->flush_denormals = true;
     else
         return 0;
     return 1;

@@ -27,6 +27,7 @@ typedef struct {
     bench_options timing;
     bench_plan net_plan;      /* end-to-end network runs */
     bool quick, quiet;
+    bool flush_denormals;     /* cc_set_flush_denormals(1) for every run */
     const char *out_dir;      /* report files go here ... */
     const char *json, *csv, *plot; /* ... unless named one by one */
     const char *merge[2];

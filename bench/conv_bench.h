@@ -49,6 +49,7 @@ typedef struct {
     bench_plan plan;
     bool paths[BENCH_PATHS]; /* indexed by cc_algo: which to time */
     bool onednn;             /* also time oneDNN (BENCH_ONEDNN_*) */
+    bool tiny_inputs;        /* inputs and bias scaled by 1e-38: denormal sums */
 } bench_options;
 
 /* 2 * N * OC * OH * OW * IC/g * KH * KW, in GFLOP. */

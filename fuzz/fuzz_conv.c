@@ -23,6 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Largest tensors a run is attempted on (floats). */
 #define MAX_FLOATS ((size_t)1 << 18)
+/* Largest multiply-add count a run is attempted on: the reference path sums
+ * in double under ASan + UBSan, so a 3x65536x1 image through a 1000x2 kernel
+ * (4e8 multiply-adds, within MAX_FLOATS) took over 30 s, libFuzzer's timeout.
+ * Larger shapes still go through validation and create. */
+#define MAX_MULTIPLY_ADDS ((size_t)1 << 22)
 
 typedef struct {
     const uint8_t *data;
@@ -173,18 +178,22 @@ static size_t weight_count(const cc_conv2d_params *p)
     return count;
 }
 
-/* Input and output element counts; false when a run is not possible here. */
-static bool io_counts(const cc_conv2d_params *p, size_t *in, size_t *out)
+/* Input and output element counts; false when a run is not possible here
+ * (too large, or too much work for the reference within the time limit). */
+static bool io_counts(const cc_conv2d_params *p, size_t w_count, size_t *in, size_t *out)
 {
     int oh, ow;
     if (p->batch <= 0 || p->in_channels <= 0 || p->out_channels <= 0 ||
         cc_conv2d_output_size(p, &oh, &ow) != CC_OK)
         return false;
+    size_t multiply_adds;
     return cc__mul_sizes(in, 4, (size_t)p->batch, (size_t)p->in_channels, (size_t)p->in_h,
                          (size_t)p->in_w) &&
            cc__mul_sizes(out, 4, (size_t)p->batch, (size_t)p->out_channels, (size_t)oh,
                          (size_t)ow) &&
-           *in <= MAX_FLOATS && *out <= MAX_FLOATS;
+           *in <= MAX_FLOATS && *out <= MAX_FLOATS &&
+           cc__mul_sizes(&multiply_adds, 2, *out / (size_t)p->out_channels, w_count) &&
+           multiply_adds <= MAX_MULTIPLY_ADDS;
 }
 
 static void compare(const float *got, const float *want, size_t count, data_kind kind,
@@ -212,7 +221,7 @@ static void run_case(bytes *b, const cc_conv2d_params *p, cc_algo algo, unsigned
     const size_t w_count = weight_count(p);
     if (w_count == SIZE_MAX)
         return; /* create would read more weights than we give */
-    const bool runnable = io_counts(p, &in_count, &out_count);
+    const bool runnable = io_counts(p, w_count, &in_count, &out_count);
     float *weights = fill(b, w_count, kind);
     const bool bias_fits = p->out_channels > 0 && p->out_channels <= 4096;
     float *bias = fill(b, bias_fits ? (size_t)p->out_channels : 1, kind);

@@ -93,6 +93,18 @@ double tst_conv_tolerance(const float *reference, size_t count)
     return 1e-4 * (m > 1.0 ? m : 1.0);
 }
 
+tst_conv_counts tst_conv_sizes(const cc_conv2d_params *p)
+{
+    int oh, ow;
+    assert_int_equal(cc_conv2d_output_size(p, &oh, &ow), CC_OK);
+    const int groups = p->groups > 0 ? p->groups : 1;
+    const tst_conv_counts counts = {
+        (size_t)p->batch * p->in_channels * p->in_h * p->in_w,
+        (size_t)p->out_channels * (p->in_channels / groups) * p->kernel_h * p->kernel_w,
+        (size_t)p->batch * p->out_channels * oh * ow};
+    return counts;
+}
+
 void tst_describe(const cc_conv2d_params *p, char *text, size_t size)
 {
     snprintf(text, size,

@@ -64,6 +64,12 @@ typedef struct {
 /* Resets f to fail at fail_at and installs it. */
 void tst_failing_allocator_install(tst_failing_allocator *f, int fail_at);
 
+/* Element counts of a valid parameter set's input, OIHW weights and output. */
+typedef struct {
+    size_t input, weights, output;
+} tst_conv_counts;
+tst_conv_counts tst_conv_sizes(const cc_conv2d_params *p);
+
 /* Formats a parameter set as a benchdnn-style descriptor, for messages. */
 void tst_describe(const cc_conv2d_params *p, char *text, size_t size);
 

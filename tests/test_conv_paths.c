@@ -159,6 +159,24 @@ static bool is_pointwise(const cc_conv2d_params *p)
            p->pad_left == 0 && p->pad_right == 0;
 }
 
+/* 3x3, stride 1, dilation 1 (0 means 1). */
+static bool is_winograd_shape(const cc_conv2d_params *p)
+{
+    return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h <= 1 && p->stride_w <= 1 &&
+           p->dilation_h <= 1 && p->dilation_w <= 1;
+}
+
+/* Whether `algo` runs p; the Winograd paths are also covered on their own
+ * table by test_winograd.c. */
+static bool applies(cc_algo algo, const cc_conv2d_params *p)
+{
+    if (algo == CC_ALGO_GEMM1X1)
+        return is_pointwise(p);
+    if (algo == CC_ALGO_WINOGRAD)
+        return is_winograd_shape(p);
+    return true;
+}
+
 /* Checks every path on one parameter set with fresh data; integer data must
  * match exactly, real data within the contract's tolerance. */
 static void check_all_paths(cc_conv2d_params p, tst_rng *rng, bool integers, const char *what)
@@ -183,12 +201,15 @@ static void check_all_paths(cc_conv2d_params p, tst_rng *rng, bool integers, con
     char desc[256];
     tst_describe(&p, desc, sizeof desc);
     tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, weights, maybe_bias, input, out_count, desc);
-    const double tolerance =
-        integers && p.activation == CC_ACT_NONE ? 0.0 : tst_conv_tolerance(want.data, out_count);
-    const cc_algo algos[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1, CC_ALGO_AUTO};
+    const cc_algo algos[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1, CC_ALGO_WINOGRAD,
+                             CC_ALGO_AUTO};
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
-        if (algos[a] == CC_ALGO_GEMM1X1 && !is_pointwise(&p))
+        if (!applies(algos[a], &p))
             continue;
+        /* Winograd's transforms have fractions: integers are not exact. */
+        const bool exact = integers && p.activation == CC_ACT_NONE &&
+                           algos[a] != CC_ALGO_WINOGRAD && algos[a] != CC_ALGO_AUTO;
+        const double tolerance = exact ? 0.0 : tst_conv_tolerance(want.data, out_count);
         tst_buffer got = run_path(&p, algos[a], weights, maybe_bias, input, out_count, desc);
         const size_t bad = tst_first_mismatch(got.data, want.data, out_count, tolerance);
         if (bad != out_count)
@@ -352,9 +373,10 @@ static void fused_residual_with_external_workspace(void **state)
         tst_buffer conv = run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, out_count, desc);
         for (size_t j = 0; j < out_count; j++)
             expected[j] = cc__activate((float)((double)conv.data[j] + residual[j]), p.activation);
-        const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1};
-        for (size_t a = 0; a < 4; a++)
-            if (algos[a] != CC_ALGO_GEMM1X1 || is_pointwise(&p))
+        const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1,
+                                 CC_ALGO_WINOGRAD};
+        for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+            if (applies(algos[a], &p))
                 check_residual_path(&p, algos[a], weights, bias, input, residual, expected,
                                     out_count, desc);
         tst_buffer_free(&conv);

@@ -27,7 +27,16 @@ typedef enum {
     CC_ALGO_REFERENCE, /* naive loops with float64 sums: the tests' oracle, slow */
     CC_ALGO_DIRECT,    /* vectorised direct convolution (AVX-512, AVX2, portable) */
     CC_ALGO_IM2COL,    /* im2col tiles of bounded size, multiplied by SGEMM */
-    CC_ALGO_GEMM1X1    /* 1x1 kernels, no padding: the input is the GEMM operand */
+    CC_ALGO_GEMM1X1,   /* 1x1 kernels, no padding: the input is the GEMM operand */
+    /* Winograd F(4x4,3x3), the products batched into SGEMMs: 3x3 kernels,
+     * stride 1, dilation 1 (any padding, groups, batch). Within the accuracy
+     * contract; a NaN or Inf anywhere in an input tile's window (or a
+     * weight) may make every output of that 4x4 tile NaN or Inf. */
+    CC_ALGO_WINOGRAD,
+    /* Winograd F(6x6,3x3): fewer multiply-adds, larger rounding error
+     * (within 5e-4 x max(1, max |reference|) rather than 1e-4); opt-in,
+     * AUTO never picks it. */
+    CC_ALGO_WINOGRAD_F6X6
 } cc_algo;
 
 typedef enum { CC_ACT_NONE = 0, CC_ACT_RELU, CC_ACT_SIGMOID, CC_ACT_TANH } cc_act;
@@ -89,7 +98,8 @@ CC_API cc_threading cc_conv2d_threading(const cc_conv2d *op);
 /* NULL is fine. */
 CC_API void cc_conv2d_destroy(cc_conv2d *op);
 
-/* Names for reports: "auto", "reference", "direct", "im2col", "gemm1x1";
+/* Names for reports: "auto", "reference", "direct", "im2col", "gemm1x1",
+ * "winograd", "winograd-f6x6";
  * "blas", "tiles"; never NULL. */
 CC_API const char *cc_algo_name(cc_algo algo);
 CC_API const char *cc_threading_name(cc_threading threading);

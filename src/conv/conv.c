@@ -6,10 +6,23 @@
 #include "conv_internal.h"
 #include "epilogue.h"
 
-static cc_status check_algo(const cc__conv_geom *g, cc_algo algo)
+static bool is_winograd(cc_algo algo)
 {
-    if (algo < CC_ALGO_AUTO || algo > CC_ALGO_GEMM1X1)
+    return algo == CC_ALGO_WINOGRAD || algo == CC_ALGO_WINOGRAD_F6X6;
+}
+
+static bool is_gemm(cc_algo algo) { return algo == CC_ALGO_IM2COL || algo == CC_ALGO_GEMM1X1; }
+
+/* The Winograd path's workspace: twice the GEMM paths' tile, as it holds
+ * both the transformed input and output of its block. */
+static size_t winograd_budget(void) { return 2 * cc__tile_budget_bytes(); }
+
+cc_status cc__conv_check_algo(const cc__conv_geom *g, cc_algo algo)
+{
+    if (algo < CC_ALGO_AUTO || algo > CC_ALGO_WINOGRAD_F6X6)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d: algo %d is not a cc_algo", (int)algo);
+    if (is_winograd(algo))
+        return cc__winograd_supported(g, algo);
     if (algo == CC_ALGO_GEMM1X1 &&
         (g->kh != 1 || g->kw != 1 || g->pt != 0 || g->pb != 0 || g->pl != 0 || g->pr != 0))
         return cc__fail(CC_ERR_UNSUPPORTED,
@@ -29,6 +42,11 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
     case CC_ALGO_GEMM1X1:
         cc__gemm_plan_init(g, op->algo == CC_ALGO_GEMM1X1, cc__tile_budget_bytes(), &op->plan);
         return cc__gemm_pack_weights(g, &op->plan, weights, &op->weights);
+    case CC_ALGO_WINOGRAD:
+    case CC_ALGO_WINOGRAD_F6X6:
+        cc__winograd_plan_init(g, op->algo == CC_ALGO_WINOGRAD ? 4 : 6, winograd_budget(),
+                               &op->wino);
+        return cc__winograd_pack(g, &op->wino, weights, &op->weights);
     default:
         op->weights = cc__alloc_array(cc__geom_weight_floats(g), sizeof(float), "conv2d: weights");
         if (op->weights == NULL)
@@ -38,11 +56,20 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
     }
 }
 
+/* The bytes of one workspace slot: a GEMM path's tile (one per thread), or
+ * the Winograd path's block (one, shared by the threads). */
+static size_t slot_bytes(const cc_conv2d *op)
+{
+    return is_winograd(op->algo) ? op->wino.bytes : is_gemm(op->algo) ? op->plan.tile_bytes : 0;
+}
+
 /* Workspace slots a run with `threads` threads needs. */
 static int slots_needed(const cc_conv2d *op, int threads)
 {
-    if ((op->algo != CC_ALGO_IM2COL && op->algo != CC_ALGO_GEMM1X1) || op->plan.tile_bytes == 0)
+    if (slot_bytes(op) == 0)
         return 0;
+    if (is_winograd(op->algo))
+        return 1;
     if (cc__gemm_threading(&op->plan, threads) == CC_THREADS_BLAS)
         return 1;
     return op->plan.units < (size_t)threads ? (int)op->plan.units : threads;
@@ -51,7 +78,7 @@ static int slots_needed(const cc_conv2d *op, int threads)
 /* Allocates `slots` tiles (cc__alloc_array checks the product). */
 static float *alloc_workspace(const cc_conv2d *op, int slots)
 {
-    return cc__alloc_array((size_t)slots, op->plan.tile_bytes, "conv2d: workspace");
+    return cc__alloc_array((size_t)slots, slot_bytes(op), "conv2d: workspace");
 }
 
 static cc_status finish_create(cc_conv2d *op, const float *weights, const float *bias)
@@ -86,7 +113,7 @@ cc_status cc__conv2d_create_ex(const cc_conv2d_params *p, cc_algo algo, const fl
         return status;
     if (weights == NULL)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d_create: weights is NULL");
-    status = check_algo(&g, algo);
+    status = cc__conv_check_algo(&g, algo);
     if (status != CC_OK)
         return status;
     cc_conv2d *created = cc__alloc(sizeof *created, "conv2d: operator");
@@ -127,7 +154,7 @@ int cc__conv_threads(const cc_conv2d *op)
 
 size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads)
 {
-    return (size_t)slots_needed(op, threads) * op->plan.tile_bytes;
+    return (size_t)slots_needed(op, threads) * slot_bytes(op);
 }
 
 /* The op's own workspace, grown to `slots` if the thread count rose since
@@ -163,22 +190,27 @@ static void release_workspace(cc_conv2d *op, float *workspace, bool shared)
         cc__free(workspace);
 }
 
-static cc_status run_gemm_path(cc_conv2d *op, const cc__conv_io *io, float *given, int threads)
+/* Runs a path that needs a workspace: the one given, else the op's own. */
+static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float *given,
+                                    int threads)
 {
     const int slots = slots_needed(op, threads);
-    const int tile_threads =
-        cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES ? slots : 1;
-    if (slots == 0 || given != NULL) {
-        cc__gemm_conv_run(op, io, given, tile_threads, threads);
-        return CC_OK;
+    float *workspace = given;
+    bool shared = false;
+    if (slots > 0 && given == NULL) {
+        const cc_status status = acquire_workspace(op, slots, &workspace, &shared);
+        if (status != CC_OK)
+            return status;
     }
-    float *workspace;
-    bool shared;
-    const cc_status status = acquire_workspace(op, slots, &workspace, &shared);
-    if (status != CC_OK)
-        return status;
-    cc__gemm_conv_run(op, io, workspace, tile_threads, threads);
-    release_workspace(op, workspace, shared);
+    if (is_winograd(op->algo)) {
+        cc__winograd_run(op, io, workspace, threads);
+    } else {
+        const int tile_threads =
+            cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES ? slots : 1;
+        cc__gemm_conv_run(op, io, workspace, tile_threads, threads);
+    }
+    if (slots > 0 && given == NULL)
+        release_workspace(op, workspace, shared);
     return CC_OK;
 }
 
@@ -212,8 +244,8 @@ cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
     const cc__conv_io io = {input, output, residual};
     cc__team_lock(threads);
     const cc__flush_scope flush = cc__flush_begin(threads);
-    const cc_status status = op->algo == CC_ALGO_IM2COL || op->algo == CC_ALGO_GEMM1X1
-                                 ? run_gemm_path(op, &io, workspace, threads)
+    const cc_status status = is_gemm(op->algo) || is_winograd(op->algo)
+                                 ? run_with_workspace(op, &io, workspace, threads)
                                  : run_kernel_path(op, &io, threads);
     cc__flush_end(flush);
     cc__team_unlock(threads);
@@ -229,13 +261,15 @@ cc_algo cc_conv2d_algo(const cc_conv2d *op) { return op == NULL ? CC_ALGO_AUTO :
 
 size_t cc_conv2d_workspace_size(const cc_conv2d *op)
 {
-    return op == NULL ? 0 : (size_t)op->workspace_slots * op->plan.tile_bytes;
+    return op == NULL ? 0 : (size_t)op->workspace_slots * slot_bytes(op);
 }
 
 cc_threading cc_conv2d_threading(const cc_conv2d *op)
 {
-    if (op == NULL || (op->algo != CC_ALGO_IM2COL && op->algo != CC_ALGO_GEMM1X1))
-        return op != NULL && op->algo == CC_ALGO_DIRECT ? CC_THREADS_TILES : CC_THREADS_BLAS;
+    if (op == NULL || !is_gemm(op->algo))
+        return op != NULL && (op->algo == CC_ALGO_DIRECT || is_winograd(op->algo))
+                   ? CC_THREADS_TILES
+                   : CC_THREADS_BLAS;
     return cc__gemm_threading(&op->plan, cc__conv_threads(op));
 }
 
@@ -251,8 +285,9 @@ void cc_conv2d_destroy(cc_conv2d *op)
 
 const char *cc_algo_name(cc_algo algo)
 {
-    static const char *const names[] = {"auto", "reference", "direct", "im2col", "gemm1x1"};
-    return algo >= CC_ALGO_AUTO && algo <= CC_ALGO_GEMM1X1 ? names[algo] : "unknown";
+    static const char *const names[] = {"auto",    "reference", "direct",       "im2col",
+                                        "gemm1x1", "winograd",  "winograd-f6x6"};
+    return algo >= CC_ALGO_AUTO && algo <= CC_ALGO_WINOGRAD_F6X6 ? names[algo] : "unknown";
 }
 
 const char *cc_threading_name(cc_threading threading)

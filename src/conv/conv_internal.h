@@ -63,6 +63,20 @@ typedef struct {
     size_t tile_bytes;  /* workspace of one thread; 0 when copy_free */
 } cc__gemm_plan;
 
+/* How the Winograd path cuts a layer: F(m x m, 3x3) output tiles over the
+ * whole batch, taken `block` tiles at a time; see winograd.c for the
+ * layouts of the packed weights and of the workspace. */
+typedef struct {
+    int m;              /* output tile side: 4 or 6 */
+    int alpha;          /* input tile side, m + 2 */
+    size_t tiles_h, tiles_w; /* tiles per image */
+    size_t tiles;       /* tiles of the batch */
+    size_t block;       /* tiles per block (<= tiles) */
+    size_t v_stride;    /* floats from one point's transformed input to the next */
+    size_t m_stride;    /* the same for the transformed output */
+    size_t bytes;       /* workspace: the transformed input and output of one block */
+} cc__winograd_plan;
+
 struct cc_conv2d {
     cc__conv_geom g;
     bool external_workspace;  /* runs are given a workspace (a network's, shared) */
@@ -70,10 +84,11 @@ struct cc_conv2d {
     float *weights;           /* packed for the path; see each path's file */
     float *bias;              /* [OC], or NULL */
     cc__gemm_plan plan;       /* IM2COL and GEMM1X1 only */
+    cc__winograd_plan wino;   /* WINOGRAD and WINOGRAD_F6X6 only */
     float *workspace;         /* workspace_slots * plan.tile_bytes */
     int workspace_slots;
     atomic_flag workspace_busy;
-    cc__isa isa;              /* DIRECT: the kernel family chosen at create */
+    cc__isa isa;              /* DIRECT, WINOGRAD: the kernel family chosen at create */
 };
 
 /* Reference: naive loops accumulating in double, rounded once. Needs no
@@ -117,6 +132,20 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output, int threads);
 
+/* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
+ * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.
+ * cc__winograd_plan_init: the tiles and the block of a workspace of about
+ * `budget` bytes (at least one tile's, whatever the budget).
+ * cc__winograd_pack: the transformed weights, allocated with cc__alloc.
+ * cc__winograd_run: the whole batch on up to `threads` OpenMP threads, bias,
+ * residual and activation included, in `workspace` (plan->bytes). */
+cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo);
+void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget,
+                            cc__winograd_plan *plan);
+cc_status cc__winograd_pack(const cc__conv_geom *g, const cc__winograd_plan *plan,
+                            const float *oihw, float **packed);
+void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads);
+
 /* The network's entry points into the operator.
  * cc__conv2d_create_ex: as cc_conv2d_create; with external_workspace the op
  * holds no workspace and every run must be given one.
@@ -133,6 +162,10 @@ size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads);
 cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
                             const float *residual, float *workspace);
 int cc__conv_threads(const cc_conv2d *op);
+
+/* CC_OK when `algo` is a cc_algo that can run g; else CC_ERR_INVALID_ARG
+ * or CC_ERR_UNSUPPORTED with a message. */
+cc_status cc__conv_check_algo(const cc__conv_geom *g, cc_algo algo);
 
 /* AUTO: the path predicted fastest. Pure: depends only on g and the ISA. */
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa);

@@ -68,12 +68,7 @@ static cc_status conv_geometry(const cc_net *net, cc_node input, const cc_net_co
         .groups = p->groups, .layout = net->layout, .activation = CC_ACT_NONE,
     };
     CC__NET_TRY(cc__conv_geom_init(&full, g));
-    if (p->algo < CC_ALGO_AUTO || p->algo > CC_ALGO_GEMM1X1)
-        return cc__fail(CC_ERR_INVALID_ARG, "algo %d is not a cc_algo", (int)p->algo);
-    if (p->algo == CC_ALGO_GEMM1X1 &&
-        (g->kh != 1 || g->kw != 1 || g->pt != 0 || g->pb != 0 || g->pl != 0 || g->pr != 0))
-        return cc__fail(CC_ERR_UNSUPPORTED, "algo GEMM1X1 needs a 1x1 kernel without padding");
-    return CC_OK;
+    return cc__conv_check_algo(g, p->algo);
 }
 
 static cc_status conv_tensors(cc_net *net, const cc__conv_geom *g, bool bias)

@@ -1,0 +1,37 @@
+/* Winograd's tile transforms (Lavin and Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2016) for F(4x4,3x3) and F(6x6,3x3), on
+ * CC__WINO_LANES independent tiles at once: lane l of every array belongs to
+ * tile l, so the arithmetic vectorises whatever the lane count of the ISA.
+ *
+ * With alpha = m + 2 (6 or 8):
+ *   input:  v = B^T d B, d and v alpha x alpha rows of lanes (row-major)
+ *   output: y = A^T x A, x alpha x alpha, y m x m
+ *   weight: u = G w G^T, w 3x3 (row-major), u alpha x alpha, computed in
+ *           double at create.
+ * The matrices are the ones of wincnn for the points 0, +-1, +-2 (F4) and
+ * 0, +-1, +-2, +-1/2 (F6), and infinity; the input and output transforms
+ * are written out with their zeros skipped and shared terms paired. */
+#ifndef COLCONV_WINOGRAD_TRANSFORM_H
+#define COLCONV_WINOGRAD_TRANSFORM_H
+
+#include "../core/core.h"
+
+#define CC__WINO_LANES 16
+#define CC__WINO_MAX_ALPHA 8
+
+typedef float cc__wino_lanes[CC__WINO_LANES];
+
+typedef struct {
+    void (*input)(int m, cc__wino_lanes *d, cc__wino_lanes *v);
+    void (*output)(int m, cc__wino_lanes *x, cc__wino_lanes *y);
+} cc__wino_transforms;
+
+/* The transforms compiled for `isa` (AVX2 + FMA, or portable). */
+cc__wino_transforms cc__wino_transforms_for(cc__isa isa);
+cc__wino_transforms cc__wino_transforms_portable(void);
+cc__wino_transforms cc__wino_transforms_avx2(void);
+
+/* u (alpha x alpha) = G w G^T for the 3x3 kernel w. */
+void cc__wino_weight(int m, const float w[9], float *u);
+
+#endif

@@ -1,0 +1,374 @@
+/* The Winograd paths, F(4x4,3x3) and F(6x6,3x3), against the float64
+ * reference on a seeded table of 3x3 stride-1 shapes: images smaller than a
+ * tile, sizes that are not multiples of the tile, asymmetric and large
+ * padding, groups, depthwise, channel counts on both sides of the 16-lane
+ * groups, batch 1 and > 1, both layouts, every kernel family, blocks of one
+ * tile and of many; plus determinism across runs and thread counts, the
+ * fused residual with a caller's workspace, the bounded workspace, and the
+ * shapes the path refuses. */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/conv/conv_internal.h"
+#include "../src/conv/epilogue.h"
+
+#define SHAPES 120
+#define SEED 20261128u
+
+/* F(6x6,3x3)'s stated tolerance: 5x the core's contract (errors up to about
+ * 1.1x the contract were seen on this table). */
+static double tolerance_of(cc_algo algo, const float *reference, size_t count)
+{
+    return tst_conv_tolerance(reference, count) * (algo == CC_ALGO_WINOGRAD_F6X6 ? 5.0 : 1.0);
+}
+
+static cc_conv2d_params random_params(tst_rng *rng, int i)
+{
+    cc_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.batch = tst_rng_int(rng, 1, 3);
+    p.in_channels = tst_rng_int(rng, 1, 40);
+    p.out_channels = tst_rng_int(rng, 1, 40);
+    p.in_h = tst_rng_int(rng, 1, 26);
+    p.in_w = tst_rng_int(rng, 1, 26);
+    p.kernel_h = p.kernel_w = 3;
+    p.stride_h = p.stride_w = tst_rng_int(rng, 0, 1); /* 0 means 1 */
+    p.dilation_h = p.dilation_w = tst_rng_int(rng, 0, 1);
+    p.pad_top = tst_rng_int(rng, 0, 3);
+    p.pad_bottom = tst_rng_int(rng, 0, 3);
+    p.pad_left = tst_rng_int(rng, 0, 3);
+    p.pad_right = tst_rng_int(rng, 0, 3);
+    p.activation = (cc_act)tst_rng_int(rng, CC_ACT_NONE, CC_ACT_TANH);
+    if (i % 5 == 1) {
+        const int groups = tst_rng_int(rng, 2, 4);
+        p.groups = groups;
+        p.in_channels = groups * tst_rng_int(rng, 1, 18);
+        p.out_channels = groups * tst_rng_int(rng, 1, 18);
+    } else if (i % 5 == 2) {
+        p.in_channels = p.out_channels = p.groups = tst_rng_int(rng, 1, 20);
+    } else if (i % 5 == 3) {
+        p.in_h = p.in_w = tst_rng_int(rng, 1, 3); /* one tile, mostly padding */
+    }
+    /* The padded input must hold the kernel. */
+    if (p.in_h + p.pad_top + p.pad_bottom < 3)
+        p.pad_bottom = 3 - p.in_h - p.pad_top;
+    if (p.in_w + p.pad_left + p.pad_right < 3)
+        p.pad_right = 3 - p.in_w - p.pad_left;
+    return p;
+}
+
+/* The output of algo, in a poisoned guarded buffer. */
+static tst_buffer run_path(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                           const float *bias, const float *input, const char *desc)
+{
+    cc_conv2d *op = NULL;
+    const cc_status status = cc_conv2d_create(p, algo, weights, bias, &op);
+    if (status != CC_OK)
+        fail_msg("[%s] create %s: %s (%s)", desc, cc_algo_name(algo), cc_status_str(status),
+                 cc_last_error());
+    assert_int_equal(cc_conv2d_algo(op), algo);
+    tst_buffer out = tst_buffer_new(tst_conv_sizes(p).output);
+    assert_int_equal(cc_conv2d_run(op, input, out.data), CC_OK);
+    if (!tst_buffer_guards_intact(&out))
+        fail_msg("[%s] %s wrote outside its output", desc, cc_algo_name(algo));
+    cc_conv2d_destroy(op);
+    return out;
+}
+
+typedef struct {
+    tst_conv_counts n;
+    float *input, *weights, *bias;
+} conv_data;
+
+static conv_data new_data(const cc_conv2d_params *p, tst_rng *rng)
+{
+    conv_data d = {tst_conv_sizes(p), NULL, NULL, NULL};
+    d.input = malloc(d.n.input * sizeof(float));
+    d.weights = malloc(d.n.weights * sizeof(float));
+    d.bias = malloc((size_t)p->out_channels * sizeof(float));
+    assert_true(d.input && d.weights && d.bias);
+    tst_fill(rng, d.input, d.n.input, false);
+    tst_fill(rng, d.weights, d.n.weights, false);
+    tst_fill(rng, d.bias, (size_t)p->out_channels, false);
+    return d;
+}
+
+static void free_data(conv_data *d)
+{
+    free(d->input);
+    free(d->weights);
+    free(d->bias);
+}
+
+static void expect_close(const tst_buffer *got, const tst_buffer *want, size_t count,
+                         cc_algo algo, const char *desc)
+{
+    const double tolerance = tolerance_of(algo, want->data, count);
+    const size_t bad = tst_first_mismatch(got->data, want->data, count, tolerance);
+    if (bad != count)
+        fail_msg("[%s] seed %u: %s differs at %zu: %.9g vs reference %.9g (tolerance %g)", desc,
+                 SEED, cc_algo_name(algo), bad, got->data[bad], want->data[bad], tolerance);
+}
+
+/* Both Winograd paths on the whole table, with the tile budget and the
+ * kernel family given. */
+static void run_table(cc_layout layout, size_t tile_budget, cc__isa isa_cap)
+{
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + (uint64_t)layout * 31u + tile_budget);
+    cc__set_tile_budget_bytes(tile_budget);
+    cc__set_isa_cap(isa_cap);
+    for (int i = 0; i < SHAPES; i++) {
+        cc_conv2d_params p = random_params(&rng, i);
+        p.layout = layout;
+        conv_data d = new_data(&p, &rng);
+        const float *bias = i % 2 ? d.bias : NULL;
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, d.weights, bias, d.input, desc);
+        const cc_algo algos[] = {CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD_F6X6};
+        for (size_t a = 0; a < 2; a++) {
+            tst_buffer got = run_path(&p, algos[a], d.weights, bias, d.input, desc);
+            expect_close(&got, &want, d.n.output, algos[a], desc);
+            tst_buffer_free(&got);
+        }
+        tst_buffer_free(&want);
+        free_data(&d);
+    }
+    cc__set_tile_budget_bytes(0);
+    cc__set_isa_cap(CC__ISA_AVX512);
+}
+
+static void nchw(void **state) { (void)state; run_table(CC_NCHW, 0, CC__ISA_AVX512); }
+static void nhwc(void **state) { (void)state; run_table(CC_NHWC, 0, CC__ISA_AVX512); }
+static void nchw_portable(void **state) { (void)state; run_table(CC_NCHW, 0, CC__ISA_SCALAR); }
+static void nhwc_portable(void **state) { (void)state; run_table(CC_NHWC, 0, CC__ISA_SCALAR); }
+/* Budgets below one tile's transforms: blocks of one tile. */
+static void nchw_one_tile_blocks(void **state) { (void)state; run_table(CC_NCHW, 64, CC__ISA_AVX512); }
+static void nhwc_one_tile_blocks(void **state) { (void)state; run_table(CC_NHWC, 64, CC__ISA_AVX512); }
+/* Budgets of a few lane groups: several blocks per image, and images
+ * sharing a block. */
+static void nchw_small_blocks(void **state) { (void)state; run_table(CC_NCHW, 40000, CC__ISA_AVX512); }
+static void nhwc_small_blocks(void **state) { (void)state; run_table(CC_NHWC, 40000, CC__ISA_AVX512); }
+
+/* A VGG-like layer at the default budget: several full blocks, 64 channels. */
+static void large_layer(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 5);
+    for (int layout = CC_NCHW; layout <= CC_NHWC; layout++) {
+        const cc_conv2d_params p = {.batch = 2, .in_channels = 64, .in_h = 58, .in_w = 61,
+                                    .out_channels = 72, .kernel_h = 3, .kernel_w = 3,
+                                    .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1,
+                                    .layout = (cc_layout)layout, .activation = CC_ACT_RELU};
+        conv_data d = new_data(&p, &rng);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, d.weights, d.bias, d.input, desc);
+        for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++) {
+            tst_buffer got = run_path(&p, a, d.weights, d.bias, d.input, desc);
+            expect_close(&got, &want, d.n.output, a, desc);
+            tst_buffer_free(&got);
+        }
+        tst_buffer_free(&want);
+        free_data(&d);
+    }
+}
+
+/* Bitwise identical run after run and across thread counts: the schedule
+ * is static and every GEMM runs on one thread. */
+static void deterministic_across_threads(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 11);
+    cc__set_tile_budget_bytes(40000);
+    for (int i = 0; i < 24; i++) {
+        cc_conv2d_params p = random_params(&rng, i);
+        p.layout = i % 2 ? CC_NHWC : CC_NCHW;
+        p.batch = 3;
+        conv_data d = new_data(&p, &rng);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        const cc_algo algo = i % 3 ? CC_ALGO_WINOGRAD : CC_ALGO_WINOGRAD_F6X6;
+        tst_buffer runs[4];
+        for (int r = 0; r < 4; r++) {
+            cc_set_num_threads(1 + r / 2);
+            runs[r] = run_path(&p, algo, d.weights, d.bias, d.input, desc);
+        }
+        for (int r = 1; r < 4; r++)
+            if (memcmp(runs[0].data, runs[r].data, d.n.output * sizeof(float)) != 0)
+                fail_msg("[%s] %s: run %d differs from run 0", desc, cc_algo_name(algo), r);
+        for (int r = 0; r < 4; r++)
+            tst_buffer_free(&runs[r]);
+        free_data(&d);
+    }
+    cc_set_num_threads(0);
+    cc__set_tile_budget_bytes(0);
+}
+
+/* act(conv + bias + residual) through the network's entry points, with a
+ * workspace the caller owns. */
+static void fused_residual(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 13);
+    cc__set_tile_budget_bytes(40000);
+    for (int i = 0; i < 30; i++) {
+        cc_conv2d_params p = random_params(&rng, i);
+        p.layout = i % 2 ? CC_NHWC : CC_NCHW;
+        conv_data d = new_data(&p, &rng);
+        float *residual = malloc(d.n.output * sizeof(float));
+        tst_fill(&rng, residual, d.n.output, false);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        cc_conv2d_params plain = p;
+        plain.activation = CC_ACT_NONE;
+        tst_buffer want = run_path(&plain, CC_ALGO_REFERENCE, d.weights, d.bias, d.input, desc);
+        for (size_t j = 0; j < d.n.output; j++)
+            want.data[j] = cc__activate((float)((double)want.data[j] + residual[j]), p.activation);
+        cc_conv2d *op = NULL;
+        assert_int_equal(cc__conv2d_create_ex(&p, CC_ALGO_WINOGRAD, d.weights, d.bias, true, &op),
+                         CC_OK);
+        assert_int_equal(cc_conv2d_workspace_size(op), 0);
+        const size_t need = cc__conv2d_workspace_need(op, cc__conv_threads(op));
+        assert_true(need > 0);
+        tst_buffer got = tst_buffer_new(d.n.output);
+        assert_int_equal(cc__conv2d_run_ex(op, d.input, got.data, residual, NULL),
+                         CC_ERR_INVALID_ARG);
+        float *workspace = malloc(need);
+        assert_int_equal(cc__conv2d_run_ex(op, d.input, got.data, residual, workspace), CC_OK);
+        assert_true(tst_buffer_guards_intact(&got));
+        expect_close(&got, &want, d.n.output, CC_ALGO_WINOGRAD, desc);
+        free(workspace);
+        cc_conv2d_destroy(op);
+        tst_buffer_free(&got);
+        tst_buffer_free(&want);
+        free(residual);
+        free_data(&d);
+    }
+    cc__set_tile_budget_bytes(0);
+}
+
+/* The transformed input and output of one block stay within twice the GEMM
+ * paths' per-thread budget, whatever the layer (one tile's at least). */
+static void workspace_is_bounded(void **state)
+{
+    (void)state;
+    const cc_conv2d_params p = {.batch = 8, .in_channels = 256, .in_h = 112, .in_w = 112,
+                                .out_channels = 256, .kernel_h = 3, .kernel_w = 3,
+                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    float *weights = calloc(tst_conv_sizes(&p).weights, sizeof(float));
+    assert_non_null(weights);
+    for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++) {
+        cc_conv2d *op = NULL;
+        assert_int_equal(cc_conv2d_create(&p, a, weights, NULL, &op), CC_OK);
+        const size_t bytes = cc_conv2d_workspace_size(op);
+        assert_true(bytes > 0 && bytes <= 2 * cc__tile_budget_bytes());
+        cc_conv2d_destroy(op);
+    }
+    free(weights);
+}
+
+static void expect_unsupported(cc_conv2d_params p, const char *what)
+{
+    float weights[4 * 4 * 5 * 5] = {0};
+    for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++) {
+        cc_conv2d *op = (cc_conv2d *)weights;
+        assert_int_equal(cc_conv2d_create(&p, a, weights, NULL, &op), CC_ERR_UNSUPPORTED);
+        assert_null(op);
+        if (strstr(cc_last_error(), what) == NULL)
+            fail_msg("%s: message '%s' does not name it", what, cc_last_error());
+    }
+}
+
+static void refuses_other_shapes(void **state)
+{
+    (void)state;
+    const cc_conv2d_params base = {.batch = 1, .in_channels = 4, .in_h = 9, .in_w = 9,
+                                   .out_channels = 4, .kernel_h = 3, .kernel_w = 3};
+    cc_conv2d_params p = base;
+    p.kernel_h = p.kernel_w = 5;
+    expect_unsupported(p, "3x3 kernel");
+    p = base;
+    p.kernel_w = 1;
+    expect_unsupported(p, "3x3 kernel");
+    p = base;
+    p.stride_w = 2;
+    expect_unsupported(p, "stride 1");
+    p = base;
+    p.dilation_h = 2;
+    expect_unsupported(p, "dilation 1");
+    /* Invalid parameters stay invalid, whatever the path. */
+    p = base;
+    p.in_channels = 0;
+    cc_conv2d *op = NULL;
+    assert_int_equal(cc_conv2d_create(&p, CC_ALGO_WINOGRAD, (float[1]){0}, NULL, &op),
+                     CC_ERR_INVALID_ARG);
+    assert_string_equal(cc_algo_name(CC_ALGO_WINOGRAD), "winograd");
+    assert_string_equal(cc_algo_name(CC_ALGO_WINOGRAD_F6X6), "winograd-f6x6");
+    assert_string_equal(cc_algo_name((cc_algo)(CC_ALGO_WINOGRAD_F6X6 + 1)), "unknown");
+}
+
+/* Every allocation of create and run failing in turn: CC_ERR_NOMEM with a
+ * message, nothing leaked. */
+static void allocation_failures(void **state)
+{
+    (void)state;
+    const cc_conv2d_params p = {.batch = 2, .in_channels = 5, .in_h = 9, .in_w = 7,
+                                .out_channels = 6, .kernel_h = 3, .kernel_w = 3,
+                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 3);
+    conv_data d = new_data(&p, &rng);
+    float *out = malloc(d.n.output * sizeof(float));
+    int failures = 0;
+    for (int k = 1;; k++) {
+        tst_failing_allocator f;
+        tst_failing_allocator_install(&f, k);
+        cc_conv2d *op = NULL;
+        cc_status status = cc_conv2d_create(&p, CC_ALGO_WINOGRAD, d.weights, d.bias, &op);
+        if (status == CC_OK)
+            status = cc_conv2d_run(op, d.input, out);
+        cc_conv2d_destroy(op);
+        cc_set_allocator(NULL);
+        assert_int_equal(f.live, 0);
+        if (!f.failed) {
+            assert_int_equal(status, CC_OK);
+            break;
+        }
+        assert_int_equal(status, CC_ERR_NOMEM);
+        assert_true(strlen(cc_last_error()) > 0);
+        failures++;
+    }
+    assert_true(failures >= 3); /* operator, weights, workspace (and bias) */
+    free(out);
+    free_data(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nchw),
+        cmocka_unit_test(nhwc),
+        cmocka_unit_test(nchw_portable),
+        cmocka_unit_test(nhwc_portable),
+        cmocka_unit_test(nchw_one_tile_blocks),
+        cmocka_unit_test(nhwc_one_tile_blocks),
+        cmocka_unit_test(nchw_small_blocks),
+        cmocka_unit_test(nhwc_small_blocks),
+        cmocka_unit_test(large_layer),
+        cmocka_unit_test(deterministic_across_threads),
+        cmocka_unit_test(fused_residual),
+        cmocka_unit_test(workspace_is_bounded),
+        cmocka_unit_test(refuses_other_shapes),
+        cmocka_unit_test(allocation_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

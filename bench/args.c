@@ -24,7 +24,8 @@ void bench_usage(FILE *out)
         "  --batch N            images per run (default 1; --layer: the descriptor's mb)\n"
         "  --threads N[,N...]   thread counts to measure, e.g. 1,2 (default: all cores)\n"
         "  --layout nchw|nhwc   tensor layout (default nchw)\n"
-        "  --paths LIST         of direct,im2col,gemm1x1,auto,reference (default all but reference)\n"
+        "  --paths LIST         of direct,im2col,gemm1x1,winograd,winograd-f6x6,auto,reference\n"
+        "                       (default all but reference)\n"
         "  --with-reference     also time the (slow) reference path\n"
         "  --reps N             timed repetitions, exactly (default: up to 25, ~1 s per path)\n"
         "  --warmup N           untimed runs first (default 3)\n"
@@ -202,7 +203,8 @@ static int parse_option(int argc, char **argv, int *i, bench_args *a, given_flag
         a->layout = strcmp(value, "nchw") == 0 ? CC_NCHW : CC_NHWC;
     } else if (strcmp(opt, "--paths") == 0) {
         if (parse_paths(value, &a->timing) != 0)
-            return bad(err, "bad --paths (of direct,im2col,gemm1x1,auto,reference)", value);
+            return bad(err, "bad --paths (of direct,im2col,gemm1x1,winograd,winograd-f6x6,auto,"
+                            "reference)", value);
     } else if (strcmp(opt, "--reps") == 0) {
         if (parse_int(value, 1, BENCH_MAX_REPS, &a->timing.plan.reps) != 0)
             return bad(err, "bad --reps (an integer from 1 to 1000)", value);

@@ -146,6 +146,37 @@ static void mark_fastest(bench_layer_result *r)
             r->fastest = a;
 }
 
+/* conv.h: AUTO never picks REFERENCE (the oracle) nor WINOGRAD_F6X6 (its
+ * looser tolerance is opt-in). */
+static bool auto_may_pick(cc_algo a)
+{
+    return a != CC_ALGO_AUTO && a != CC_ALGO_REFERENCE && a != CC_ALGO_WINOGRAD_F6X6;
+}
+
+int bench_fastest_eligible(const bench_layer_result *r)
+{
+    int best = -1;
+    for (int a = CC_ALGO_AUTO; a < BENCH_PATHS; a++)
+        if (auto_may_pick((cc_algo)a) && r->paths[a].ran &&
+            (best < 0 || r->paths[a].times.median_ms < r->paths[best].times.median_ms))
+            best = a;
+    return best;
+}
+
+/* The picked path's own row is the figure compared when it was timed: AUTO
+ * runs that very path, and timing it twice would count noise as a miss
+ * (here two timings of one path differ by 10% and more under load). */
+double bench_auto_vs_fastest(const bench_layer_result *r)
+{
+    const int best = bench_fastest_eligible(r);
+    if (!r->paths[CC_ALGO_AUTO].ran || best < 0)
+        return 0;
+    const bench_path_result *picked = &r->paths[r->paths[CC_ALGO_AUTO].picked];
+    const double auto_ms =
+        picked->ran ? picked->times.median_ms : r->paths[CC_ALGO_AUTO].times.median_ms;
+    return auto_ms / r->paths[best].times.median_ms;
+}
+
 static void time_peers(const bench_options *o, bench_layer_result *r)
 {
     for (int peer = 0; peer < BENCH_PEERS; peer++) {

@@ -9,7 +9,7 @@
 #include "desc.h"
 #include "timing.h"
 
-enum { BENCH_PATHS = 5 }; /* colconv's paths, indexed by cc_algo */
+enum { BENCH_PATHS = 7 }; /* colconv's paths, indexed by cc_algo */
 
 typedef struct {
     bool ran;
@@ -62,8 +62,17 @@ const char *bench_peer_name(int peer, cc_layout layout);
 
 /* Times the layer (its params' layout and batch as given) on `threads`
  * threads; returns 0, or -1 with a message on stderr. Paths a layer cannot
- * take (GEMM1X1 on a 3x3) are skipped. */
+ * take (GEMM1X1 on a 3x3, WINOGRAD on a 1x1) are skipped. */
 int bench_conv_layer(const char *net, const bench_layer *layer, int count, int threads,
                      const bench_options *options, bench_layer_result *result);
+
+/* The fastest path that ran among those AUTO may pick (direct, im2col,
+ * gemm1x1, winograd: not reference, not winograd-f6x6), or -1. */
+int bench_fastest_eligible(const bench_layer_result *r);
+
+/* The median of the path AUTO picked (its own row; AUTO's if that path was
+ * not timed) over the fastest eligible path's (>1: AUTO picked a slower
+ * path); 0 when AUTO or every eligible path did not run. */
+double bench_auto_vs_fastest(const bench_layer_result *r);
 
 #endif

@@ -1,5 +1,6 @@
 /* RFC 4180 CSV: a header line, then one line per row; a field with a comma,
- * quote or line break is quoted, quotes doubled (descriptors hold quotes). */
+ * quote or line break is quoted, quotes doubled (descriptors hold quotes).
+ * New columns go last, so that readers by position keep working. */
 #include "csv.h"
 
 #include <string.h>
@@ -8,7 +9,8 @@
 
 const char bench_csv_header[] =
     "net,layer,desc,path,threads,batch,layout,count,index,gflop,ms_median,ms_min,ms_max,reps,"
-    "gflops,ratio_to_sgemm,fraction_of_peak,workspace_bytes,threading,auto_pick,impl,fastest";
+    "gflops,ratio_to_sgemm,fraction_of_peak,workspace_bytes,threading,auto_pick,impl,fastest,"
+    "auto_vs_fastest";
 
 static void put_field(FILE *f, const char *text)
 {
@@ -37,7 +39,7 @@ static void put_row(FILE *f, const bench_row *r)
             r->ms_max, r->reps, r->gflops, r->ratio_to_sgemm, r->fraction_of_peak,
             r->workspace_bytes > 0 ? r->workspace_bytes : 0, r->threading, r->auto_pick);
     put_field(f, r->impl);
-    fprintf(f, ",%d\n", r->fastest ? 1 : 0);
+    fprintf(f, ",%d,%.4f\n", r->fastest ? 1 : 0, r->auto_vs_fastest);
 }
 
 int bench_write_csv(const bench_run *run, const char *path)

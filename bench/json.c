@@ -70,6 +70,7 @@ static cJSON *row_json(const bench_row *row)
                             (double)(row->workspace_bytes > 0 ? row->workspace_bytes : 0));
     cJSON_AddStringToObject(o, "threading", row->threading);
     cJSON_AddStringToObject(o, "auto_pick", row->auto_pick);
+    cJSON_AddNumberToObject(o, "auto_vs_fastest", row->auto_vs_fastest);
     cJSON_AddStringToObject(o, "impl", row->impl);
     cJSON_AddBoolToObject(o, "fastest", row->fastest);
     return o;

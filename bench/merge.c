@@ -63,6 +63,7 @@ static void read_row(const cJSON *o, bench_row *r)
     r->gflops = get_number(o, "gflops");
     r->ratio_to_sgemm = get_number(o, "ratio_to_sgemm");
     r->fraction_of_peak = get_number(o, "fraction_of_peak");
+    r->auto_vs_fastest = get_number(o, "auto_vs_fastest");
     r->workspace_bytes = (long long)get_number(o, "workspace_bytes");
     r->fastest = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "fastest"));
 }

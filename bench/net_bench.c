@@ -53,13 +53,15 @@ static void fill_random(float *data, size_t count)
     }
 }
 
-/* The time AUTO's path takes on a layer (the fastest path if AUTO was not
- * timed), or -1. */
+/* The time AUTO's path takes on a layer (if AUTO was not timed, the fastest
+ * path it may pick: the network never runs reference or winograd-f6x6), or
+ * -1. */
 static double auto_ms(const bench_layer_result *r)
 {
     if (r->paths[CC_ALGO_AUTO].ran)
         return r->paths[CC_ALGO_AUTO].times.median_ms;
-    return r->fastest >= 0 ? r->paths[r->fastest].times.median_ms : -1.0;
+    const int best = bench_fastest_eligible(r);
+    return best >= 0 ? r->paths[best].times.median_ms : -1.0;
 }
 
 /* Time per layer type from cc_net_run_timed: each node's fastest of

@@ -15,7 +15,11 @@
 
 extern char **environ;
 
-enum { MAX_PLOT_PATHS = 8 };
+/* colconv's paths in report order, then the peers. */
+static const char *const path_order[] = {"reference", "direct", "im2col", "gemm1x1",
+                                         "winograd", "winograd-f6x6", "auto", "onednn_any",
+                                         "onednn_nchw", "onednn_nhwc"};
+enum { MAX_PLOT_PATHS = sizeof path_order / sizeof path_order[0] };
 
 /* A gnuplot single-quoted string: quotes are doubled. */
 static void put_quoted(FILE *f, const char *text)
@@ -29,24 +33,21 @@ static void put_quoted(FILE *f, const char *text)
     fputc('\'', f);
 }
 
-/* The paths with at least one row, the roof excluded: colconv's in report
- * order, then the peers. */
+/* The paths with at least one row, the roof excluded, in path_order. */
 static int plotted_paths(const bench_run *run, char paths[MAX_PLOT_PATHS][24])
 {
-    static const char *const order[] = {"reference", "direct", "im2col", "gemm1x1", "auto",
-                                        "onednn_any", "onednn_nchw", "onednn_nhwc"};
-    bool present[sizeof order / sizeof order[0]] = {false};
+    bool present[MAX_PLOT_PATHS] = {false};
     for (size_t i = 0; i < run->layer_count; i++) {
         bench_row rows[BENCH_MAX_ROWS_PER_LAYER];
         const size_t n = bench_layer_rows(&run->layers[i], 0, rows);
         for (size_t k = 0; k < n; k++)
-            for (size_t p = 0; p < sizeof order / sizeof order[0]; p++)
-                present[p] |= strcmp(order[p], rows[k].path) == 0;
+            for (size_t p = 0; p < MAX_PLOT_PATHS; p++)
+                present[p] |= strcmp(path_order[p], rows[k].path) == 0;
     }
     int count = 0;
-    for (size_t p = 0; p < sizeof order / sizeof order[0] && count < MAX_PLOT_PATHS; p++)
+    for (size_t p = 0; p < MAX_PLOT_PATHS; p++)
         if (present[p])
-            snprintf(paths[count++], sizeof paths[0], "%s", order[p]);
+            snprintf(paths[count++], sizeof paths[0], "%s", path_order[p]);
     return count;
 }
 

@@ -1,12 +1,23 @@
 /* Text report. Columns: median ms, [min - max] over the repetitions, reps,
  * GFLOP/s, ratio to the SGEMM roof, fraction of the single-core FMA peak,
  * workspace bytes, threading, AUTO's pick, and the speed against oneDNN's
- * faster variant (>1: colconv is faster). '*' marks the fastest path. */
+ * faster variant (>1: colconv is faster). '*' marks the fastest path; the
+ * auto row of a layer where AUTO's pick is over 10% slower than the fastest
+ * path it may pick says so. */
 #include "report.h"
 
 #include <string.h>
 
 #include "rows.h"
+
+/* The issue's bar: AUTO's time over the fastest eligible path's time above
+ * this is a miss, a bug to fix in the selection. */
+static const double auto_miss_ratio = 1.10;
+
+static bool auto_misses(double auto_vs_fastest)
+{
+    return auto_vs_fastest > auto_miss_ratio;
+}
 
 void bench_report_header(FILE *out, const bench_report_style *style, int threads)
 {
@@ -16,8 +27,10 @@ void bench_report_header(FILE *out, const bench_report_style *style, int threads
             threads, threads == 1 ? "" : "s");
     if (style->peers)
         fprintf(out, "; vs_dnnl = oneDNN's faster time / this path's time (>1: colconv faster)");
-    fprintf(out, "; * = fastest colconv path.\n");
-    fprintf(out, "  %-12s %-22s %-11s %9s %23s %4s %8s %7s %7s %10s %7s %-8s%s\n", "net", "layer",
+    fprintf(out, "; * = fastest colconv path; 'auto Nx slower than P' = AUTO's time is N > %.2f "
+                 "times that of P, the fastest eligible path (one AUTO may pick).\n",
+            auto_miss_ratio);
+    fprintf(out, "  %-12s %-22s %-13s %9s %23s %4s %8s %7s %7s %10s %7s %-8s%s\n", "net", "layer",
             "path", "ms", "[min - max]", "reps", "GFLOP/s", "/sgemm", "/peak1", "workspace",
             "threads", "auto", style->peers ? " vs_dnnl  impl" : "");
 }
@@ -32,8 +45,9 @@ static double onednn_best_ms(const bench_layer_result *r)
     return best;
 }
 
+/* fastest_eligible names the path the auto row's note compares with. */
 static void print_row(FILE *out, const bench_report_style *style, const bench_row *row,
-                      double dnnl_ms)
+                      double dnnl_ms, const char *fastest_eligible)
 {
     const bool bold = row->fastest && style->highlight;
     char workspace[24] = "-", peak[16] = "-";
@@ -41,7 +55,7 @@ static void print_row(FILE *out, const bench_report_style *style, const bench_ro
         snprintf(workspace, sizeof workspace, "%lld", row->workspace_bytes);
     if (row->fraction_of_peak > 0)
         snprintf(peak, sizeof peak, "%.2f", row->fraction_of_peak);
-    fprintf(out, "%s%c %-12s %-22s %-11s %9.3f [%9.3f - %9.3f] %4d %8.1f %7.2f %7s %10s %7s %-8s",
+    fprintf(out, "%s%c %-12s %-22s %-13s %9.3f [%9.3f - %9.3f] %4d %8.1f %7.2f %7s %10s %7s %-8s",
             bold ? "\033[1m" : "", row->fastest ? '*' : ' ', row->net, row->layer, row->path,
             row->ms_median, row->ms_min, row->ms_max, row->reps, row->gflops, row->ratio_to_sgemm,
             peak, workspace, row->threading[0] ? row->threading : "-",
@@ -50,6 +64,8 @@ static void print_row(FILE *out, const bench_report_style *style, const bench_ro
         fprintf(out, " %7.2f", dnnl_ms / row->ms_median);
     else if (style->peers && row->impl[0])
         fprintf(out, " %7s  %s", "", row->impl);
+    if (auto_misses(row->auto_vs_fastest))
+        fprintf(out, "  auto %.2fx slower than %s", row->auto_vs_fastest, fastest_eligible);
     fprintf(out, "%s\n", bold ? "\033[0m" : "");
 }
 
@@ -62,8 +78,10 @@ void bench_report_layer(FILE *out, const bench_report_style *style, const bench_
     if (r->count > 1)
         fprintf(out, ", x%d in the network\n", r->count);
     const double dnnl_ms = onednn_best_ms(r);
+    const int eligible = bench_fastest_eligible(r);
+    const char *eligible_name = eligible >= 0 ? cc_algo_name((cc_algo)eligible) : "";
     for (size_t i = 0; i < n; i++)
-        print_row(out, style, &rows[i], dnnl_ms);
+        print_row(out, style, &rows[i], dnnl_ms, eligible_name);
 }
 
 /* Sum over the layers (times their count) of one path's median, or of the
@@ -80,6 +98,33 @@ static double total_ms(const bench_layer_result *layers, size_t count, int path)
     return total;
 }
 
+/* How many layers AUTO's pick is within the bar on, and the misses; nothing
+ * when no layer has both AUTO and an eligible path timed. */
+static void report_auto_misses(FILE *out, const char *net, const bench_layer_result *layers,
+                               size_t count)
+{
+    int compared = 0, within = 0;
+    for (size_t i = 0; i < count; i++) {
+        const double ratio = bench_auto_vs_fastest(&layers[i]);
+        compared += ratio > 0;
+        within += ratio > 0 && !auto_misses(ratio);
+    }
+    if (compared == 0)
+        return;
+    fprintf(out, "  %s auto within %.0f%% of the fastest eligible path on %d/%d layers",
+            net, 100 * (auto_miss_ratio - 1), within, compared);
+    const char *separator = "; misses: ";
+    for (size_t i = 0; i < count; i++) {
+        const double ratio = bench_auto_vs_fastest(&layers[i]);
+        if (!auto_misses(ratio))
+            continue;
+        fprintf(out, "%s%s (%.2fx vs %s)", separator, layers[i].layer.name, ratio,
+                cc_algo_name((cc_algo)bench_fastest_eligible(&layers[i])));
+        separator = ", ";
+    }
+    fprintf(out, "\n");
+}
+
 void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_result *layers,
                                size_t count)
 {
@@ -89,7 +134,8 @@ void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_res
     for (size_t i = 0; i < count; i++)
         sgemm += layers[i].count * layers[i].sgemm.median_ms;
     fprintf(out, "  %s conv layers, total ms: sgemm roof %.3f", net, sgemm);
-    static const cc_algo paths[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_AUTO};
+    static const cc_algo paths[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_WINOGRAD,
+                                    CC_ALGO_AUTO};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         const double t = total_ms(layers, count, (int)paths[i]);
         if (t >= 0)
@@ -99,6 +145,7 @@ void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_res
     if (best >= 0)
         fprintf(out, ", fastest path per layer %.3f", best);
     fprintf(out, "\n");
+    report_auto_misses(out, net, layers, count);
 }
 
 void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_result *layers,

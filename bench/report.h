@@ -21,7 +21,9 @@ void bench_report_layer(FILE *out, const bench_report_style *style, const bench_
 /* The network section; layers are the net's conv layer results (may be 0). */
 void bench_report_net(FILE *out, const bench_net_result *net, const bench_layer_result *layers,
                       size_t count);
-/* The conv-layer totals of a net or layer set without a zoo network. */
+/* The conv-layer totals of a net or layer set (also the first line of
+ * bench_report_net), then on how many layers AUTO is within 10% of the
+ * fastest eligible path, naming the misses. */
 void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_result *layers,
                                size_t count);
 

@@ -33,7 +33,9 @@ size_t bench_layer_rows(const bench_layer_result *r, double peak,
     size_t n = 0;
     fill_common(r, peak, "sgemm", &r->sgemm, r->sgemm_gflops, &rows[n++]);
     static const cc_algo order[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL,
-                                    CC_ALGO_GEMM1X1, CC_ALGO_AUTO};
+                                    CC_ALGO_GEMM1X1, CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD_F6X6,
+                                    CC_ALGO_AUTO};
+    _Static_assert(sizeof order / sizeof order[0] == BENCH_PATHS, "every path has a row");
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         const bench_path_result *p = &r->paths[order[i]];
         if (!p->ran)
@@ -42,8 +44,10 @@ size_t bench_layer_rows(const bench_layer_result *r, double peak,
         fill_common(r, peak, cc_algo_name(order[i]), &p->times, p->gflops, row);
         row->workspace_bytes = (long long)p->workspace_bytes;
         snprintf(row->threading, sizeof row->threading, "%s", cc_threading_name(p->threading));
-        if (order[i] == CC_ALGO_AUTO)
+        if (order[i] == CC_ALGO_AUTO) {
             snprintf(row->auto_pick, sizeof row->auto_pick, "%s", cc_algo_name(p->picked));
+            row->auto_vs_fastest = bench_auto_vs_fastest(r);
+        }
         row->fastest = (int)order[i] == r->fastest;
     }
     for (int peer = 0; peer < BENCH_PEERS; peer++) {

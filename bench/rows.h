@@ -13,7 +13,8 @@ typedef struct {
     char net[32];
     char layer[64];
     char desc[192];        /* benchdnn-style, canonical, with n"name" */
-    char path[24];         /* direct, im2col, gemm1x1, auto, reference, sgemm, onednn_any, ... */
+    char path[24];         /* direct, im2col, gemm1x1, winograd, winograd-f6x6, auto,
+                              reference, sgemm, onednn_any, ... */
     char layout[8];        /* nchw, nhwc */
     char threading[8];     /* blas, tiles; "" for non-colconv rows */
     char auto_pick[16];    /* the auto row: the path AUTO chose; else "" */
@@ -22,6 +23,7 @@ typedef struct {
     double gflop, ms_median, ms_min, ms_max, gflops;
     double ratio_to_sgemm;   /* gflops / the roof's gflops (1 for the roof) */
     double fraction_of_peak; /* gflops / single-core FMA peak; 0 if unknown */
+    double auto_vs_fastest;  /* the auto row: bench_auto_vs_fastest; else 0 */
     long long workspace_bytes; /* -1 where it does not apply (the roof) */
     bool fastest;            /* the fastest colconv path of its layer */
 } bench_row;
@@ -30,7 +32,8 @@ typedef struct {
 enum { BENCH_MAX_ROWS_PER_LAYER = 1 + BENCH_PATHS + BENCH_PEERS };
 
 /* Rows of r in report order: sgemm, reference, direct, im2col, gemm1x1,
- * auto, then the peers that ran. Returns the number written. */
+ * winograd, winograd-f6x6, auto, then the peers that ran. Returns the
+ * number written. */
 size_t bench_layer_rows(const bench_layer_result *r, double peak_gflops,
                         bench_row rows[BENCH_MAX_ROWS_PER_LAYER]);
 

@@ -129,7 +129,7 @@ def row(net, d, count, index, path, threads, times, roof_gflops, impl=""):
         "gflop": g, "ms_median": median, "ms_min": lo, "ms_max": hi, "reps": reps,
         "gflops": gflops, "ratio_to_sgemm": gflops / roof_gflops if roof_gflops else 0.0,
         "fraction_of_peak": None, "workspace_bytes": 0, "threading": "", "auto_pick": "",
-        "impl": impl, "fastest": path == "torch",
+        "auto_vs_fastest": 0.0, "impl": impl, "fastest": path == "torch",
     }
 
 

@@ -1,6 +1,7 @@
 /* colconv-bench end to end: a --quick run into a temporary directory, its
  * JSON read back with libcjson and its CSV line by line, both checked
- * against the schema of bench/README.md; the chart; --merge; exit statuses. */
+ * against the schema of bench/README.md; a 3x3 layer's Winograd rows; the
+ * chart; --merge; exit statuses; AUTO's misses in the text report. */
 #include "support.h"
 
 #include <cjson/cJSON.h>
@@ -15,6 +16,7 @@
 #include "csv.h"
 #include "desc.h"
 #include "json.h"
+#include "report.h"
 
 static char dir[64];
 static cJSON *report; /* the quick run's JSON */
@@ -60,7 +62,7 @@ static int remove_run(void **state)
 {
     (void)state;
     cJSON_Delete(report);
-    const char *files[] = {"report.json", "report.csv", "report.png", "report.gp"};
+    const char *files[] = {"report.json", "report.csv", "report.png", "report.gp", "w3x3.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -119,7 +121,8 @@ static void env_follows_schema(void **state)
 
 static bool known_path(const char *path)
 {
-    const char *paths[] = {"sgemm", "reference", "direct", "im2col", "gemm1x1", "auto",
+    const char *paths[] = {"sgemm",    "reference",     "direct", "im2col",
+                           "gemm1x1",  "winograd",      "winograd-f6x6", "auto",
                            "onednn_any", "onednn_nchw", "onednn_nhwc"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (strcmp(path, paths[i]) == 0)
@@ -159,6 +162,9 @@ static void check_layer_row(const cJSON *row)
     string_field(row, "threading");
     if (strcmp(path, "auto") == 0 && !known_path(string_field(row, "auto_pick")))
         fail_msg("%s %s: auto picked '%s'", net, layer, string_field(row, "auto_pick"));
+    const double auto_vs_fastest = number_field(row, "auto_vs_fastest");
+    if (strcmp(path, "auto") == 0 ? !(auto_vs_fastest > 0) : auto_vs_fastest != 0)
+        fail_msg("%s %s %s: auto_vs_fastest %g", net, layer, path, auto_vs_fastest);
 }
 
 /* Per layer: one sgemm row, and exactly one fastest colconv path. */
@@ -189,7 +195,7 @@ static void layers_follow_schema(void **state)
     const cJSON *layers = field(report, "layers");
     assert_true(cJSON_IsArray(layers));
     const cJSON *row;
-    int rows = 0, gemm1x1 = 0, sgemm = 0;
+    int rows = 0, gemm1x1 = 0, winograd = 0, sgemm = 0;
     bool nets[3] = {false, false, false};
     const char *expected_nets[3] = {"lenet5", "lenet", "googlenet1x1"};
     cJSON_ArrayForEach(row, layers)
@@ -197,12 +203,14 @@ static void layers_follow_schema(void **state)
         check_layer_row(row);
         rows++;
         gemm1x1 += strcmp(string_field(row, "path"), "gemm1x1") == 0;
+        winograd += strncmp(string_field(row, "path"), "winograd", 8) == 0;
         sgemm += strcmp(string_field(row, "path"), "sgemm") == 0;
         for (int k = 0; k < 3; k++)
             nets[k] |= strcmp(string_field(row, "net"), expected_nets[k]) == 0;
     }
     assert_int_equal(sgemm, 9); /* 2 + 2 + 5 layers */
     assert_int_equal(gemm1x1, 5);
+    assert_int_equal(winograd, 0); /* 5x5 and 1x1 layers only: skipped */
     assert_true(nets[0] && nets[1] && nets[2]);
     assert_true(rows >= 9 * 4);
     check_layer_groups(layers);
@@ -282,7 +290,7 @@ static void csv_matches_json(void **state)
     assert_non_null(fgets(line, sizeof line, f));
     line[strcspn(line, "\n")] = '\0';
     assert_string_equal(line, bench_csv_header);
-    enum { COLUMNS = 22 };
+    enum { COLUMNS = 23 };
     char fields[COLUMNS + 1][200];
     const cJSON *layers = field(report, "layers");
     int i = 0;
@@ -301,9 +309,64 @@ static void csv_matches_json(void **state)
         const double gflops = number_field(row, "gflops");
         assert_true(fabs(atof(fields[14]) - gflops) <= 1e-4 + 1e-4 * gflops);
         assert_int_equal(atoi(fields[21]), cJSON_IsTrue(field(row, "fastest")));
+        const double ratio = number_field(row, "auto_vs_fastest");
+        assert_true(fabs(atof(fields[22]) - ratio) <= 1e-4 + 1e-4 * ratio);
     }
     fclose(f);
     assert_int_equal(i, cJSON_GetArraySize(layers));
+}
+
+/* The row of path in layers, or NULL. */
+static const cJSON *row_of(const cJSON *layers, const char *path)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, layers)
+    {
+        if (strcmp(string_field(row, "path"), path) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+/* A 3x3 stride-1 layer gets both Winograd rows (no gemm1x1), and the auto
+ * row's auto_vs_fastest is the picked path's time over the fastest of
+ * direct, im2col and winograd: never reference or winograd-f6x6, which AUTO
+ * does not pick. */
+static void winograd_rows_on_a_3x3_layer(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/w3x3.json", dir);
+    const char *argv[] = {"colconv-bench", "--layer", "mb1ic8ih12oc8kh3ph1n\"w3x3\"",
+                          "--quiet",       "--threads", "1", "--reps", "3", "--warmup", "1",
+                          "--with-reference", "--json", path};
+    assert_int_equal(run_bench(13, argv), 0);
+    char *text = read_file(path);
+    cJSON *w3x3 = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    assert_non_null(w3x3);
+    const cJSON *layers = field(w3x3, "layers");
+    const cJSON *row;
+    cJSON_ArrayForEach(row, layers) check_layer_row(row);
+    assert_null(row_of(layers, "gemm1x1"));
+    const char *eligible[] = {"direct", "im2col", "winograd"};
+    double fastest = 0;
+    for (size_t i = 0; i < sizeof eligible / sizeof eligible[0]; i++) {
+        const cJSON *r = row_of(layers, eligible[i]);
+        if (r == NULL)
+            fail_msg("no %s row on a 3x3 stride-1 layer", eligible[i]);
+        const double ms = number_field(r, "ms_median");
+        fastest = fastest == 0 || ms < fastest ? ms : fastest;
+    }
+    assert_non_null(row_of(layers, "winograd-f6x6"));
+    assert_non_null(row_of(layers, "reference"));
+    const cJSON *auto_row = row_of(layers, "auto");
+    assert_non_null(auto_row);
+    const char *pick = string_field(auto_row, "auto_pick");
+    assert_true(strcmp(pick, "reference") != 0 && strcmp(pick, "winograd-f6x6") != 0);
+    const double expected = number_field(row_of(layers, pick), "ms_median") / fastest;
+    assert_true(fabs(number_field(auto_row, "auto_vs_fastest") - expected) <= 1e-9 * expected);
+    cJSON_Delete(w3x3);
 }
 
 static bool have_gnuplot(void)
@@ -341,6 +404,103 @@ static void merge_of_a_report_with_itself(void **state)
     assert_int_equal(run_bench(4, missing), 1);
 }
 
+/* A layer result as if timed: median ms per path, 0 for paths not run. */
+static bench_layer_result timed_layer(const char *desc, const double ms[BENCH_PATHS],
+                                      cc_algo picked)
+{
+    bench_layer_result r = {0};
+    char error[160];
+    if (bench_parse_desc(desc, &r.layer, error, sizeof error) != 0)
+        fail_msg("%s: %s", desc, error);
+    r.net = "synthetic";
+    r.count = 1;
+    r.threads = 1;
+    r.gflop = bench_layer_gflop(&r.layer.params);
+    r.sgemm = (bench_times){0.5, 0.5, 0.5, 1};
+    r.fastest = -1;
+    for (int a = 0; a < BENCH_PATHS; a++) {
+        r.paths[a].ran = ms[a] > 0;
+        r.paths[a].times = (bench_times){ms[a], ms[a], ms[a], 1};
+        r.paths[a].gflops = ms[a] > 0 ? r.gflop / (ms[a] * 1e-3) : 0;
+    }
+    r.paths[CC_ALGO_AUTO].picked = picked;
+    return r;
+}
+
+/* The text report's lines, as one string (caller frees). */
+static char *report_text(const bench_layer_result *layers, size_t count)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    const bench_report_style style = {0, false, false};
+    for (size_t i = 0; i < count; i++)
+        bench_report_layer(f, &style, &layers[i]);
+    bench_report_layer_totals(f, "synthetic", layers, count);
+    const long size = ftell(f);
+    rewind(f);
+    char *text = calloc((size_t)size + 1, 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    return text;
+}
+
+/* The line of text that contains needle, or NULL (into line). */
+static const char *line_with(const char *text, const char *needle, char *line, size_t size)
+{
+    const char *hit = strstr(text, needle);
+    if (hit == NULL)
+        return NULL;
+    const char *start = hit;
+    while (start > text && start[-1] != '\n')
+        start--;
+    snprintf(line, size, "%.*s", (int)strcspn(start, "\n"), start);
+    return line;
+}
+
+/* AUTO is measured against direct, im2col, gemm1x1 and winograd only: a
+ * faster reference or winograd-f6x6 is no miss; more than 10% over the
+ * fastest eligible path is, on the auto row and in the count. */
+static void auto_misses_are_reported(void **state)
+{
+    (void)state;
+    /* auto, reference, direct, im2col, gemm1x1, winograd, winograd-f6x6 */
+    const double miss[BENCH_PATHS] = {1.0, 0.1, 1.0, 1.2, 0, 0.8, 0.5};
+    const double near[BENCH_PATHS] = {1.05, 0.1, 1.0, 1.3, 0, 1.2, 0.5};
+    const double alone[BENCH_PATHS] = {1.0, 0, 0, 0, 0, 0, 0};
+    const bench_layer_result layers[] = {
+        timed_layer("ic8ih12oc8kh3ph1n\"slow\"", miss, CC_ALGO_DIRECT),
+        timed_layer("ic8ih12oc8kh3ph1n\"near\"", near, CC_ALGO_DIRECT),
+        timed_layer("ic8ih12oc8kh3ph1n\"alone\"", alone, CC_ALGO_DIRECT),
+    };
+    assert_int_equal(bench_fastest_eligible(&layers[0]), CC_ALGO_WINOGRAD);
+    assert_true(fabs(bench_auto_vs_fastest(&layers[0]) - 1.25) < 1e-12);
+    assert_int_equal(bench_fastest_eligible(&layers[1]), CC_ALGO_DIRECT);
+    /* AUTO ran direct, the fastest: its own 5% slower timing is noise. */
+    assert_true(fabs(bench_auto_vs_fastest(&layers[1]) - 1.0) < 1e-12);
+    assert_int_equal(bench_fastest_eligible(&layers[2]), -1);
+    assert_true(bench_auto_vs_fastest(&layers[2]) == 0);
+    char *text = report_text(layers, 3);
+    char line[512];
+    if (line_with(text, "slower than", line, sizeof line) == NULL)
+        fail_msg("no auto note in:\n%s", text);
+    assert_non_null(strstr(line, "slow"));
+    assert_non_null(strstr(line, " auto "));
+    assert_non_null(strstr(line, "auto 1.25x slower than winograd"));
+    assert_null(strstr(strstr(text, line) + strlen(line), "slower than"));
+    if (line_with(text, "within 10%", line, sizeof line) == NULL)
+        fail_msg("no miss count in:\n%s", text);
+    assert_string_equal(line, "  synthetic auto within 10% of the fastest eligible path on 1/2 "
+                              "layers; misses: slow (1.25x vs winograd)");
+    assert_null(strstr(text, ", winograd ")); /* not on every layer: no total */
+    free(text);
+    text = report_text(layers, 2);
+    if (strstr(text, "total ms: sgemm roof 1.000, direct 2.000, im2col 2.500, winograd 2.000, "
+                     "auto 2.050\n") == NULL)
+        fail_msg("totals without winograd in:\n%s", text);
+    free(text);
+}
+
 static void usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -355,7 +515,7 @@ static void usage_errors_exit_2(void **state)
         {"--threads", "1,x"},
         {"--batch", "0"},
         {"--layout", "nchwc"},
-        {"--paths", "direct,winograd"},
+        {"--paths", "direct,fft"},
         {"--reps", "-1"},
         {"--warmup", "many"},
         {"--vs", "mkl"},
@@ -384,9 +544,11 @@ int main(void)
         cmocka_unit_test(layers_follow_schema),
         cmocka_unit_test(networks_follow_schema),
         cmocka_unit_test(csv_matches_json),
+        cmocka_unit_test(winograd_rows_on_a_3x3_layer),
         cmocka_unit_test(chart_is_drawn),
         cmocka_unit_test(merge_of_a_report_with_itself),
         cmocka_unit_test(usage_errors_exit_2),
+        cmocka_unit_test(auto_misses_are_reported),
     };
     return cmocka_run_group_tests(tests, quick_run, remove_run);
 }

@@ -196,6 +196,11 @@ static bool io_counts(const cc_conv2d_params *p, size_t w_count, size_t *in, siz
            multiply_adds <= MAX_MULTIPLY_ADDS;
 }
 
+static bool is_winograd(cc_algo algo)
+{
+    return algo == CC_ALGO_WINOGRAD || algo == CC_ALGO_WINOGRAD_F6X6;
+}
+
 static void compare(const float *got, const float *want, size_t count, data_kind kind,
                     const cc_conv2d_params *p, cc_algo algo)
 {
@@ -204,8 +209,12 @@ static void compare(const float *got, const float *want, size_t count, data_kind
     double largest = 1.0;
     for (size_t i = 0; i < count; i++)
         largest = fmax(largest, fabs(want[i]));
-    const double tolerance = kind == DATA_INTEGERS && p->activation == CC_ACT_NONE
-                                 ? 0.0 : 1e-4 * largest;
+    /* Winograd's transforms have fractions (never exact), F(6x6,3x3) its own
+     * tolerance; AUTO may pick Winograd. */
+    const bool exact = kind == DATA_INTEGERS && p->activation == CC_ACT_NONE &&
+                       !is_winograd(algo) && algo != CC_ALGO_AUTO;
+    const double tolerance =
+        exact ? 0.0 : (algo == CC_ALGO_WINOGRAD_F6X6 ? 5e-4 : 1e-4) * largest;
     for (size_t i = 0; i < count; i++)
         if (!(fabs((double)got[i] - want[i]) <= tolerance)) {
             fprintf(stderr, "fuzz_conv: output %zu is %.9g, the reference %.9g (tolerance %g)\n",
@@ -260,7 +269,8 @@ static void run_case(bytes *b, const cc_conv2d_params *p, cc_algo algo, unsigned
         check(status == CC_ERR_INVALID_ARG || status == CC_ERR_UNSUPPORTED ||
                   (status == CC_ERR_NOMEM && f.calls >= fail_at && fail_at > 0),
               "unexpected status", p, algo);
-        check(status != CC_ERR_UNSUPPORTED || algo == CC_ALGO_GEMM1X1, "unsupported", p, algo);
+        check(status != CC_ERR_UNSUPPORTED || algo == CC_ALGO_GEMM1X1 || is_winograd(algo),
+              "unsupported", p, algo);
     } else {
         cc_conv2d *ref = NULL;
         check(cc_conv2d_create(p, CC_ALGO_REFERENCE, weights, with_bias ? bias : NULL, &ref) ==
@@ -278,7 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned mode = take(&b);
     const bool raw = (mode & 1u) != 0;
     const data_kind kind = (data_kind)((mode >> 1) % 3);
-    const cc_algo algo = (cc_algo)(take(&b) % 5);
+    const cc_algo algo = (cc_algo)(take(&b) % (CC_ALGO_WINOGRAD_F6X6 + 1));
     const unsigned tuning = take(&b);
     const unsigned fail_at = take(&b) % 8; /* 0: none */
     cc__set_isa_cap((cc__isa)(tuning % 3));

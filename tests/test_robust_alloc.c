@@ -182,6 +182,10 @@ static void conv_paths(void **state)
             c.p = conv_params(4, 9, 4, 3, 2, 1, 4, (cc_layout)layout); /* depthwise */
             points += exercise(cc_algo_name(algos[a]), conv_script, &c, conv_output_count(&c.p));
         }
+        for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++) { /* 3x3 stride 1 */
+            conv_case c = {conv_params(6, 11, 8, 3, 1, 1, 2, (cc_layout)layout), a};
+            points += exercise(cc_algo_name(a), conv_script, &c, conv_output_count(&c.p));
+        }
         for (int stride = 1; stride <= 2; stride++) { /* copy-free and gathering 1x1 */
             conv_case c = {conv_params(16, 10, 12, 1, stride, 0, 1, (cc_layout)layout),
                            CC_ALGO_GEMM1X1};
@@ -204,7 +208,8 @@ typedef struct {
 
 static void add_conv_each_algo(cc_net *net)
 {
-    const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_AUTO};
+    const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL,
+                             CC_ALGO_WINOGRAD,  CC_ALGO_AUTO};
     cc_node x = cc_net_input(net);
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         const cc_net_conv_params p = {.out_channels = 6, .kernel_h = 3, .kernel_w = 3,

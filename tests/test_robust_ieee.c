@@ -350,6 +350,8 @@ static void flush_denormals_every_thread(void **state)
         {{params(16, 48, 16, 3, 1, 1, 1, 1, CC_NCHW, CC_ACT_NONE), CC_ALGO_IM2COL}, "im2col nchw"},
         {{params(16, 48, 16, 3, 1, 1, 1, 1, CC_NHWC, CC_ACT_NONE), CC_ALGO_IM2COL}, "im2col nhwc"},
         {{params(64, 32, 64, 1, 1, 0, 1, 1, CC_NCHW, CC_ACT_NONE), CC_ALGO_GEMM1X1}, "gemm1x1"},
+        {{params(16, 48, 16, 3, 1, 1, 1, 1, CC_NCHW, CC_ACT_NONE), CC_ALGO_WINOGRAD}, "winograd nchw"},
+        {{params(16, 48, 16, 3, 1, 1, 1, 1, CC_NHWC, CC_ACT_NONE), CC_ALGO_WINOGRAD}, "winograd nhwc"},
         {{params(4, 12, 4, 3, 1, 1, 1, 1, CC_NCHW, CC_ACT_NONE), CC_ALGO_REFERENCE}, "reference"},
     };
     for (int threads = 1; threads <= 2; threads++) {

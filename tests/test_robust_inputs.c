@@ -102,8 +102,9 @@ static void conv_overflow_probes(void **state)
     probes[n++] = (probe){"every input field at INT_MAX", p};
 
     const cc_allocator hook = {NULL, refuse, release};
-    const cc_algo algos[] = {CC_ALGO_AUTO, CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL,
-                             CC_ALGO_GEMM1X1};
+    const cc_algo algos[] = {CC_ALGO_AUTO,    CC_ALGO_REFERENCE, CC_ALGO_DIRECT,
+                             CC_ALGO_IM2COL,  CC_ALGO_GEMM1X1,   CC_ALGO_WINOGRAD,
+                             CC_ALGO_WINOGRAD_F6X6};
     const float weight = 1.0f;
     for (int i = 0; i < n; i++)
         for (int layout = CC_NCHW; layout <= CC_NHWC; layout++)

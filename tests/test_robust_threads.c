@@ -180,6 +180,8 @@ static void four_host_threads(void **state)
         {params(32, 14, 16, 1, 2, 0, 1, CC_NHWC, CC_ACT_NONE), CC_ALGO_GEMM1X1},
         {params(3, 12, 5, 5, 1, 2, 1, CC_NCHW, CC_ACT_SIGMOID), CC_ALGO_REFERENCE},
         {params(6, 15, 12, 3, 1, 1, 1, CC_NHWC, CC_ACT_RELU), CC_ALGO_AUTO},
+        {params(16, 20, 24, 3, 1, 1, 1, CC_NCHW, CC_ACT_RELU), CC_ALGO_WINOGRAD},
+        {params(16, 20, 24, 3, 1, 1, 1, CC_NHWC, CC_ACT_NONE), CC_ALGO_WINOGRAD_F6X6},
     };
     const char *nets[] = {"lenet5", "inception3a"};
     const int sizes[] = {0, 7};
@@ -240,6 +242,9 @@ static void every_path_is_repeatable(void **state)
         {params(48, 15, 32, 1, 2, 0, 1, CC_NHWC, CC_ACT_RELU), CC_ALGO_GEMM1X1},
         {params(3, 13, 4, 3, 1, 1, 1, CC_NCHW, CC_ACT_SIGMOID), CC_ALGO_REFERENCE},
         {params(3, 13, 4, 3, 1, 1, 1, CC_NHWC, CC_ACT_NONE), CC_ALGO_AUTO},
+        {params(16, 23, 24, 3, 1, 1, 1, CC_NCHW, CC_ACT_RELU), CC_ALGO_WINOGRAD},
+        {params(16, 23, 24, 3, 1, 1, 1, CC_NHWC, CC_ACT_NONE), CC_ALGO_WINOGRAD},
+        {params(20, 30, 12, 3, 1, 1, 1, CC_NCHW, CC_ACT_NONE), CC_ALGO_WINOGRAD_F6X6},
     };
     const cc__isa widest = cc__cpu_isa();
     const size_t budgets[] = {0, 4096}; /* default tiles, and tiles cut small (K blocks) */

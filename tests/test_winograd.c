@@ -316,6 +316,75 @@ static void refuses_other_shapes(void **state)
     assert_string_equal(cc_algo_name((cc_algo)(CC_ALGO_WINOGRAD_F6X6 + 1)), "unknown");
 }
 
+/* Output (n, oc, oy, ox) of p's output, either layout. */
+static size_t output_at(const cc_conv2d_params *p, int oh, int ow, int oc, int oy, int ox)
+{
+    return p->layout == CC_NCHW ? ((size_t)oc * oh + oy) * ow + ox
+                                : ((size_t)oy * ow + ox) * p->out_channels + oc;
+}
+
+/* NaN and Inf: an output the reference gives as non-finite is non-finite
+ * here too; an output whose tile's input patch holds no poisoned pixel, of
+ * a channel whose weights and bias are finite, is finite and within the
+ * tolerance (the latitude conv.h states: a poisoned pixel may spoil its
+ * whole tile, a poisoned weight its whole output channel). */
+static void non_finite_values_stay_within_their_tiles(void **state)
+{
+    (void)state;
+    const float poisons[] = {NAN, INFINITY, -INFINITY};
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 19);
+    for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++)
+        for (int layout = CC_NCHW; layout <= CC_NHWC; layout++)
+            for (int where = 0; where < 3; where++) /* input, weight, bias */
+                for (size_t k = 0; k < 3; k++) {
+                    const cc_conv2d_params p = {.batch = 1, .in_channels = 8, .in_h = 13,
+                                                .in_w = 14, .out_channels = 6, .kernel_h = 3,
+                                                .kernel_w = 3, .pad_top = 1, .pad_bottom = 1,
+                                                .pad_left = 1, .pad_right = 1,
+                                                .layout = (cc_layout)layout};
+                    conv_data d = new_data(&p, &rng);
+                    const int m = a == CC_ALGO_WINOGRAD ? 4 : 6, py = 6, px = 9, poc = 2;
+                    if (where == 0)
+                        d.input[layout == CC_NCHW ? (3 * 13 + py) * 14 + px
+                                                  : (py * 14 + px) * 8 + 3] = poisons[k];
+                    else if (where == 1)
+                        d.weights[(poc * 8 + 5) * 9 + 4] = poisons[k];
+                    else
+                        d.bias[poc] = poisons[k];
+                    char desc[256];
+                    tst_describe(&p, desc, sizeof desc);
+                    tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, d.weights, d.bias, d.input, desc);
+                    tst_buffer got = run_path(&p, a, d.weights, d.bias, d.input, desc);
+                    double largest = 1.0; /* over the finite outputs */
+                    for (size_t i = 0; i < d.n.output; i++)
+                        largest = isfinite(want.data[i]) ? fmax(largest, fabs(want.data[i])) : largest;
+                    const double tolerance = 1e-4 * largest * (a == CC_ALGO_WINOGRAD ? 1.0 : 5.0);
+                    for (int oc = 0; oc < 6; oc++)
+                        for (int oy = 0; oy < 13; oy++)
+                            for (int ox = 0; ox < 14; ox++) {
+                                const size_t at = output_at(&p, 13, 14, oc, oy, ox);
+                                const float w = want.data[at], g = got.data[at];
+                                if (!isfinite(w) && isfinite(g))
+                                    fail_msg("[%s] %s: poison %d lost at %zu", desc,
+                                             cc_algo_name(a), where, at);
+                                /* The tile's input patch: rows y0 - 1 .. y0 + m. */
+                                const int y0 = oy / m * m - 1, x0 = ox / m * m - 1;
+                                const bool patch_poisoned = where == 0 && py >= y0 &&
+                                                            py <= y0 + m + 1 && px >= x0 &&
+                                                            px <= x0 + m + 1;
+                                if (patch_poisoned || (where > 0 && oc == poc))
+                                    continue;
+                                if (!(fabs((double)g - w) <= tolerance))
+                                    fail_msg("[%s] %s: poison %d spread to %zu: %g vs %g", desc,
+                                             cc_algo_name(a), where, at, g, w);
+                            }
+                    tst_buffer_free(&want);
+                    tst_buffer_free(&got);
+                    free_data(&d);
+                }
+}
+
 /* Every allocation of create and run failing in turn: CC_ERR_NOMEM with a
  * message, nothing leaked. */
 static void allocation_failures(void **state)
@@ -369,6 +438,7 @@ int main(void)
         cmocka_unit_test(workspace_is_bounded),
         cmocka_unit_test(refuses_other_shapes),
         cmocka_unit_test(allocation_failures),
+        cmocka_unit_test(non_finite_values_stay_within_their_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,20 +1,62 @@
-/* AUTO: a pure cost rule choosing the path predicted fastest for a layer.
- * The rule follows the bench: GEMM wins once the reduction K and the output
- * channels are large enough for SGEMM's blocking; the direct kernels win
- * where im2col's copy dominates (few input channels per group, depthwise). */
+/* AUTO: a pure cost rule choosing the path predicted fastest for a layer,
+ * fitted to colconv-bench's per-layer timings of the default report (LeNet,
+ * AlexNet, VGG-16, GoogLeNet 1x1, ResNet-50; NCHW, batch 1, 1 and 2
+ * threads; the note of the performance issue has the table):
+ * - 1x1 without padding: SGEMM on the input itself.
+ * - Few input channels per group (first layers, depthwise) or few output
+ *   channels: the direct kernels; im2col would copy KH*KW times the input
+ *   for a GEMM too thin to pay for it.
+ * - 3x3 stride 1 with enough channels and enough tiles: Winograd F(4x4,3x3),
+ *   a quarter of the multiplications (1.3-2.2x faster than im2col on VGG's
+ *   3x3 layers from 28x28 up). Below 32 tiles (a 14x14 image at batch 1)
+ *   the transform-domain GEMMs are too thin and it loses.
+ * - Otherwise the direct kernels, unless too few outputs of a row see no
+ *   padding for their pixel tiles (6 wide): they then run their one-pixel
+ *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). */
 #include "conv_internal.h"
 
-/* Below this many input channels per group the im2col copy (KH*KW copies of
- * the input) costs more than the GEMM gains. */
+/* Up to this many input channels per group, the direct kernels win. */
 #define DIRECT_MAX_GROUP_CHANNELS 4
+/* Winograd needs this many channels per group on both sides, and tiles. */
+#define WINOGRAD_MIN_GROUP_CHANNELS 16
+#define WINOGRAD_MIN_TILES 32
+/* The direct kernels' full pixel tiles need this many interior outputs. */
+#define DIRECT_MIN_INTERIOR_WIDTH 6
+
+static bool is_pointwise(const cc__conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pb == 0 && g->pl == 0 && g->pr == 0;
+}
+
+static bool winograd_pays(const cc__conv_geom *g)
+{
+    const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+           g->cg >= WINOGRAD_MIN_GROUP_CHANNELS && g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
+           tiles >= WINOGRAD_MIN_TILES;
+}
+
+/* Outputs of a row whose kernel window lies wholly inside the input (in
+ * 64 bits: strides and pads may be near INT_MAX). */
+static long long interior_width(const cc__conv_geom *g)
+{
+    const long long sw = g->sw, pl = g->pl;
+    const long long first = (pl + sw - 1) / sw;
+    const long long last_start = (long long)g->w - 1 - (long long)(g->kw - 1) * g->dw + pl;
+    const long long last = last_start >= 0 ? last_start / sw : -1;
+    return last >= first ? last - first + 1 : 0;
+}
 
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
 {
-    const bool one_by_one = g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pb == 0 &&
-                            g->pl == 0 && g->pr == 0;
-    if (one_by_one && g->cg > DIRECT_MAX_GROUP_CHANNELS)
+    const bool direct_is_fast = isa != CC__ISA_SCALAR;
+    if (is_pointwise(g) && (g->cg > DIRECT_MAX_GROUP_CHANNELS || !direct_is_fast))
         return CC_ALGO_GEMM1X1;
-    if (isa != CC__ISA_SCALAR && (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg < 8))
+    if (direct_is_fast && (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg < 8))
         return CC_ALGO_DIRECT;
-    return one_by_one ? CC_ALGO_GEMM1X1 : CC_ALGO_IM2COL;
+    if (winograd_pays(g))
+        return CC_ALGO_WINOGRAD;
+    if (direct_is_fast && interior_width(g) >= DIRECT_MIN_INTERIOR_WIDTH)
+        return CC_ALGO_DIRECT;
+    return CC_ALGO_IM2COL;
 }

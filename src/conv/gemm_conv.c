@@ -71,28 +71,6 @@ static void choose_blocks(size_t k, size_t pixels, size_t floats, cc__gemm_plan 
     plan->tile = balanced_part(pixels, tile > min_tile ? tile : min_tile);
 }
 
-/* Units a copy-free plan aims for, so that our threads can share a 1x1
- * layer with few pixels (ResNet's 7x7 stages) without OpenBLAS's threads. */
-#define TARGET_UNITS 8
-/* The fewest output channels worth a GEMM of their own. */
-#define MIN_M_BLOCK 16
-
-/* Output-channel blocks. Only copy-free plans cut a group's channels: with a
- * col tile, each block would rebuild it (measured on VGG-16 conv5, one tile
- * of K = 4608, at 1 thread: 0.56 of the SGEMM roof with 8 blocks, 0.9 with
- * one). */
-static void choose_m_blocks(size_t outer_units, size_t ocg, bool copy_free,
-                            cc__gemm_plan *plan)
-{
-    size_t blocks = 1;
-    if (copy_free && outer_units < TARGET_UNITS) {
-        const size_t most = ocg / MIN_M_BLOCK > 0 ? ocg / MIN_M_BLOCK : 1;
-        blocks = min_size(ceil_div(TARGET_UNITS, outer_units), most);
-    }
-    plan->m_block = balanced_part(ocg, ceil_div(ocg, blocks));
-    plan->m_blocks = ceil_div(ocg, plan->m_block);
-}
-
 void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
                         cc__gemm_plan *plan)
 {
@@ -105,8 +83,7 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
         plan->k_block = k;
     plan->tiles = ceil_div(pixels, plan->tile);
     const size_t outer = plan->tiles * (size_t)g->groups * (g->layout == CC_NCHW ? (size_t)g->n : 1);
-    choose_m_blocks(outer, (size_t)g->ocg, plan->copy_free, plan);
-    plan->units = outer * plan->m_blocks;
+    plan->units = outer;
     plan->tile_bytes = plan->copy_free ? 0 : plan->k_block * plan->tile * sizeof(float);
 }
 
@@ -163,23 +140,21 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
     return CC_OK;
 }
 
-/* One NCHW unit: image n, group, column tile, block of output channels. */
+/* One NCHW unit: image n, group, column tile. */
 static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
                           int threads)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
     const size_t pixels = cc__geom_pixels(g), k = cc__geom_k(g);
-    const size_t m0 = unit % plan->m_blocks * plan->m_block;
-    const size_t mc = min_size(plan->m_block, (size_t)g->ocg - m0);
-    const size_t tile_unit = unit / plan->m_blocks;
-    const size_t n = tile_unit / (plan->tiles * g->groups);
-    const int group = (int)(tile_unit / plan->tiles % g->groups);
-    const size_t p0 = tile_unit % plan->tiles * plan->tile;
+    const size_t mc = (size_t)g->ocg;
+    const size_t n = unit / (plan->tiles * g->groups);
+    const int group = (int)(unit / plan->tiles % g->groups);
+    const size_t p0 = unit % plan->tiles * plan->tile;
     const size_t pc = min_size(plan->tile, pixels - p0);
     const size_t plane = (size_t)g->h * g->w;
     const float *image_group = io->input + (n * g->c + (size_t)group * g->cg) * plane;
-    const size_t out_offset = (n * g->oc + (size_t)group * g->ocg + m0) * pixels + p0;
+    const size_t out_offset = (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
     float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * g->ocg * k;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
@@ -191,29 +166,26 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             b = col;
             ldb = pc;
         }
-        cc__sgemm(mc, pc, kc, weights + k0 * g->ocg + m0 * kc, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
-                  out, pixels);
+        cc__sgemm(mc, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f, out,
+                  pixels);
     }
     cc__epilogue_rows(out, mc, pc, pixels,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg + m0 : NULL,
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
                       io->residual != NULL ? io->residual + out_offset : NULL, g->act);
 }
 
-/* One NHWC unit: group, row tile over the batch's output pixels, block of
- * output channels. */
+/* One NHWC unit: group, row tile over the batch's output pixels. */
 static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
                           int threads)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
     const size_t rows = (size_t)g->n * cc__geom_pixels(g), k = cc__geom_k(g);
-    const size_t m0 = unit % plan->m_blocks * plan->m_block;
-    const size_t mc = min_size(plan->m_block, (size_t)g->ocg - m0);
-    const size_t tile_unit = unit / plan->m_blocks;
-    const int group = (int)(tile_unit / plan->tiles);
-    const size_t r0 = tile_unit % plan->tiles * plan->tile;
+    const size_t mc = (size_t)g->ocg;
+    const int group = (int)(unit / plan->tiles);
+    const size_t r0 = unit % plan->tiles * plan->tile;
     const size_t rc = min_size(plan->tile, rows - r0);
-    const size_t out_offset = r0 * g->oc + (size_t)group * g->ocg + m0;
+    const size_t out_offset = r0 * g->oc + (size_t)group * g->ocg;
     float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * k * g->ocg;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
@@ -225,11 +197,11 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             a = col;
             lda = kc;
         }
-        cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg + m0, (size_t)g->ocg,
+        cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
                   k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
     }
     cc__epilogue_cols(out, rc, mc, (size_t)g->oc,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg + m0 : NULL,
+                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
                       io->residual != NULL ? io->residual + out_offset : NULL, g->act);
 }
 

@@ -177,6 +177,11 @@ typedef struct {
     bool inside[L];                         /* the whole patch is inside */
     size_t out_at[L];
     int rows[L], cols[L];                   /* outputs of the tile inside the output */
+    /* F(4x4,3x3): the lanes from l on that are side by side in one tile
+     * row with their patches inside the input (inside_run), or their tiles
+     * inside the output (full_run); 0 where lane l is not such. Their rows
+     * are moved a run at a time. */
+    int inside_run[L], full_run[L];
 } lane_tiles;
 
 static int clamp_int(long v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (int)v; }
@@ -199,6 +204,14 @@ static void locate_tiles(const block_run *b, size_t first, size_t lanes, lane_ti
         lt->rows[l] = (int)min_size((size_t)m, (size_t)g->oh - o.y0);
         lt->cols[l] = (int)min_size((size_t)m, (size_t)g->ow - o.x0);
     }
+    /* Runs, from the last lane back: lane l extends lane l + 1's run when
+     * its tile is the one just left of it. */
+    for (size_t l = lanes; l-- > 0;) {
+        const bool next = l + 1 < lanes && lt->out_at[l + 1] == lt->out_at[l] + (size_t)m;
+        const bool full = lt->rows[l] == m && lt->cols[l] == m;
+        lt->inside_run[l] = m == 4 && lt->inside[l] ? 1 + (next ? lt->inside_run[l + 1] : 0) : 0;
+        lt->full_run[l] = m == 4 && full ? 1 + (next ? lt->full_run[l + 1] : 0) : 0;
+    }
 }
 
 /* d[i][j][lane] = the input at row i, column j of the lane's patch in the
@@ -211,6 +224,13 @@ static void gather_nchw(const block_run *b, const lane_tiles *lt, const float *p
     if (lt->lanes < L)
         memset(d, 0, (size_t)alpha * (size_t)alpha * sizeof *d);
     for (size_t l = 0; l < lt->lanes; l++) {
+        if (lt->inside_run[l] > 0) {
+            const int run = lt->inside_run[l];
+            for (int i = 0; i < alpha; i++)
+                b->transforms.gather_run4(plane + lt->in_at[l] + i * w, run, (int)l, d + i * alpha);
+            l += (size_t)run - 1;
+            continue;
+        }
         if (lt->inside[l]) {
             const float *patch = plane + lt->in_at[l];
             for (int i = 0; i < alpha; i++)
@@ -357,12 +377,21 @@ static void scatter_nchw(const block_run *b, const lane_tiles *lt, size_t oc_at,
 {
     const int m = b->op->wino.m;
     const size_t ow = (size_t)b->op->g.ow;
-    for (size_t l = 0; l < lt->lanes; l++)
+    for (size_t l = 0; l < lt->lanes; l++) {
+        if (lt->full_run[l] > 0 && b->io->residual == NULL) {
+            const int run = lt->full_run[l];
+            for (int i = 0; i < m; i++)
+                b->transforms.scatter_run4(y + i * m, run, (int)l,
+                                           b->io->output + oc_at + lt->out_at[l] + (size_t)i * ow);
+            l += (size_t)run - 1;
+            continue;
+        }
         for (int i = 0; i < lt->rows[l]; i++)
             for (int j = 0; j < lt->cols[l]; j++) {
                 const size_t at = oc_at + lt->out_at[l] + (size_t)i * ow + (size_t)j;
                 b->io->output[at] = output_value(b, y[i * m + j][l], at);
             }
+    }
 }
 
 /* NHWC: tile t's outputs for channels o0 .. o0 + lanes - 1 of the group. */

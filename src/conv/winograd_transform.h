@@ -21,9 +21,19 @@
 
 typedef float cc__wino_lanes[CC__WINO_LANES];
 
+/* gather_run4 and scatter_run4 serve NCHW F(4x4,3x3) runs of n tiles side
+ * by side in a tile row, in lanes l0 .. l0 + n - 1, clear of the padding
+ * (gather) or of the output's edges (scatter):
+ *   gather_run4: d[j][l0 + k] = s[4 * k + j] for j < 6, k < n: one input
+ *     row of the run's patches (s: 4 * n + 2 floats);
+ *   scatter_run4: o[4 * k + j] = y[j][l0 + k] for j < 4, k < n: one output
+ *     row of the run's tiles (o: 4 * n floats).
+ * Both are interleaved accesses the compiler turns into permutes. */
 typedef struct {
     void (*input)(int m, cc__wino_lanes *d, cc__wino_lanes *v);
     void (*output)(int m, cc__wino_lanes *x, cc__wino_lanes *y);
+    void (*gather_run4)(const float *s, int n, int l0, cc__wino_lanes *d);
+    void (*scatter_run4)(cc__wino_lanes *y, int n, int l0, float *o);
 } cc__wino_transforms;
 
 /* The transforms compiled for `isa` (AVX2 + FMA, or portable). */

@@ -104,8 +104,32 @@ static void WT_NAME(output)(int m, cc__wino_lanes *x, cc__wino_lanes *y)
                                                                     1);
 }
 
+static void WT_NAME(gather_run4)(const float *restrict s, int n, int l0,
+                                 cc__wino_lanes *restrict d)
+{
+    for (int k = 0; k < n; k++) {
+        d[0][l0 + k] = s[4 * k];
+        d[1][l0 + k] = s[4 * k + 1];
+        d[2][l0 + k] = s[4 * k + 2];
+        d[3][l0 + k] = s[4 * k + 3];
+        d[4][l0 + k] = s[4 * k + 4];
+        d[5][l0 + k] = s[4 * k + 5];
+    }
+}
+
+static void WT_NAME(scatter_run4)(cc__wino_lanes *restrict y, int n, int l0, float *restrict o)
+{
+    for (int k = 0; k < n; k++) {
+        o[4 * k] = y[0][l0 + k];
+        o[4 * k + 1] = y[1][l0 + k];
+        o[4 * k + 2] = y[2][l0 + k];
+        o[4 * k + 3] = y[3][l0 + k];
+    }
+}
+
 cc__wino_transforms WT_NAME(cc__wino_transforms)(void)
 {
-    const cc__wino_transforms transforms = {WT_NAME(input), WT_NAME(output)};
+    const cc__wino_transforms transforms = {WT_NAME(input), WT_NAME(output), WT_NAME(gather_run4),
+                                            WT_NAME(scatter_run4)};
     return transforms;
 }

@@ -63,8 +63,11 @@ void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__wi
     plan->tiles = (size_t)g->n * plan->tiles_h * plan->tiles_w;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     const size_t tile_bytes = points * ((size_t)g->cg + (size_t)g->ocg) * sizeof(float);
+    /* The planes' padding comes out of the budget, unless it would take
+     * more than half of it (budgets tests make small): then it comes on top. */
     const size_t padding_bytes = 2 * points * (PAGE_FLOATS + LINE_FLOATS) * sizeof(float);
-    size_t most = (budget > padding_bytes ? budget - padding_bytes : 0) / tile_bytes;
+    const size_t for_tiles = padding_bytes < budget / 2 ? budget - padding_bytes : budget / 2;
+    size_t most = for_tiles / tile_bytes;
     if (most >= L)
         most -= most % L; /* whole lane groups of tiles (NCHW) */
     most = most > 0 ? most : 1;

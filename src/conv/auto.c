@@ -6,10 +6,13 @@
  * - Few input channels per group (first layers, depthwise) or few output
  *   channels: the direct kernels; im2col would copy KH*KW times the input
  *   for a GEMM too thin to pay for it.
- * - 3x3 stride 1 with enough channels and enough tiles: Winograd F(4x4,3x3),
- *   a quarter of the multiplications (1.3-2.2x faster than im2col on VGG's
- *   3x3 layers from 28x28 up). Below 32 tiles (a 14x14 image at batch 1)
- *   the transform-domain GEMMs are too thin and it loses.
+ * - 3x3 stride 1 with enough channels: Winograd F(4x4,3x3) when its cost
+ *   is under 0.7 of the direct multiply-adds: 36 products per 4x4 tile
+ *   instead of 9 per output, plus SGEMM repacking each point's weights for
+ *   every call, about 16 tiles' worth (4 (T + 16) / outputs, T tiles). It
+ *   wins from 0.65 (VGG's 14x14 512-channel conv5: 1.1-1.2x faster than
+ *   direct; 0.25-0.33 on its larger layers: 1.3-2.2x), loses at 0.76
+ *   (AlexNet's 13x13 layers: 1.1-1.8x slower) and 1.63 (ResNet's 7x7).
  * - Otherwise the direct kernels, unless too few outputs of a row see no
  *   padding for their pixel tiles (6 wide): they then run their one-pixel
  *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). */
@@ -17,9 +20,10 @@
 
 /* Up to this many input channels per group, the direct kernels win. */
 #define DIRECT_MAX_GROUP_CHANNELS 4
-/* Winograd needs this many channels per group on both sides, and tiles. */
+/* Winograd needs this many channels per group on both sides, and its cost
+ * ratio (above) at most this. */
 #define WINOGRAD_MIN_GROUP_CHANNELS 16
-#define WINOGRAD_MIN_TILES 32
+#define WINOGRAD_MAX_COST_RATIO 0.7
 /* The direct kernels' full pixel tiles need this many interior outputs. */
 #define DIRECT_MIN_INTERIOR_WIDTH 6
 
@@ -31,9 +35,10 @@ static bool is_pointwise(const cc__conv_geom *g)
 static bool winograd_pays(const cc__conv_geom *g)
 {
     const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
+    const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
     return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
            g->cg >= WINOGRAD_MIN_GROUP_CHANNELS && g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
-           tiles >= WINOGRAD_MIN_TILES;
+           4.0 * ((double)tiles + 16.0) <= WINOGRAD_MAX_COST_RATIO * (double)outputs;
 }
 
 /* Outputs of a row whose kernel window lies wholly inside the input (in

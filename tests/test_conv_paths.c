@@ -181,12 +181,8 @@ static bool applies(cc_algo algo, const cc_conv2d_params *p)
  * match exactly, real data within the contract's tolerance. */
 static void check_all_paths(cc_conv2d_params p, tst_rng *rng, bool integers, const char *what)
 {
-    int oh, ow;
-    assert_int_equal(cc_conv2d_output_size(&p, &oh, &ow), CC_OK);
-    const int groups = p.groups > 0 ? p.groups : 1;
-    const size_t in_count = (size_t)p.batch * p.in_channels * p.in_h * p.in_w;
-    const size_t w_count = (size_t)p.out_channels * (p.in_channels / groups) * p.kernel_h * p.kernel_w;
-    const size_t out_count = (size_t)p.batch * p.out_channels * oh * ow;
+    const tst_conv_counts counts = tst_conv_sizes(&p);
+    const size_t in_count = counts.input, w_count = counts.weights, out_count = counts.output;
     float *input = malloc(in_count * sizeof(float));
     float *weights = malloc(w_count * sizeof(float));
     float *bias = malloc((size_t)p.out_channels * sizeof(float));
@@ -282,12 +278,8 @@ static void deterministic_across_runs(void **state)
         cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
         p.layout = i % 2 ? CC_NHWC : CC_NCHW;
         p.batch = 4;
-        int oh, ow;
-        assert_int_equal(cc_conv2d_output_size(&p, &oh, &ow), CC_OK);
-        const int groups = p.groups > 0 ? p.groups : 1;
-        const size_t in_count = (size_t)p.batch * p.in_channels * p.in_h * p.in_w;
-        const size_t w_count = (size_t)p.out_channels * (p.in_channels / groups) * p.kernel_h * p.kernel_w;
-        const size_t out_count = (size_t)p.batch * p.out_channels * oh * ow;
+        const tst_conv_counts counts = tst_conv_sizes(&p);
+        const size_t in_count = counts.input, w_count = counts.weights, out_count = counts.output;
         float *input = malloc(in_count * sizeof(float)), *weights = malloc(w_count * sizeof(float));
         tst_fill(&rng, input, in_count, false);
         tst_fill(&rng, weights, w_count, false);
@@ -353,12 +345,8 @@ static void fused_residual_with_external_workspace(void **state)
     for (int i = 0; i < 120; i++) {
         cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
         p.layout = i % 2 ? CC_NHWC : CC_NCHW;
-        int oh, ow;
-        assert_int_equal(cc_conv2d_output_size(&p, &oh, &ow), CC_OK);
-        const int groups = p.groups > 0 ? p.groups : 1;
-        const size_t in_count = (size_t)p.batch * p.in_channels * p.in_h * p.in_w;
-        const size_t w_count = (size_t)p.out_channels * (p.in_channels / groups) * p.kernel_h * p.kernel_w;
-        const size_t out_count = (size_t)p.batch * p.out_channels * oh * ow;
+        const tst_conv_counts counts = tst_conv_sizes(&p);
+        const size_t in_count = counts.input, w_count = counts.weights, out_count = counts.output;
         float *input = malloc(in_count * sizeof(float)), *weights = malloc(w_count * sizeof(float));
         float *bias = malloc((size_t)p.out_channels * sizeof(float));
         float *residual = malloc(out_count * sizeof(float)), *expected = malloc(out_count * sizeof(float));

@@ -38,6 +38,20 @@ static cc_node lenet(cc__nb *b, cc_node x)
     return cc__nb_softmax(b, "prob", x);
 }
 
+/* AlexNet's and VGG's classifier: FC 4096, ReLU, dropout, FC 4096, ReLU,
+ * dropout, FC 1000, softmax; names are those of the first seven layers. */
+static cc_node classifier(cc__nb *b, cc_node x, const char *const names[7])
+{
+    x = cc__nb_fc(b, names[0], x, 4096);
+    x = cc__nb_act(b, names[1], x, CC_ACTIVATION_RELU);
+    x = cc__nb_dropout(b, names[2], x);
+    x = cc__nb_fc(b, names[3], x, 4096);
+    x = cc__nb_act(b, names[4], x, CC_ACTIVATION_RELU);
+    x = cc__nb_dropout(b, names[5], x);
+    x = cc__nb_fc(b, names[6], x, 1000);
+    return cc__nb_softmax(b, "prob", x);
+}
+
 /* Caffe's bvlc_alexnet (Krizhevsky et al. 2012): LRN after the first two
  * ReLUs, overlapping 3x3/2 max pools, conv2/4/5 in two groups. */
 static cc_node alexnet(cc__nb *b, cc_node x)
@@ -58,14 +72,8 @@ static cc_node alexnet(cc__nb *b, cc_node x)
     x = cc__nb_conv(b, "conv5", x, 256, 3, 1, 1, 2, true);
     x = cc__nb_act(b, "relu5", x, CC_ACTIVATION_RELU);
     x = cc__nb_pool(b, "pool5", x, CC_POOL_MAX, 3, 2, 0);
-    x = cc__nb_fc(b, "fc6", x, 4096);
-    x = cc__nb_act(b, "relu6", x, CC_ACTIVATION_RELU);
-    x = cc__nb_dropout(b, "drop6", x);
-    x = cc__nb_fc(b, "fc7", x, 4096);
-    x = cc__nb_act(b, "relu7", x, CC_ACTIVATION_RELU);
-    x = cc__nb_dropout(b, "drop7", x);
-    x = cc__nb_fc(b, "fc8", x, 1000);
-    return cc__nb_softmax(b, "prob", x);
+    static const char *const names[] = {"fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8"};
+    return classifier(b, x, names);
 }
 
 /* Simonyan and Zisserman's configurations A, D and E: channels per 3x3
@@ -88,14 +96,10 @@ static cc_node vgg(cc__nb *b, cc_node x, const int *config)
         x = cc__nb_conv(b, cc__nb_name(b, "features.%d", index++), x, *c, 3, 1, 1, 1, true);
         x = cc__nb_act(b, cc__nb_name(b, "features.%d", index++), x, CC_ACTIVATION_RELU);
     }
-    x = cc__nb_fc(b, "classifier.0", x, 4096);
-    x = cc__nb_act(b, "classifier.1", x, CC_ACTIVATION_RELU);
-    x = cc__nb_dropout(b, "classifier.2", x);
-    x = cc__nb_fc(b, "classifier.3", x, 4096);
-    x = cc__nb_act(b, "classifier.4", x, CC_ACTIVATION_RELU);
-    x = cc__nb_dropout(b, "classifier.5", x);
-    x = cc__nb_fc(b, "classifier.6", x, 1000);
-    return cc__nb_softmax(b, "prob", x);
+    static const char *const names[] = {"classifier.0", "classifier.1", "classifier.2",
+                                        "classifier.3", "classifier.4", "classifier.5",
+                                        "classifier.6"};
+    return classifier(b, x, names);
 }
 
 static cc_node vgg11(cc__nb *b, cc_node x) { return vgg(b, x, vgg11_config); }

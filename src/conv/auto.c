@@ -27,17 +27,11 @@
 /* The direct kernels' full pixel tiles need this many interior outputs. */
 #define DIRECT_MIN_INTERIOR_WIDTH 6
 
-static bool is_pointwise(const cc__conv_geom *g)
-{
-    return g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pb == 0 && g->pl == 0 && g->pr == 0;
-}
-
 static bool winograd_pays(const cc__conv_geom *g)
 {
     const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
     const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
-    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-           g->cg >= WINOGRAD_MIN_GROUP_CHANNELS && g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
+    return cc__geom_is_winograd_shape(g) && g->cg >= WINOGRAD_MIN_GROUP_CHANNELS && g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
            4.0 * ((double)tiles + 16.0) <= WINOGRAD_MAX_COST_RATIO * (double)outputs;
 }
 
@@ -55,7 +49,7 @@ static long long interior_width(const cc__conv_geom *g)
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
 {
     const bool direct_is_fast = isa != CC__ISA_SCALAR;
-    if (is_pointwise(g) && (g->cg > DIRECT_MAX_GROUP_CHANNELS || !direct_is_fast))
+    if (cc__geom_is_pointwise(g) && (g->cg > DIRECT_MAX_GROUP_CHANNELS || !direct_is_fast))
         return CC_ALGO_GEMM1X1;
     if (direct_is_fast && (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg < 8))
         return CC_ALGO_DIRECT;

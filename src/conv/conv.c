@@ -26,8 +26,7 @@ cc_status cc__conv_check_algo(const cc__conv_geom *g, cc_algo algo)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d: algo %d is not a cc_algo", (int)algo);
     if (is_winograd(algo))
         return cc__winograd_supported(g, algo);
-    if (algo == CC_ALGO_GEMM1X1 &&
-        (g->kh != 1 || g->kw != 1 || g->pt != 0 || g->pb != 0 || g->pl != 0 || g->pr != 0))
+    if (algo == CC_ALGO_GEMM1X1 && !cc__geom_is_pointwise(g))
         return cc__fail(CC_ERR_UNSUPPORTED,
                         "conv2d: algo GEMM1X1 needs a 1x1 kernel without padding (kernel %dx%d)",
                         g->kh, g->kw);

@@ -25,6 +25,16 @@ typedef struct {
 /* Validates p completely and fills g; CC_ERR_INVALID_ARG naming the field. */
 cc_status cc__conv_geom_init(const cc_conv2d_params *p, cc__conv_geom *g);
 
+/* 1x1 without padding: the GEMM1X1 path's layers. */
+static inline bool cc__geom_is_pointwise(const cc__conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pb == 0 && g->pl == 0 && g->pr == 0;
+}
+/* 3x3, stride 1, dilation 1: the Winograd paths' layers. */
+static inline bool cc__geom_is_winograd_shape(const cc__conv_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1;
+}
 static inline size_t cc__geom_pixels(const cc__conv_geom *g) { return (size_t)g->oh * (size_t)g->ow; }
 /* The reduction length of one output value: IC/groups * KH * KW. */
 static inline size_t cc__geom_k(const cc__conv_geom *g)

@@ -40,7 +40,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo)
 {
-    if (g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1)
+    if (!cc__geom_is_winograd_shape(g))
         return cc__fail(CC_ERR_UNSUPPORTED,
                         "conv2d: algo %s needs a 3x3 kernel with stride 1 and dilation 1 "
                         "(kernel %dx%d, stride %dx%d, dilation %dx%d)",
@@ -315,19 +315,14 @@ static void transform_input_item(const block_run *b, size_t item)
     }
 }
 
-static size_t input_items(const block_run *b)
+/* Items of a phase over `channels` channels (Cg for the input, OCg for the
+ * output): lane groups of tiles x channel chunks (NCHW), or tiles x lane
+ * groups of channels (NHWC). */
+static size_t phase_items(const block_run *b, size_t channels)
 {
-    const cc__conv_geom *g = &b->op->g;
-    return g->layout == CC_NCHW ? ceil_div((size_t)g->cg, CHANNELS_PER_ITEM) * ceil_div(b->count, L)
-                                : b->count * ceil_div((size_t)g->cg, L);
-}
-
-static size_t output_items(const block_run *b)
-{
-    const cc__conv_geom *g = &b->op->g;
-    return g->layout == CC_NCHW
-               ? ceil_div((size_t)g->ocg, CHANNELS_PER_ITEM) * ceil_div(b->count, L)
-               : b->count * ceil_div((size_t)g->ocg, L);
+    return b->op->g.layout == CC_NCHW
+               ? ceil_div(channels, CHANNELS_PER_ITEM) * ceil_div(b->count, L)
+               : b->count * ceil_div(channels, L);
 }
 
 /* GEMM phase, one item: transform point p of the block's group. */
@@ -467,7 +462,8 @@ static void transform_output_item(const block_run *b, size_t item)
 static void run_block(const block_run *b)
 {
     const size_t points = (size_t)b->op->wino.alpha * (size_t)b->op->wino.alpha;
-    const size_t inputs = input_items(b), outputs = output_items(b);
+    const size_t inputs = phase_items(b, (size_t)b->op->g.cg);
+    const size_t outputs = phase_items(b, (size_t)b->op->g.ocg);
 #pragma omp for schedule(static)
     for (size_t item = 0; item < inputs; item++)
         transform_input_item(b, item);

@@ -31,7 +31,8 @@ static bool winograd_pays(const cc__conv_geom *g)
 {
     const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
     const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
-    return cc__geom_is_winograd_shape(g) && g->cg >= WINOGRAD_MIN_GROUP_CHANNELS && g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
+    return cc__geom_is_winograd_shape(g) && g->cg >= WINOGRAD_MIN_GROUP_CHANNELS &&
+           g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
            4.0 * ((double)tiles + 16.0) <= WINOGRAD_MAX_COST_RATIO * (double)outputs;
 }
 

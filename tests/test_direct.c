@@ -25,13 +25,17 @@
 #define DB_OCVEC_ROW emulated_avx512_ocvec_row
 #define DB_DWC_ROW emulated_avx512_dwc_row
 #define DB_ROWS_ROW emulated_avx512_rows_row
+#define DB_POINTWISE_UNIT emulated_avx512_pointwise
 void emulated_avx512_ocvec_row(const cc__direct_job *job, int n, int group, int ob, int oy);
 void emulated_avx512_dwc_row(const cc__direct_job *job, int n, int cb, int oy);
 void emulated_avx512_rows_row(const cc__direct_job *job, int n, int group, int mb, int oy);
+void emulated_avx512_pointwise(const cc__direct_job *job, int n, int group, int mb_lo,
+                               int mb_hi, size_t p_lo, size_t p_hi);
 #include "../src/conv/direct_body.h"
 
 static const cc__direct_family emulated_avx512 = {
-    emulated_avx512_ocvec_row, emulated_avx512_dwc_row, emulated_avx512_rows_row};
+    emulated_avx512_ocvec_row, emulated_avx512_dwc_row, emulated_avx512_rows_row,
+    emulated_avx512_pointwise};
 
 #define SEED 20261201u
 #define RANDOM_SHAPES 90
@@ -58,6 +62,14 @@ static const shape named_shapes[] = {
     {"kernel_is_padded_input", 1, 3, 5, 4, 7, 7, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"padding_over_kernel", 1, 2, 6, 7, 5, 3, 3, 1, 1, 1, 1, 4, 5, 6, 3, 1},
     {"pointwise_strided", 3, 7, 9, 9, 37, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},
+    /* The pointwise kind's input-channel blocks, unit chunks and edges. */
+    {"pointwise_k_blocks", 2, 300, 5, 7, 50, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"pointwise_three_k_blocks", 1, 520, 4, 5, 13, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"pointwise_chunks", 1, 20, 23, 29, 101, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"pointwise_grouped_strided", 2, 12, 10, 11, 20, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0, 4},
+    {"pointwise_grouped_k_blocks", 1, 600, 3, 3, 14, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},
+    {"pointwise_one_pixel", 1, 17, 1, 1, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"pointwise_two_outputs", 3, 33, 7, 3, 2, 1, 1, 2, 3, 1, 1, 0, 0, 0, 0, 1},
     {"rectangular", 1, 5, 17, 23, 33, 2, 7, 3, 1, 1, 1, 0, 1, 3, 2, 1},
     {"wide_rows", 1, 2, 4, 101, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 };
@@ -189,6 +201,14 @@ static shape random_shape(tst_rng *rng, int i)
             s.groups = s.c = tst_rng_int(rng, 1, 40);
             s.oc = s.c * (i % 9 == 2 ? tst_rng_int(rng, 2, 3) : 1);
             break;
+        }
+        if (i % 5 == 4) { /* pointwise, with more channels than above */
+            s.kh = s.kw = 1;
+            s.pt = s.pb = s.pl = s.pr = 0;
+            if (s.groups == 1) {
+                s.c = tst_rng_int(rng, 1, 300);
+                s.oc = tst_rng_int(rng, 2, 70);
+            }
         }
     } while (!shape_valid(&s));
     return s;

@@ -20,12 +20,13 @@
 #define DB_OCVEC_ROW cc__direct_ocvec_row_scalar_4x16
 #define DB_DWC_ROW cc__direct_dwc_row_scalar_4x8
 #define DB_ROWS_ROW cc__direct_rows_row_scalar_4x16
+#define DB_POINTWISE_UNIT cc__direct_pointwise_scalar_4x16
 
 #include "direct_body.h"
 
 /* ---- kinds and packing ---------------------------------------------------- */
 
-typedef enum { KIND_OCVEC, KIND_DWC, KIND_ROWS } direct_kind;
+typedef enum { KIND_OCVEC, KIND_DWC, KIND_ROWS, KIND_POINTWISE } direct_kind;
 
 /* NHWC: channels are contiguous, so vectors run over them (over input
  * channels for depthwise, output channels otherwise). NCHW: depthwise
@@ -34,13 +35,17 @@ typedef enum { KIND_OCVEC, KIND_DWC, KIND_ROWS } direct_kind;
  * 3-channel 2.5x, LeNet 1-channel 1-1.8x, measured), where output-channel
  * vectors have a short inner loop over channels and scatter their results
  * to NCHW rows; with more channels (and for any stride > 1) output-channel
- * vectors win (1.4-1.8x on LeNet conv2, AlexNet conv2, VGG conv3_1). */
+ * vectors win (1.4-1.8x on LeNet conv2, AlexNet conv2, VGG conv3_1).
+ * NCHW pointwise layers are GEMMs over the plane: the pointwise kind, but
+ * for depthwise ones (one output channel per group: nothing to share). */
 enum { ROWS_MAX_CHANNELS = 8 };
 
 static direct_kind kind_of(const cc__conv_geom *g)
 {
     if (g->layout == CC_NHWC)
         return g->cg == 1 && g->ocg == 1 ? KIND_DWC : KIND_OCVEC;
+    if (cc__geom_is_pointwise(g) && g->ocg > 1)
+        return KIND_POINTWISE;
     if (g->ocg == 1 || (g->sw == 1 && g->cg < ROWS_MAX_CHANNELS))
         return KIND_ROWS;
     return KIND_OCVEC;
@@ -85,6 +90,7 @@ static int blocks_of(const cc__conv_geom *g, cc__isa isa)
     case KIND_DWC:
         return ceil_div(g->c, lanes_of(isa));
     case KIND_ROWS:
+    case KIND_POINTWISE:
         return ceil_div(g->ocg, rows_oc_of(g, isa));
     case KIND_OCVEC:
         break;
@@ -153,7 +159,8 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
 {
     const direct_kind kind = kind_of(g);
     const int blocks = blocks_of(g, isa);
-    const int width = kind == KIND_ROWS ? rows_oc_of(g, isa) : lanes_of(isa);
+    const bool by_rows = kind == KIND_ROWS || kind == KIND_POINTWISE;
+    const int width = by_rows ? rows_oc_of(g, isa) : lanes_of(isa);
     const size_t groups = kind == KIND_DWC ? 1 : (size_t)g->groups;
     const size_t taps_per_block = kind == KIND_DWC ? (size_t)g->kh * g->kw : cc__geom_k(g);
     size_t floats;
@@ -174,6 +181,7 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
         pack_dwc(g, width, blocks, oihw, p);
         break;
     case KIND_ROWS:
+    case KIND_POINTWISE:
         pack_rows(g, width, blocks, oihw, p);
         break;
     }
@@ -246,6 +254,77 @@ static void run_dwc_rows(const cc__direct_job *j,
     }
 }
 
+/* Pixels of the pointwise tile: the rows kind's W vectors. */
+static int pointwise_pixels_of(cc__isa isa)
+{
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return CC__DIRECT_ROWS_VECS_AVX512 * CC__DIRECT_LANES_AVX512;
+    case CC__ISA_AVX2:
+        return CC__DIRECT_ROWS_VECS_AVX2 * CC__DIRECT_LANES_AVX2;
+    case CC__ISA_SCALAR:
+        break;
+    }
+    return CC__DIRECT_ROWS_VECS_SCALAR * CC__DIRECT_LANES_SCALAR;
+}
+
+/* A pointwise unit covers up to 16 tiles of pixels by as many channel
+ * blocks as keep one block of K of their weights within 192 KiB of L2
+ * (AVX2: 32 blocks, 192 channels; a layer's input is then read once for
+ * up to that many channels); smaller when that leaves fewer than 4 units
+ * per thread, pixels halved first (channel blocks then keep sharing each
+ * panel). */
+enum {
+    POINTWISE_UNIT_TILES = 16,
+    POINTWISE_UNIT_WEIGHT_FLOATS = 48 * 1024,
+    POINTWISE_UNITS_PER_THREAD = 4
+};
+
+typedef void (*pointwise_fn)(const cc__direct_job *job, int n, int group, int mb_lo,
+                             int mb_hi, size_t p_lo, size_t p_hi);
+
+static void run_pointwise(const cc__direct_job *j, pointwise_fn unit, int tile_pixels,
+                          int threads)
+{
+    const int panel_k = CC__DIRECT_POINTWISE_PANEL_FLOATS / tile_pixels;
+    const cc__conv_geom *g = j->g;
+    const size_t pixels = cc__geom_pixels(g);
+    const size_t tiles = (pixels + (size_t)tile_pixels - 1) / (size_t)tile_pixels;
+    const size_t images = (size_t)g->n * (size_t)g->groups;
+    size_t chunk_tiles = tiles < POINTWISE_UNIT_TILES ? tiles : POINTWISE_UNIT_TILES;
+    int chunk_blocks = db_min(j->blocks, POINTWISE_UNIT_WEIGHT_FLOATS / (panel_k * j->rows_oc));
+    for (;;) {
+        const size_t units = images * ((tiles + chunk_tiles - 1) / chunk_tiles) *
+                             (size_t)ceil_div(j->blocks, chunk_blocks);
+        if (units >= (size_t)threads * POINTWISE_UNITS_PER_THREAD)
+            break;
+        if (chunk_tiles > 1)
+            chunk_tiles = (chunk_tiles + 1) / 2;
+        else if (chunk_blocks > 1)
+            chunk_blocks = (chunk_blocks + 1) / 2;
+        else
+            break;
+    }
+    /* Chunks of even sizes: 49 tiles in 4 chunks of 13, not 16+16+16+1. */
+    const size_t tile_steps = (tiles + chunk_tiles - 1) / chunk_tiles;
+    chunk_tiles = (tiles + tile_steps - 1) / tile_steps;
+    chunk_blocks = ceil_div(j->blocks, ceil_div(j->blocks, chunk_blocks));
+    const size_t chunk_pixels = chunk_tiles * (size_t)tile_pixels;
+    const ptrdiff_t block_steps = ceil_div(j->blocks, chunk_blocks);
+    const ptrdiff_t pixel_steps = (ptrdiff_t)((pixels + chunk_pixels - 1) / chunk_pixels);
+    const ptrdiff_t units = (ptrdiff_t)images * pixel_steps * block_steps;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (ptrdiff_t u = 0; u < units; u++) {
+        const ptrdiff_t block_step = u % block_steps, rest = u / block_steps;
+        const size_t p_lo = (size_t)(rest % pixel_steps) * chunk_pixels;
+        const size_t p_hi = pixels - p_lo < chunk_pixels ? pixels : p_lo + chunk_pixels;
+        const ptrdiff_t image = rest / pixel_steps;
+        const int mb_lo = (int)block_step * chunk_blocks;
+        unit(j, (int)(image / g->groups), (int)(image % g->groups), mb_lo,
+             db_min(j->blocks, mb_lo + chunk_blocks), p_lo, p_hi);
+    }
+}
+
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output, int threads)
@@ -263,6 +342,9 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
     case KIND_DWC:
         run_dwc_rows(&j, family->dwc_row, threads);
         break;
+    case KIND_POINTWISE:
+        run_pointwise(&j, family->pointwise, pointwise_pixels_of(isa), threads);
+        break;
     }
 }
 
@@ -271,11 +353,11 @@ void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
 {
     static const cc__direct_family families[] = {
         {cc__direct_ocvec_row_scalar_4x16, cc__direct_dwc_row_scalar_4x8,
-         cc__direct_rows_row_scalar_4x16},
+         cc__direct_rows_row_scalar_4x16, cc__direct_pointwise_scalar_4x16},
         {cc__direct_ocvec_row_avx2_6x16, cc__direct_dwc_row_avx2_8x8,
-         cc__direct_rows_row_avx2_6x16},
+         cc__direct_rows_row_avx2_6x16, cc__direct_pointwise_avx2_6x16},
         {cc__direct_ocvec_row_avx512_12x32, cc__direct_dwc_row_avx512_8x16,
-         cc__direct_rows_row_avx512_8x48},
+         cc__direct_rows_row_avx512_8x48, cc__direct_pointwise_avx512_8x48},
     };
     cc__direct_run_family(g, isa, &families[isa], packed, bias, input, output, threads);
 }

@@ -54,5 +54,6 @@ static inline dvec dv_relu(dvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v
 #define DB_OCVEC_ROW cc__direct_ocvec_row_avx512_12x32
 #define DB_DWC_ROW cc__direct_dwc_row_avx512_8x16
 #define DB_ROWS_ROW cc__direct_rows_row_avx512_8x48
+#define DB_POINTWISE_UNIT cc__direct_pointwise_avx512_8x48
 
 #include "direct_body.h"

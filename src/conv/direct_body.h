@@ -17,7 +17,7 @@
  *   DB_DWC_P                 pixels of the dwc tile
  *   DB_ROWS_M, DB_ROWS_W     channels and vectors of the rows tile
  *   DB_ROWS_DW_W             vectors of the depthwise rows tile (1 channel)
- *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW   the entry points' names
+ *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW DB_POINTWISE_UNIT   the entry points' names
  *
  * The kinds, their packed layouts and the entry points' contracts are in
  * direct_kernels.h. Tiles are always-inline functions whose size arguments
@@ -450,3 +450,5 @@ void DB_ROWS_ROW(const cc__direct_job *j, int n, int group, int mb, int oy)
         db_rows_span(j, in, w, ky_lo, ky_hi, iy0, DB_ROWS_M, DB_ROWS_W, false, out, bias,
                      mcount);
 }
+
+#include "direct_pointwise_body.h"

@@ -31,7 +31,15 @@
  *   weights broadcast; the interior's last tile loads only its pixels; the
  *   border pixels' tiles load, tap by tap, only the lanes whose input lies
  *   inside the row (zeros elsewhere, so partially padded vectors are the
- *   only place padding meets a multiplication). */
+ *   only place padding meets a multiplication).
+ *
+ * pointwise (NCHW 1x1 without padding, ocg > 1, any stride): a GEMM over
+ *   the output plane (direct_pointwise_body.h). Packed as the rows kind
+ *   with Me = M. A call covers channel blocks [mb_lo, mb_hi) of one group
+ *   and output pixels [p_lo, p_hi) of one image's plane. Tile M channels x
+ *   W*V pixels, weights broadcast; input channels in blocks whose panel of
+ *   pixels (copied to the stack, CC__DIRECT_POINTWISE_PANEL_FLOATS floats)
+ *   stays in L1. */
 #ifndef COLCONV_DIRECT_KERNELS_H
 #define COLCONV_DIRECT_KERNELS_H
 
@@ -57,7 +65,8 @@ enum {
     CC__DIRECT_OCVEC_PIXELS_AVX512 = 12,
     CC__DIRECT_DWC_PIXELS_SCALAR = 4, /* P of dwc */
     CC__DIRECT_DWC_PIXELS_AVX2 = 8,
-    CC__DIRECT_DWC_PIXELS_AVX512 = 8
+    CC__DIRECT_DWC_PIXELS_AVX512 = 8,
+    CC__DIRECT_POINTWISE_PANEL_FLOATS = 4096 /* 16 KiB: half of an L1 */
 };
 
 /* One run: the tensors, their element strides (so that one kernel serves
@@ -136,11 +145,22 @@ void cc__direct_rows_row_avx2_6x16(const cc__direct_job *job, int n, int group, 
 void cc__direct_rows_row_scalar_4x16(const cc__direct_job *job, int n, int group, int mb,
                                      int oy);
 
-/* The row kernels of one family. */
+/* pointwise: image n, group `group`, channel blocks [mb_lo, mb_hi), output
+ * pixels [p_lo, p_hi) of the plane. Tile M x W*V as the rows kind's. */
+void cc__direct_pointwise_avx512_8x48(const cc__direct_job *job, int n, int group, int mb_lo,
+                                      int mb_hi, size_t p_lo, size_t p_hi);
+void cc__direct_pointwise_avx2_6x16(const cc__direct_job *job, int n, int group, int mb_lo,
+                                    int mb_hi, size_t p_lo, size_t p_hi);
+void cc__direct_pointwise_scalar_4x16(const cc__direct_job *job, int n, int group, int mb_lo,
+                                      int mb_hi, size_t p_lo, size_t p_hi);
+
+/* The kernels of one family. */
 typedef struct {
     void (*ocvec_row)(const cc__direct_job *job, int n, int group, int ob, int oy);
     void (*dwc_row)(const cc__direct_job *job, int n, int cb, int oy);
     void (*rows_row)(const cc__direct_job *job, int n, int group, int mb, int oy);
+    void (*pointwise)(const cc__direct_job *job, int n, int group, int mb_lo, int mb_hi,
+                      size_t p_lo, size_t p_hi);
 } cc__direct_family;
 
 /* cc__direct_run with the kernels of `family` on weights packed for `isa`:

@@ -1,0 +1,180 @@
+/* The direct path's pointwise kernel (NCHW, 1x1 without padding), written
+ * over the vector vocabulary of direct_body.h, which includes this file at
+ * its end; the includer also defines DB_POINTWISE_UNIT, the entry point's
+ * name.
+ *
+ * A pointwise layer is a GEMM per image and group:
+ *   out[OCg x P] (rows OH*OW apart) = W[OCg x Cg] * in[Cg x P]
+ * over the P output pixels of the plane. The packed weights are the rows
+ * kind's ([group][mb][cg][M], M = DB_ROWS_M), the register tile is M output
+ * channels x NR = DB_ROWS_W * DV pixels, weights broadcast, pixels as
+ * vectors. K (input channels) is cut into blocks of KC so that a panel of
+ * KC x NR input values fits in L1 (4096 floats); the panel is copied from
+ * the input (gathered when strided, zeros past the last pixel) once per
+ * unit, block and NR pixels and serves every channel block of the unit,
+ * whose M x KC weights stay in L2 from one panel to the next. Blocks after
+ * the first add to the stored output; the last adds the bias and applies
+ * the activation before it stores. */
+
+#define DB_PW_NR (DB_ROWS_W * DV)
+#define DB_PW_KC (CC__DIRECT_POINTWISE_PANEL_FLOATS / DB_PW_NR)
+
+/* Lanes of vector v of a row of `count` values (0 <= result <= DV). */
+static inline int db_pw_lanes(int count, int v)
+{
+    const int lanes = count - v * DV;
+    return lanes < 0 ? 0 : (lanes > DV ? DV : lanes);
+}
+
+/* The offset in a channel's plane of the input pixel of output pixel p. */
+static inline ptrdiff_t db_pw_input_offset(const cc__direct_job *j, size_t p)
+{
+    const size_t oy = p / (size_t)j->g->ow, ox = p % (size_t)j->g->ow;
+    return (ptrdiff_t)oy * j->g->sh * j->in_y + (ptrdiff_t)ox * j->g->sw;
+}
+
+/* panel[t][0..NR) = input channel k0 + t at output pixels p0 .. p0 + count,
+ * zeros past count. in: the image's first channel of the group. The
+ * input of the panel that follows (channels next_k0 + t that exist, its
+ * first and last pixels, from next_p0) is prefetched meanwhile: without
+ * that, the copy waits on a cache miss per channel (a quarter of the run,
+ * measured on ResNet's 56x56 layers). Non-temporal: the copy reads it
+ * once. */
+DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, int kn,
+                          size_t p0, int count, size_t next_k0, size_t next_p0, float *panel)
+{
+    const cc__conv_geom *g = j->g;
+    const size_t pixels = cc__geom_pixels(g), next_last = next_p0 + DB_PW_NR - 1;
+    const ptrdiff_t next_first_at = db_pw_input_offset(j, next_p0);
+    const ptrdiff_t next_last_at = db_pw_input_offset(j, next_last < pixels ? next_last : next_p0);
+    const int next_rows = next_k0 < (size_t)g->cg ? db_min(kn, (int)((size_t)g->cg - next_k0)) : 0;
+    for (int t = 0; t < next_rows; t++) {
+        const float *next = in + (ptrdiff_t)(next_k0 + (size_t)t) * j->in_c;
+        __builtin_prefetch(next + next_first_at, 0, 0);
+        __builtin_prefetch(next + next_last_at, 0, 0);
+    }
+    if (g->sh == 1 && g->sw == 1) { /* output pixel p reads input pixel p */
+        for (int t = 0; t < kn; t++) {
+            const float *src = in + (ptrdiff_t)(k0 + (size_t)t) * j->in_c + (ptrdiff_t)p0;
+            float *dst = panel + (size_t)t * DB_PW_NR;
+#pragma GCC unroll 4
+            for (int v = 0; v < DB_ROWS_W; v++) {
+                const int lanes = db_pw_lanes(count, v);
+                dv_store(dst + v * DV,
+                         lanes == DV ? dv_load(src + v * DV) : dv_load_n(src + v * DV, lanes));
+            }
+        }
+        return;
+    }
+    ptrdiff_t offset[DB_PW_NR];
+    for (int i = 0; i < count; i++)
+        offset[i] = db_pw_input_offset(j, p0 + (size_t)i);
+    for (int t = 0; t < kn; t++) {
+        const float *src = in + (ptrdiff_t)(k0 + (size_t)t) * j->in_c;
+        float *dst = panel + (size_t)t * DB_PW_NR;
+        for (int i = 0; i < count; i++)
+            dst[i] = src[offset[i]];
+        for (int i = count; i < DB_PW_NR; i++)
+            dst[i] = 0.0f;
+    }
+}
+
+/* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
+ * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV]; when `last`, plus
+ * the bias (per row, may be NULL) and through the activation. nv, the
+ * vectors of the tile (a constant at each call), is DB_ROWS_W, or 1 for a
+ * panel of at most DV pixels (the last of a small plane: 7x7's 49 pixels
+ * fill 49 of 56 lanes rather than 49 of 64). */
+DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *panel, int kn,
+                          float *out, ptrdiff_t ld, int rows, int count, bool first,
+                          bool last, const float *bias, int nv)
+{
+    dvec acc[DB_ROWS_M][DB_ROWS_W];
+#pragma GCC unroll 16
+    for (int r = 0; r < DB_ROWS_M; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            const int lanes = db_pw_lanes(count, v);
+            const float *o = out + r * ld + v * DV;
+            if (first || r >= rows || lanes == 0)
+                acc[r][v] = dv_zero();
+            else
+                acc[r][v] = lanes == DV ? dv_load(o) : dv_load_n(o, lanes);
+        }
+#pragma GCC unroll 4
+    for (int t = 0; t < kn; t++) {
+        const float *wt = w + (size_t)t * DB_ROWS_M;
+        const float *pt = panel + (size_t)t * DB_PW_NR;
+        dvec x[DB_ROWS_W];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            x[v] = dv_load(pt + v * DV);
+#pragma GCC unroll 16
+        for (int r = 0; r < DB_ROWS_M; r++) {
+            const dvec a = dv_bcast(wt[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = dv_fma(a, x[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < DB_ROWS_M; r++) {
+        if (r >= rows)
+            break;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            const int lanes = db_pw_lanes(count, v);
+            float *o = out + r * ld + v * DV;
+            dvec value = acc[r][v];
+            if (lanes == 0)
+                break;
+            if (!last) {
+                if (lanes == DV)
+                    dv_store(o, value);
+                else
+                    dv_store_n(o, value, lanes);
+                continue;
+            }
+            if (bias != NULL)
+                value = dv_add(value, dv_bcast(bias[r]));
+            db_store_act(o, value, lanes, j->g->act);
+        }
+    }
+}
+
+void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int mb_hi,
+                       size_t p_lo, size_t p_hi)
+{
+    const cc__conv_geom *g = j->g;
+    float panel[DB_PW_KC * DB_PW_NR] __attribute__((aligned(64)));
+    const size_t cg = (size_t)g->cg;
+    const float *in = j->input + n * j->in_n + (ptrdiff_t)group * g->cg * j->in_c;
+    const size_t oc_group = (size_t)group * g->ocg;
+    float *out = j->output + n * j->out_n + (ptrdiff_t)oc_group * j->out_c;
+    for (size_t k0 = 0; k0 < cg; k0 += DB_PW_KC) {
+        const int kn = (int)(cg - k0 < DB_PW_KC ? cg - k0 : DB_PW_KC);
+        const bool first = k0 == 0, last = k0 + (size_t)kn == cg;
+        for (size_t p0 = p_lo; p0 < p_hi; p0 += DB_PW_NR) {
+            const int count = (int)(p_hi - p0 < DB_PW_NR ? p_hi - p0 : DB_PW_NR);
+            const bool block_ends = p0 + DB_PW_NR >= p_hi;
+            db_pw_pack(j, in, k0, kn, p0, count, block_ends ? k0 + DB_PW_KC : k0,
+                       block_ends ? p_lo : p0 + DB_PW_NR, panel);
+            for (int mb = mb_lo; mb < mb_hi; mb++) {
+                const int oc0 = mb * DB_ROWS_M;
+                const float *w =
+                    j->packed + (((size_t)group * j->blocks + (size_t)mb) * cg + k0) * DB_ROWS_M;
+                const float *bias = j->bias != NULL ? j->bias + oc_group + (size_t)oc0 : NULL;
+                float *o = out + (ptrdiff_t)oc0 * j->out_c + (ptrdiff_t)p0;
+                const int rows = db_min(DB_ROWS_M, g->ocg - oc0);
+                if (count <= DV)
+                    db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias, 1);
+                else
+                    db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias,
+                               DB_ROWS_W);
+            }
+        }
+    }
+}
+
+#undef DB_PW_NR
+#undef DB_PW_KC

@@ -113,9 +113,9 @@ static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *fa
                 int threads)
 {
     if (family == NULL)
-        cc__direct_run(g, isa, packed, bias, input, output, threads);
+        cc__direct_run(g, isa, packed, bias, input, output, NULL, threads);
     else
-        cc__direct_run_family(g, isa, family, packed, bias, input, output, threads);
+        cc__direct_run_family(g, isa, family, packed, bias, input, output, NULL, threads);
 }
 
 /* Runs one case on `isa`; fails the test with the seed and shape on a

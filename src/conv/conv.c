@@ -216,18 +216,19 @@ static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float 
     return CC_OK;
 }
 
-/* Direct and reference kernels apply the activation themselves; with a
- * residual they run without it and the add and activation follow in one
- * sweep. */
+/* The direct path takes the residual itself; the reference runs without
+ * the activation, and the add and activation follow in one sweep. */
 static cc_status run_kernel_path(const cc_conv2d *op, const cc__conv_io *io, int threads)
 {
+    if (op->algo == CC_ALGO_DIRECT) {
+        cc__direct_run(&op->g, op->isa, op->weights, op->bias, io->input, io->output,
+                       io->residual, threads);
+        return CC_OK;
+    }
     cc__conv_geom g = op->g;
     if (io->residual != NULL)
         g.act = CC_ACT_NONE;
-    if (op->algo == CC_ALGO_DIRECT)
-        cc__direct_run(&g, op->isa, op->weights, op->bias, io->input, io->output, threads);
-    else
-        cc__reference_run(&g, op->weights, op->bias, io->input, io->output);
+    cc__reference_run(&g, op->weights, op->bias, io->input, io->output);
     if (io->residual != NULL)
         cc__epilogue_residual(io->output, io->residual, cc__geom_output_floats(&g), op->g.act,
                               threads);

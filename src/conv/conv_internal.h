@@ -135,13 +135,15 @@ void cc__set_tile_budget_bytes(size_t bytes);
 /* Direct path (direct.c and its ISA kernels).
  * cc__direct_pack: packs OIHW weights into the layout of the kernel family
  * `isa` (allocated with cc__alloc; CC_ERR_NOMEM on failure).
- * cc__direct_run: output = act(conv(input) + bias) for the whole batch, in
- * g->layout, on up to `threads` OpenMP threads; no allocation, no read or
- * write outside input, output, packed and bias (vector loads included). */
+ * cc__direct_run: output = act(conv(input) + bias + residual) for the whole
+ * batch, in g->layout, on up to `threads` OpenMP threads; residual (NULL
+ * for none) as in cc__conv_io; no allocation, no read or write outside
+ * input, output, residual, packed and bias (vector loads included). */
 cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
                           float **packed);
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
-                    const float *bias, const float *input, float *output, int threads);
+                    const float *bias, const float *input, float *output,
+                    const float *residual, int threads);
 
 /* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
  * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.

@@ -327,12 +327,19 @@ static void run_pointwise(const cc__direct_job *j, pointwise_fn unit, int tile_p
 
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
-                           const float *bias, const float *input, float *output, int threads)
+                           const float *bias, const float *input, float *output,
+                           const float *residual, int threads)
 {
-    const cc__direct_job j = make_job(g, isa, packed, bias, input, output);
     if (threads < 1)
         threads = 1;
-    switch (kind_of(g)) {
+    const direct_kind kind = kind_of(g);
+    /* The pointwise kind adds the residual in its tiles; the row kinds run
+     * without the activation and a sweep adds it and activates. */
+    cc__conv_geom row_geom = *g;
+    if (residual != NULL && kind != KIND_POINTWISE)
+        row_geom.act = CC_ACT_NONE;
+    cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output);
+    switch (kind) {
     case KIND_OCVEC:
         run_group_rows(&j, family->ocvec_row, 2, threads);
         break;
@@ -343,13 +350,17 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
         run_dwc_rows(&j, family->dwc_row, threads);
         break;
     case KIND_POINTWISE:
+        j.residual = residual;
         run_pointwise(&j, family->pointwise, pointwise_pixels_of(isa), threads);
-        break;
+        return;
     }
+    if (residual != NULL)
+        cc__epilogue_residual(output, residual, cc__geom_output_floats(g), g->act, threads);
 }
 
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
-                    const float *bias, const float *input, float *output, int threads)
+                    const float *bias, const float *input, float *output,
+                    const float *residual, int threads)
 {
     static const cc__direct_family families[] = {
         {cc__direct_ocvec_row_scalar_4x16, cc__direct_dwc_row_scalar_4x8,
@@ -359,5 +370,6 @@ void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
         {cc__direct_ocvec_row_avx512_12x32, cc__direct_dwc_row_avx512_8x16,
          cc__direct_rows_row_avx512_8x48, cc__direct_pointwise_avx512_8x48},
     };
-    cc__direct_run_family(g, isa, &families[isa], packed, bias, input, output, threads);
+    cc__direct_run_family(g, isa, &families[isa], packed, bias, input, output, residual,
+                          threads);
 }

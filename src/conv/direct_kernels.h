@@ -75,6 +75,7 @@ typedef struct {
     const cc__conv_geom *g;
     const float *packed;
     const float *bias;   /* [OC] or NULL */
+    const float *residual; /* as the output, or NULL; the pointwise kind only */
     const float *input;
     float *output;
     ptrdiff_t in_n, in_c, in_y, in_x;     /* input element strides */
@@ -169,6 +170,6 @@ typedef struct {
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output,
-                           int threads);
+                           const float *residual, int threads);
 
 #endif

@@ -81,13 +81,14 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
 
 /* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
  * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV]; when `last`, plus
- * the bias (per row, may be NULL) and through the activation. nv, the
+ * the bias (per row, may be NULL) and the residual (laid out as out, may
+ * be NULL), and through the activation. nv, the
  * vectors of the tile (a constant at each call), is DB_ROWS_W, or 1 for a
  * panel of at most DV pixels (the last of a small plane: 7x7's 49 pixels
  * fill 49 of 56 lanes rather than 49 of 64). */
 DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *panel, int kn,
                           float *out, ptrdiff_t ld, int rows, int count, bool first,
-                          bool last, const float *bias, int nv)
+                          bool last, const float *bias, const float *residual, int nv)
 {
     dvec acc[DB_ROWS_M][DB_ROWS_W];
 #pragma GCC unroll 16
@@ -137,6 +138,10 @@ DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *
             }
             if (bias != NULL)
                 value = dv_add(value, dv_bcast(bias[r]));
+            if (residual != NULL) {
+                const float *q = residual + r * ld + v * DV;
+                value = dv_add(value, lanes == DV ? dv_load(q) : dv_load_n(q, lanes));
+            }
             db_store_act(o, value, lanes, j->g->act);
         }
     }
@@ -165,12 +170,14 @@ void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int
                     j->packed + (((size_t)group * j->blocks + (size_t)mb) * cg + k0) * DB_ROWS_M;
                 const float *bias = j->bias != NULL ? j->bias + oc_group + (size_t)oc0 : NULL;
                 float *o = out + (ptrdiff_t)oc0 * j->out_c + (ptrdiff_t)p0;
+                const float *res = j->residual != NULL ? j->residual + (o - j->output) : NULL;
                 const int rows = db_min(DB_ROWS_M, g->ocg - oc0);
                 if (count <= DV)
-                    db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias, 1);
+                    db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias,
+                               res, 1);
                 else
                     db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias,
-                               DB_ROWS_W);
+                               res, DB_ROWS_W);
             }
         }
     }

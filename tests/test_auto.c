@@ -44,8 +44,9 @@ static void picks_on_the_fitted_layers(void **state)
         {"lenet conv2", 1, 20, 12, 50, 5, 1, 0, 1, CC_ALGO_DIRECT},
         {"resnet50 conv1", 1, 3, 224, 64, 7, 2, 3, 1, CC_ALGO_DIRECT},
         {"resnet50 layer1 conv2", 1, 64, 56, 64, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"resnet50 layer2 conv1", 1, 256, 56, 128, 1, 1, 0, 1, CC_ALGO_GEMM1X1},
-        {"resnet50 layer2 downsample", 1, 256, 56, 512, 1, 2, 0, 1, CC_ALGO_GEMM1X1},
+        {"resnet50 layer2 conv1", 1, 256, 56, 128, 1, 1, 0, 1, CC_ALGO_DIRECT},
+        {"resnet50 layer2 downsample", 1, 256, 56, 512, 1, 2, 0, 1, CC_ALGO_DIRECT},
+        {"googlenet 4a 1x1", 1, 480, 14, 192, 1, 1, 0, 1, CC_ALGO_DIRECT},
         {"resnet50 layer2.0 conv2", 1, 128, 56, 128, 3, 2, 1, 1, CC_ALGO_DIRECT},
         {"resnet50 layer4 conv2", 1, 512, 7, 512, 3, 1, 1, 1, CC_ALGO_IM2COL},
         {"resnet50 layer4.0 conv2", 1, 512, 14, 512, 3, 2, 1, 1, CC_ALGO_DIRECT},
@@ -62,6 +63,16 @@ static void picks_on_the_fitted_layers(void **state)
     /* Without vector kernels the direct path is slow: GEMM paths instead. */
     const cc__conv_geom first = geom_of(&layers[0]);
     assert_int_equal(cc__auto_choose(&first, CC__ISA_SCALAR), CC_ALGO_IM2COL);
+    /* 1x1 layers: SGEMM on the input itself in NHWC (no pointwise direct
+     * kind there); depthwise ones have too few channels for a GEMM. */
+    const layer_case pointwise = {"pointwise", 1, 256, 14, 64, 1, 1, 0, 1, CC_ALGO_AUTO};
+    cc__conv_geom g = geom_of(&pointwise);
+    assert_int_equal(cc__auto_choose(&g, CC__ISA_SCALAR), CC_ALGO_GEMM1X1);
+    g.layout = CC_NHWC;
+    assert_int_equal(cc__auto_choose(&g, CC__ISA_AVX2), CC_ALGO_GEMM1X1);
+    const layer_case depthwise = {"depthwise 1x1", 1, 64, 14, 64, 1, 1, 0, 64, CC_ALGO_AUTO};
+    g = geom_of(&depthwise);
+    assert_int_equal(cc__auto_choose(&g, CC__ISA_AVX2), CC_ALGO_DIRECT);
 }
 
 /* Random valid shapes: the pick runs them through the public API. */

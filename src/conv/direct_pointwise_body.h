@@ -38,8 +38,7 @@ static inline ptrdiff_t db_pw_input_offset(const cc__direct_job *j, size_t p)
  * input of the panel that follows (channels next_k0 + t that exist, its
  * first and last pixels, from next_p0) is prefetched meanwhile: without
  * that, the copy waits on a cache miss per channel (a quarter of the run,
- * measured on ResNet's 56x56 layers). Non-temporal: the copy reads it
- * once. */
+ * measured on ResNet's 56x56 layers). */
 DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, int kn,
                           size_t p0, int count, size_t next_k0, size_t next_p0, float *panel)
 {
@@ -50,8 +49,8 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
     const int next_rows = next_k0 < (size_t)g->cg ? db_min(kn, (int)((size_t)g->cg - next_k0)) : 0;
     for (int t = 0; t < next_rows; t++) {
         const float *next = in + (ptrdiff_t)(next_k0 + (size_t)t) * j->in_c;
-        __builtin_prefetch(next + next_first_at, 0, 0);
-        __builtin_prefetch(next + next_last_at, 0, 0);
+        __builtin_prefetch(next + next_first_at);
+        __builtin_prefetch(next + next_last_at);
     }
     if (g->sh == 1 && g->sw == 1) { /* output pixel p reads input pixel p */
         for (int t = 0; t < kn; t++) {

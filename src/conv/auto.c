@@ -4,10 +4,11 @@
  * threads; the note of the performance issue has the table):
  * - 1x1 without padding, NCHW: the direct path's pointwise kernel (a GEMM
  *   with weights packed at create and the residual in its tiles): over
- *   ResNet-50's and GoogLeNet's 1x1 layers it took 0.93-1.17x (1 thread)
- *   and 0.96-1.24x (2 threads) the time of SGEMM on the input itself,
- *   medians 1.01x and 1.04x in its favour. NHWC (where vectors run over
- *   channels, so the direct kernels have no pointwise kind): that SGEMM.
+ *   ResNet-50's and GoogLeNet's 1x1 layers, SGEMM on the input itself took
+ *   1.02x (1 thread) and 1.11x (2 threads) its time (medians; 0.81-1.29x
+ *   layer by layer, which moves from run to run). NHWC (where vectors run
+ *   over channels, so the direct kernels have no pointwise kind): that
+ *   SGEMM.
  * - Few input channels per group (first layers, depthwise) or few output
  *   channels: the direct kernels; im2col would copy KH*KW times the input
  *   for a GEMM too thin to pay for it.

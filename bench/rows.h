@@ -16,7 +16,7 @@ typedef struct {
     char path[24];         /* direct, im2col, gemm1x1, winograd, winograd-f6x6, auto,
                               reference, sgemm, onednn_any, ... */
     char layout[8];        /* nchw, nhwc */
-    char threading[8];     /* blas, tiles; "" for non-colconv rows */
+    char threading[8];     /* blas, tiles, single; "" for non-colconv rows */
     char auto_pick[16];    /* the auto row: the path AUTO chose; else "" */
     char impl[64];         /* peers: the implementation they chose; else "" */
     int threads, batch, count, reps, index;

@@ -360,6 +360,8 @@ static void winograd_rows_on_a_3x3_layer(void **state)
     }
     assert_non_null(row_of(layers, "winograd-f6x6"));
     assert_non_null(row_of(layers, "reference"));
+    /* The reference loops use neither BLAS nor our threads. */
+    assert_string_equal(string_field(row_of(layers, "reference"), "threading"), "single");
     const cJSON *auto_row = row_of(layers, "auto");
     assert_non_null(auto_row);
     const char *pick = string_field(auto_row, "auto_pick");

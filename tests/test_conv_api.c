@@ -363,6 +363,45 @@ static void thread_count_contract(void **state)
     assert_true(cc_get_num_threads() >= 1);
 }
 
+/* cc_conv2d_threading tells how a run uses threads, truthfully: the
+ * reference path's loops have neither OpenMP nor BLAS, so it runs on the
+ * calling thread whatever the thread count; direct and Winograd share tiles
+ * over our threads; a GEMM path on one thread leaves its one GEMM to BLAS.
+ * The enumerators keep their numbers (CC_THREADS_SINGLE came last). */
+static void threading_is_truthful(void **state)
+{
+    (void)state;
+    assert_int_equal(CC_THREADS_BLAS, 0);
+    assert_int_equal(CC_THREADS_TILES, 1);
+    assert_int_equal(CC_THREADS_SINGLE, 2);
+    assert_string_equal(cc_threading_name(CC_THREADS_BLAS), "blas");
+    assert_string_equal(cc_threading_name(CC_THREADS_SINGLE), "single");
+    assert_string_equal(cc_threading_name((cc_threading)3), "unknown");
+    assert_string_equal(cc_threading_name((cc_threading)-1), "unknown");
+    assert_int_equal(cc_conv2d_threading(NULL), CC_THREADS_BLAS);
+    const struct {
+        cc_algo algo;
+        int threads;
+        cc_threading expected;
+    } cases[] = {
+        {CC_ALGO_REFERENCE, 1, CC_THREADS_SINGLE}, {CC_ALGO_REFERENCE, 4, CC_THREADS_SINGLE},
+        {CC_ALGO_DIRECT, 4, CC_THREADS_TILES},     {CC_ALGO_WINOGRAD, 4, CC_THREADS_TILES},
+        {CC_ALGO_IM2COL, 1, CC_THREADS_BLAS},
+    };
+    const cc_conv2d_params p = textbook_params();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cc_set_num_threads(cases[i].threads);
+        cc_conv2d *op = NULL;
+        assert_int_equal(cc_conv2d_create(&p, cases[i].algo, textbook_filter, NULL, &op), CC_OK);
+        if (cc_conv2d_threading(op) != cases[i].expected)
+            fail_msg("%s on %d threads: threading %s, expected %s", cc_algo_name(cases[i].algo),
+                     cases[i].threads, cc_threading_name(cc_conv2d_threading(op)),
+                     cc_threading_name(cases[i].expected));
+        cc_conv2d_destroy(op);
+    }
+    cc_set_num_threads(0);
+}
+
 /* Four host threads run one op at once on their own buffers. */
 typedef struct {
     cc_conv2d *op;
@@ -473,6 +512,7 @@ int main(void)
         cmocka_unit_test(allocation_failures_are_clean),
         cmocka_unit_test(status_strings_and_names),
         cmocka_unit_test(thread_count_contract),
+        cmocka_unit_test(threading_is_truthful),
         cmocka_unit_test(one_op_from_four_threads),
         cmocka_unit_test(runs_inside_host_parallel_region),
     };

@@ -54,10 +54,12 @@ typedef struct {
 
 typedef struct cc_conv2d cc_conv2d;
 
-/* How a run spreads over threads, chosen per layer from its shape. */
+/* How a run spreads over threads, chosen per layer from its shape. New
+ * values go last, so that the existing ones keep their numbers. */
 typedef enum {
     CC_THREADS_BLAS = 0, /* one GEMM at a time, OpenBLAS uses all threads */
-    CC_THREADS_TILES     /* our OpenMP threads over images/tiles, 1-thread GEMMs */
+    CC_THREADS_TILES,    /* our OpenMP threads over images/tiles, 1-thread GEMMs */
+    CC_THREADS_SINGLE    /* the calling thread alone, no BLAS (the reference path) */
 } cc_threading;
 
 /* OH = floor((H + pad_top + pad_bottom - dilation_h*(KH-1) - 1) / stride_h) + 1,
@@ -92,7 +94,9 @@ CC_API cc_algo cc_conv2d_algo(const cc_conv2d *op);
 /* Bytes of scratch memory the operator holds; 0 for NULL. */
 CC_API size_t cc_conv2d_workspace_size(const cc_conv2d *op);
 
-/* How a run started now would use threads; CC_THREADS_BLAS for NULL. */
+/* How a run started now would use threads: CC_THREADS_SINGLE for the
+ * reference path, which runs its loops on the calling thread whatever the
+ * thread count; CC_THREADS_BLAS for NULL. */
 CC_API cc_threading cc_conv2d_threading(const cc_conv2d *op);
 
 /* NULL is fine. */
@@ -100,7 +104,7 @@ CC_API void cc_conv2d_destroy(cc_conv2d *op);
 
 /* Names for reports: "auto", "reference", "direct", "im2col", "gemm1x1",
  * "winograd", "winograd-f6x6";
- * "blas", "tiles"; never NULL. */
+ * "blas", "tiles", "single"; never NULL. */
 CC_API const char *cc_algo_name(cc_algo algo);
 CC_API const char *cc_threading_name(cc_threading threading);
 

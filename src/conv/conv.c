@@ -267,13 +267,16 @@ size_t cc_conv2d_workspace_size(const cc_conv2d *op)
     return op == NULL ? 0 : (size_t)op->workspace_slots * slot_bytes(op);
 }
 
+/* The GEMM paths decide from their plan; direct and Winograd share their
+ * tiles over our threads; the reference path's loops have neither OpenMP
+ * nor BLAS: the calling thread alone. */
 cc_threading cc_conv2d_threading(const cc_conv2d *op)
 {
-    if (op == NULL || !is_gemm(op->algo))
-        return op != NULL && (op->algo == CC_ALGO_DIRECT || is_winograd(op->algo))
-                   ? CC_THREADS_TILES
-                   : CC_THREADS_BLAS;
-    return cc__gemm_threading(&op->plan, cc__conv_threads(op));
+    if (op == NULL)
+        return CC_THREADS_BLAS;
+    if (is_gemm(op->algo))
+        return cc__gemm_threading(&op->plan, cc__conv_threads(op));
+    return op->algo == CC_ALGO_REFERENCE ? CC_THREADS_SINGLE : CC_THREADS_TILES;
 }
 
 void cc_conv2d_destroy(cc_conv2d *op)
@@ -295,5 +298,7 @@ const char *cc_algo_name(cc_algo algo)
 
 const char *cc_threading_name(cc_threading threading)
 {
-    return threading == CC_THREADS_TILES ? "tiles" : threading == CC_THREADS_BLAS ? "blas" : "unknown";
+    static const char *const names[] = {"blas", "tiles", "single"};
+    return threading >= CC_THREADS_BLAS && threading <= CC_THREADS_SINGLE ? names[threading]
+                                                                          : "unknown";
 }

@@ -268,6 +268,13 @@ static int run_bench(const bench_args *a)
         status = measure_threads(&s, s.run.threads[t]);
     if (status == 0)
         status = write_reports(&s);
+    /* Failed runs are in the report, and make the exit status 1. */
+    const int failures = bench_run_failures(&s.run);
+    if (failures > 0) {
+        fprintf(stderr, "colconv-bench: %d measurement%s failed (marked failed in the report)\n",
+                failures, failures == 1 ? "" : "s");
+        status = -1;
+    }
     bench_run_free(&s.run);
     return status == 0 ? 0 : 1;
 }

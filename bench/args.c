@@ -40,7 +40,8 @@ void bench_usage(FILE *out)
         "  --tiny-inputs        inputs and bias scaled by 1e-38, so that sums are denormal\n"
         "  --flush-denormals    flush denormals to zero during runs (cc_set_flush_denormals)\n"
         "  --version, --help\n"
-        "Exit status: 0 done, 1 a run failed, 2 bad usage.\n");
+        "Exit status: 0 done, 1 a run failed (a failed path is marked in the report),\n"
+        "2 bad usage.\n");
 }
 
 static int bad(FILE *err, const char *what, const char *value)

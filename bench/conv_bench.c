@@ -30,12 +30,13 @@ typedef struct {
     cc_conv2d *op;
     const float *input;
     float *output;
+    bench_conv_run_fn run;
 } conv_call;
 
-static void run_conv(void *context)
+static int run_conv(void *context)
 {
     conv_call *call = context;
-    cc_conv2d_run(call->op, call->input, call->output);
+    return call->run(call->op, call->input, call->output) == CC_OK ? 0 : -1;
 }
 
 typedef struct {
@@ -44,13 +45,15 @@ typedef struct {
     float *c;
 } sgemm_call;
 
-static void run_sgemm(void *context)
+/* cblas_sgemm reports no status: this run cannot fail. */
+static int run_sgemm(void *context)
 {
     sgemm_call *s = context;
     for (int g = 0; g < s->groups; g++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->m, s->n, s->k, 1.0f,
                     s->a + (size_t)g * s->m * s->k, s->k, s->b + (size_t)g * s->k * s->n, s->n,
                     0.0f, s->c + (size_t)g * s->m * s->n, s->n);
+    return 0;
 }
 
 /* Inputs and bias of the order of 1e-38 times weights below 1: the products
@@ -95,9 +98,8 @@ static int time_sgemm(const cc_conv2d_params *p, const bench_options *o, bench_l
     if (a != NULL && b != NULL && c != NULL) {
         s.a = a, s.b = b, s.c = c;
         openblas_set_num_threads(r->threads);
-        r->sgemm = bench_time(run_sgemm, &s, &o->plan);
+        status = bench_time(run_sgemm, &s, &o->plan, &r->sgemm);
         r->sgemm_gflops = r->gflop / (r->sgemm.median_ms * 1e-3);
-        status = 0;
     }
     free(a);
     free(b);
@@ -113,28 +115,49 @@ static bench_plan path_plan(cc_algo algo, const bench_plan *plan)
     return (bench_plan){0, 1, plan->budget_ms};
 }
 
+/* A failed path: cc_last_error()'s message, no measurement. */
+static void mark_failed(const bench_layer_result *r, cc_algo algo, bench_path_result *pr)
+{
+    *pr = (bench_path_result){.failed = true};
+    snprintf(pr->error, sizeof pr->error, "%s", cc_last_error());
+    fprintf(stderr, "colconv-bench: %s %s: %s\n", r->layer.name, cc_algo_name(algo), pr->error);
+}
+
 static void time_path(const cc_conv2d_params *p, cc_algo algo, const float *weights,
                       const float *bias, const float *input, float *output,
                       const bench_options *o, bench_layer_result *r)
 {
     bench_path_result *pr = &r->paths[algo];
-    conv_call call = {NULL, input, output};
+    conv_call call = {NULL, input, output, o->run != NULL ? o->run : cc_conv2d_run};
     const cc_status status = cc_conv2d_create(p, algo, weights, bias, &call.op);
     if (status == CC_ERR_UNSUPPORTED)
         return; /* the path does not apply to this layer */
     if (status != CC_OK) {
-        fprintf(stderr, "colconv-bench: %s %s: %s\n", r->layer.name, cc_algo_name(algo),
-                cc_last_error());
+        mark_failed(r, algo, pr);
         return;
     }
     const bench_plan plan = path_plan(algo, &o->plan);
-    pr->times = bench_time(run_conv, &call, &plan);
+    if (bench_time(run_conv, &call, &plan, &pr->times) != 0) {
+        mark_failed(r, algo, pr);
+        cc_conv2d_destroy(call.op);
+        return;
+    }
     pr->gflops = r->gflop / (pr->times.median_ms * 1e-3);
     pr->workspace_bytes = cc_conv2d_workspace_size(call.op);
     pr->threading = cc_conv2d_threading(call.op);
     pr->picked = cc_conv2d_algo(call.op);
     pr->ran = true;
     cc_conv2d_destroy(call.op);
+}
+
+int bench_layer_failures(const bench_layer_result *r)
+{
+    int failures = 0;
+    for (int a = 0; a < BENCH_PATHS; a++)
+        failures += r->paths[a].failed;
+    for (int peer = 0; peer < BENCH_PEERS; peer++)
+        failures += r->peers[peer].failed;
+    return failures;
 }
 
 static void mark_fastest(bench_layer_result *r)
@@ -181,12 +204,13 @@ static void time_peers(const bench_options *o, bench_layer_result *r)
 {
     for (int peer = 0; peer < BENCH_PEERS; peer++) {
         bench_peer_result *pr = &r->peers[peer];
-        char error[256];
+        char error[BENCH_ERROR_SIZE];
         if (bench_onednn_time(&r->layer.params, peer == BENCH_ONEDNN_ANY, r->threads, &o->plan,
                               pr, error, sizeof error) != 0) {
             fprintf(stderr, "colconv-bench: %s %s: %s\n", r->layer.name,
                     bench_peer_name(peer, r->layer.params.layout), error);
-            pr->ran = false;
+            *pr = (bench_peer_result){.failed = true};
+            snprintf(pr->error, sizeof pr->error, "%s", error);
             continue;
         }
         pr->gflops = r->gflop / (pr->times.median_ms * 1e-3);

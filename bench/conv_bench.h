@@ -11,8 +11,17 @@
 
 enum { BENCH_PATHS = 7 }; /* colconv's paths, indexed by cc_algo */
 
+/* The message a failed row carries (cc_last_error()'s, truncated). */
+enum { BENCH_ERROR_SIZE = 256 };
+
+/* A path is in one of three states: not timed (ran and failed false: not
+ * asked for, or CC_ERR_UNSUPPORTED for this layer), timed (ran), or failed
+ * (its create or one of its runs, warm-up included, returned an error:
+ * error says why, and nothing else is measured). */
 typedef struct {
     bool ran;
+    bool failed;
+    char error[BENCH_ERROR_SIZE];
     bench_times times;
     double gflops;
     size_t workspace_bytes;
@@ -25,6 +34,8 @@ enum { BENCH_ONEDNN_ANY = 0, BENCH_ONEDNN_NCHW, BENCH_PEERS };
 
 typedef struct {
     bool ran;
+    bool failed; /* as for a path: error says why */
+    char error[BENCH_ERROR_SIZE];
     bench_times times;
     double gflops;
     size_t workspace_bytes; /* its scratchpad */
@@ -45,11 +56,15 @@ typedef struct {
     bench_peer_result peers[BENCH_PEERS];
 } bench_layer_result;
 
+/* How a path is run: cc_conv2d_run, or in the tests a stand-in that fails. */
+typedef cc_status (*bench_conv_run_fn)(cc_conv2d *op, const float *input, float *output);
+
 typedef struct {
     bench_plan plan;
     bool paths[BENCH_PATHS]; /* indexed by cc_algo: which to time */
     bool onednn;             /* also time oneDNN (BENCH_ONEDNN_*) */
     bool tiny_inputs;        /* inputs and bias scaled by 1e-38: denormal sums */
+    bench_conv_run_fn run;   /* NULL: cc_conv2d_run */
 } bench_options;
 
 /* 2 * N * OC * OH * OW * IC/g * KH * KW, in GFLOP. */
@@ -62,9 +77,14 @@ const char *bench_peer_name(int peer, cc_layout layout);
 
 /* Times the layer (its params' layout and batch as given) on `threads`
  * threads; returns 0, or -1 with a message on stderr. Paths a layer cannot
- * take (GEMM1X1 on a 3x3, WINOGRAD on a 1x1) are skipped. */
+ * take (GEMM1X1 on a 3x3, WINOGRAD on a 1x1) are skipped; a path whose
+ * create or any run fails is marked failed (message on stderr too), and
+ * bench_conv_layer still returns 0. */
 int bench_conv_layer(const char *net, const bench_layer *layer, int count, int threads,
                      const bench_options *options, bench_layer_result *result);
+
+/* The number of paths and peers of r that failed. */
+int bench_layer_failures(const bench_layer_result *r);
 
 /* The fastest path that ran among those AUTO may pick (direct, im2col,
  * gemm1x1, winograd: not reference, not winograd-f6x6), or -1. */

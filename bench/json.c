@@ -1,5 +1,6 @@
 /* {"schema", "tool", "env": {...}, "layers": [row...], "networks": [...]}.
- * cJSON builds the tree; numbers are doubles, unknown values null. */
+ * cJSON builds the tree; numbers are doubles, unknown values null (so are
+ * the figures of a failed row or network, "status": "failed"). */
 #include "json.h"
 
 #include <cjson/cJSON.h>
@@ -46,8 +47,10 @@ static cJSON *env_json(const bench_run *run)
     return env;
 }
 
+/* A failed row: every figure it did not measure is null. */
 static cJSON *row_json(const bench_row *row)
 {
+    const bool ok = !row->failed;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "net", row->net);
     cJSON_AddStringToObject(o, "layer", row->layer);
@@ -59,20 +62,22 @@ static cJSON *row_json(const bench_row *row)
     cJSON_AddNumberToObject(o, "count", row->count);
     cJSON_AddNumberToObject(o, "index", row->index);
     cJSON_AddNumberToObject(o, "gflop", row->gflop);
-    cJSON_AddNumberToObject(o, "ms_median", row->ms_median);
-    cJSON_AddNumberToObject(o, "ms_min", row->ms_min);
-    cJSON_AddNumberToObject(o, "ms_max", row->ms_max);
+    add_number_or_null(o, "ms_median", row->ms_median, ok);
+    add_number_or_null(o, "ms_min", row->ms_min, ok);
+    add_number_or_null(o, "ms_max", row->ms_max, ok);
     cJSON_AddNumberToObject(o, "reps", row->reps);
-    cJSON_AddNumberToObject(o, "gflops", row->gflops);
-    cJSON_AddNumberToObject(o, "ratio_to_sgemm", row->ratio_to_sgemm);
+    add_number_or_null(o, "gflops", row->gflops, ok);
+    add_number_or_null(o, "ratio_to_sgemm", row->ratio_to_sgemm, ok);
     add_number_or_null(o, "fraction_of_peak", row->fraction_of_peak, row->fraction_of_peak > 0);
-    cJSON_AddNumberToObject(o, "workspace_bytes",
-                            (double)(row->workspace_bytes > 0 ? row->workspace_bytes : 0));
+    add_number_or_null(o, "workspace_bytes",
+                       (double)(row->workspace_bytes > 0 ? row->workspace_bytes : 0), ok);
     cJSON_AddStringToObject(o, "threading", row->threading);
     cJSON_AddStringToObject(o, "auto_pick", row->auto_pick);
     cJSON_AddNumberToObject(o, "auto_vs_fastest", row->auto_vs_fastest);
     cJSON_AddStringToObject(o, "impl", row->impl);
     cJSON_AddBoolToObject(o, "fastest", row->fastest);
+    cJSON_AddStringToObject(o, "status", ok ? "ok" : "failed");
+    cJSON_AddStringToObject(o, "error", row->error);
     return o;
 }
 
@@ -90,7 +95,7 @@ static cJSON *layers_json(const bench_run *run)
 
 double bench_net_ratio_to_sgemm(const bench_net_result *n, const bench_run *run)
 {
-    if (!bench_table_complete(n->net) || n->times.median_ms <= 0)
+    if (n->failed || !bench_table_complete(n->net) || n->times.median_ms <= 0)
         return -1;
     double roof = 0;
     int found = 0;
@@ -116,13 +121,14 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
     cJSON_AddNumberToObject(o, "threads", n->threads);
     cJSON_AddNumberToObject(o, "batch", n->batch);
     cJSON_AddStringToObject(o, "layout", n->layout == CC_NHWC ? "nhwc" : "nchw");
-    cJSON_AddNumberToObject(o, "ms_median", n->times.median_ms);
-    cJSON_AddNumberToObject(o, "ms_min", n->times.min_ms);
-    cJSON_AddNumberToObject(o, "ms_max", n->times.max_ms);
+    const bool ok = !n->failed;
+    add_number_or_null(o, "ms_median", n->times.median_ms, ok);
+    add_number_or_null(o, "ms_min", n->times.min_ms, ok);
+    add_number_or_null(o, "ms_max", n->times.max_ms, ok);
     cJSON_AddNumberToObject(o, "reps", n->times.reps);
-    cJSON_AddNumberToObject(o, "images_per_s", n->images_per_s);
+    add_number_or_null(o, "images_per_s", n->images_per_s, ok);
     cJSON_AddNumberToObject(o, "gflop", n->gflop);
-    cJSON_AddNumberToObject(o, "gflops", n->gflops);
+    add_number_or_null(o, "gflops", n->gflops, ok);
     const double ratio = bench_net_ratio_to_sgemm(n, run);
     add_number_or_null(o, "ratio_to_sgemm", ratio, ratio >= 0);
     cJSON_AddNumberToObject(o, "workspace_bytes", (double)n->workspace_bytes);
@@ -137,6 +143,8 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
                             n->type_count > 0 ? "cc_net_run_timed: each layer's fastest of 3 runs, "
                                                 "summed by type (fused layers in their host)"
                                               : "");
+    cJSON_AddStringToObject(o, "status", ok ? "ok" : "failed");
+    cJSON_AddStringToObject(o, "error", n->error);
     return o;
 }
 

@@ -66,6 +66,11 @@ static void read_row(const cJSON *o, bench_row *r)
     r->auto_vs_fastest = get_number(o, "auto_vs_fastest");
     r->workspace_bytes = (long long)get_number(o, "workspace_bytes");
     r->fastest = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "fastest"));
+    /* No "status" (vs_torch.py before it had one): a row that ran. */
+    char status[16];
+    get_string(o, "status", status, sizeof status);
+    r->failed = strcmp(status, "failed") == 0;
+    get_string(o, "error", r->error, sizeof r->error);
 }
 
 static void read_label(const cJSON *root, bench_report_file *file)
@@ -125,19 +130,20 @@ static int same_layer(const bench_row *a, const bench_row *b)
 
 /* The row a report marks fastest for the layer of `key` (colconv: its
  * fastest path, peers excluded; vs_torch.py: "torch"); failing that, its
- * fastest convolution row (roofs and auto excluded); NULL if none. */
+ * fastest convolution row (roofs, auto and failed rows excluded); NULL if
+ * none. */
 static const bench_row *fastest(const bench_report_file *file, const bench_row *key)
 {
     const bench_row *best = NULL;
     for (size_t i = 0; i < file->count; i++) {
         const bench_row *r = &file->rows[i];
-        if (same_layer(r, key) && r->fastest)
+        if (same_layer(r, key) && r->fastest && !r->failed)
             return r;
     }
     for (size_t i = 0; i < file->count; i++) {
         const bench_row *r = &file->rows[i];
-        if (same_layer(r, key) && !bench_row_is_roof(r) && strcmp(r->path, "auto") != 0 &&
-            (best == NULL || r->ms_median < best->ms_median))
+        if (same_layer(r, key) && !r->failed && !bench_row_is_roof(r) &&
+            strcmp(r->path, "auto") != 0 && (best == NULL || r->ms_median < best->ms_median))
             best = r;
     }
     return best;

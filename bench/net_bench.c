@@ -38,10 +38,10 @@ typedef struct {
     float *output;
 } net_call;
 
-static void run_net(void *context)
+static int run_net(void *context)
 {
     net_call *call = context;
-    cc_net_run(call->net, call->input, call->output);
+    return cc_net_run(call->net, call->input, call->output) == CC_OK ? 0 : -1;
 }
 
 static void fill_random(float *data, size_t count)
@@ -93,18 +93,19 @@ static void profile_types(cc_net *n, const float *input, float *output, bench_ne
         free(run);
         return;
     }
-    for (int k = 0; k < PROFILE_RUNS; k++) {
+    int profiled = 0;
+    for (; profiled < PROFILE_RUNS; profiled++) {
         if (cc_net_run_timed(n, input, output, run) != CC_OK)
             break;
         for (int i = 0; i < nodes; i++)
-            best[i] = k == 0 || run[i] < best[i] ? run[i] : best[i];
+            best[i] = profiled == 0 || run[i] < best[i] ? run[i] : best[i];
     }
-    for (int i = 0; i < nodes; i++) {
+    for (int i = 0; i < nodes && profiled == PROFILE_RUNS; i++) {
         cc_net_layer_info info;
         if (cc_net_get_layer_info(n, i, &info) == CC_OK && !info.fused && i != cc_net_input(n))
             add_type_time(r, info.type, best[i]);
     }
-    r->conv_ms = 0;
+    r->conv_ms = profiled == PROFILE_RUNS ? 0 : -1;
     for (int t = 0; t < r->type_count; t++)
         if (strcmp(r->types[t].type, "Conv2D") == 0)
             r->conv_ms = r->types[t].ms;
@@ -166,12 +167,18 @@ int bench_net(const char *net, int batch, cc_layout layout, int threads, const b
     if (input != NULL && output != NULL) {
         fill_random(input, cc_net_input_count(n));
         net_call call = {n, input, output};
-        r->times = bench_time(run_net, &call, plan);
         read_stats(n, r);
-        r->images_per_s = batch / (r->times.median_ms * 1e-3);
-        r->gflops = r->gflop / (r->times.median_ms * 1e-3);
-        profile_types(n, input, output, r);
-        estimate_im2col_share(layers, count, r);
+        if (bench_time(run_net, &call, plan, &r->times) == 0) {
+            r->images_per_s = batch / (r->times.median_ms * 1e-3);
+            r->gflops = r->gflop / (r->times.median_ms * 1e-3);
+            profile_types(n, input, output, r);
+            estimate_im2col_share(layers, count, r);
+        } else {
+            r->failed = true;
+            snprintf(r->error, sizeof r->error, "%s", cc_last_error());
+            fprintf(stderr, "colconv-bench: %s: %s\n", net, r->error);
+            r->conv_ms = r->im2col_share = -1;
+        }
         status = 0;
     } else {
         fprintf(stderr, "colconv-bench: %s: out of memory\n", net);

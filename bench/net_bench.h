@@ -19,6 +19,11 @@ typedef struct {
     int threads, batch;
     cc_layout layout;
     int channels, height, width; /* the input, per image */
+    /* A cc_net_run that failed (warm-up or timed): error says why, and
+     * times, gflops, images_per_s, the types and im2col_share are not
+     * measured (zero, -1). */
+    bool failed;
+    char error[BENCH_ERROR_SIZE];
     bench_times times;       /* one cc_net_run of the whole batch */
     double gflop, gflops, images_per_s;
     size_t params, planned_activation_bytes, workspace_bytes;
@@ -39,7 +44,8 @@ int bench_is_zoo_net(const char *name);
 /* Builds the zoo network `net` (He weights, seed 1), times cc_net_run with
  * `plan`, profiles the time per layer type, and estimates the im2col share
  * from `layers` (this net's conv layer results at the same threads and
- * batch; may be count 0). Returns 0, or -1 with a message on stderr. */
+ * batch; may be count 0). Returns 0 (result->failed when a run failed), or
+ * -1 with a message on stderr when the network cannot be built. */
 int bench_net(const char *net, int batch, cc_layout layout, int threads, const bench_plan *plan,
               const bench_layer_result *layers, size_t count, bench_net_result *result);
 

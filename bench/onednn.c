@@ -30,6 +30,8 @@ typedef struct {
     dnnl_memory_t scratchpad;
     dnnl_exec_arg_t args[TENSORS + 1];
     int nargs;
+    dnnl_status_t run_status; /* of the last run, warm-up or timed */
+    const char *failed_call;  /* the call that failed it */
 } onednn_conv;
 
 static void destroy_memory(dnnl_memory_t memory)
@@ -153,8 +155,9 @@ static int make_memory(onednn_conv *c, int t, const dnnl_memory_desc_t *plain, d
     dnnl_primitive_desc_destroy(reorder_pd);
     TRY(status);
     const dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, c->user[t]}, {DNNL_ARG_TO, c->used[t]}};
-    const dnnl_status_t ran = dnnl_primitive_execute(reorder, c->stream, 2, args);
-    dnnl_stream_wait(c->stream);
+    dnnl_status_t ran = dnnl_primitive_execute(reorder, c->stream, 2, args);
+    if (ran == dnnl_success)
+        ran = dnnl_stream_wait(c->stream);
     dnnl_primitive_destroy(reorder);
     TRY(ran);
     return 0;
@@ -191,11 +194,16 @@ static int prepare(const cc_conv2d_params *p, bool any_format, onednn_conv *c, c
     return 0;
 }
 
-static void run(void *context)
+static int run(void *context)
 {
     onednn_conv *c = context;
-    dnnl_primitive_execute(c->conv, c->stream, c->nargs, c->args);
-    dnnl_stream_wait(c->stream);
+    c->failed_call = "dnnl_primitive_execute";
+    c->run_status = dnnl_primitive_execute(c->conv, c->stream, c->nargs, c->args);
+    if (c->run_status == dnnl_success) {
+        c->failed_call = "dnnl_stream_wait";
+        c->run_status = dnnl_stream_wait(c->stream);
+    }
+    return c->run_status == dnnl_success ? 0 : -1;
 }
 
 int bench_onednn_time(const cc_conv2d_params *p, bool any_format, int threads,
@@ -206,8 +214,12 @@ int bench_onednn_time(const cc_conv2d_params *p, bool any_format, int threads,
     memset(&c, 0, sizeof c);
     omp_set_num_threads(threads); /* oneDNN's runtime is OpenMP, shared with colconv */
     int status = prepare(p, any_format, &c, error, error_size);
+    if (status == 0 && bench_time(run, &c, plan, &result->times) != 0) {
+        snprintf(error, error_size, "oneDNN: %s failed (status %d)", c.failed_call,
+                 (int)c.run_status);
+        status = -1;
+    }
     if (status == 0) {
-        result->times = bench_time(run, &c, plan);
         result->workspace_bytes =
             dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(c.pd, dnnl_query_scratchpad_md, 0));
         const char *impl = NULL;

@@ -1,7 +1,7 @@
 /* gnuplot script generation. The CSV columns used (see csv.c): 4 path,
  * 5 threads, 9 index (the layer's position in its thread count's run),
- * 15 gflops. The x tics are written into the script from the run, so the
- * script only filters the CSV. */
+ * 15 gflops, 24 status (a failed row has no bar). The x tics are written
+ * into the script from the run, so the script only filters the CSV. */
 #include "plot.h"
 
 #include <errno.h>
@@ -33,7 +33,7 @@ static void put_quoted(FILE *f, const char *text)
     fputc('\'', f);
 }
 
-/* The paths with at least one row, the roof excluded, in path_order. */
+/* The paths with at least one row that ran, the roof excluded, in path_order. */
 static int plotted_paths(const bench_run *run, char paths[MAX_PLOT_PATHS][24])
 {
     bool present[MAX_PLOT_PATHS] = {false};
@@ -42,7 +42,7 @@ static int plotted_paths(const bench_run *run, char paths[MAX_PLOT_PATHS][24])
         const size_t n = bench_layer_rows(&run->layers[i], 0, rows);
         for (size_t k = 0; k < n; k++)
             for (size_t p = 0; p < MAX_PLOT_PATHS; p++)
-                present[p] |= strcmp(path_order[p], rows[k].path) == 0;
+                present[p] |= !rows[k].failed && strcmp(path_order[p], rows[k].path) == 0;
     }
     int count = 0;
     for (size_t p = 0; p < MAX_PLOT_PATHS; p++)
@@ -88,7 +88,8 @@ static void put_panel(FILE *f, const bench_run *run, int threads, int path_count
     fprintf(f, "file = ");
     put_quoted(f, csv_path);
     fprintf(f, "\nplot for [k=1:%d] file using (column(9) + offset(k)):"
-               "((strcol(4) eq word(paths, k) && column(5) == %d) ? column(15) : 1/0) "
+               "((strcol(4) eq word(paths, k) && column(5) == %d && strcol(24) eq 'ok') ? "
+               "column(15) : 1/0) "
                "with boxes title word(paths, k), \\\n",
             path_count, threads);
     fprintf(f, "  file using 9:((strcol(4) eq 'sgemm' && column(5) == %d) ? column(15) : 1/0) "

@@ -45,10 +45,16 @@ static double onednn_best_ms(const bench_layer_result *r)
     return best;
 }
 
-/* fastest_eligible names the path the auto row's note compares with. */
+/* fastest_eligible names the path the auto row's note compares with. A
+ * failed row says so, with its message, where the figures would be. */
 static void print_row(FILE *out, const bench_report_style *style, const bench_row *row,
                       double dnnl_ms, const char *fastest_eligible)
 {
+    if (row->failed) {
+        fprintf(out, "  %-12s %-22s %-13s %9s: %s\n", row->net, row->layer, row->path, "failed",
+                row->error);
+        return;
+    }
     const bool bold = row->fastest && style->highlight;
     char workspace[24] = "-", peak[16] = "-";
     if (row->workspace_bytes >= 0)
@@ -152,6 +158,11 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
                       size_t count)
 {
     bench_report_layer_totals(out, n->net, layers, count);
+    if (n->failed) {
+        fprintf(out, "  %s network, batch %d, %d thread%s: failed: %s\n\n", n->net, n->batch,
+                n->threads, n->threads == 1 ? "" : "s", n->error);
+        return;
+    }
     fprintf(out, "  %s network, batch %d, %d thread%s: %.2f images/s (%.3f ms [%.3f - %.3f] per "
                  "batch, %d reps; %.3f GFLOP, %.1f GFLOP/s; %zu params, %zu activation bytes "
                  "planned, %zu conv workspace bytes)\n",

@@ -27,6 +27,16 @@ static void fill_common(const bench_layer_result *r, double peak, const char *pa
     row->workspace_bytes = -1;
 }
 
+/* A path or peer that failed: the layer's fields, the message, no figures. */
+static void fill_failed(const bench_layer_result *r, const char *path, const char *error,
+                        bench_row *row)
+{
+    const bench_times none = {0};
+    fill_common(r, 0, path, &none, 0, row);
+    row->failed = true;
+    snprintf(row->error, sizeof row->error, "%s", error);
+}
+
 size_t bench_layer_rows(const bench_layer_result *r, double peak,
                         bench_row rows[BENCH_MAX_ROWS_PER_LAYER])
 {
@@ -38,6 +48,8 @@ size_t bench_layer_rows(const bench_layer_result *r, double peak,
     _Static_assert(sizeof order / sizeof order[0] == BENCH_PATHS, "every path has a row");
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         const bench_path_result *p = &r->paths[order[i]];
+        if (p->failed)
+            fill_failed(r, cc_algo_name(order[i]), p->error, &rows[n++]);
         if (!p->ran)
             continue;
         bench_row *row = &rows[n++];
@@ -52,6 +64,8 @@ size_t bench_layer_rows(const bench_layer_result *r, double peak,
     }
     for (int peer = 0; peer < BENCH_PEERS; peer++) {
         const bench_peer_result *p = &r->peers[peer];
+        if (p->failed)
+            fill_failed(r, bench_peer_name(peer, r->layer.params.layout), p->error, &rows[n++]);
         if (!p->ran)
             continue;
         bench_row *row = &rows[n++];

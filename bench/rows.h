@@ -16,7 +16,7 @@ typedef struct {
     char path[24];         /* direct, im2col, gemm1x1, winograd, winograd-f6x6, auto,
                               reference, sgemm, onednn_any, ... */
     char layout[8];        /* nchw, nhwc */
-    char threading[8];     /* blas, tiles, single; "" for non-colconv rows */
+    char threading[8];     /* blas, tiles, single; "" for non-colconv and failed rows */
     char auto_pick[16];    /* the auto row: the path AUTO chose; else "" */
     char impl[64];         /* peers: the implementation they chose; else "" */
     int threads, batch, count, reps, index;
@@ -26,14 +26,20 @@ typedef struct {
     double auto_vs_fastest;  /* the auto row: bench_auto_vs_fastest; else 0 */
     long long workspace_bytes; /* -1 where it does not apply (the roof) */
     bool fastest;            /* the fastest colconv path of its layer */
+    /* A path or peer whose create or run failed: error says why, and the
+     * row has no measurement (times, reps, gflops, ratios, workspace all
+     * zero, workspace_bytes -1, threading ""): the writers print "failed"
+     * and leave the figures out. */
+    bool failed;
+    char error[BENCH_ERROR_SIZE];
 } bench_row;
 
 /* The most rows one layer gives. */
 enum { BENCH_MAX_ROWS_PER_LAYER = 1 + BENCH_PATHS + BENCH_PEERS };
 
 /* Rows of r in report order: sgemm, reference, direct, im2col, gemm1x1,
- * winograd, winograd-f6x6, auto, then the peers that ran. Returns the
- * number written. */
+ * winograd, winograd-f6x6, auto, then the peers, each if it ran or failed.
+ * Returns the number written. */
 size_t bench_layer_rows(const bench_layer_result *r, double peak_gflops,
                         bench_row rows[BENCH_MAX_ROWS_PER_LAYER]);
 

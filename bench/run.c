@@ -43,3 +43,13 @@ void bench_run_free(bench_run *run)
     run->layers = NULL, run->nets = NULL;
     run->layer_count = run->layer_capacity = run->net_count = run->net_capacity = 0;
 }
+
+int bench_run_failures(const bench_run *run)
+{
+    int failures = 0;
+    for (size_t i = 0; i < run->layer_count; i++)
+        failures += bench_layer_failures(&run->layers[i]);
+    for (size_t i = 0; i < run->net_count; i++)
+        failures += run->nets[i].failed;
+    return failures;
+}

@@ -25,4 +25,7 @@ int bench_run_add_layer(bench_run *run, const bench_layer_result *layer);
 int bench_run_add_net(bench_run *run, const bench_net_result *net);
 void bench_run_free(bench_run *run);
 
+/* Failed paths, peers and networks in run (each marked failed in the report). */
+int bench_run_failures(const bench_run *run);
+
 #endif

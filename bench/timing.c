@@ -26,14 +26,17 @@ bench_times bench_summarize(double *samples, int count)
     return (bench_times){median, samples[0], samples[count - 1], count};
 }
 
-static void warm_up(bench_fn fn, void *context, const bench_plan *plan)
+static int warm_up(bench_fn fn, void *context, const bench_plan *plan)
 {
     const double start = bench_now_ms();
     for (int i = 0; i < plan->warmup; i++) {
-        fn(context);
+        const int status = fn(context);
+        if (status != 0)
+            return status;
         if (plan->budget_ms > 0 && bench_now_ms() - start >= 0.5 * plan->budget_ms)
-            return;
+            return 0;
     }
+    return 0;
 }
 
 static int out_of_time(const bench_plan *plan, double elapsed_ms, int done)
@@ -43,20 +46,23 @@ static int out_of_time(const bench_plan *plan, double elapsed_ms, int done)
     return (elapsed_ms >= plan->budget_ms && done >= 3) || elapsed_ms >= 2 * plan->budget_ms;
 }
 
-bench_times bench_time(bench_fn fn, void *context, const bench_plan *plan)
+int bench_time(bench_fn fn, void *context, const bench_plan *plan, bench_times *times)
 {
     double samples[BENCH_MAX_REPS];
     int reps = plan->reps < 1 ? 1 : plan->reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : plan->reps;
-    warm_up(fn, context, plan);
+    *times = (bench_times){0};
+    int status = warm_up(fn, context, plan);
     const double start = bench_now_ms();
     int done = 0;
-    while (done < reps) {
+    while (status == 0 && done < reps) {
         const double t0 = bench_now_ms();
-        fn(context);
+        status = fn(context);
         const double t1 = bench_now_ms();
         samples[done++] = t1 - t0;
         if (out_of_time(plan, t1 - start, done))
             break;
     }
-    return bench_summarize(samples, done);
+    if (status == 0)
+        *times = bench_summarize(samples, done);
+    return status;
 }

@@ -19,9 +19,14 @@ typedef struct {
 
 enum { BENCH_MAX_REPS = 1000 };
 
-typedef void (*bench_fn)(void *context);
+/* One run of what is timed: 0, or nonzero when the run failed. */
+typedef int (*bench_fn)(void *context);
 
-bench_times bench_time(bench_fn fn, void *context, const bench_plan *plan);
+/* Runs fn as plan says and fills *times. Every run's status is checked,
+ * warm-up included: the first that fails ends the timing and its status is
+ * returned, with *times zeroed (a failed run has no time). Returns 0 when
+ * every run succeeded. */
+int bench_time(bench_fn fn, void *context, const bench_plan *plan, bench_times *times);
 
 /* Median, min and max of count samples (sorted in place); count >= 1. */
 bench_times bench_summarize(double *samples, int count);

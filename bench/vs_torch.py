@@ -130,6 +130,7 @@ def row(net, d, count, index, path, threads, times, roof_gflops, impl=""):
         "gflops": gflops, "ratio_to_sgemm": gflops / roof_gflops if roof_gflops else 0.0,
         "fraction_of_peak": None, "workspace_bytes": 0, "threading": "", "auto_pick": "",
         "auto_vs_fastest": 0.0, "impl": impl, "fastest": path == "torch",
+        "status": "ok", "error": "",
     }
 
 

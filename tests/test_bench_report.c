@@ -1,7 +1,8 @@
 /* colconv-bench end to end: a --quick run into a temporary directory, its
  * JSON read back with libcjson and its CSV line by line, both checked
  * against the schema of bench/README.md; a 3x3 layer's Winograd rows; the
- * chart; --merge; exit statuses; AUTO's misses in the text report. */
+ * chart; --merge; exit statuses; AUTO's misses in the text report; failed
+ * runs, reported without a time. */
 #include "support.h"
 
 #include <cjson/cJSON.h>
@@ -162,6 +163,10 @@ static void check_layer_row(const cJSON *row)
     string_field(row, "threading");
     if (strcmp(path, "auto") == 0 && !known_path(string_field(row, "auto_pick")))
         fail_msg("%s %s: auto picked '%s'", net, layer, string_field(row, "auto_pick"));
+    if (strcmp(string_field(row, "status"), "ok") != 0)
+        fail_msg("%s %s %s: status %s: %s", net, layer, path, string_field(row, "status"),
+                 string_field(row, "error"));
+    assert_string_equal(string_field(row, "error"), "");
     const double auto_vs_fastest = number_field(row, "auto_vs_fastest");
     if (strcmp(path, "auto") == 0 ? !(auto_vs_fastest > 0) : auto_vs_fastest != 0)
         fail_msg("%s %s %s: auto_vs_fastest %g", net, layer, path, auto_vs_fastest);
@@ -290,7 +295,7 @@ static void csv_matches_json(void **state)
     assert_non_null(fgets(line, sizeof line, f));
     line[strcspn(line, "\n")] = '\0';
     assert_string_equal(line, bench_csv_header);
-    enum { COLUMNS = 23 };
+    enum { COLUMNS = 25 };
     char fields[COLUMNS + 1][200];
     const cJSON *layers = field(report, "layers");
     int i = 0;
@@ -311,6 +316,8 @@ static void csv_matches_json(void **state)
         assert_int_equal(atoi(fields[21]), cJSON_IsTrue(field(row, "fastest")));
         const double ratio = number_field(row, "auto_vs_fastest");
         assert_true(fabs(atof(fields[22]) - ratio) <= 1e-4 + 1e-4 * ratio);
+        assert_string_equal(fields[23], string_field(row, "status"));
+        assert_string_equal(fields[24], string_field(row, "error"));
     }
     fclose(f);
     assert_int_equal(i, cJSON_GetArraySize(layers));
@@ -429,6 +436,18 @@ static bench_layer_result timed_layer(const char *desc, const double ms[BENCH_PA
     return r;
 }
 
+/* What was written to f (a tmpfile), as one string; closes f (caller frees). */
+static char *read_back(FILE *f)
+{
+    const long size = ftell(f);
+    rewind(f);
+    char *text = calloc((size_t)size + 1, 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    return text;
+}
+
 /* The text report's lines, as one string (caller frees). */
 static char *report_text(const bench_layer_result *layers, size_t count)
 {
@@ -438,13 +457,16 @@ static char *report_text(const bench_layer_result *layers, size_t count)
     for (size_t i = 0; i < count; i++)
         bench_report_layer(f, &style, &layers[i]);
     bench_report_layer_totals(f, "synthetic", layers, count);
-    const long size = ftell(f);
-    rewind(f);
-    char *text = calloc((size_t)size + 1, 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    return text;
+    return read_back(f);
+}
+
+/* The network section of n, as one string (caller frees). */
+static char *net_text(const bench_net_result *n)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    bench_report_net(f, n, NULL, 0);
+    return read_back(f);
 }
 
 /* The line of text that contains needle, or NULL (into line). */
@@ -503,6 +525,234 @@ static void auto_misses_are_reported(void **state)
     free(text);
 }
 
+/* A run that fails on call fail_at (0: none), with status 7. */
+typedef struct {
+    int calls, fail_at;
+} counted_run;
+
+static int count_and_fail(void *context)
+{
+    counted_run *c = context;
+    return ++c->calls == c->fail_at ? 7 : 0;
+}
+
+/* bench_time checks every run, warm-up included: the first failure ends
+ * the timing, its status comes back, and there is no time. */
+static void bench_time_checks_every_run(void **state)
+{
+    (void)state;
+    const bench_plan plan = {2, 4, 0}; /* calls 1-2 warm up, 3-6 are timed */
+    for (int fail_at = 1; fail_at <= 6; fail_at++) {
+        counted_run c = {0, fail_at};
+        bench_times t = {1, 1, 1, 1};
+        const int status = bench_time(count_and_fail, &c, &plan, &t);
+        if (status != 7 || c.calls != fail_at)
+            fail_msg("run %d of 6 failed: bench_time returned %d after %d runs, not 7 after %d",
+                     fail_at, status, c.calls, fail_at);
+        if (t.reps != 0 || t.median_ms != 0 || t.min_ms != 0 || t.max_ms != 0)
+            fail_msg("failure at call %d: a time was reported (%d reps, %g ms)", fail_at, t.reps,
+                     t.median_ms);
+    }
+    counted_run ok = {0, 0};
+    bench_times t;
+    assert_int_equal(bench_time(count_and_fail, &ok, &plan, &t), 0);
+    assert_int_equal(ok.calls, 6);
+    assert_int_equal(t.reps, 4);
+}
+
+/* The bench's stand-in for cc_conv2d_run: direct's first run (a warm-up)
+ * and im2col's third (its second timed run) are real failing runs of the
+ * library (a NULL input), so cc_last_error() holds its message. */
+static int conv_runs[BENCH_PATHS];
+
+static cc_status failing_run(cc_conv2d *op, const float *input, float *output)
+{
+    const cc_algo algo = cc_conv2d_algo(op);
+    const int call = ++conv_runs[algo];
+    if ((algo == CC_ALGO_DIRECT && call == 1) || (algo == CC_ALGO_IM2COL && call == 3))
+        return cc_conv2d_run(op, NULL, output);
+    return cc_conv2d_run(op, input, output);
+}
+
+static const char run_error[] = "conv2d_run: input is NULL";
+
+/* The row of path in a written report's layers (JSON), or fail. */
+static const cJSON *written_row(const cJSON *layers, const char *path)
+{
+    const cJSON *row = row_of(layers, path);
+    if (row == NULL)
+        fail_msg("no %s row", path);
+    return row;
+}
+
+static void failed_row_in_json(const bench_run *run)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/failed.json", dir);
+    assert_int_equal(bench_write_json(run, path), 0);
+    char *text = read_file(path);
+    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    remove(path);
+    assert_non_null(root);
+    const cJSON *layers = field(root, "layers");
+    assert_int_equal(cJSON_GetArraySize(layers), 4);
+    const char *failed[] = {"direct", "im2col"};
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *row = written_row(layers, failed[i]);
+        assert_string_equal(string_field(row, "status"), "failed");
+        assert_string_equal(string_field(row, "error"), run_error);
+        const char *unmeasured[] = {"ms_median", "ms_min", "ms_max", "gflops", "ratio_to_sgemm",
+                                    "fraction_of_peak", "workspace_bytes"};
+        for (size_t k = 0; k < sizeof unmeasured / sizeof unmeasured[0]; k++)
+            if (!cJSON_IsNull(field(row, unmeasured[k])))
+                fail_msg("failed %s row: %s is not null", failed[i], unmeasured[k]);
+        assert_int_equal((int)number_field(row, "reps"), 0);
+        assert_false(cJSON_IsTrue(field(row, "fastest")));
+        assert_string_equal(string_field(row, "threading"), "");
+    }
+    const cJSON *ok = written_row(layers, "gemm1x1");
+    assert_string_equal(string_field(ok, "status"), "ok");
+    assert_true(number_field(ok, "ms_median") > 0);
+    assert_true(cJSON_IsTrue(field(ok, "fastest")));
+    cJSON_Delete(root);
+}
+
+static void failed_row_in_csv(const bench_run *run)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/failed.csv", dir);
+    assert_int_equal(bench_write_csv(run, path), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048], fields[26][200];
+    int failed = 0;
+    assert_non_null(fgets(line, sizeof line, f)); /* the header */
+    while (fgets(line, sizeof line, f) != NULL) {
+        assert_int_equal(split_csv(line, fields, 26), 25);
+        if (strcmp(fields[3], "direct") != 0 && strcmp(fields[3], "im2col") != 0) {
+            assert_string_equal(fields[23], "ok");
+            continue;
+        }
+        failed++;
+        assert_string_equal(fields[23], "failed");
+        assert_string_equal(fields[24], run_error);
+        for (int k = 10; k <= 17; k++) /* ms_median .. workspace_bytes, reps (13) 0 */
+            if (strcmp(fields[k], k == 13 ? "0" : "") != 0)
+                fail_msg("failed %s row: column %d is '%s'", fields[3], k + 1, fields[k]);
+    }
+    fclose(f);
+    remove(path);
+    assert_int_equal(failed, 2);
+}
+
+/* A path whose run fails, in warm-up or while timed, is reported failed,
+ * with the library's message and no time, in the result, the rows, the
+ * text, the JSON and the CSV; the others are timed as usual. */
+static void failed_runs_have_no_time(void **state)
+{
+    (void)state;
+    bench_layer layer;
+    char error[160];
+    assert_int_equal(bench_parse_desc("mb1ic8ih6oc8kh1n\"pw\"", &layer, error, sizeof error), 0);
+    bench_options o = {.plan = {1, 3, 0}, .run = failing_run};
+    o.paths[CC_ALGO_DIRECT] = o.paths[CC_ALGO_IM2COL] = o.paths[CC_ALGO_GEMM1X1] = true;
+    memset(conv_runs, 0, sizeof conv_runs);
+    bench_layer_result r;
+    assert_int_equal(bench_conv_layer("synthetic", &layer, 1, 1, &o, &r), 0);
+    const cc_algo failed[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL};
+    for (size_t i = 0; i < 2; i++) {
+        const bench_path_result *p = &r.paths[failed[i]];
+        if (p->ran || !p->failed || p->times.reps != 0 || p->times.median_ms != 0 ||
+            p->gflops != 0)
+            fail_msg("%s failed a run but has ran %d, failed %d, %d reps, %g ms, %g GFLOP/s",
+                     cc_algo_name(failed[i]), p->ran, p->failed, p->times.reps,
+                     p->times.median_ms, p->gflops);
+        assert_string_equal(p->error, run_error);
+    }
+    /* Each failed path stopped at its failing run. */
+    assert_int_equal(conv_runs[CC_ALGO_DIRECT], 1);
+    assert_int_equal(conv_runs[CC_ALGO_IM2COL], 3);
+    assert_int_equal(conv_runs[CC_ALGO_GEMM1X1], 4);
+    assert_true(r.paths[CC_ALGO_GEMM1X1].ran && r.paths[CC_ALGO_GEMM1X1].times.reps == 3);
+    assert_int_equal(r.fastest, CC_ALGO_GEMM1X1);
+    assert_int_equal(bench_layer_failures(&r), 2);
+
+    char *text = report_text(&r, 1);
+    char line[512];
+    assert_non_null(line_with(text, " direct ", line, sizeof line));
+    assert_string_equal(line, "  synthetic    pw                     direct           failed: "
+                              "conv2d_run: input is NULL");
+    assert_non_null(line_with(text, " im2col ", line, sizeof line));
+    assert_non_null(strstr(line, "   failed: conv2d_run: input is NULL"));
+    assert_non_null(line_with(text, "total ms", line, sizeof line));
+    if (strstr(line, "direct") != NULL || strstr(line, "im2col") != NULL)
+        fail_msg("a failed path has a total: %s", line);
+    free(text);
+
+    bench_run run = {0};
+    run.thread_count = 1, run.threads[0] = 1;
+    run.layers = &r, run.layer_count = 1;
+    assert_int_equal(bench_run_failures(&run), 2);
+    failed_row_in_json(&run);
+    failed_row_in_csv(&run);
+
+    bench_net_result net = {0};
+    net.net = "lenet5", net.batch = 1, net.threads = 1, net.failed = true;
+    net.conv_ms = net.im2col_share = -1;
+    snprintf(net.error, sizeof net.error, "%s", run_error);
+    text = net_text(&net);
+    assert_string_equal(text, "  lenet5 network, batch 1, 1 thread: failed: conv2d_run: input is "
+                              "NULL\n\n");
+    free(text);
+}
+
+static void *refusing_alloc(void *context, size_t alignment, size_t size)
+{
+    (void)context, (void)alignment, (void)size;
+    return NULL;
+}
+
+static void no_free(void *context, void *pointer) { (void)context, (void)pointer; }
+
+/* Through the whole program: with every colconv allocation refused, each
+ * path's create fails; the JSON says so row by row (no times) and the exit
+ * status is 1. */
+static void failed_creates_exit_1(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/nomem.json", dir);
+    const char *argv[] = {"colconv-bench", "--layer", "mb1ic8ih6oc8kh1n\"pw\"", "--quiet",
+                          "--threads", "1", "--reps", "2", "--warmup", "0", "--json", path};
+    const cc_allocator refusing = {NULL, refusing_alloc, no_free};
+    assert_int_equal(cc_set_allocator(&refusing), CC_OK);
+    const int status = run_bench(12, argv);
+    assert_int_equal(cc_set_allocator(NULL), CC_OK);
+    if (status != 1)
+        fail_msg("colconv-bench exited with %d when every create failed, not 1", status);
+    char *text = read_file(path);
+    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    remove(path);
+    assert_non_null(root);
+    const cJSON *layers = field(root, "layers");
+    assert_string_equal(string_field(written_row(layers, "sgemm"), "status"), "ok");
+    const char *paths[] = {"auto", "direct", "im2col", "gemm1x1"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        written_row(layers, paths[i]);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, layers)
+    {
+        if (strcmp(string_field(row, "path"), "sgemm") == 0)
+            continue;
+        assert_string_equal(string_field(row, "status"), "failed");
+        assert_true(strlen(string_field(row, "error")) > 0);
+        assert_true(cJSON_IsNull(field(row, "ms_median")));
+    }
+    cJSON_Delete(root);
+}
+
 static void usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -551,6 +801,9 @@ int main(void)
         cmocka_unit_test(merge_of_a_report_with_itself),
         cmocka_unit_test(usage_errors_exit_2),
         cmocka_unit_test(auto_misses_are_reported),
+        cmocka_unit_test(bench_time_checks_every_run),
+        cmocka_unit_test(failed_runs_have_no_time),
+        cmocka_unit_test(failed_creates_exit_1),
     };
     return cmocka_run_group_tests(tests, quick_run, remove_run);
 }

@@ -75,14 +75,37 @@ static void print_row(FILE *out, const bench_report_style *style, const bench_ro
     fprintf(out, "%s\n", bold ? "\033[0m" : "");
 }
 
+/* "  0.235 MFLOP" below 0.01 GFLOP (LeNet's layers), "  3.699 GFLOP"
+ * above: 13 characters, the width of the path column, up to 999.999. */
+static void format_work(double gflop, char *text, size_t size)
+{
+    if (gflop < 0.01)
+        snprintf(text, size, "%7.3f MFLOP", gflop * 1e3);
+    else
+        snprintf(text, size, "%7.3f GFLOP", gflop);
+}
+
+/* The layer's line above its rows: net and layer in their columns, the work
+ * in the path column, then the descriptor (without the name, which the
+ * layer column shows) from the ms column on. */
+static void print_layer_line(FILE *out, const bench_layer_result *r)
+{
+    bench_layer unnamed = r->layer;
+    unnamed.name[0] = '\0';
+    char desc[192], work[32];
+    bench_format_desc(&unnamed, desc, sizeof desc);
+    format_work(r->gflop, work, sizeof work);
+    fprintf(out, "  %-12s %-22s %-13s %s", r->net, r->layer.name, work, desc);
+    if (r->count > 1)
+        fprintf(out, ", x%d in the network", r->count);
+    fprintf(out, "\n");
+}
+
 void bench_report_layer(FILE *out, const bench_report_style *style, const bench_layer_result *r)
 {
     bench_row rows[BENCH_MAX_ROWS_PER_LAYER];
     const size_t n = bench_layer_rows(r, style->peak_gflops, rows);
-    fprintf(out, "  %-12s %-22s %s: %.3f GFLOP%s", r->net, r->layer.name, rows[0].desc, r->gflop,
-            r->count > 1 ? "" : "\n");
-    if (r->count > 1)
-        fprintf(out, ", x%d in the network\n", r->count);
+    print_layer_line(out, r);
     const double dnnl_ms = onednn_best_ms(r);
     const int eligible = bench_fastest_eligible(r);
     const char *eligible_name = eligible >= 0 ? cc_algo_name((cc_algo)eligible) : "";
@@ -163,12 +186,15 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
                 n->threads, n->threads == 1 ? "" : "s", n->error);
         return;
     }
+    char work[32];
+    format_work(n->gflop, work, sizeof work);
     fprintf(out, "  %s network, batch %d, %d thread%s: %.2f images/s (%.3f ms [%.3f - %.3f] per "
-                 "batch, %d reps; %.3f GFLOP, %.1f GFLOP/s; %zu params, %zu activation bytes "
+                 "batch, %d reps; %s, %.1f GFLOP/s; %zu params, %zu activation bytes "
                  "planned, %zu conv workspace bytes)\n",
             n->net, n->batch, n->threads, n->threads == 1 ? "" : "s", n->images_per_s,
-            n->times.median_ms, n->times.min_ms, n->times.max_ms, n->times.reps, n->gflop,
-            n->gflops, n->params, n->planned_activation_bytes, n->workspace_bytes);
+            n->times.median_ms, n->times.min_ms, n->times.max_ms, n->times.reps,
+            work + strspn(work, " "), n->gflops, n->params, n->planned_activation_bytes,
+            n->workspace_bytes);
     if (n->type_count > 0) {
         fprintf(out, "  %s time per layer type:", n->net);
         for (int t = 0; t < n->type_count; t++)

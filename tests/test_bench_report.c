@@ -1,8 +1,8 @@
 /* colconv-bench end to end: a --quick run into a temporary directory, its
  * JSON read back with libcjson and its CSV line by line, both checked
  * against the schema of bench/README.md; a 3x3 layer's Winograd rows; the
- * chart; --merge; exit statuses; AUTO's misses in the text report; failed
- * runs, reported without a time. */
+ * chart; --merge; exit statuses; AUTO's misses in the text report; the
+ * layer line's format; failed runs, reported without a time. */
 #include "support.h"
 
 #include <cjson/cJSON.h>
@@ -525,6 +525,43 @@ static void auto_misses_are_reported(void **state)
     free(text);
 }
 
+/* The line above a layer's rows: net and layer in their columns, the work
+ * in the path column (MFLOP below 0.01 GFLOP, so LeNet's layers do not
+ * read 0.000), the descriptor from the ms column on, without the name the
+ * layer column shows; then the network line's work in the same units. */
+static void layer_line_format(void **state)
+{
+    (void)state;
+    const double direct[BENCH_PATHS] = {0, 0, 1.0, 0, 0, 0, 0};
+    bench_layer_result layers[] = {
+        timed_layer("mb1ic1ih32oc6kh5n\"conv1\"", direct, CC_ALGO_DIRECT),
+        timed_layer("mb1ic256ih56oc256kh3ph1n\"conv3_2\"", direct, CC_ALGO_DIRECT),
+    };
+    layers[1].count = 2;
+    char *text = report_text(layers, 2);
+    char line[512], row[512];
+    assert_non_null(line_with(text, "conv1 ", line, sizeof line));
+    assert_string_equal(line, "  synthetic    conv1                    0.235 MFLOP "
+                              "mb1ic1ih32iw32oc6oh28ow28kh5kw5");
+    /* The descriptor starts where the rows' ms column does. */
+    assert_non_null(line_with(text, " direct ", row, sizeof row)); /* conv1's */
+    assert_int_equal(strstr(line, "mb1") - line, strstr(row, "    1.000") - row);
+    assert_int_equal(strstr(line, "MFLOP") - line, strstr(row, "direct") - row + 8);
+    assert_non_null(line_with(text, "conv3_2 ", line, sizeof line));
+    assert_string_equal(line, "  synthetic    conv3_2                  3.699 GFLOP "
+                              "mb1ic256ih56iw56oc256oh56ow56kh3kw3ph1pw1, x2 in the network");
+    free(text);
+
+    bench_net_result net = {0};
+    net.net = "lenet5", net.batch = 1, net.threads = 1, net.gflop = 0.000846;
+    net.times = (bench_times){0.1, 0.1, 0.1, 1};
+    net.conv_ms = net.im2col_share = -1;
+    text = net_text(&net);
+    if (strstr(text, " per batch, 1 reps; 0.846 MFLOP, ") == NULL)
+        fail_msg("the network's work is not in MFLOP: %s", text);
+    free(text);
+}
+
 /* A run that fails on call fail_at (0: none), with status 7. */
 typedef struct {
     int calls, fail_at;
@@ -801,6 +838,7 @@ int main(void)
         cmocka_unit_test(merge_of_a_report_with_itself),
         cmocka_unit_test(usage_errors_exit_2),
         cmocka_unit_test(auto_misses_are_reported),
+        cmocka_unit_test(layer_line_format),
         cmocka_unit_test(bench_time_checks_every_run),
         cmocka_unit_test(failed_runs_have_no_time),
         cmocka_unit_test(failed_creates_exit_1),

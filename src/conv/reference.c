@@ -1,7 +1,10 @@
-/* The reference convolution: nested loops written for obviousness, summing
- * in double and rounding once. It is the oracle of every test. */
+/* The reference convolution: nested loops written for obviousness, summing,
+ * adding the bias and activating in double and rounding once. It is the
+ * oracle of every test, so it shares no code with the kernels it checks:
+ * not even their activation (epilogue.h's cc__activate). */
+#include <math.h>
+
 #include "conv_internal.h"
-#include "epilogue.h"
 
 /* Offset of element (n, c, y, x) of a tensor of shape [n][c][h][w] stored in
  * `layout`. */
@@ -38,6 +41,22 @@ static double output_value(const cc__conv_geom *g, const float *weights, const f
     return sum;
 }
 
+/* Every cc_act, in double; NaN stays NaN (relu keeps it too). */
+static double activate(double x, cc_act act)
+{
+    switch (act) {
+    case CC_ACT_RELU:
+        return x < 0.0 ? 0.0 : x;
+    case CC_ACT_SIGMOID:
+        return 1.0 / (1.0 + exp(-x));
+    case CC_ACT_TANH:
+        return tanh(x);
+    case CC_ACT_NONE:
+        break;
+    }
+    return x;
+}
+
 void cc__reference_run(const cc__conv_geom *g, const float *weights, const float *bias,
                        const float *input, float *output)
 {
@@ -47,8 +66,8 @@ void cc__reference_run(const cc__conv_geom *g, const float *weights, const float
                 for (int ox = 0; ox < g->ow; ox++) {
                     double sum = output_value(g, weights, input, n, oc, oy, ox);
                     if (bias != NULL)
-                        sum += bias[oc];
+                        sum += (double)bias[oc];
                     output[tensor_offset(g->layout, g->oc, g->oh, g->ow, n, oc, oy, ox)] =
-                        cc__activate((float)sum, g->act);
+                        (float)activate(sum, g->act);
                 }
 }

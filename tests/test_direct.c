@@ -5,9 +5,11 @@
  * layer-like shapes
  * plus a seeded table of random odd ones, both layouts, every activation,
  * with and without bias, output poisoned with NaN and guarded on both sides,
- * one and two threads (which must agree bit for bit). */
+ * one and two threads (which must agree bit for bit). The pointwise kind's
+ * residual add, in its tiles, is checked the same way for every family. */
 #include "support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,21 @@ static const shape named_shapes[] = {
     {"wide_rows", 1, 2, 4, 101, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
+/* NCHW 1x1 layers (the pointwise kind) run with a residual, which the
+ * kernel adds in its last input-channel block: 1, 2 and 3 or more of those
+ * blocks (256 channels for the 8-lane families' 16-pixel tiles, 85 for
+ * AVX-512's 48), output channels per group that no family's register tile
+ * (4, 6, 8 rows) divides, strides, groups and planes of many tiles. */
+static const shape residual_shapes[] = {
+    {"residual_one_k_block", 2, 40, 6, 7, 13, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"residual_two_k_blocks", 1, 300, 5, 7, 23, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"residual_three_k_blocks", 1, 520, 4, 5, 13, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"residual_strided_k_blocks", 2, 260, 9, 9, 37, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},
+    {"residual_grouped_k_blocks", 1, 540, 3, 3, 22, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},
+    {"residual_wide_plane", 1, 513, 23, 29, 19, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"residual_two_outputs", 3, 600, 7, 3, 2, 1, 1, 2, 3, 1, 1, 0, 0, 0, 0, 1},
+};
+
 static int output_extent(int in, int pad0, int pad1, int dil, int k, int stride)
 {
     return (in + pad0 + pad1 - dil * (k - 1) - 1) / stride + 1;
@@ -97,58 +114,97 @@ static cc__conv_geom geom_of(const shape *s, cc_layout layout, cc_act act)
     return g;
 }
 
-static void describe(const shape *s, cc_layout layout, cc_act act, bool bias, char *text,
-                     size_t size)
+static void describe(const shape *s, cc_layout layout, cc_act act, bool bias, bool residual,
+                     char *text, size_t size)
 {
     snprintf(text, size,
-             "%s mb%dic%dih%diw%doc%dkh%dkw%dsh%dsw%ddh%ddw%dpt%dpb%dpl%dpr%dg%d %s act%d%s",
+             "%s mb%dic%dih%diw%doc%dkh%dkw%dsh%dsw%ddh%ddw%dpt%dpb%dpl%dpr%dg%d %s act%d%s%s",
              s->name, s->n, s->c, s->h, s->w, s->oc, s->kh, s->kw, s->sh, s->sw, s->dh, s->dw,
              s->pt, s->pb, s->pl, s->pr, s->groups, layout == CC_NCHW ? "nchw" : "nhwc",
-             (int)act, bias ? " bias" : "");
+             (int)act, bias ? " bias" : "", residual ? " residual" : "");
 }
 
 /* cc__direct_run, or the emulated family when `family` is not NULL. */
 static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *family,
                 const float *packed, const float *bias, const float *input, float *output,
-                int threads)
+                const float *residual, int threads)
 {
     if (family == NULL)
-        cc__direct_run(g, isa, packed, bias, input, output, NULL, threads);
+        cc__direct_run(g, isa, packed, bias, input, output, residual, threads);
     else
-        cc__direct_run_family(g, isa, family, packed, bias, input, output, NULL, threads);
+        cc__direct_run_family(g, isa, family, packed, bias, input, output, residual, threads);
 }
 
-/* Runs one case on `isa`; fails the test with the seed and shape on a
- * mismatch, a write outside the output or a thread-count difference. */
+/* Every cc_act in double, written here as in the reference (which takes no
+ * residual): the activation of act(conv + bias + residual). */
+static double activate(double x, cc_act act)
+{
+    switch (act) {
+    case CC_ACT_RELU:
+        return x < 0.0 ? 0.0 : x;
+    case CC_ACT_SIGMOID:
+        return 1.0 / (1.0 + exp(-x));
+    case CC_ACT_TANH:
+        return tanh(x);
+    case CC_ACT_NONE:
+        break;
+    }
+    return x;
+}
+
+/* want = act(conv + bias (+ residual)): the reference, then, with a
+ * residual, the reference without activation, the add and the activation
+ * in double. */
+static void expected_output(const cc__conv_geom *g, const float *weights, const float *bias,
+                            const float *input, const float *residual, float *want)
+{
+    if (residual == NULL) {
+        cc__reference_run(g, weights, bias, input, want);
+        return;
+    }
+    cc__conv_geom plain = *g;
+    plain.act = CC_ACT_NONE;
+    cc__reference_run(&plain, weights, bias, input, want);
+    for (size_t i = 0; i < cc__geom_output_floats(g); i++)
+        want[i] = (float)activate((double)want[i] + (double)residual[i], g->act);
+}
+
+/* Runs one case on `isa`, with a random residual when `residual`; fails the
+ * test with the seed and shape on a mismatch, a write outside the output or
+ * a thread-count difference. */
 static void check_case(tst_rng *rng, const shape *s, cc_layout layout, cc_act act, bool bias,
-                       cc__isa isa, const cc__direct_family *family)
+                       bool residual, cc__isa isa, const cc__direct_family *family)
 {
     const cc__conv_geom g = geom_of(s, layout, act);
     const size_t in_count = cc__geom_input_floats(&g), out_count = cc__geom_output_floats(&g);
     float *input = malloc(in_count * sizeof(float));
     float *weights = malloc(cc__geom_weight_floats(&g) * sizeof(float));
     float *bias_data = malloc((size_t)g.oc * sizeof(float));
+    float *residual_data = residual ? malloc(out_count * sizeof(float)) : NULL;
     float *want = malloc(out_count * sizeof(float));
     assert_non_null(input);
     assert_non_null(weights);
     assert_non_null(bias_data);
+    assert_true(!residual || residual_data != NULL);
     assert_non_null(want);
     tst_fill(rng, input, in_count, false);
     tst_fill(rng, weights, cc__geom_weight_floats(&g), false);
     tst_fill(rng, bias_data, (size_t)g.oc, false);
+    if (residual)
+        tst_fill(rng, residual_data, out_count, false);
     const float *b = bias ? bias_data : NULL;
-    cc__reference_run(&g, weights, b, input, want);
+    expected_output(&g, weights, b, input, residual_data, want);
 
     float *packed = NULL;
     assert_int_equal(cc__direct_pack(&g, isa, weights, &packed), CC_OK);
     tst_buffer one = tst_buffer_new(out_count), two = tst_buffer_new(out_count);
     tst_buffer_poison(&one);
     tst_buffer_poison(&two);
-    run(&g, isa, family, packed, b, input, one.data, 1);
-    run(&g, isa, family, packed, b, input, two.data, 2);
+    run(&g, isa, family, packed, b, input, one.data, residual_data, 1);
+    run(&g, isa, family, packed, b, input, two.data, residual_data, 2);
 
     char text[256];
-    describe(s, layout, act, bias, text, sizeof text);
+    describe(s, layout, act, bias, residual, text, sizeof text);
     const double tolerance = tst_conv_tolerance(want, out_count);
     const size_t bad = tst_first_mismatch(one.data, want, out_count, tolerance);
     if (bad != out_count || !tst_buffer_guards_intact(&one) ||
@@ -168,6 +224,7 @@ static void check_case(tst_rng *rng, const shape *s, cc_layout layout, cc_act ac
     free(input);
     free(weights);
     free(bias_data);
+    free(residual_data);
     free(want);
 }
 
@@ -235,9 +292,24 @@ static void check_all_shapes(cc__isa isa, const cc__direct_family *family)
         const shape s = i < named ? named_shapes[i] : random_shape(&rng, (int)(i - named));
         for (int layout = CC_NCHW; layout <= CC_NHWC; layout++, case_index++) {
             const cc_act act = (cc_act)(case_index % 4);
-            check_case(&rng, &s, (cc_layout)layout, act, case_index % 3 != 0, isa, family);
+            check_case(&rng, &s, (cc_layout)layout, act, case_index % 3 != 0, false, isa,
+                       family);
         }
     }
+}
+
+/* The residual shapes, NCHW, every activation, with and without bias. */
+static void check_residual_shapes(cc__isa isa, const cc__direct_family *family)
+{
+    if (family == NULL && !use_isa(isa))
+        skip();
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED);
+    for (size_t i = 0; i < sizeof residual_shapes / sizeof residual_shapes[0]; i++)
+        for (int act = CC_ACT_NONE; act <= CC_ACT_TANH; act++)
+            for (int bias = 0; bias <= 1; bias++)
+                check_case(&rng, &residual_shapes[i], CC_NCHW, (cc_act)act, bias, true, isa,
+                           family);
 }
 
 static void test_scalar(void **state)
@@ -262,6 +334,30 @@ static void test_avx512_emulated(void **state)
 {
     (void)state;
     check_all_shapes(CC__ISA_AVX512, &emulated_avx512);
+}
+
+static void test_residual_scalar(void **state)
+{
+    (void)state;
+    check_residual_shapes(CC__ISA_SCALAR, NULL);
+}
+
+static void test_residual_avx2(void **state)
+{
+    (void)state;
+    check_residual_shapes(CC__ISA_AVX2, NULL);
+}
+
+static void test_residual_avx512(void **state)
+{
+    (void)state;
+    check_residual_shapes(CC__ISA_AVX512, NULL);
+}
+
+static void test_residual_avx512_emulated(void **state)
+{
+    (void)state;
+    check_residual_shapes(CC__ISA_AVX512, &emulated_avx512);
 }
 
 static void *failing_alloc(void *context, size_t alignment, size_t size)
@@ -300,6 +396,10 @@ int main(void)
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_avx512_emulated),
+        cmocka_unit_test(test_residual_scalar),
+        cmocka_unit_test(test_residual_avx2),
+        cmocka_unit_test(test_residual_avx512),
+        cmocka_unit_test(test_residual_avx512_emulated),
         cmocka_unit_test(test_pack_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

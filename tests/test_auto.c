@@ -1,107 +1,316 @@
-/* AUTO's cost rule: its pick on the layers it was fitted to (the default
- * report's networks, where the bench showed which path is fastest), and on
- * random shapes a path that runs them, never the reference or the opt-in
- * Winograd F(6x6,3x3), whatever the kernel family. */
+/* AUTO's rule (src/conv/auto.c), for what it promises rather than for
+ * speed, which is the bench's business:
+ * - eligibility: on seeded random layers (kernels up to 5x5, strides,
+ *   dilations, uneven padding, groups, depthwise, both layouts), under every
+ *   kernel family, the pick is a path that can run the layer: GEMM1X1 only
+ *   for 1x1 kernels without padding, Winograd only for 3x3 stride 1
+ *   dilation 1, never the reference nor the opt-in Winograd F(6x6,3x3); and
+ *   a layer created with AUTO takes that pick and computes the reference's
+ *   output;
+ * - thresholds: every boundary that auto.c documents (the 1x1 rules, the
+ *   channels per group, Winograd's channels and cost ratio 0.7, the interior
+ *   width) with a layer on either side, under the scalar and both vector
+ *   families, so that moving a boundary, or the rule across one, fails. */
 #include "support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../src/conv/conv_internal.h"
 
+#define SEED 20261127u
+#define RANDOM_LAYERS 300
+
+/* ---- thresholds ----------------------------------------------------------- */
+
+typedef struct {
+    int batch, c, h, w, oc, k, stride, pad, dilation, groups;
+    cc_layout layout;
+} layer;
+
 typedef struct {
     const char *name;
-    int batch, c, hw, oc, k, stride, pad, groups;
-    cc_algo want;
-} layer_case;
+    layer l;
+    cc_algo vector; /* the pick under AVX2 and AVX-512 */
+    cc_algo scalar; /* the pick under the portable kernels */
+} boundary_case;
 
-static cc__conv_geom geom_of(const layer_case *l)
+static cc_conv2d_params params_of(const layer *l)
 {
-    const cc_conv2d_params p = {.batch = l->batch, .in_channels = l->c, .in_h = l->hw,
-                                .in_w = l->hw, .out_channels = l->oc, .kernel_h = l->k,
-                                .kernel_w = l->k, .stride_h = l->stride, .stride_w = l->stride,
-                                .pad_top = l->pad, .pad_bottom = l->pad, .pad_left = l->pad,
-                                .pad_right = l->pad, .groups = l->groups};
+    return (cc_conv2d_params){.batch = l->batch, .in_channels = l->c, .in_h = l->h,
+                              .in_w = l->w, .out_channels = l->oc, .kernel_h = l->k,
+                              .kernel_w = l->k, .stride_h = l->stride, .stride_w = l->stride,
+                              .pad_top = l->pad, .pad_bottom = l->pad, .pad_left = l->pad,
+                              .pad_right = l->pad, .dilation_h = l->dilation,
+                              .dilation_w = l->dilation, .groups = l->groups,
+                              .layout = l->layout};
+}
+
+#define NCHW_1X1(c, hw, oc, stride) {1, c, hw, hw, oc, 1, stride, 0, 1, 1, CC_NCHW}
+#define NHWC_1X1(c, hw, oc) {1, c, hw, hw, oc, 1, 1, 0, 1, 1, CC_NHWC}
+/* 3x3, padding 1, NCHW. */
+#define L3X3(batch, c, h, w, oc, stride, groups) \
+    {batch, c, h, w, oc, 3, stride, 1, 1, groups, CC_NCHW}
+
+/* Pairs of layers, one on each side of a boundary of auto.c. The 3x3
+ * layers of the channel pairs are 7x7, whose 5 interior outputs per row are
+ * too few for the direct kernels' tiles: the GEMM side gives IM2COL. */
+static const boundary_case boundaries[] = {
+    /* 1x1 without padding: NCHW with more than one output per group goes to
+     * the direct pointwise kind (any stride), NHWC to GEMM1X1 past 4 input
+     * channels per group; without vector kernels, GEMM1X1. */
+    {"1x1 NCHW, 2 outputs", NCHW_1X1(256, 14, 2, 1), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
+    {"1x1 NCHW, 1 output", NCHW_1X1(256, 14, 1, 1), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
+    {"1x1 NCHW stride 2", NCHW_1X1(256, 14, 64, 2), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
+    {"1x1 NHWC, 4 input channels", NHWC_1X1(4, 14, 64), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
+    {"1x1 NHWC, 5 input channels", NHWC_1X1(5, 14, 64), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
+    /* A padded 1x1 is no GEMM1X1 layer (its 14 interior outputs per row
+     * suit the direct kernels). */
+    {"1x1 NCHW padded", {1, 256, 14, 14, 64, 1, 1, 1, 1, 1, CC_NCHW}, CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    /* Input channels per group: at most 4, the direct kernels. */
+    {"4 input channels", L3X3(1, 4, 7, 7, 32, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"5 input channels", L3X3(1, 5, 7, 7, 32, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    {"2 groups of 4 input channels", L3X3(1, 8, 7, 7, 32, 1, 2), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    {"2 groups of 5 input channels", L3X3(1, 10, 7, 7, 32, 1, 2), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+    /* Output channels per group: at most 7, the direct kernels. */
+    {"7 output channels", L3X3(1, 32, 7, 7, 7, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"8 output channels", L3X3(1, 32, 7, 7, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    {"2 groups of 7 output channels", L3X3(1, 64, 7, 7, 14, 1, 2), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    {"2 groups of 8 output channels", L3X3(1, 64, 7, 7, 16, 1, 2), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+    /* Winograd: at least 16 channels per group on both sides (28x28: cost
+     * ratio 0.33; the other side has 26 interior outputs per row). */
+    {"16 in, 16 out", L3X3(1, 16, 28, 28, 16, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
+    {"15 in, 16 out", L3X3(1, 15, 28, 28, 16, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"16 in, 15 out", L3X3(1, 16, 28, 28, 15, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"2 groups of 16 in, 16 out", L3X3(1, 32, 28, 28, 32, 1, 2), CC_ALGO_WINOGRAD,
+     CC_ALGO_WINOGRAD},
+    {"2 groups of 15 in, 16 out", L3X3(1, 30, 28, 28, 32, 1, 2), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    /* ... and only 3x3 stride 1 dilation 1, however many channels. */
+    {"3x3 stride 2", L3X3(1, 64, 28, 28, 64, 2, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"3x3 dilation 2", {1, 64, 28, 28, 64, 3, 1, 2, 2, 1, CC_NCHW}, CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    {"5x5", {1, 64, 28, 28, 64, 5, 1, 2, 1, 1, CC_NCHW}, CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"3x3 NHWC", {1, 64, 28, 28, 64, 3, 1, 1, 1, 1, CC_NHWC}, CC_ALGO_WINOGRAD,
+     CC_ALGO_WINOGRAD},
+    /* Winograd's cost ratio 4 (tiles + 16) / outputs at most 0.7. */
+    {"14x14, ratio 0.65", L3X3(1, 64, 14, 14, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
+    {"12x12, ratio 0.694", L3X3(1, 64, 12, 12, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
+    {"13x14, ratio 0.703", L3X3(1, 64, 13, 14, 64, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"13x13, ratio 0.76", L3X3(1, 64, 13, 13, 64, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"13x13 at batch 2, ratio 0.57", L3X3(2, 64, 13, 13, 64, 1, 1), CC_ALGO_WINOGRAD,
+     CC_ALGO_WINOGRAD},
+    {"7x7, ratio 1.63", L3X3(1, 64, 7, 7, 64, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    /* The direct kernels' tiles: at least 6 interior outputs per row. */
+    {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"interior width 5", L3X3(1, 8, 9, 7, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    {"stride 2, interior width 6", L3X3(1, 8, 14, 14, 8, 2, 1), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    {"stride 2, interior width 5", L3X3(1, 8, 12, 12, 8, 2, 1), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+};
+
+static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
+{
+    const cc_conv2d_params p = params_of(&b->l);
     cc__conv_geom g;
     assert_int_equal(cc__conv_geom_init(&p, &g), CC_OK);
-    return g;
+    const cc_algo got = cc__auto_choose(&g, isa);
+    if (got != want) {
+        char text[256];
+        tst_describe(&p, text, sizeof text);
+        fail_msg("%s [%s] under %s: AUTO picks %s, auto.c's rule says %s", b->name, text,
+                 cc__isa_name(isa), cc_algo_name(got), cc_algo_name(want));
+    }
 }
 
-static void picks_on_the_fitted_layers(void **state)
+static void picks_change_at_the_documented_thresholds(void **state)
 {
     (void)state;
-    const layer_case layers[] = {
-        {"vgg16 conv1_1", 1, 3, 224, 64, 3, 1, 1, 1, CC_ALGO_DIRECT},
-        {"vgg16 conv1_2", 1, 64, 224, 64, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"vgg16 conv3_2", 1, 256, 56, 256, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"vgg16 conv4_2", 1, 512, 28, 512, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"vgg16 conv5_1", 1, 512, 14, 512, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"vgg16 conv5_1 at batch 2", 2, 512, 14, 512, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"alexnet conv1", 1, 3, 227, 96, 11, 4, 0, 1, CC_ALGO_DIRECT},
-        {"alexnet conv2", 1, 96, 27, 256, 5, 1, 2, 2, CC_ALGO_DIRECT},
-        {"alexnet conv3", 1, 256, 13, 384, 3, 1, 1, 1, CC_ALGO_DIRECT},
-        {"alexnet conv4", 1, 384, 13, 384, 3, 1, 1, 2, CC_ALGO_DIRECT},
-        {"lenet conv2", 1, 20, 12, 50, 5, 1, 0, 1, CC_ALGO_DIRECT},
-        {"resnet50 conv1", 1, 3, 224, 64, 7, 2, 3, 1, CC_ALGO_DIRECT},
-        {"resnet50 layer1 conv2", 1, 64, 56, 64, 3, 1, 1, 1, CC_ALGO_WINOGRAD},
-        {"resnet50 layer2 conv1", 1, 256, 56, 128, 1, 1, 0, 1, CC_ALGO_DIRECT},
-        {"resnet50 layer2 downsample", 1, 256, 56, 512, 1, 2, 0, 1, CC_ALGO_DIRECT},
-        {"googlenet 4a 1x1", 1, 480, 14, 192, 1, 1, 0, 1, CC_ALGO_DIRECT},
-        {"resnet50 layer2.0 conv2", 1, 128, 56, 128, 3, 2, 1, 1, CC_ALGO_DIRECT},
-        {"resnet50 layer4 conv2", 1, 512, 7, 512, 3, 1, 1, 1, CC_ALGO_IM2COL},
-        {"resnet50 layer4.0 conv2", 1, 512, 14, 512, 3, 2, 1, 1, CC_ALGO_DIRECT},
-        {"depthwise 3x3", 1, 32, 56, 32, 3, 1, 1, 32, CC_ALGO_DIRECT},
-    };
-    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
-        const cc__conv_geom g = geom_of(&layers[i]);
-        const cc_algo got = cc__auto_choose(&g, CC__ISA_AVX2);
-        if (got != layers[i].want)
-            fail_msg("%s: AUTO picks %s, the bench's fastest was %s", layers[i].name,
-                     cc_algo_name(got), cc_algo_name(layers[i].want));
-        assert_int_equal(cc__auto_choose(&g, CC__ISA_AVX512), got);
+    for (size_t i = 0; i < sizeof boundaries / sizeof boundaries[0]; i++) {
+        expect_pick(&boundaries[i], CC__ISA_SCALAR, boundaries[i].scalar);
+        expect_pick(&boundaries[i], CC__ISA_AVX2, boundaries[i].vector);
+        expect_pick(&boundaries[i], CC__ISA_AVX512, boundaries[i].vector);
     }
-    /* Without vector kernels the direct path is slow: GEMM paths instead. */
-    const cc__conv_geom first = geom_of(&layers[0]);
-    assert_int_equal(cc__auto_choose(&first, CC__ISA_SCALAR), CC_ALGO_IM2COL);
-    /* 1x1 layers: SGEMM on the input itself in NHWC (no pointwise direct
-     * kind there); depthwise ones have too few channels for a GEMM. */
-    const layer_case pointwise = {"pointwise", 1, 256, 14, 64, 1, 1, 0, 1, CC_ALGO_AUTO};
-    cc__conv_geom g = geom_of(&pointwise);
-    assert_int_equal(cc__auto_choose(&g, CC__ISA_SCALAR), CC_ALGO_GEMM1X1);
-    g.layout = CC_NHWC;
-    assert_int_equal(cc__auto_choose(&g, CC__ISA_AVX2), CC_ALGO_GEMM1X1);
-    const layer_case depthwise = {"depthwise 1x1", 1, 64, 14, 64, 1, 1, 0, 64, CC_ALGO_AUTO};
-    g = geom_of(&depthwise);
-    assert_int_equal(cc__auto_choose(&g, CC__ISA_AVX2), CC_ALGO_DIRECT);
 }
 
-/* Random valid shapes: the pick runs them through the public API. */
-static void picks_run(void **state)
+/* ---- eligibility ---------------------------------------------------------- */
+
+/* Whether `algo` can run the layer, from the public header's contract
+ * (include/colconv/conv.h), not from the library's own check. */
+static bool can_run(const cc_conv2d_params *p, cc_algo algo)
+{
+    const bool no_padding = p->pad_top == 0 && p->pad_bottom == 0 && p->pad_left == 0 &&
+                            p->pad_right == 0;
+    const int sh = p->stride_h > 0 ? p->stride_h : 1, sw = p->stride_w > 0 ? p->stride_w : 1;
+    const int dh = p->dilation_h > 0 ? p->dilation_h : 1;
+    const int dw = p->dilation_w > 0 ? p->dilation_w : 1;
+    switch (algo) {
+    case CC_ALGO_DIRECT:
+    case CC_ALGO_IM2COL:
+        return true;
+    case CC_ALGO_GEMM1X1:
+        return p->kernel_h == 1 && p->kernel_w == 1 && no_padding;
+    case CC_ALGO_WINOGRAD:
+        return p->kernel_h == 3 && p->kernel_w == 3 && sh == 1 && sw == 1 && dh == 1 &&
+               dw == 1;
+    default: /* AUTO, the reference, the opt-in F(6x6,3x3): never a pick */
+        return false;
+    }
+}
+
+/* A random valid layer. Every third is 1x1 (padded one time in two), every
+ * third 3x3 with channels and images enough for Winograd to be in reach,
+ * the rest any kernel up to 5x5; one in seven depthwise. */
+static cc_conv2d_params random_layer(tst_rng *rng, int i)
+{
+    cc_conv2d_params p;
+    int oh, ow;
+    do {
+        const int groups = tst_rng_int(rng, 1, 2);
+        const bool wide = i % 3 == 1;
+        const int cg_hi = wide ? 32 : 24, hw_lo = wide ? 8 : 1, hw_hi = wide ? 24 : 16;
+        p = (cc_conv2d_params){
+            .batch = tst_rng_int(rng, 1, 2),
+            .in_channels = groups * tst_rng_int(rng, 1, cg_hi),
+            .in_h = tst_rng_int(rng, hw_lo, hw_hi),
+            .in_w = tst_rng_int(rng, hw_lo, hw_hi),
+            .out_channels = groups * tst_rng_int(rng, 1, cg_hi),
+            .kernel_h = tst_rng_int(rng, 1, 5),
+            .kernel_w = tst_rng_int(rng, 1, 5),
+            .stride_h = tst_rng_int(rng, 1, 3),
+            .stride_w = tst_rng_int(rng, 1, 3),
+            .pad_top = tst_rng_int(rng, 0, 2),
+            .pad_bottom = tst_rng_int(rng, 0, 2),
+            .pad_left = tst_rng_int(rng, 0, 2),
+            .pad_right = tst_rng_int(rng, 0, 2),
+            .dilation_h = tst_rng_int(rng, 1, 2),
+            .dilation_w = tst_rng_int(rng, 1, 2),
+            .groups = groups,
+            .layout = tst_rng_int(rng, 0, 1) ? CC_NHWC : CC_NCHW,
+        };
+        if (i % 3 == 0) {
+            p.kernel_h = p.kernel_w = 1;
+            if (i % 2 == 0)
+                p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 0;
+        } else if (wide) {
+            p.kernel_h = p.kernel_w = 3;
+            p.stride_h = p.stride_w = tst_rng_int(rng, 1, 4) == 4 ? 2 : 1;
+            p.dilation_h = p.dilation_w = tst_rng_int(rng, 1, 4) == 4 ? 2 : 1;
+        }
+        if (i % 7 == 3)
+            p.groups = p.in_channels = p.out_channels = tst_rng_int(rng, 1, 40);
+    } while (cc_conv2d_output_size(&p, &oh, &ow) != CC_OK);
+    return p;
+}
+
+/* A layer, its data and the reference's output. */
+typedef struct {
+    cc_conv2d_params p;
+    cc__conv_geom g;
+    tst_conv_counts counts;
+    float *input, *weights, *expected;
+    char text[256];
+} layer_run;
+
+static void layer_run_init(layer_run *r, const cc_conv2d_params *p, int i)
+{
+    r->p = *p;
+    assert_int_equal(cc__conv_geom_init(p, &r->g), CC_OK);
+    tst_describe(p, r->text, sizeof r->text);
+    r->counts = tst_conv_sizes(p);
+    r->input = malloc(r->counts.input * sizeof(float));
+    r->weights = malloc(r->counts.weights * sizeof(float));
+    r->expected = malloc(r->counts.output * sizeof(float));
+    assert_non_null(r->input);
+    assert_non_null(r->weights);
+    assert_non_null(r->expected);
+    tst_rng data;
+    tst_rng_seed(&data, SEED + 1u + (unsigned)i);
+    tst_fill(&data, r->input, r->counts.input, false);
+    tst_fill(&data, r->weights, r->counts.weights, false);
+    cc_conv2d *ref = NULL;
+    assert_int_equal(cc_conv2d_create(p, CC_ALGO_REFERENCE, r->weights, NULL, &ref), CC_OK);
+    assert_int_equal(cc_conv2d_run(ref, r->input, r->expected), CC_OK);
+    cc_conv2d_destroy(ref);
+}
+
+static void layer_run_free(layer_run *r)
+{
+    free(r->input);
+    free(r->weights);
+    free(r->expected);
+}
+
+/* A layer created with AUTO under the current ISA cap takes the rule's pick
+ * and computes what the reference computes. */
+static void expect_auto_runs(const layer_run *r)
+{
+    const cc__isa isa = cc__cpu_isa();
+    const cc_algo want = cc__auto_choose(&r->g, isa);
+    cc_conv2d *op = NULL;
+    if (cc_conv2d_create(&r->p, CC_ALGO_AUTO, r->weights, NULL, &op) != CC_OK)
+        fail_msg("%s seed %u under %s: create with AUTO fails: %s", r->text, SEED,
+                 cc__isa_name(isa), cc_last_error());
+    if (cc_conv2d_algo(op) != want)
+        fail_msg("%s seed %u under %s: the operator runs %s, the rule picks %s", r->text, SEED,
+                 cc__isa_name(isa), cc_algo_name(cc_conv2d_algo(op)), cc_algo_name(want));
+    tst_buffer got = tst_buffer_new(r->counts.output);
+    tst_buffer_poison(&got);
+    assert_int_equal(cc_conv2d_run(op, r->input, got.data), CC_OK);
+    const double tolerance = tst_conv_tolerance(r->expected, r->counts.output);
+    const size_t bad = tst_first_mismatch(got.data, r->expected, r->counts.output, tolerance);
+    if (bad != r->counts.output || !tst_buffer_guards_intact(&got))
+        fail_msg("%s seed %u under %s: AUTO (%s) differs from the reference at %zu", r->text,
+                 SEED, cc__isa_name(isa), cc_algo_name(want), bad);
+    tst_buffer_free(&got);
+    cc_conv2d_destroy(op);
+}
+
+static void picks_only_paths_that_run_the_layer(void **state)
 {
     (void)state;
     tst_rng rng;
-    tst_rng_seed(&rng, 20261127u);
-    for (int i = 0; i < 400; i++) {
-        const int groups = tst_rng_int(&rng, 1, 3);
-        const layer_case l = {"random", tst_rng_int(&rng, 1, 2), groups * tst_rng_int(&rng, 1, 24),
-                              tst_rng_int(&rng, 3, 20), groups * tst_rng_int(&rng, 1, 24),
-                              tst_rng_int(&rng, 1, 3), tst_rng_int(&rng, 1, 2),
-                              tst_rng_int(&rng, 0, 1), groups, CC_ALGO_AUTO};
-        const cc__conv_geom g = geom_of(&l);
+    tst_rng_seed(&rng, SEED);
+    int picked[CC_ALGO_WINOGRAD_F6X6 + 1] = {0};
+    for (int i = 0; i < RANDOM_LAYERS; i++) {
+        const cc_conv2d_params p = random_layer(&rng, i);
+        layer_run r;
+        layer_run_init(&r, &p, i);
         for (int isa = CC__ISA_SCALAR; isa <= CC__ISA_AVX512; isa++) {
-            const cc_algo pick = cc__auto_choose(&g, (cc__isa)isa);
-            assert_true(pick != CC_ALGO_AUTO && pick != CC_ALGO_REFERENCE &&
-                        pick != CC_ALGO_WINOGRAD_F6X6);
-            assert_int_equal(cc__conv_check_algo(&g, pick), CC_OK);
+            const cc_algo pick = cc__auto_choose(&r.g, (cc__isa)isa);
+            if (!can_run(&p, pick) || cc__conv_check_algo(&r.g, pick) != CC_OK)
+                fail_msg("%s seed %u under %s: AUTO picks %s, which cannot run it", r.text,
+                         SEED, cc__isa_name((cc__isa)isa), cc_algo_name(pick));
+            picked[pick]++;
+            cc__set_isa_cap((cc__isa)isa);
+            if (cc__cpu_isa() == (cc__isa)isa)
+                expect_auto_runs(&r);
+            cc__set_isa_cap(CC__ISA_AVX512);
         }
+        layer_run_free(&r);
     }
+    /* The draws reach every path AUTO may pick. */
+    const cc_algo paths[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1, CC_ALGO_WINOGRAD};
+    for (size_t a = 0; a < sizeof paths / sizeof paths[0]; a++)
+        if (picked[paths[a]] == 0)
+            fail_msg("seed %u: no random layer got %s", SEED, cc_algo_name(paths[a]));
+    print_message("AUTO on %d random layers: direct %d, im2col %d, gemm1x1 %d, winograd %d picks\n",
+                  RANDOM_LAYERS, picked[CC_ALGO_DIRECT], picked[CC_ALGO_IM2COL],
+                  picked[CC_ALGO_GEMM1X1], picked[CC_ALGO_WINOGRAD]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(picks_on_the_fitted_layers),
-        cmocka_unit_test(picks_run),
+        cmocka_unit_test(picks_change_at_the_documented_thresholds),
+        cmocka_unit_test(picks_only_paths_that_run_the_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,9 +9,9 @@
  *   layer by layer, which moves from run to run). NHWC (where vectors run
  *   over channels, so the direct kernels have no pointwise kind): that
  *   SGEMM.
- * - Few input channels per group (first layers, depthwise) or few output
- *   channels: the direct kernels; im2col would copy KH*KW times the input
- *   for a GEMM too thin to pay for it.
+ * - Few input channels per group (at most 4: first layers, depthwise) or
+ *   few output channels (at most 7 per group): the direct kernels; im2col
+ *   would copy KH*KW times the input for a GEMM too thin to pay for it.
  * - 3x3 stride 1 with enough channels: Winograd F(4x4,3x3) when its cost
  *   is under 0.7 of the direct multiply-adds: 36 products per 4x4 tile
  *   instead of 9 per output, plus SGEMM repacking each point's weights for
@@ -24,8 +24,11 @@
  *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). */
 #include "conv_internal.h"
 
-/* Up to this many input channels per group, the direct kernels win. */
+/* Up to this many input channels per group, the direct kernels win; up to
+ * this many output channels per group too, but for the 1x1 layers that
+ * the 1x1 rules have sent to a GEMM before. */
 #define DIRECT_MAX_GROUP_CHANNELS 4
+#define DIRECT_MAX_GROUP_OUTPUTS 7
 /* Winograd needs this many channels per group on both sides, and its cost
  * ratio (above) at most this. */
 #define WINOGRAD_MIN_GROUP_CHANNELS 16
@@ -60,7 +63,8 @@ cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
         return CC_ALGO_DIRECT;
     if (cc__geom_is_pointwise(g) && (g->cg > DIRECT_MAX_GROUP_CHANNELS || !direct_is_fast))
         return CC_ALGO_GEMM1X1;
-    if (direct_is_fast && (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg < 8))
+    if (direct_is_fast &&
+        (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg <= DIRECT_MAX_GROUP_OUTPUTS))
         return CC_ALGO_DIRECT;
     if (winograd_pays(g))
         return CC_ALGO_WINOGRAD;

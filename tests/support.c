@@ -93,6 +93,11 @@ double tst_conv_tolerance(const float *reference, size_t count)
     return 1e-4 * (m > 1.0 ? m : 1.0);
 }
 
+double tst_relative_tolerance(const float *reference, size_t count, double rel)
+{
+    return rel * tst_max_abs(reference, count);
+}
+
 tst_conv_counts tst_conv_sizes(const cc_conv2d_params *p)
 {
     int oh, ow;

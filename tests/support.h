@@ -52,6 +52,12 @@ size_t tst_first_mismatch(const float *got, const float *want, size_t count, dou
 /* The accuracy contract of the conv core: 1e-4 * max(1, max |reference|). */
 double tst_conv_tolerance(const float *reference, size_t count);
 
+/* rel * max |reference|: a bound relative to the tensor's own largest
+ * magnitude, however small (all zeros: equality). Where outputs peak far
+ * below 1 (LeNet-5's at 0.09), 1e-4 * max(1, ...) is 0.1% of the largest
+ * output, not 0.01%. */
+double tst_relative_tolerance(const float *reference, size_t count, double rel);
+
 /* An allocator for cc_set_allocator that fails its fail_at-th allocation
  * (0: never) and counts the blocks it has handed out and not had back. */
 typedef struct {

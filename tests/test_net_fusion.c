@@ -4,7 +4,9 @@
  * (identity and projection) and ResNet-50, and the buffer plan's promise
  * that a fused conv's output aliases neither its input nor its residual.
  *
- * Tolerance: max |fused - unfused| <= 1e-4 * max(1, max |unfused|). */
+ * Tolerance: max |fused - unfused| <= 1e-5 * max |unfused|, relative to the
+ * tensor's own largest magnitude: 25 times the worst difference measured
+ * (4.0e-7, im2col 3x3 with tanh, whose outputs peak below 1). */
 #include "support.h"
 
 #include <math.h>
@@ -82,8 +84,7 @@ static cc_net *expect_fusion_changes_nothing(cc_net *(*make)(cc_layout, const vo
     float *x = random_floats(cc_net_input_count(fused), SEED);
     float *a = run(fused, x), *b = run(unfused, x);
     const size_t count = cc_net_output_count(fused);
-    const double max = tst_max_abs(b, count);
-    const double tolerance = 1e-4 * (max > 1.0 ? max : 1.0);
+    const double tolerance = tst_relative_tolerance(b, count, 1e-5);
     const size_t bad = tst_first_mismatch(a, b, count, tolerance);
     if (bad != count)
         fail_msg("%s (%s): element %zu fused %.7g, unfused %.7g (tolerance %.3g, seed %u)", what,

@@ -22,6 +22,12 @@
 #define SEED 20261127u
 #define RANDOM_LAYERS 300
 
+static const char *isa_name(cc__isa isa)
+{
+    static const char *const names[] = {"scalar", "avx2", "avx512"};
+    return names[isa];
+}
+
 /* ---- thresholds ----------------------------------------------------------- */
 
 typedef struct {
@@ -126,7 +132,7 @@ static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
         char text[256];
         tst_describe(&p, text, sizeof text);
         fail_msg("%s [%s] under %s: AUTO picks %s, auto.c's rule says %s", b->name, text,
-                 cc__isa_name(isa), cc_algo_name(got), cc_algo_name(want));
+                 isa_name(isa), cc_algo_name(got), cc_algo_name(want));
     }
 }
 
@@ -257,10 +263,10 @@ static void expect_auto_runs(const layer_run *r)
     cc_conv2d *op = NULL;
     if (cc_conv2d_create(&r->p, CC_ALGO_AUTO, r->weights, NULL, &op) != CC_OK)
         fail_msg("%s seed %u under %s: create with AUTO fails: %s", r->text, SEED,
-                 cc__isa_name(isa), cc_last_error());
+                 isa_name(isa), cc_last_error());
     if (cc_conv2d_algo(op) != want)
         fail_msg("%s seed %u under %s: the operator runs %s, the rule picks %s", r->text, SEED,
-                 cc__isa_name(isa), cc_algo_name(cc_conv2d_algo(op)), cc_algo_name(want));
+                 isa_name(isa), cc_algo_name(cc_conv2d_algo(op)), cc_algo_name(want));
     tst_buffer got = tst_buffer_new(r->counts.output);
     tst_buffer_poison(&got);
     assert_int_equal(cc_conv2d_run(op, r->input, got.data), CC_OK);
@@ -268,7 +274,7 @@ static void expect_auto_runs(const layer_run *r)
     const size_t bad = tst_first_mismatch(got.data, r->expected, r->counts.output, tolerance);
     if (bad != r->counts.output || !tst_buffer_guards_intact(&got))
         fail_msg("%s seed %u under %s: AUTO (%s) differs from the reference at %zu", r->text,
-                 SEED, cc__isa_name(isa), cc_algo_name(want), bad);
+                 SEED, isa_name(isa), cc_algo_name(want), bad);
     tst_buffer_free(&got);
     cc_conv2d_destroy(op);
 }
@@ -287,7 +293,7 @@ static void picks_only_paths_that_run_the_layer(void **state)
             const cc_algo pick = cc__auto_choose(&r.g, (cc__isa)isa);
             if (!can_run(&p, pick) || cc__conv_check_algo(&r.g, pick) != CC_OK)
                 fail_msg("%s seed %u under %s: AUTO picks %s, which cannot run it", r.text,
-                         SEED, cc__isa_name((cc__isa)isa), cc_algo_name(pick));
+                         SEED, isa_name((cc__isa)isa), cc_algo_name(pick));
             picked[pick]++;
             cc__set_isa_cap((cc__isa)isa);
             if (cc__cpu_isa() == (cc__isa)isa)

@@ -13,11 +13,9 @@ static bool is_winograd(cc_algo algo)
 
 static bool is_gemm(cc_algo algo) { return algo == CC_ALGO_IM2COL || algo == CC_ALGO_GEMM1X1; }
 
-/* The Winograd path's workspace (one, shared by the threads): four GEMM
- * tiles, 16 MiB by default. SGEMM packs each point's weights anew for every
- * block, which costs about 16 / (tiles per block) of the multiply: on VGG's
- * 256- and 512-channel layers 16 MiB blocks ran 1.15-1.25x faster than
- * 8 MiB ones (one thread). */
+/* The most a Winograd workspace slot (one per thread) may take: four GEMM
+ * tiles, 16 MiB by default; its blocks aim at L2 (winograd.c) and take
+ * less, but tests lower this to force blocks of a few tiles. */
 static size_t winograd_budget(void) { return 4 * cc__tile_budget_bytes(); }
 
 cc_status cc__conv_check_algo(const cc__conv_geom *g, cc_algo algo)
@@ -48,7 +46,7 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
     case CC_ALGO_WINOGRAD_F6X6:
         cc__winograd_plan_init(g, op->algo == CC_ALGO_WINOGRAD ? 4 : 6, winograd_budget(),
                                &op->wino);
-        return cc__winograd_pack(g, &op->wino, weights, &op->weights);
+        return cc__winograd_pack(g, op->isa, &op->wino, weights, &op->weights);
     default:
         op->weights = cc__alloc_array(cc__geom_weight_floats(g), sizeof(float), "conv2d: weights");
         if (op->weights == NULL)
@@ -58,8 +56,8 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
     }
 }
 
-/* The bytes of one workspace slot: a GEMM path's tile (one per thread), or
- * the Winograd path's block (one, shared by the threads). */
+/* The bytes of one workspace slot, one per thread: a GEMM path's tile, or
+ * the Winograd path's block and chunk. */
 static size_t slot_bytes(const cc_conv2d *op)
 {
     return is_winograd(op->algo) ? op->wino.bytes : is_gemm(op->algo) ? op->plan.tile_bytes : 0;
@@ -71,7 +69,7 @@ static int slots_needed(const cc_conv2d *op, int threads)
     if (slot_bytes(op) == 0)
         return 0;
     if (is_winograd(op->algo))
-        return 1;
+        return threads;
     if (cc__gemm_threading(&op->plan, threads) == CC_THREADS_BLAS)
         return 1;
     return op->plan.units < (size_t)threads ? (int)op->plan.units : threads;

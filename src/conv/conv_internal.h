@@ -75,17 +75,21 @@ typedef struct {
 } cc__gemm_plan;
 
 /* How the Winograd path cuts a layer: F(m x m, 3x3) output tiles over the
- * whole batch, taken `block` tiles at a time; see winograd.c for the
- * layouts of the packed weights and of the workspace. */
+ * whole batch, taken `block` tiles at a time, and each block's output
+ * channels `chunk` at a time; see winograd.c for the layouts of the packed
+ * weights and of the workspace. */
 typedef struct {
     int m;              /* output tile side: 4 or 6 */
     int alpha;          /* input tile side, m + 2 */
     size_t tiles_h, tiles_w; /* tiles per image */
     size_t tiles;       /* tiles of the batch */
     size_t block;       /* tiles per block (<= tiles) */
+    size_t chunk;       /* output channels per chunk (<= OCg) */
+    size_t chunks;      /* chunks per group */
     size_t v_stride;    /* floats from one point's transformed input to the next */
-    size_t m_stride;    /* the same for the transformed output */
-    size_t bytes;       /* workspace: the transformed input and output of one block */
+    size_t m_stride;    /* the same for a chunk's transformed output */
+    size_t bytes;       /* one workspace slot: a block's transformed input and a chunk's output */
+    size_t point_floats; /* packed weights of one group and transform point */
 } cc__winograd_plan;
 
 struct cc_conv2d {
@@ -144,18 +148,33 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output,
                     const float *residual, int threads);
+/* cc__direct_packed_floats: the floats cc__direct_pack_into writes (0 when
+ * that overflows size_t); cc__direct_pack_into: cc__direct_pack into the
+ * caller's array.
+ * cc__direct_run_1x1_rows: cc__direct_run, on the calling thread, of a 1x1
+ * layer without padding, stride 1, one image of one row (h == oh == 1, no
+ * bias, no activation) whose rows of values (channel planes in NCHW,
+ * pixels in NHWC) are in_rows and out_rows floats apart instead of
+ * packed: the Winograd path's products in the transform domain. */
+size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa);
+void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw, float *packed);
+void cc__direct_run_1x1_rows(const cc__conv_geom *g, cc__isa isa, const float *packed,
+                             const float *input, ptrdiff_t in_rows, float *output,
+                             ptrdiff_t out_rows);
 
 /* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
  * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.
  * cc__winograd_plan_init: the tiles and the block of a workspace of about
  * `budget` bytes (at least one tile's, whatever the budget).
- * cc__winograd_pack: the transformed weights, allocated with cc__alloc.
+ * cc__winograd_pack: the transformed weights, packed for the direct kernels
+ * of `isa` (their floats per group and point go to plan->point_floats),
+ * allocated with cc__alloc.
  * cc__winograd_run: the whole batch on up to `threads` OpenMP threads, bias,
  * residual and activation included, in `workspace` (plan->bytes). */
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo);
 void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget,
                             cc__winograd_plan *plan);
-cc_status cc__winograd_pack(const cc__conv_geom *g, const cc__winograd_plan *plan,
+cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_plan *plan,
                             const float *oihw, float **packed);
 void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads);
 

@@ -154,37 +154,50 @@ static void pack_rows(const cc__conv_geom *g, int me, int blocks, const float *o
                         }
 }
 
-cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
-                          float **packed)
+size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa)
 {
     const direct_kind kind = kind_of(g);
-    const int blocks = blocks_of(g, isa);
     const bool by_rows = kind == KIND_ROWS || kind == KIND_POINTWISE;
     const int width = by_rows ? rows_oc_of(g, isa) : lanes_of(isa);
     const size_t groups = kind == KIND_DWC ? 1 : (size_t)g->groups;
     const size_t taps_per_block = kind == KIND_DWC ? (size_t)g->kh * g->kw : cc__geom_k(g);
     size_t floats;
-    if (!cc__mul_sizes(&floats, 4, groups, (size_t)blocks, taps_per_block, (size_t)width)) {
-        *packed = NULL;
-        return cc__fail(CC_ERR_NOMEM, "direct weights: size overflows size_t");
-    }
-    float *p = cc__alloc_array(floats, sizeof(float), "direct weights");
-    *packed = p;
-    if (p == NULL)
-        return CC_ERR_NOMEM;
-    memset(p, 0, floats * sizeof(float));
+    if (!cc__mul_sizes(&floats, 4, groups, (size_t)blocks_of(g, isa), taps_per_block,
+                       (size_t)width))
+        return 0;
+    return floats;
+}
+
+void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw, float *packed)
+{
+    const direct_kind kind = kind_of(g);
+    const int blocks = blocks_of(g, isa);
+    memset(packed, 0, cc__direct_packed_floats(g, isa) * sizeof(float));
     switch (kind) {
     case KIND_OCVEC:
-        pack_ocvec(g, width, blocks, oihw, p);
+        pack_ocvec(g, lanes_of(isa), blocks, oihw, packed);
         break;
     case KIND_DWC:
-        pack_dwc(g, width, blocks, oihw, p);
+        pack_dwc(g, lanes_of(isa), blocks, oihw, packed);
         break;
     case KIND_ROWS:
     case KIND_POINTWISE:
-        pack_rows(g, width, blocks, oihw, p);
+        pack_rows(g, rows_oc_of(g, isa), blocks, oihw, packed);
         break;
     }
+}
+
+cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
+                          float **packed)
+{
+    const size_t floats = cc__direct_packed_floats(g, isa);
+    *packed = NULL;
+    if (floats == 0)
+        return cc__fail(CC_ERR_NOMEM, "direct weights: size overflows size_t");
+    *packed = cc__alloc_array(floats, sizeof(float), "direct weights");
+    if (*packed == NULL)
+        return CC_ERR_NOMEM;
+    cc__direct_pack_into(g, isa, oihw, *packed);
     return CC_OK;
 }
 
@@ -325,6 +338,28 @@ static void run_pointwise(const cc__direct_job *j, pointwise_fn unit, int tile_p
     }
 }
 
+/* The kernels of `family` over the units of job j (its geometry's act
+ * already cleared when a residual is to be swept). */
+static void run_job(cc__direct_job *j, cc__isa isa, const cc__direct_family *family,
+                    const float *residual, int threads)
+{
+    switch (kind_of(j->g)) {
+    case KIND_OCVEC:
+        run_group_rows(j, family->ocvec_row, 2, threads);
+        break;
+    case KIND_ROWS:
+        run_group_rows(j, family->rows_row, 1, threads);
+        break;
+    case KIND_DWC:
+        run_dwc_rows(j, family->dwc_row, threads);
+        break;
+    case KIND_POINTWISE:
+        j->residual = residual;
+        run_pointwise(j, family->pointwise, pointwise_pixels_of(isa), threads);
+        break;
+    }
+}
+
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output,
@@ -332,35 +367,19 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
 {
     if (threads < 1)
         threads = 1;
-    const direct_kind kind = kind_of(g);
+    const bool pointwise = kind_of(g) == KIND_POINTWISE;
     /* The pointwise kind adds the residual in its tiles; the row kinds run
      * without the activation and a sweep adds it and activates. */
     cc__conv_geom row_geom = *g;
-    if (residual != NULL && kind != KIND_POINTWISE)
+    if (residual != NULL && !pointwise)
         row_geom.act = CC_ACT_NONE;
     cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output);
-    switch (kind) {
-    case KIND_OCVEC:
-        run_group_rows(&j, family->ocvec_row, 2, threads);
-        break;
-    case KIND_ROWS:
-        run_group_rows(&j, family->rows_row, 1, threads);
-        break;
-    case KIND_DWC:
-        run_dwc_rows(&j, family->dwc_row, threads);
-        break;
-    case KIND_POINTWISE:
-        j.residual = residual;
-        run_pointwise(&j, family->pointwise, pointwise_pixels_of(isa), threads);
-        return;
-    }
-    if (residual != NULL)
+    run_job(&j, isa, family, residual, threads);
+    if (residual != NULL && !pointwise)
         cc__epilogue_residual(output, residual, cc__geom_output_floats(g), g->act, threads);
 }
 
-void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
-                    const float *bias, const float *input, float *output,
-                    const float *residual, int threads)
+static const cc__direct_family *family_of(cc__isa isa)
 {
     static const cc__direct_family families[] = {
         {cc__direct_ocvec_row_scalar_4x16, cc__direct_dwc_row_scalar_4x8,
@@ -370,6 +389,47 @@ void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
         {cc__direct_ocvec_row_avx512_12x32, cc__direct_dwc_row_avx512_8x16,
          cc__direct_rows_row_avx512_8x48, cc__direct_pointwise_avx512_8x48},
     };
-    cc__direct_run_family(g, isa, &families[isa], packed, bias, input, output, residual,
+    return &families[isa];
+}
+
+void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
+                    const float *bias, const float *input, float *output,
+                    const float *residual, int threads)
+{
+    cc__direct_run_family(g, isa, family_of(isa), packed, bias, input, output, residual,
                           threads);
+}
+
+/* One image of one row: its units are the channel blocks, run here one
+ * after the other (no OpenMP construct: the Winograd path calls this inside
+ * its own parallel region, where even a one-thread region costs a team). */
+void cc__direct_run_1x1_rows(const cc__conv_geom *g, cc__isa isa, const float *packed,
+                             const float *input, ptrdiff_t in_rows, float *output,
+                             ptrdiff_t out_rows)
+{
+    const cc__direct_family *family = family_of(isa);
+    cc__direct_job j = make_job(g, isa, packed, NULL, input, output);
+    if (g->layout == CC_NCHW) {
+        j.in_c = in_rows, j.out_c = out_rows;
+    } else {
+        j.in_x = in_rows, j.out_x = out_rows;
+        j.in_y = in_rows * g->w, j.out_y = out_rows * g->ow;
+    }
+    switch (kind_of(g)) {
+    case KIND_POINTWISE:
+        family->pointwise(&j, 0, 0, 0, j.blocks, 0, cc__geom_pixels(g));
+        break;
+    case KIND_OCVEC:
+        for (int ob = 0; ob < j.blocks; ob += 2)
+            family->ocvec_row(&j, 0, 0, ob, 0);
+        break;
+    case KIND_ROWS:
+        for (int mb = 0; mb < j.blocks; mb++)
+            family->rows_row(&j, 0, 0, mb, 0);
+        break;
+    case KIND_DWC:
+        for (int cb = 0; cb < j.blocks; cb++)
+            family->dwc_row(&j, 0, cb, 0);
+        break;
+    }
 }

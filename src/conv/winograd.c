@@ -1,27 +1,32 @@
 /* The Winograd path: F(4x4,3x3) or F(6x6,3x3) (winograd_transform.h) with
- * the products in the transform domain done by SGEMM, one GEMM per
- * transform point p (alpha^2 of them) and group:
+ * the products in the transform domain done as 1x1 layers on the direct
+ * path's kernels, one product per transform point p (alpha^2 of them),
+ * group and chunk of output channels:
  *
- *   NCHW: M[p] (OCg x T) = U[p] (OCg x Cg) * V[p] (Cg x T)
- *   NHWC: M[p] (T x OCg) = V[p] (T x Cg) * U[p] (Cg x OCg)
+ *   NCHW: Mc[p] (R x T) = U[p] (R x Cg) * V[p] (Cg x T)
+ *   NHWC: Mc[p] (T x R) = V[p] (T x Cg) * U[p] (Cg x R)
  *
  * where T is a block of output tiles (the batch's tiles taken in order, so
- * images share a block at small sizes). Packed weights are
- * [group][p][OCg][Cg] (NCHW) or [group][p][Cg][OCg] (NHWC). The workspace
- * holds V and M of one block and one group: [p][Cg][block] and
- * [p][OCg][block] (NCHW; the tile index is last, so a lane group of 16
- * tiles is contiguous), or [p][block][Cg] and [p][block][OCg] (NHWC; the
- * channel is last, and lanes run over channels). The points' planes are
- * v_stride and m_stride floats apart: a multiple of 4 KiB plus one cache
- * line, because the transforms touch the same spot of all alpha^2 planes at
- * once, and planes a multiple of 4 KiB apart would all fall into the same
- * cache sets (measured: the transforms ran 5x slower).
+ * images share a block at small sizes) and R a chunk of the group's output
+ * channels. Packed weights are, per group and point, U[p] as the weights of
+ * a 1x1 layer packed for the direct kernels of the operator's ISA
+ * (point_floats floats each), so a run never packs weights (OpenBLAS, which
+ * did the products before, packed each point's weights again on every
+ * call).
  *
- * A run walks the blocks and groups in order; in each, all threads
- * transform the input, then split the GEMMs (each on one thread), then
- * transform the output with bias, residual and activation. The schedule is
- * static and every GEMM runs on one thread, so results do not depend on the
- * thread count. */
+ * A block's transformed input V ([p][Cg][T] in NCHW: the tile index last,
+ * so a lane group of 16 tiles is contiguous; [p][T][Cg] in NHWC: lanes run
+ * over channels) is sized for L2; for each chunk the products fill Mc
+ * ([p][R][T] or [p][T][R]) and the output transform (bias, residual and
+ * activation) empties it while it is still in cache: nothing transformed
+ * goes through memory. The points' planes are an odd number of cache lines
+ * apart (plane_stride).
+ *
+ * Threads: with at least BLOCKS_PER_THREAD blocks per thread, each thread
+ * takes whole blocks in its own workspace slot; with fewer, all threads
+ * transform a block's input, then share its chunks. Every value is computed
+ * by the same operations in the same order whichever thread does it, so
+ * results do not depend on the thread count. */
 #include <omp.h>
 #include <stddef.h>
 #include <string.h>
@@ -32,8 +37,15 @@
 #include "winograd_transform.h"
 
 #define L CC__WINO_LANES
-#define PAGE_FLOATS ((size_t)1024)
 #define LINE_FLOATS ((size_t)16)
+/* Targets of the block and chunk sizes: together within a 1 MiB L2. */
+#define BLOCK_INPUT_BYTES ((size_t)512 * 1024)
+#define CHUNK_OUTPUT_BYTES ((size_t)192 * 1024)
+/* Output channels of a chunk come in multiples of this: of every kernel
+ * family's channel block (4, 6 or 8 rows; 8 or 16 lanes), so that a
+ * chunk's packed weights are a slice of the point's. */
+#define CHUNK_UNIT ((size_t)48)
+#define MIN_BLOCK_TILES ((size_t)64)
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -48,10 +60,27 @@ cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo)
     return CC_OK;
 }
 
-/* `floats` rounded up to a multiple of 4 KiB, plus one cache line. */
+/* `floats` rounded up to an odd number of cache lines: the transforms
+ * touch the same spot of all alpha^2 planes at once, and planes a multiple
+ * of 4 KiB apart would all fall into the same cache sets (measured: the
+ * transforms ran 5x slower); an odd number of lines apart, plane i's spot
+ * falls i sets further, so up to 64 planes use 64 different sets. */
 static size_t plane_stride(size_t floats)
 {
-    return ceil_div(floats, PAGE_FLOATS) * PAGE_FLOATS + LINE_FLOATS;
+    const size_t lines = ceil_div(floats, LINE_FLOATS);
+    return (lines % 2 == 0 ? lines + 1 : lines) * LINE_FLOATS;
+}
+
+/* Equal blocks of at most `most` items (most >= 1) over `count`, rounded
+ * up to a multiple of `unit` while that stays within `most`. */
+static size_t even_block(size_t count, size_t most, size_t unit)
+{
+    if (most >= unit)
+        most -= most % unit;
+    size_t block = ceil_div(count, ceil_div(count, most));
+    if (ceil_div(block, unit) * unit <= most)
+        block = ceil_div(block, unit) * unit;
+    return min_size(block, count);
 }
 
 void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__winograd_plan *plan)
@@ -62,50 +91,109 @@ void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__wi
     plan->tiles_w = ceil_div((size_t)g->ow, (size_t)m);
     plan->tiles = (size_t)g->n * plan->tiles_h * plan->tiles_w;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
-    const size_t tile_bytes = points * ((size_t)g->cg + (size_t)g->ocg) * sizeof(float);
-    /* The planes' padding comes out of the budget, unless it would take
-     * more than half of it (budgets tests make small): then it comes on top. */
-    const size_t padding_bytes = 2 * points * (PAGE_FLOATS + LINE_FLOATS) * sizeof(float);
-    const size_t for_tiles = padding_bytes < budget / 2 ? budget - padding_bytes : budget / 2;
-    size_t most = for_tiles / tile_bytes;
-    if (most >= L)
-        most -= most % L; /* whole lane groups of tiles (NCHW) */
-    most = most > 0 ? most : 1;
-    /* Equal blocks, rounded up to whole lane groups while within `most`. */
-    size_t block = ceil_div(plan->tiles, ceil_div(plan->tiles, most));
-    if (ceil_div(block, L) * L <= most)
-        block = ceil_div(block, L) * L;
-    plan->block = min_size(block, plan->tiles);
+    const size_t point_bytes = points * sizeof(float);
+    const size_t ocg = (size_t)g->ocg;
+    /* A block's transformed input, and a chunk's transformed output, in L2
+     * (and within the budget, which tests make small). */
+    const size_t input_bytes = min_size(budget / 2, BLOCK_INPUT_BYTES);
+    const size_t output_bytes = min_size(budget / 2, CHUNK_OUTPUT_BYTES);
+    size_t most = input_bytes / (point_bytes * (size_t)g->cg);
+    /* At least as many tiles as the kernels' pixel panel (48 with AVX-512)
+     * and enough that the weights, read once per block, do not dominate:
+     * 512-channel layers had 6-tile blocks at this target, ran 2x slower. */
+    most = most > MIN_BLOCK_TILES ? most : min_size(MIN_BLOCK_TILES, budget / (point_bytes * (size_t)g->cg * 2));
+    plan->block = even_block(plan->tiles, most > 0 ? most : 1, L);
+    /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
+     * channels), and at least 4 of them where the channels allow, for the
+     * threads that share a block. */
+    most = output_bytes / (point_bytes * plan->block);
+    most = most > CHUNK_UNIT ? most : CHUNK_UNIT;
+    if (ocg > 4 * CHUNK_UNIT)
+        most = min_size(most, ceil_div(ceil_div(ocg, 4), CHUNK_UNIT) * CHUNK_UNIT);
+    plan->chunk = most >= ocg ? ocg : most - most % CHUNK_UNIT;
+    plan->chunks = ceil_div(ocg, plan->chunk);
     plan->v_stride = plane_stride((size_t)g->cg * plan->block);
-    plan->m_stride = plane_stride((size_t)g->ocg * plan->block);
+    plan->m_stride = plane_stride(plan->chunk * plan->block);
     plan->bytes = points * (plan->v_stride + plan->m_stride) * sizeof(float);
 }
 
-cc_status cc__winograd_pack(const cc__conv_geom *g, const cc__winograd_plan *plan,
-                            const float *oihw, float **packed)
+/* The product of one transform point and group as a 1x1 layer of one
+ * image of one row of `tiles` pixels: Cg channels in, OCg out. */
+static cc__conv_geom point_geom(const cc__conv_geom *g, size_t tiles)
+{
+    const cc__conv_geom p = {.n = 1, .c = g->cg, .h = 1, .w = (int)tiles, .oc = g->ocg,
+                             .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+                             .groups = 1, .cg = g->cg, .ocg = g->ocg, .oh = 1,
+                             .ow = (int)tiles, .layout = g->layout, .act = CC_ACT_NONE};
+    return p;
+}
+
+/* u[group][p][OCg][Cg]: every transform point's 1x1 weights, OIHW. */
+static float *transformed_weights(const cc__conv_geom *g, const cc__winograd_plan *plan,
+                                  const float *oihw)
 {
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
-    size_t count;
-    if (!cc__mul_sizes(&count, 2, points, (size_t)g->oc * (size_t)g->cg))
-        return cc__fail(CC_ERR_INVALID_ARG, "conv2d: Winograd weights overflow size_t");
-    *packed = cc__alloc_array(count, sizeof(float), "conv2d: Winograd weights");
-    if (*packed == NULL)
-        return CC_ERR_NOMEM;
     const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
+    size_t count;
+    if (!cc__mul_sizes(&count, 2, points, (size_t)g->oc * cg)) {
+        cc__fail(CC_ERR_NOMEM, "conv2d: Winograd weights overflow size_t");
+        return NULL;
+    }
+    float *all = cc__alloc_array(count, sizeof(float), "conv2d: Winograd weights");
+    if (all == NULL)
+        return NULL;
     float u[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA];
     for (size_t oc = 0; oc < (size_t)g->oc; oc++) {
         const size_t group = oc / ocg, o = oc % ocg;
-        float *group_base = *packed + group * points * ocg * cg;
         for (size_t c = 0; c < cg; c++) {
             cc__wino_weight(plan->m, oihw + (oc * cg + c) * 9, u);
-            for (size_t p = 0; p < points; p++) {
-                const size_t at = g->layout == CC_NCHW ? (p * ocg + o) * cg + c
-                                                       : (p * cg + c) * ocg + o;
-                group_base[at] = u[p];
-            }
+            for (size_t p = 0; p < points; p++)
+                all[((group * points + p) * ocg + o) * cg + c] = u[p];
         }
     }
-    return CC_OK;
+    return all;
+}
+
+/* Products on the direct kernels, or SGEMM on CPUs without AVX2 + FMA:
+ * OpenBLAS has kernels for those, and the portable family, with a multiply
+ * and an add rounded apart, took F(4x4,3x3) beyond its 1e-4 tolerance. */
+static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
+
+/* NHWC SGEMM products take U[p] as Cg x OCg: u[OCg][Cg] transposed. */
+static void transpose(const float *u, size_t rows, size_t cols, float *to)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            to[c * rows + r] = u[r * cols + c];
+}
+
+cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_plan *plan,
+                            const float *oihw, float **packed)
+{
+    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
+    const size_t slices = points * (size_t)g->groups, slice = (size_t)g->ocg * (size_t)g->cg;
+    const cc__conv_geom pg = point_geom(g, plan->block);
+    size_t count;
+    *packed = NULL;
+    plan->point_floats = products_on_sgemm(isa) ? slice : cc__direct_packed_floats(&pg, isa);
+    if (plan->point_floats == 0 || !cc__mul_sizes(&count, 2, slices, plan->point_floats))
+        return cc__fail(CC_ERR_NOMEM, "conv2d: Winograd weights overflow size_t");
+    float *all = transformed_weights(g, plan, oihw);
+    if (all == NULL)
+        return CC_ERR_NOMEM;
+    *packed = cc__alloc_array(count, sizeof(float), "conv2d: Winograd weights");
+    for (size_t s = 0; *packed != NULL && s < slices; s++) {
+        const float *u = all + s * slice;
+        float *to = *packed + s * plan->point_floats;
+        if (!products_on_sgemm(isa))
+            cc__direct_pack_into(&pg, isa, u, to);
+        else if (g->layout == CC_NHWC)
+            transpose(u, (size_t)g->ocg, (size_t)g->cg, to);
+        else
+            memcpy(to, u, slice * sizeof(float));
+    }
+    cc__free(all);
+    return *packed != NULL ? CC_OK : CC_ERR_NOMEM;
 }
 
 /* The first `lanes` of a lane group to memory (a constant-size copy when
@@ -166,7 +254,7 @@ typedef struct {
     cc__wino_transforms transforms;
     size_t start, count; /* the block's first tile and its tile count */
     size_t group;
-    float *v, *mm;       /* transformed input and output of the block */
+    float *v;            /* the block's transformed input */
 } block_run;
 
 /* NCHW: a lane group of up to L consecutive tiles, located once for all the
@@ -325,19 +413,36 @@ static size_t phase_items(const block_run *b, size_t channels)
                : b->count * ceil_div(channels, L);
 }
 
-/* GEMM phase, one item: transform point p of the block's group. */
-static void multiply_point(const block_run *b, size_t p, const float *weights)
+/* The products of output channels [o_lo, o_lo + chunk) of the block's
+ * group, every transform point p, into mc:
+ *   NCHW: Mc[p] (chunk x count, rows block apart) = U[p] (chunk x Cg) * V[p] (Cg x count, rows block apart)
+ *   NHWC: Mc[p] (count x chunk) = V[p] (count x Cg) * U[p] (Cg x chunk)
+ * each a 1x1 layer on the direct kernels, U[p] packed for them at create;
+ * the chunk's packed weights are the slice of the point's from o_lo * Cg
+ * (o_lo is a multiple of every family's channel block). With SGEMM, U[p]
+ * is OCg x Cg (NCHW) or Cg x OCg (NHWC). */
+static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float *mc)
 {
     const cc__conv_geom *g = &b->op->g;
-    const size_t points = (size_t)b->op->wino.alpha * (size_t)b->op->wino.alpha;
-    const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg, block = b->op->wino.block;
-    const float *u = weights + (b->group * points + p) * ocg * cg;
-    if (g->layout == CC_NCHW)
-        cc__sgemm(ocg, b->count, cg, u, cg, b->v + p * b->op->wino.v_stride, block, 0.0f,
-                  b->mm + p * b->op->wino.m_stride, block);
-    else
-        cc__sgemm(b->count, ocg, cg, b->v + p * b->op->wino.v_stride, cg, u, ocg, 0.0f,
-                  b->mm + p * b->op->wino.m_stride, ocg);
+    const cc__winograd_plan *plan = &b->op->wino;
+    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
+    const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg, block = plan->block;
+    cc__conv_geom pg = point_geom(g, b->count);
+    pg.oc = pg.ocg = (int)chunk;
+    const bool nchw = g->layout == CC_NCHW;
+    for (size_t p = 0; p < points; p++) {
+        const float *u = b->op->weights + (b->group * points + p) * plan->point_floats;
+        const float *v = b->v + p * plan->v_stride;
+        float *m = mc + p * plan->m_stride;
+        if (!products_on_sgemm(b->op->isa))
+            cc__direct_run_1x1_rows(&pg, b->op->isa, u + o_lo * cg, v,
+                                    nchw ? (ptrdiff_t)block : (ptrdiff_t)cg, m,
+                                    nchw ? (ptrdiff_t)block : (ptrdiff_t)chunk);
+        else if (nchw)
+            cc__sgemm(chunk, b->count, cg, u + o_lo * cg, cg, v, block, 0.0f, m, block);
+        else
+            cc__sgemm(b->count, chunk, cg, v, cg, u + o_lo, ocg, 0.0f, m, chunk);
+    }
 }
 
 /* y[k][lane] += bias[lane] over a tile's m*m outputs, then the activation,
@@ -417,8 +522,11 @@ static void scatter_nhwc(const block_run *b, size_t t, size_t o0, size_t lanes,
         }
 }
 
-/* Output phase, one item, cut as the input phase's. */
-static void transform_output_item(const block_run *b, size_t item)
+/* The output transform of output channels [o_lo, o_lo + chunk) of the
+ * block's group from mc (multiply_chunk's), with bias, residual and
+ * activation. */
+static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk,
+                                   const float *mc)
 {
     const cc__conv_geom *g = &b->op->g;
     const int alpha = b->op->wino.alpha;
@@ -429,67 +537,114 @@ static void transform_output_item(const block_run *b, size_t item)
     cc__wino_lanes y[(CC__WINO_MAX_ALPHA - 2) * (CC__WINO_MAX_ALPHA - 2)];
     cc__wino_lanes bias_lanes = {0};
     if (g->layout == CC_NCHW) {
-        const size_t chunks = ceil_div(ocg, CHANNELS_PER_ITEM);
-        const size_t first = item / chunks * L, o_lo = item % chunks * CHANNELS_PER_ITEM;
-        lane_tiles lt;
-        locate_tiles(b, b->start + first, min_size(L, b->count - first), &lt);
-        for (size_t o = o_lo; o < min_size(ocg, o_lo + CHANNELS_PER_ITEM); o++) {
-            const size_t oc = b->group * ocg + o;
-            for (size_t p = 0; p < points; p++)
-                load_lanes(x[p], b->mm + p * m_stride + o * block + first, lt.lanes);
-            b->transforms.output(b->op->wino.m, x, y);
-            for (int l = 0; l < L; l++)
-                bias_lanes[l] = bias != NULL ? bias[oc] : 0.0f;
-            finish_lanes(b, bias_lanes, y);
-            scatter_nchw(b, &lt, oc * (size_t)g->oh * (size_t)g->ow, y);
+        for (size_t first = 0; first < b->count; first += L) {
+            lane_tiles lt;
+            locate_tiles(b, b->start + first, min_size(L, b->count - first), &lt);
+            for (size_t o = 0; o < chunk; o++) {
+                const size_t oc = b->group * ocg + o_lo + o;
+                for (size_t p = 0; p < points; p++)
+                    load_lanes(x[p], mc + p * m_stride + o * block + first, lt.lanes);
+                b->transforms.output(b->op->wino.m, x, y);
+                for (int l = 0; l < L; l++)
+                    bias_lanes[l] = bias != NULL ? bias[oc] : 0.0f;
+                finish_lanes(b, bias_lanes, y);
+                scatter_nchw(b, &lt, oc * (size_t)g->oh * (size_t)g->ow, y);
+            }
         }
-    } else {
-        const size_t groups_of_channels = ceil_div(ocg, L);
-        const size_t t = item / groups_of_channels, o0 = item % groups_of_channels * L;
-        const size_t lanes = min_size(L, ocg - o0);
-        for (size_t p = 0; p < points; p++)
-            load_lanes(x[p], b->mm + p * m_stride + t * ocg + o0, lanes);
-        b->transforms.output(b->op->wino.m, x, y);
-        if (bias != NULL)
-            memcpy(bias_lanes, bias + b->group * ocg + o0, lanes * sizeof(float));
-        finish_lanes(b, bias_lanes, y);
-        scatter_nhwc(b, b->start + t, o0, lanes, y);
+        return;
     }
+    for (size_t t = 0; t < b->count; t++)
+        for (size_t o0 = 0; o0 < chunk; o0 += L) {
+            const size_t lanes = min_size(L, chunk - o0);
+            for (size_t p = 0; p < points; p++)
+                load_lanes(x[p], mc + p * m_stride + t * chunk + o0, lanes);
+            b->transforms.output(b->op->wino.m, x, y);
+            if (bias != NULL)
+                memcpy(bias_lanes, bias + b->group * ocg + o_lo + o0, lanes * sizeof(float));
+            finish_lanes(b, bias_lanes, y);
+            scatter_nhwc(b, b->start + t, o_lo + o0, lanes, y);
+        }
 }
 
-/* The three phases of one block and group, inside a parallel region: each
- * `omp for` ends with the barrier the next phase needs. */
-static void run_block(const block_run *b)
+/* Chunk k of the block: its products, then its output transform. */
+static void finish_chunk(const block_run *b, size_t k, float *mc)
 {
-    const size_t points = (size_t)b->op->wino.alpha * (size_t)b->op->wino.alpha;
+    const size_t o_lo = k * b->op->wino.chunk;
+    const size_t chunk = min_size(b->op->wino.chunk, (size_t)b->op->g.ocg - o_lo);
+    multiply_chunk(b, o_lo, chunk, mc);
+    transform_output_chunk(b, o_lo, chunk, mc);
+}
+
+/* The workspace slot of `thread`: a block's V, then a chunk's Mc. */
+static float *slot_v(const cc_conv2d *op, float *workspace, int thread)
+{
+    return workspace + (size_t)thread * op->wino.bytes / sizeof(float);
+}
+static float *slot_mc(const cc_conv2d *op, float *workspace, int thread)
+{
+    const size_t points = (size_t)op->wino.alpha * (size_t)op->wino.alpha;
+    return slot_v(op, workspace, thread) + points * op->wino.v_stride;
+}
+
+/* A block on the calling thread alone, in its own slot. */
+static void run_block_alone(const block_run *b, float *mc)
+{
     const size_t inputs = phase_items(b, (size_t)b->op->g.cg);
-    const size_t outputs = phase_items(b, (size_t)b->op->g.ocg);
+    for (size_t item = 0; item < inputs; item++)
+        transform_input_item(b, item);
+    for (size_t k = 0; k < b->op->wino.chunks; k++)
+        finish_chunk(b, k, mc);
+}
+
+/* A block shared by the threads of the region: they transform its input
+ * into slot 0's V, then take its chunks, each in its own slot's Mc. Each
+ * `omp for` ends with the barrier the next phase needs. */
+static void run_block_shared(const block_run *b, float *workspace)
+{
+    const size_t inputs = phase_items(b, (size_t)b->op->g.cg);
+    float *mc = slot_mc(b->op, workspace, omp_get_thread_num());
 #pragma omp for schedule(static)
     for (size_t item = 0; item < inputs; item++)
         transform_input_item(b, item);
 #pragma omp for schedule(static)
-    for (size_t p = 0; p < points; p++)
-        multiply_point(b, p, b->op->weights);
-#pragma omp for schedule(static)
-    for (size_t item = 0; item < outputs; item++)
-        transform_output_item(b, item);
+    for (size_t k = 0; k < b->op->wino.chunks; k++)
+        finish_chunk(b, k, mc);
 }
+
+/* Blocks per thread from which each thread takes whole blocks in its own
+ * slot; with fewer, the threads share each block. */
+#define BLOCKS_PER_THREAD 2
 
 void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads)
 {
     const cc__winograd_plan *plan = &op->wino;
-    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     const cc__wino_transforms transforms = cc__wino_transforms_for(op->isa);
-    float *v = workspace;
-    float *mm = workspace + points * plan->v_stride;
-    /* One-thread GEMMs also when this run has one thread (no region). */
+    const size_t groups = (size_t)op->g.groups, blocks = ceil_div(plan->tiles, plan->block);
+    const size_t units = blocks * groups;
+    const bool alone = threads == 1 || units >= (size_t)threads * BLOCKS_PER_THREAD;
+    /* One-thread SGEMMs also when this run has one thread (no region). */
     const int previous = cc__blas_threads_begin(1);
 #pragma omp parallel num_threads(threads) if (threads > 1)
-    for (size_t start = 0; start < plan->tiles; start += plan->block)
-        for (size_t group = 0; group < (size_t)op->g.groups; group++) {
-            const block_run b = {op,    io,    transforms, start, min_size(plan->block, plan->tiles - start),
-                                 group, v,     mm};
-            run_block(&b);
+    {
+        const int thread = omp_get_thread_num();
+        if (alone) {
+#pragma omp for schedule(dynamic, 1)
+            for (size_t u = 0; u < units; u++) {
+                const size_t start = u / groups * plan->block;
+                const block_run b = {op, io, transforms, start,
+                                     min_size(plan->block, plan->tiles - start), u % groups,
+                                     slot_v(op, workspace, thread)};
+                run_block_alone(&b, slot_mc(op, workspace, thread));
+            }
+        } else {
+            for (size_t u = 0; u < units; u++) {
+                const size_t start = u / groups * plan->block;
+                const block_run b = {op, io, transforms, start,
+                                     min_size(plan->block, plan->tiles - start), u % groups,
+                                     slot_v(op, workspace, 0)};
+                run_block_shared(&b, workspace);
+            }
         }
+    }
     cc__blas_threads_end(previous);
 }

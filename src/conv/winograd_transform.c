@@ -5,7 +5,15 @@
 
 cc__wino_transforms cc__wino_transforms_for(cc__isa isa)
 {
-    return isa >= CC__ISA_AVX2 ? cc__wino_transforms_avx2() : cc__wino_transforms_portable();
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return cc__wino_transforms_avx512();
+    case CC__ISA_AVX2:
+        return cc__wino_transforms_avx2();
+    case CC__ISA_SCALAR:
+        break;
+    }
+    return cc__wino_transforms_portable();
 }
 
 /* G for F(4x4,3x3) (6 x 3) and F(6x6,3x3) (8 x 3). */

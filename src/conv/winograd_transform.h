@@ -36,10 +36,11 @@ typedef struct {
     void (*scatter_run4)(cc__wino_lanes *y, int n, int l0, float *o);
 } cc__wino_transforms;
 
-/* The transforms compiled for `isa` (AVX2 + FMA, or portable). */
+/* The transforms compiled for `isa` (AVX-512, AVX2 + FMA, or portable). */
 cc__wino_transforms cc__wino_transforms_for(cc__isa isa);
 cc__wino_transforms cc__wino_transforms_portable(void);
 cc__wino_transforms cc__wino_transforms_avx2(void);
+cc__wino_transforms cc__wino_transforms_avx512(void);
 
 /* u (alpha x alpha) = G w G^T for the 3x3 kernel w. */
 void cc__wino_weight(int m, const float w[9], float *u);

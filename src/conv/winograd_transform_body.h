@@ -1,5 +1,6 @@
 /* The input and output transforms of winograd_transform.h, instantiated once
- * per ISA (winograd_transform.c: portable; winograd_transform_avx2.c): the
+ * per ISA (winograd_transform.c: portable; winograd_transform_avx2.c and
+ * winograd_transform_avx512.c): the
  * includer defines WT_NAME(x) to suffix the function names. Every loop runs
  * over the lanes with a constant count, so the compiler vectorises it with
  * the ISA the file is compiled for. A line is alpha rows of lanes `stride`

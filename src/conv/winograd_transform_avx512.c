@@ -1,0 +1,4 @@
+/* Winograd's tile transforms compiled with -mavx512f (one 16-lane vector per
+ * line of 16 lanes); called only when the CPU has AVX-512. */
+#define WT_NAME(x) x##_avx512
+#include "winograd_transform_body.h"

@@ -17,34 +17,19 @@
  *   nothing after the last record.
  *
  * A file matches a network when it holds exactly the network's tensors
- * (any order, each once) with the same shapes. */
+ * (any order, each once) with the same shapes. Saving writes a temporary
+ * file beside the target and renames it over the target when complete
+ * (src/core/atomic_file.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/atomic_file.h"
+#include "../core/crc32.h"
 #include "net_internal.h"
 
 static const unsigned char magic[8] = {'C', 'C', 'W', 'E', 'I', 'G', 'H', 'T'};
 enum { FORMAT_VERSION = 1, NAME_MAX_BYTES = 255, RANK_MAX = 4 };
-
-static void crc_table(uint32_t table[256])
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1u ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-}
-
-static uint32_t crc_update(const uint32_t table[256], uint32_t crc, const void *data, size_t size)
-{
-    const unsigned char *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < size; i++)
-        crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
-    return ~crc;
-}
 
 static uint32_t get_u32(const unsigned char b[4])
 {
@@ -84,13 +69,12 @@ typedef struct {
     const char *path;
     unsigned long long offset; /* bytes read so far */
     uint32_t crc;              /* of the current record */
-    uint32_t table[256];
 } reader;
 
 static cc_status read_bytes(reader *r, void *data, size_t size, const char *what)
 {
     const size_t got = fread(data, 1, size, r->file);
-    r->crc = crc_update(r->table, r->crc, data, got);
+    r->crc = cc__crc32(r->crc, data, got);
     r->offset += got;
     if (got == size)
         return CC_OK;
@@ -225,7 +209,6 @@ cc_status cc_net_load_weights(cc_net *net, const char *path)
         return cc__fail(CC_ERR_INVALID_ARG, "load_weights: %s is NULL",
                         net == NULL ? "net" : "path");
     reader r = {.path = path};
-    crc_table(r.table);
     r.file = fopen(path, "rb");
     if (r.file == NULL)
         return cc__fail(CC_ERR_IO, "load_weights: cannot open %s: %s", path, strerror(errno));
@@ -251,12 +234,11 @@ typedef struct {
     FILE *file;
     uint32_t crc;
     bool failed;
-    uint32_t table[256];
 } writer;
 
 static void write_bytes(writer *w, const void *data, size_t size)
 {
-    w->crc = crc_update(w->table, w->crc, data, size);
+    w->crc = cc__crc32(w->crc, data, size);
     if (!w->failed && fwrite(data, 1, size, w->file) != size)
         w->failed = true;
 }
@@ -301,20 +283,15 @@ cc_status cc_net_save_weights(const cc_net *net, const char *path)
                         net == NULL ? "net" : "path");
     if (net->weights == NULL)
         return cc__fail(CC_ERR_INVALID_ARG, "save_weights: the network has no weights yet");
-    writer w = {0};
-    crc_table(w.table);
-    w.file = fopen(path, "wb");
-    if (w.file == NULL)
-        return cc__fail(CC_ERR_IO, "save_weights: cannot create %s: %s", path, strerror(errno));
+    cc__atomic_file f;
+    const cc_status status = cc__atomic_file_open(&f, path, "save_weights");
+    if (status != CC_OK)
+        return status;
+    writer w = {.file = f.file};
     write_bytes(&w, magic, sizeof magic);
     write_u32(&w, FORMAT_VERSION);
     write_u32(&w, (uint32_t)net->tensor_count);
     for (int i = 0; i < net->tensor_count; i++)
         write_record(&w, net, &net->tensors[i]);
-    const bool closed = fclose(w.file) == 0;
-    if (w.failed || !closed) {
-        remove(path);
-        return cc__fail(CC_ERR_IO, "save_weights: cannot write %s", path);
-    }
-    return CC_OK;
+    return cc__atomic_file_commit(&f, w.failed, "save_weights");
 }

@@ -108,6 +108,73 @@ CC_API void cc_conv2d_destroy(cc_conv2d *op);
 CC_API const char *cc_algo_name(cc_algo algo);
 CC_API const char *cc_threading_name(cc_threading threading);
 
+/* ---- Plans: measured path choice ----------------------------------------
+ *
+ * What CC_ALGO_AUTO runs is a plan: a path and how many threads its runs
+ * use. A create with CC_ALGO_AUTO first looks in a process-wide plan cache;
+ * on a hit it uses the cached plan, whatever the mode. On a miss:
+ *   ESTIMATE (the default) picks the path by a cost rule (cc_conv2d_estimate)
+ *     at no cost, and caches nothing;
+ *   MEASURE creates every path that can run the layer (direct, im2col,
+ *     gemm1x1, winograd; never reference nor winograd-f6x6) on scratch data
+ *     of the layer's shapes, and with more than one thread each also on one
+ *     thread (and half the threads), times a warm-up and a few runs of each
+ *     (time-boxed: planning a layer costs about 20 runs of its fastest
+ *     path), caches the fastest path and thread count, and uses it. One
+ *     layer is measured at a time in the process: concurrent creates of the
+ *     same layer wait and then share one plan.
+ * A create that names a path neither consults nor fills the cache. A
+ * network build (cc_net_build) creates its convs this way, so a network
+ * built under MEASURE runs on measured plans.
+ *
+ * A plan's key is the layer's geometry (every cc_conv2d_params field but
+ * activation, with stride, dilation and groups of 0 read as 1), the thread
+ * count a create sees (cc_get_num_threads(), 1 inside a host's OpenMP
+ * parallel region), the ISA in use (cc_cpu_isa()) and the CPU model. The
+ * plan's thread count is at most the key's; a run uses the smaller of it
+ * and the threads it would use anyway.
+ *
+ * The cache holds measured and loaded plans only, at most CC_PLANS_MAX: the
+ * oldest go first. All these functions may be called from several threads
+ * at once. Its memory comes from the allocator (cc_set_allocator) in place
+ * when it grows; cc_plans_clear frees it. */
+typedef enum { CC_PLAN_ESTIMATE = 0, CC_PLAN_MEASURE } cc_planning;
+
+#define CC_PLANS_MAX 4096
+
+/* Process-wide. ESTIMATE (the default) chooses by a cost rule; MEASURE times the eligible
+ * paths (and thread splits) of a layer once and keeps the fastest. The environment variable
+ * COLCONV_PLANNING=estimate|measure sets the initial mode (anything else: estimate).
+ * cc_set_planning ignores values outside cc_planning. */
+CC_API void cc_set_planning(cc_planning mode);
+CC_API cc_planning cc_get_planning(void);
+
+/* The plan cache, keyed by a layer's geometry (every cc_conv2d_params field but activation),
+ * the thread count a create sees, the ISA in use and the CPU model. */
+CC_API size_t cc_plans_count(void);
+CC_API void cc_plans_clear(void);
+/* Writes every plan; CC_ERR_IO when the file cannot be written (nothing half-written is left).
+ * The file is written beside path and renamed over it when complete (docs/plans-format.md).
+ * CC_ERR_INVALID_ARG for a NULL path, CC_ERR_NOMEM when an allocation fails. */
+CC_API cc_status cc_plans_save(const char *path);
+/* Adds the file's plans to the cache. Plans made on another CPU model, ISA or library version
+ * are skipped (not an error); *loaded (may be NULL) counts those added. CC_ERR_IO when the
+ * file cannot be read; CC_ERR_FORMAT when it is truncated, has another magic, a bad checksum,
+ * an unknown path or an impossible plan: then nothing is added.
+ * A loaded plan replaces a cached one of the same key. CC_ERR_INVALID_ARG for a NULL path,
+ * CC_ERR_NOMEM when an allocation fails (nothing added). *loaded is 0 on failure. */
+CC_API cc_status cc_plans_load(const char *path, size_t *loaded);
+
+/* The path ESTIMATE's cost rule picks for p, whatever the mode and the cache
+ * hold (reports compare it with measured plans). CC_ALGO_AUTO, with a
+ * message for cc_last_error(), when p is invalid. */
+CC_API cc_algo cc_conv2d_estimate(const cc_conv2d_params *p);
+
+/* The threads a run of op started now would use: cc_get_num_threads() (1
+ * inside a host's parallel region), fewer for a layer too small to share, or
+ * when op's plan says so; 0 for NULL. */
+CC_API int cc_conv2d_num_threads(const cc_conv2d *op);
+
 CC_EXTERN_C_END
 
 #endif

@@ -116,14 +116,19 @@ cc_status cc__conv2d_create_ex(const cc_conv2d_params *p, cc_algo algo, const fl
     status = cc__conv_check_algo(&g, algo);
     if (status != CC_OK)
         return status;
+    const cc__isa isa = cc__cpu_isa();
+    cc__conv_choice choice = {algo, 0};
+    if (algo == CC_ALGO_AUTO && (status = cc__plan_choose(&g, isa, &choice)) != CC_OK)
+        return status;
     cc_conv2d *created = cc__alloc(sizeof *created, "conv2d: operator");
     if (created == NULL)
         return CC_ERR_NOMEM;
     memset(created, 0, sizeof *created);
     atomic_flag_clear(&created->workspace_busy);
     created->g = g;
-    created->isa = cc__cpu_isa();
-    created->algo = algo == CC_ALGO_AUTO ? cc__auto_choose(&g, created->isa) : algo;
+    created->isa = isa;
+    created->algo = choice.algo;
+    created->thread_cap = choice.threads;
     created->external_workspace = external_workspace;
     status = finish_create(created, weights, bias);
     if (status != CC_OK) {
@@ -141,7 +146,8 @@ cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float 
 }
 
 /* A run's work in multiply-adds; below MIN_WORK_PER_THREAD per thread a fork
- * costs more than it saves (LeNet-5's layers run on one thread). */
+ * costs more than it saves (LeNet-5's layers run on one thread). A plan's
+ * thread cap (a measured split) lowers it further. */
 #define MIN_WORK_PER_THREAD ((size_t)1 << 19)
 
 int cc__conv_threads(const cc_conv2d *op)
@@ -149,8 +155,11 @@ int cc__conv_threads(const cc_conv2d *op)
     const int threads = cc__run_threads();
     const size_t work = cc__geom_output_floats(&op->g) * cc__geom_k(&op->g);
     const size_t most = work / MIN_WORK_PER_THREAD;
-    return most < (size_t)threads ? (most > 0 ? (int)most : 1) : threads;
+    const int by_work = most < (size_t)threads ? (most > 0 ? (int)most : 1) : threads;
+    return op->thread_cap > 0 && op->thread_cap < by_work ? op->thread_cap : by_work;
 }
+
+int cc_conv2d_num_threads(const cc_conv2d *op) { return op == NULL ? 0 : cc__conv_threads(op); }
 
 size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads)
 {

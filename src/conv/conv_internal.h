@@ -104,6 +104,7 @@ struct cc_conv2d {
     int workspace_slots;
     atomic_flag workspace_busy;
     cc__isa isa;              /* DIRECT, WINOGRAD: the kernel family chosen at create */
+    int thread_cap;           /* runs use at most this many threads (a plan's); 0: no cap */
 };
 
 /* Reference: naive loops accumulating in double, rounded once. Needs no
@@ -201,5 +202,16 @@ cc_status cc__conv_check_algo(const cc__conv_geom *g, cc_algo algo);
 
 /* AUTO: the path predicted fastest. Pure: depends only on g and the ISA. */
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa);
+
+/* What CC_ALGO_AUTO runs for a layer: a path and a thread cap (0: none). */
+typedef struct {
+    cc_algo algo;
+    int threads;
+} cc__conv_choice;
+
+/* CC_ALGO_AUTO's choice for g on `isa`: the cached plan, else by the
+ * planning mode (conv.h, plan_choose.c). CC_ERR_NOMEM when measuring or
+ * caching runs out of memory. */
+cc_status cc__plan_choose(const cc__conv_geom *g, cc__isa isa, cc__conv_choice *choice);
 
 #endif

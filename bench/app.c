@@ -98,6 +98,8 @@ static int measure_net(bench_session *s, const char *net, int threads, int *inde
     }
     const bench_layer_result *layers = s->run.layers + first;
     const size_t n = s->run.layer_count - first;
+    if (a->timing.planning == CC_PLAN_MEASURE)
+        bench_report_planning(stdout, net, layers, n);
     if (!bench_is_zoo_net(net)) {
         bench_report_layer_totals(stdout, net, layers, n);
         printf("\n");
@@ -176,6 +178,8 @@ static int measure_threads(bench_session *s, int threads)
         layer.params.batch = a->batch > 0 ? a->batch : layer.params.batch;
         layer.params.layout = a->layout;
         const int status = measure_layer(s, "custom", &layer, 1, threads, 0);
+        if (a->timing.planning == CC_PLAN_MEASURE && status == 0)
+            bench_report_planning(stdout, "custom", s->run.layers + s->run.layer_count - 1, 1);
         printf("\n");
         return status;
     }
@@ -239,11 +243,41 @@ static void read_env(bench_session *s)
 {
     bench_env *env = &s->run.env;
     bench_env_read(env);
+    snprintf(env->planning, sizeof env->planning, "%s",
+             s->args->timing.planning == CC_PLAN_MEASURE ? "measure" : "estimate");
     env->fma_peak_gflops = bench_fma_peak(env->fma_peak_isa, sizeof env->fma_peak_isa);
     int used = 0;
     for (int t = 0; t < s->run.thread_count; t++)
         used += snprintf(env->threads + used, sizeof env->threads - (size_t)used, "%s%d",
                          t ? "," : "", s->run.threads[t]);
+}
+
+/* --plans FILE: loaded before the run (a file not there yet is not an
+ * error: the run makes it). */
+static int load_plans(const char *path)
+{
+    if (access(path, F_OK) != 0) {
+        printf("Plans: %s does not exist yet; it will be written after the run\n", path);
+        return 0;
+    }
+    size_t loaded = 0;
+    if (cc_plans_load(path, &loaded) != CC_OK) {
+        fprintf(stderr, "colconv-bench: --plans %s: %s\n", path, cc_last_error());
+        return -1;
+    }
+    printf("Plans: loaded %zu from %s (plans of another CPU, ISA or version are skipped)\n",
+           loaded, path);
+    return 0;
+}
+
+static int save_plans(const char *path)
+{
+    if (cc_plans_save(path) != CC_OK) {
+        fprintf(stderr, "colconv-bench: --plans %s: %s\n", path, cc_last_error());
+        return -1;
+    }
+    printf("Plans: saved %zu to %s\n", cc_plans_count(), path);
+    return 0;
 }
 
 static int run_bench(const bench_args *a)
@@ -258,7 +292,13 @@ static int run_bench(const bench_args *a)
     bench_env_print(&s.run.env, stdout);
     printf("\n");
     s.style = (bench_report_style){s.run.env.fma_peak_gflops, a->timing.onednn,
-                                   isatty(fileno(stdout)) == 1};
+                                   isatty(fileno(stdout)) == 1,
+                                   a->timing.planning == CC_PLAN_MEASURE};
+    cc_set_planning(a->timing.planning);
+    if (a->plans_file != NULL && load_plans(a->plans_file) != 0) {
+        bench_run_free(&s.run);
+        return 1;
+    }
     int layers;
     const double work = planned_work(a, &layers);
     bench_progress_start(&s.progress, stderr, a->quiet, layers * s.run.thread_count,
@@ -268,6 +308,8 @@ static int run_bench(const bench_args *a)
         status = measure_threads(&s, s.run.threads[t]);
     if (status == 0)
         status = write_reports(&s);
+    if (a->plans_file != NULL && save_plans(a->plans_file) != 0)
+        status = -1;
     /* Failed runs are in the report, and make the exit status 1. */
     const int failures = bench_run_failures(&s.run);
     if (failures > 0) {

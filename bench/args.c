@@ -29,6 +29,11 @@ void bench_usage(FILE *out)
         "  --with-reference     also time the (slow) reference path\n"
         "  --reps N             timed repetitions, exactly (default: up to 25, ~1 s per path)\n"
         "  --warmup N           untimed runs first (default 3)\n"
+        "  --planning estimate|measure  how AUTO chooses (default estimate, whatever\n"
+        "                       COLCONV_PLANNING says): by its cost rule, or by timing the\n"
+        "                       eligible paths once per layer (the auto row then gives the plan,\n"
+        "                       the rule's pick and the time planning took)\n"
+        "  --plans FILE         load this plan file before the run, save the plans after\n"
         "  --vs onednn          time oneDNN on the same layers, side by side (needs a build\n"
         "                       with -DCOLCONV_WITH_ONEDNN=ON)\n"
         "  --out DIR            where report.json/.csv/.png go (default ./" BENCH_DEFAULT_OUT ")\n"
@@ -176,7 +181,7 @@ static int parse_option(int argc, char **argv, int *i, bench_args *a, given_flag
     static const char *const with_value[] = {"--net", "--layer", "--batch", "--threads",
                                              "--layout", "--paths", "--reps", "--warmup",
                                              "--json", "--csv", "--plot", "--out", "--vs",
-                                             "--merge", NULL};
+                                             "--merge", "--planning", "--plans", NULL};
     int known = 0;
     for (const char *const *w = with_value; *w != NULL; w++)
         known |= strcmp(opt, *w) == 0;
@@ -222,10 +227,16 @@ static int parse_option(int argc, char **argv, int *i, bench_args *a, given_flag
                             "(apt-get install libdnnl-dev; configure with "
                             "-DCOLCONV_WITH_ONEDNN=ON)", NULL);
         a->timing.onednn = true;
+    } else if (strcmp(opt, "--planning") == 0) {
+        if (strcmp(value, "estimate") != 0 && strcmp(value, "measure") != 0)
+            return bad(err, "bad --planning (estimate or measure)", value);
+        a->timing.planning = value[0] == 'm' ? CC_PLAN_MEASURE : CC_PLAN_ESTIMATE;
     } else if (strcmp(opt, "--merge") == 0) {
         a->merge[0] = value, a->merge[1] = argv[++*i], a->action = BENCH_MERGE;
     } else if (value[0] == '\0') {
         return bad(err, "empty value after", opt);
+    } else if (strcmp(opt, "--plans") == 0) {
+        a->plans_file = value;
     } else if (strcmp(opt, "--json") == 0) {
         a->json = value;
     } else if (strcmp(opt, "--csv") == 0) {

@@ -26,6 +26,7 @@ typedef struct {
     cc_layout layout;
     bench_options timing;
     bench_plan net_plan;      /* end-to-end network runs */
+    const char *plans_file;   /* --plans: loaded before the run, saved after; or NULL */
     bool quick, quiet;
     bool flush_denormals;     /* cc_set_flush_denormals(1) for every run */
     const char *out_dir;      /* report files go here ... */

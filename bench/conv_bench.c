@@ -129,7 +129,9 @@ static void time_path(const cc_conv2d_params *p, cc_algo algo, const float *weig
 {
     bench_path_result *pr = &r->paths[algo];
     conv_call call = {NULL, input, output, o->run != NULL ? o->run : cc_conv2d_run};
+    const double start = bench_now_ms();
     const cc_status status = cc_conv2d_create(p, algo, weights, bias, &call.op);
+    const double create_ms = bench_now_ms() - start;
     if (status == CC_ERR_UNSUPPORTED)
         return; /* the path does not apply to this layer */
     if (status != CC_OK) {
@@ -146,6 +148,12 @@ static void time_path(const cc_conv2d_params *p, cc_algo algo, const float *weig
     pr->workspace_bytes = cc_conv2d_workspace_size(call.op);
     pr->threading = cc_conv2d_threading(call.op);
     pr->picked = cc_conv2d_algo(call.op);
+    pr->run_threads = cc_conv2d_num_threads(call.op);
+    if (algo == CC_ALGO_AUTO) {
+        pr->estimate = cc_conv2d_estimate(p);
+        pr->plan_threads = pr->run_threads;
+        pr->plan_ms = create_ms;
+    }
     pr->ran = true;
     cc_conv2d_destroy(call.op);
 }
@@ -194,9 +202,10 @@ double bench_auto_vs_fastest(const bench_layer_result *r)
     const int best = bench_fastest_eligible(r);
     if (!r->paths[CC_ALGO_AUTO].ran || best < 0)
         return 0;
-    const bench_path_result *picked = &r->paths[r->paths[CC_ALGO_AUTO].picked];
-    const double auto_ms =
-        picked->ran ? picked->times.median_ms : r->paths[CC_ALGO_AUTO].times.median_ms;
+    const bench_path_result *automatic = &r->paths[CC_ALGO_AUTO];
+    const bench_path_result *picked = &r->paths[automatic->picked];
+    const bool same = picked->ran && picked->run_threads == automatic->run_threads;
+    const double auto_ms = same ? picked->times.median_ms : automatic->times.median_ms;
     return auto_ms / r->paths[best].times.median_ms;
 }
 

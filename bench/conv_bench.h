@@ -27,6 +27,14 @@ typedef struct {
     size_t workspace_bytes;
     cc_threading threading;
     cc_algo picked; /* the path AUTO chose (meaningful for the auto row) */
+    /* The auto row: the cost rule's pick (cc_conv2d_estimate), the threads
+     * AUTO's plan runs on (cc_conv2d_num_threads) and the wall time of its
+     * create, which under --planning measure includes measuring the layer
+     * (a plan already cached, or ESTIMATE: the create alone). */
+    cc_algo estimate;
+    int plan_threads;
+    double plan_ms;
+    int run_threads; /* every path: the threads its runs used (cc_conv2d_num_threads) */
 } bench_path_result;
 
 /* Another library timed on the same layer. */
@@ -64,6 +72,7 @@ typedef struct {
     bool paths[BENCH_PATHS]; /* indexed by cc_algo: which to time */
     bool onednn;             /* also time oneDNN (BENCH_ONEDNN_*) */
     bool tiny_inputs;        /* inputs and bias scaled by 1e-38: denormal sums */
+    cc_planning planning;    /* how AUTO chooses (cc_set_planning, set by the app) */
     bench_conv_run_fn run;   /* NULL: cc_conv2d_run */
 } bench_options;
 
@@ -91,8 +100,9 @@ int bench_layer_failures(const bench_layer_result *r);
 int bench_fastest_eligible(const bench_layer_result *r);
 
 /* The median of the path AUTO picked (its own row; AUTO's if that path was
- * not timed) over the fastest eligible path's (>1: AUTO picked a slower
- * path); 0 when AUTO or every eligible path did not run. */
+ * not timed or ran on another thread count than AUTO's plan gave) over the
+ * fastest eligible path's (>1: AUTO picked a slower path); 0 when AUTO or
+ * every eligible path did not run. */
 double bench_auto_vs_fastest(const bench_layer_result *r);
 
 #endif

@@ -12,7 +12,7 @@
 const char bench_csv_header[] =
     "net,layer,desc,path,threads,batch,layout,count,index,gflop,ms_median,ms_min,ms_max,reps,"
     "gflops,ratio_to_sgemm,fraction_of_peak,workspace_bytes,threading,auto_pick,impl,fastest,"
-    "auto_vs_fastest,status,error";
+    "auto_vs_fastest,status,error,estimate_pick,plan_threads,plan_ms";
 
 static void put_field(FILE *f, const char *text)
 {
@@ -57,7 +57,7 @@ static void put_row(FILE *f, const bench_row *r)
     fprintf(f, ",%d,%.4f,%s,", r->fastest ? 1 : 0, r->auto_vs_fastest,
             r->failed ? "failed" : "ok");
     put_field(f, r->error);
-    fputc('\n', f);
+    fprintf(f, ",%s,%d,%.3f\n", r->estimate_pick, r->plan_threads, r->plan_ms);
 }
 
 int bench_write_csv(const bench_run *run, const char *path)

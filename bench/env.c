@@ -168,6 +168,8 @@ void bench_env_print(const bench_env *env, FILE *out)
     if (env->fma_peak_gflops > 0)
         fprintf(out, "FMA peak, one core (%s loop): %.1f GFLOP/s\n", env->fma_peak_isa,
                 env->fma_peak_gflops);
+    if (env->planning[0])
+        fprintf(out, "AUTO's planning: %s\n", env->planning);
     fprintf(out, "date: %s; load average before the run: %.2f\n", env->date, env->load_average);
     if (env->load_average >= 1.0)
         fprintf(out, "warning: load average %.1f on %d cores: other processes compete for the CPU, "

@@ -27,6 +27,7 @@ typedef struct {
     double load_average;         /* /proc/loadavg, 1 minute, at start; -1 if unknown */
     char fma_peak_isa[16];       /* the loop that measured the peak */
     double fma_peak_gflops;      /* one core; 0 when not measured */
+    char planning[16];           /* how AUTO chose: "estimate" or "measure" (--planning) */
 } bench_env;
 
 /* Reads everything but the FMA peak and the thread list. */

@@ -44,6 +44,7 @@ static cJSON *env_json(const bench_run *run)
     add_number_or_null(env, "load_average", e->load_average, e->load_average >= 0);
     cJSON_AddStringToObject(env, "fma_peak_isa", e->fma_peak_isa);
     cJSON_AddNumberToObject(env, "fma_peak_gflops", e->fma_peak_gflops);
+    cJSON_AddStringToObject(env, "planning", e->planning);
     return env;
 }
 
@@ -74,6 +75,9 @@ static cJSON *row_json(const bench_row *row)
     cJSON_AddStringToObject(o, "threading", row->threading);
     cJSON_AddStringToObject(o, "auto_pick", row->auto_pick);
     cJSON_AddNumberToObject(o, "auto_vs_fastest", row->auto_vs_fastest);
+    cJSON_AddStringToObject(o, "estimate_pick", row->estimate_pick);
+    cJSON_AddNumberToObject(o, "plan_threads", row->plan_threads);
+    cJSON_AddNumberToObject(o, "plan_ms", row->plan_ms);
     cJSON_AddStringToObject(o, "impl", row->impl);
     cJSON_AddBoolToObject(o, "fastest", row->fastest);
     cJSON_AddStringToObject(o, "status", ok ? "ok" : "failed");
@@ -136,6 +140,8 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
     cJSON_AddNumberToObject(o, "planned_activation_bytes", (double)n->planned_activation_bytes);
     add_number_or_null(o, "conv_ms", n->conv_ms, n->conv_ms >= 0);
     add_number_or_null(o, "im2col_share", n->im2col_share, n->im2col_share >= 0);
+    cJSON_AddNumberToObject(o, "build_ms", n->build_ms);
+    cJSON_AddNumberToObject(o, "plans_added", (double)n->plans_added);
     cJSON *types = cJSON_AddObjectToObject(o, "time_per_type_ms");
     for (int t = 0; t < n->type_count; t++)
         cJSON_AddNumberToObject(types, n->types[t].type, n->types[t].ms);

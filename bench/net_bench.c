@@ -20,14 +20,26 @@ static const char *zoo_name(const char *name)
 
 int bench_is_zoo_net(const char *name) { return zoo_name(name) != NULL; }
 
-static cc_net *build_net(const char *net, int batch, cc_layout layout)
+/* result (may be NULL) gets the build's time and the plans it added. */
+static cc_net *build_net(const char *net, int batch, cc_layout layout, bench_net_result *result)
 {
     cc_net *n = NULL;
-    if (cc_net_zoo_create(net, layout, batch, &n) != CC_OK ||
-        cc_net_init_weights(n, CC_INIT_HE, 1) != CC_OK || cc_net_build(n, NULL) != CC_OK) {
+    cc_status status = cc_net_zoo_create(net, layout, batch, &n);
+    if (status == CC_OK)
+        status = cc_net_init_weights(n, CC_INIT_HE, 1);
+    const size_t plans = cc_plans_count();
+    const double start = bench_now_ms();
+    if (status == CC_OK)
+        status = cc_net_build(n, NULL);
+    if (status != CC_OK) {
         fprintf(stderr, "colconv-bench: %s: %s\n", net, cc_last_error());
         cc_net_destroy(n);
         return NULL;
+    }
+    if (result != NULL) {
+        result->build_ms = bench_now_ms() - start;
+        const size_t now = cc_plans_count();
+        result->plans_added = now > plans ? now - plans : 0;
     }
     return n;
 }
@@ -158,7 +170,8 @@ int bench_net(const char *net, int batch, cc_layout layout, int threads, const b
         return -1;
     }
     r->batch = batch, r->layout = layout, r->threads = threads;
-    cc_net *n = build_net(net, batch, layout);
+    r->planning = cc_get_planning();
+    cc_net *n = build_net(net, batch, layout, r);
     if (n == NULL)
         return -1;
     float *input = malloc(cc_net_input_count(n) * sizeof(float));
@@ -191,7 +204,7 @@ int bench_net(const char *net, int batch, cc_layout layout, int threads, const b
 
 int bench_net_summary(const char *net, int batch, cc_layout layout, FILE *out)
 {
-    cc_net *n = build_net(net, batch, layout);
+    cc_net *n = build_net(net, batch, layout, NULL);
     if (n == NULL)
         return -1;
     const int status = cc_net_print_summary(n, out) == CC_OK ? 0 : -1;

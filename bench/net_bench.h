@@ -36,6 +36,11 @@ typedef struct {
      * layer AUTO runs on im2col as (im2col time - SGEMM alone on the same
      * shape); -1 when unknown. */
     double im2col_share;
+    /* cc_net_build's wall time (under --planning measure it measures the
+     * convs whose plans are not cached yet) and the plans it added. */
+    double build_ms;
+    size_t plans_added;
+    cc_planning planning; /* the mode it was built under */
 } bench_net_result;
 
 /* Nonzero when `name` is a zoo network. */

@@ -72,6 +72,9 @@ static void print_row(FILE *out, const bench_report_style *style, const bench_ro
         fprintf(out, " %7s  %s", "", row->impl);
     if (auto_misses(row->auto_vs_fastest))
         fprintf(out, "  auto %.2fx slower than %s", row->auto_vs_fastest, fastest_eligible);
+    if (style->measured && row->auto_pick[0])
+        fprintf(out, "  plan %s x%d in %.1f ms (estimate %s)", row->auto_pick, row->plan_threads,
+                row->plan_ms, row->estimate_pick);
     fprintf(out, "%s\n", bold ? "\033[0m" : "");
 }
 
@@ -177,6 +180,34 @@ void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_res
     report_auto_misses(out, net, layers, count);
 }
 
+void bench_report_planning(FILE *out, const char *net, const bench_layer_result *layers,
+                           size_t count)
+{
+    double ms = 0;
+    int planned = 0, differ = 0;
+    for (size_t i = 0; i < count; i++) {
+        const bench_path_result *a = &layers[i].paths[CC_ALGO_AUTO];
+        ms += a->ran ? a->plan_ms : 0;
+        planned += a->ran;
+        differ += a->ran && a->picked != a->estimate;
+    }
+    if (planned == 0)
+        return;
+    fprintf(out, "  %s planning (measure): %.1f ms over %d layer%s (AUTO's creates, packing "
+                 "included); the plan differs from the estimate on %d",
+            net, ms, planned, planned == 1 ? "" : "s", differ);
+    const char *separator = ": ";
+    for (size_t i = 0; i < count; i++) {
+        const bench_path_result *a = &layers[i].paths[CC_ALGO_AUTO];
+        if (!a->ran || a->picked == a->estimate)
+            continue;
+        fprintf(out, "%s%s (%s, estimate %s)", separator, layers[i].layer.name,
+                cc_algo_name(a->picked), cc_algo_name(a->estimate));
+        separator = ", ";
+    }
+    fprintf(out, "\n");
+}
+
 void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_result *layers,
                       size_t count)
 {
@@ -205,6 +236,10 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
     } else {
         fprintf(out, "  %s time per layer type: n/a (the profiled runs failed)\n", n->net);
     }
+    if (n->planning == CC_PLAN_MEASURE)
+        fprintf(out, "  %s network built in %.1f ms under --planning measure; %zu conv plans "
+                     "measured by the build (the others were cached)\n",
+                n->net, n->build_ms, n->plans_added);
     if (n->im2col_share >= 0)
         fprintf(out, "  %s share of conv time building im2col matrices: %.0f%% (estimated: on the "
                      "layers AUTO runs on im2col, im2col time - SGEMM alone on the same shape)\n",

@@ -13,6 +13,7 @@ typedef struct {
     double peak_gflops; /* single-core FMA peak; 0 hides the /peak1 column */
     bool peers;         /* show the "vs oneDNN" column */
     bool highlight;     /* bold the fastest row (a terminal) */
+    bool measured;      /* --planning measure: the auto row gives its plan */
 } bench_report_style;
 
 /* What the columns mean, then their titles. */
@@ -26,5 +27,10 @@ void bench_report_net(FILE *out, const bench_net_result *net, const bench_layer_
  * fastest eligible path, naming the misses. */
 void bench_report_layer_totals(FILE *out, const char *net, const bench_layer_result *layers,
                                size_t count);
+/* Under --planning measure: the time AUTO's creates took over the layers
+ * (planning included), and the layers whose plan is not the cost rule's
+ * pick. Nothing when no auto row ran. */
+void bench_report_planning(FILE *out, const char *net, const bench_layer_result *layers,
+                           size_t count);
 
 #endif

@@ -58,7 +58,11 @@ size_t bench_layer_rows(const bench_layer_result *r, double peak,
         snprintf(row->threading, sizeof row->threading, "%s", cc_threading_name(p->threading));
         if (order[i] == CC_ALGO_AUTO) {
             snprintf(row->auto_pick, sizeof row->auto_pick, "%s", cc_algo_name(p->picked));
+            snprintf(row->estimate_pick, sizeof row->estimate_pick, "%s",
+                     cc_algo_name(p->estimate));
             row->auto_vs_fastest = bench_auto_vs_fastest(r);
+            row->plan_threads = p->plan_threads;
+            row->plan_ms = p->plan_ms;
         }
         row->fastest = (int)order[i] == r->fastest;
     }

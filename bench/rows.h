@@ -18,12 +18,15 @@ typedef struct {
     char layout[8];        /* nchw, nhwc */
     char threading[8];     /* blas, tiles, single; "" for non-colconv and failed rows */
     char auto_pick[16];    /* the auto row: the path AUTO chose; else "" */
+    char estimate_pick[16]; /* the auto row: the cost rule's pick; else "" */
     char impl[64];         /* peers: the implementation they chose; else "" */
     int threads, batch, count, reps, index;
     double gflop, ms_median, ms_min, ms_max, gflops;
     double ratio_to_sgemm;   /* gflops / the roof's gflops (1 for the roof) */
     double fraction_of_peak; /* gflops / single-core FMA peak; 0 if unknown */
     double auto_vs_fastest;  /* the auto row: bench_auto_vs_fastest; else 0 */
+    int plan_threads;        /* the auto row: the threads its plan runs on; else 0 */
+    double plan_ms;          /* the auto row: its create's time, planning included; else 0 */
     long long workspace_bytes; /* -1 where it does not apply (the roof) */
     bool fastest;            /* the fastest colconv path of its layer */
     /* A path or peer whose create or run failed: error says why, and the

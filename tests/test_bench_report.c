@@ -2,7 +2,8 @@
  * JSON read back with libcjson and its CSV line by line, both checked
  * against the schema of bench/README.md; a 3x3 layer's Winograd rows; the
  * chart; --merge; exit statuses; AUTO's misses in the text report; the
- * layer line's format; failed runs, reported without a time. */
+ * layer line's format; failed runs, reported without a time; --planning
+ * measure and --plans. */
 #include "support.h"
 
 #include <cjson/cJSON.h>
@@ -118,6 +119,7 @@ static void env_follows_schema(void **state)
     assert_true(cJSON_IsArray(threads));
     assert_int_equal(cJSON_GetArraySize(threads), 1);
     assert_int_equal(cJSON_GetArrayItem(threads, 0)->valueint, 1);
+    assert_string_equal(string_field(env, "planning"), "estimate");
 }
 
 static bool known_path(const char *path)
@@ -170,6 +172,13 @@ static void check_layer_row(const cJSON *row)
     const double auto_vs_fastest = number_field(row, "auto_vs_fastest");
     if (strcmp(path, "auto") == 0 ? !(auto_vs_fastest > 0) : auto_vs_fastest != 0)
         fail_msg("%s %s %s: auto_vs_fastest %g", net, layer, path, auto_vs_fastest);
+    const bool is_auto = strcmp(path, "auto") == 0;
+    const char *estimate = string_field(row, "estimate_pick");
+    if (is_auto ? !known_path(estimate) : estimate[0] != '\0')
+        fail_msg("%s %s %s: estimate_pick '%s'", net, layer, path, estimate);
+    const double plan_threads = number_field(row, "plan_threads");
+    assert_true(is_auto ? plan_threads >= 1 : plan_threads == 0);
+    assert_true(is_auto ? number_field(row, "plan_ms") > 0 : number_field(row, "plan_ms") == 0);
 }
 
 /* Per layer: one sgemm row, and exactly one fastest colconv path. */
@@ -252,6 +261,8 @@ static void networks_follow_schema(void **state)
         for (const cJSON *t = types->child; t != NULL; t = t->next)
             assert_true(cJSON_IsNumber(t) && t->valuedouble >= 0);
         assert_true(cJSON_GetArraySize(types) >= 3); /* LeNet: conv, pooling, dense at least */
+        assert_true(number_field(net, "build_ms") > 0);
+        assert_true(number_field(net, "plans_added") == 0); /* ESTIMATE caches nothing */
     }
 }
 
@@ -295,7 +306,7 @@ static void csv_matches_json(void **state)
     assert_non_null(fgets(line, sizeof line, f));
     line[strcspn(line, "\n")] = '\0';
     assert_string_equal(line, bench_csv_header);
-    enum { COLUMNS = 25 };
+    enum { COLUMNS = 28 };
     char fields[COLUMNS + 1][200];
     const cJSON *layers = field(report, "layers");
     int i = 0;
@@ -318,6 +329,10 @@ static void csv_matches_json(void **state)
         assert_true(fabs(atof(fields[22]) - ratio) <= 1e-4 + 1e-4 * ratio);
         assert_string_equal(fields[23], string_field(row, "status"));
         assert_string_equal(fields[24], string_field(row, "error"));
+        assert_string_equal(fields[25], string_field(row, "estimate_pick"));
+        assert_int_equal(atoi(fields[26]), (int)number_field(row, "plan_threads"));
+        const double plan_ms = number_field(row, "plan_ms");
+        assert_true(fabs(atof(fields[27]) - plan_ms) <= 1e-3 + 1e-6 * plan_ms);
     }
     fclose(f);
     assert_int_equal(i, cJSON_GetArraySize(layers));
@@ -453,7 +468,7 @@ static char *report_text(const bench_layer_result *layers, size_t count)
 {
     FILE *f = tmpfile();
     assert_non_null(f);
-    const bench_report_style style = {0, false, false};
+    const bench_report_style style = {0, false, false, false};
     for (size_t i = 0; i < count; i++)
         bench_report_layer(f, &style, &layers[i]);
     bench_report_layer_totals(f, "synthetic", layers, count);
@@ -662,11 +677,11 @@ static void failed_row_in_csv(const bench_run *run)
     assert_int_equal(bench_write_csv(run, path), 0);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
-    char line[2048], fields[26][200];
+    char line[2048], fields[29][200];
     int failed = 0;
     assert_non_null(fgets(line, sizeof line, f)); /* the header */
     while (fgets(line, sizeof line, f) != NULL) {
-        assert_int_equal(split_csv(line, fields, 26), 25);
+        assert_int_equal(split_csv(line, fields, 29), 28);
         if (strcmp(fields[3], "direct") != 0 && strcmp(fields[3], "im2col") != 0) {
             assert_string_equal(fields[23], "ok");
             continue;
@@ -790,6 +805,111 @@ static void failed_creates_exit_1(void **state)
     cJSON_Delete(root);
 }
 
+/* The auto row's plan and the planning line under --planning measure. */
+static void planning_lines_format(void **state)
+{
+    (void)state;
+    const double ms[BENCH_PATHS] = {[CC_ALGO_DIRECT] = 2, [CC_ALGO_WINOGRAD] = 3,
+                                    [CC_ALGO_AUTO] = 2};
+    bench_layer_result r = timed_layer("mb1ic8ih12oc8kh3ph1n\"m3\"", ms, CC_ALGO_DIRECT);
+    r.paths[CC_ALGO_AUTO].estimate = CC_ALGO_WINOGRAD;
+    r.paths[CC_ALGO_AUTO].plan_threads = 2;
+    r.paths[CC_ALGO_AUTO].plan_ms = 12.5;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    const bench_report_style measured = {0, false, false, true};
+    bench_report_layer(f, &measured, &r);
+    bench_report_planning(f, "synthetic", &r, 1);
+    char *text = read_back(f);
+    char line[512];
+    assert_non_null(line_with(text, " auto ", line, sizeof line));
+    const char *note = "  plan direct x2 in 12.5 ms (estimate winograd)";
+    if (strlen(line) < strlen(note) || strcmp(line + strlen(line) - strlen(note), note) != 0)
+        fail_msg("the auto row does not end with its plan: %s", line);
+    assert_non_null(line_with(text, "planning", line, sizeof line));
+    assert_string_equal(line, "  synthetic planning (measure): 12.5 ms over 1 layer (AUTO's "
+                              "creates, packing included); the plan differs from the estimate "
+                              "on 1: m3 (direct, estimate winograd)");
+    free(text);
+    /* Under ESTIMATE the rows say nothing of plans. */
+    text = report_text(&r, 1);
+    assert_null(strstr(text, "plan "));
+    free(text);
+    /* AUTO compared by the picked path's own row, unless its plan ran that
+     * path on another thread count: then by its own row. */
+    r.paths[CC_ALGO_AUTO].times.median_ms = 1.5;
+    assert_true(fabs(bench_auto_vs_fastest(&r) - 1.0) < 1e-12);
+    r.paths[CC_ALGO_AUTO].run_threads = 1;
+    r.paths[CC_ALGO_DIRECT].run_threads = 2;
+    assert_true(fabs(bench_auto_vs_fastest(&r) - 0.75) < 1e-12);
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = read_file(path);
+    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    assert_non_null(root);
+    return root;
+}
+
+/* --planning measure --plans FILE: the auto row has a measured plan, the
+ * rule's pick and the time planning took; the file is written; a run under
+ * ESTIMATE with the file loads the plan and AUTO runs it. */
+static void planning_measure_with_a_plans_file(void **state)
+{
+    (void)state;
+    char json[128], plans[128];
+    snprintf(json, sizeof json, "%s/measure.json", dir);
+    snprintf(plans, sizeof plans, "%s/plans.ccp", dir);
+    cc_plans_clear();
+    const char *argv[] = {"colconv-bench", "--layer", "mb1ic8ih12oc8kh3ph1n\"m3\"", "--quiet",
+                          "--threads", "1", "--reps", "2", "--warmup", "0", "--planning",
+                          "measure", "--plans", plans, "--json", json};
+    assert_int_equal(run_bench(16, argv), 0);
+    cJSON *root = read_json(json);
+    assert_string_equal(string_field(field(root, "env"), "planning"), "measure");
+    const cJSON *layers = field(root, "layers"), *row;
+    cJSON_ArrayForEach(row, layers) check_layer_row(row);
+    const cJSON *auto_row = row_of(layers, "auto");
+    assert_non_null(auto_row);
+    char pick[16];
+    snprintf(pick, sizeof pick, "%s", string_field(auto_row, "auto_pick"));
+    bench_layer parsed;
+    char error[160];
+    assert_int_equal(bench_parse_desc(string_field(auto_row, "desc"), &parsed, error, sizeof error),
+                     0);
+    assert_string_equal(string_field(auto_row, "estimate_pick"),
+                        cc_algo_name(cc_conv2d_estimate(&parsed.params)));
+    assert_int_equal((int)number_field(auto_row, "plan_threads"), 1);
+    cJSON_Delete(root);
+    assert_int_equal(cc_plans_count(), 1);
+    cc_plans_clear();
+    size_t loaded = 0;
+    assert_int_equal(cc_plans_load(plans, &loaded), CC_OK);
+    assert_int_equal(loaded, 1);
+    cc_plans_clear();
+
+    const char *again[] = {"colconv-bench", "--layer", "mb1ic8ih12oc8kh3ph1n\"m3\"", "--quiet",
+                           "--threads", "1", "--reps", "2", "--warmup", "0", "--plans", plans,
+                           "--json", json};
+    assert_int_equal(run_bench(14, again), 0);
+    root = read_json(json);
+    assert_string_equal(string_field(field(root, "env"), "planning"), "estimate");
+    assert_string_equal(string_field(row_of(field(root, "layers"), "auto"), "auto_pick"), pick);
+    cJSON_Delete(root);
+    assert_int_equal(cc_plans_count(), 1);
+    cc_plans_clear();
+    /* A broken plan file stops the run before it starts. */
+    FILE *f = fopen(plans, "wb");
+    assert_non_null(f);
+    fputs("not a plan file", f);
+    fclose(f);
+    assert_int_equal(run_bench(14, again), 1);
+    remove(plans);
+    remove(json);
+}
+
 static void usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -811,6 +931,10 @@ static void usage_errors_exit_2(void **state)
         {"--summary", NULL},
         {"--merge", "a.json"},
         {"--json", ""},
+        {"--planning", "exhaustive"},
+        {"--planning", NULL},
+        {"--plans", NULL},
+        {"--plans", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[4] = {"colconv-bench", cases[i][0], cases[i][1], NULL};
@@ -842,6 +966,8 @@ int main(void)
         cmocka_unit_test(bench_time_checks_every_run),
         cmocka_unit_test(failed_runs_have_no_time),
         cmocka_unit_test(failed_creates_exit_1),
+        cmocka_unit_test(planning_lines_format),
+        cmocka_unit_test(planning_measure_with_a_plans_file),
     };
     return cmocka_run_group_tests(tests, quick_run, remove_run);
 }

@@ -9,7 +9,10 @@
  *   2. the finalists, at most 3 candidates within 1.5x of the fastest
  *      screen time, run in rounds (one run each per round, so that a drift
  *      of the machine's speed hits them alike) until 5 rounds or, after 2,
- *      until the rounds have taken 8 times the fastest screen time;
+ *      until the rounds have taken 8 times the fastest screen time (at
+ *      least 1 ms, so that layers of microseconds get their 5 rounds); the
+ *      warm-up and the screen run are a finalist's two warm-up runs, and
+ *      its median is over its rounds only;
  *   3. the least median wins; ties go to the earlier candidate, and the cost
  *      rule's pick comes first.
  * With 3 paths and 2 splits that is 9 runs, then 2-3 finalists x 2-5
@@ -31,6 +34,7 @@ enum {
 };
 #define SCREEN_RATIO 1.5
 #define ROUNDS_BUDGET 8.0
+#define ROUNDS_MIN_BUDGET_MS 1.0
 
 typedef struct {
     float *weights, *bias, *input, *output;
@@ -180,6 +184,13 @@ static cc_status screen(session *m, int finalists[MAX_FINALISTS], int *count)
     return CC_OK;
 }
 
+/* The time the rounds may take, from the fastest screen time. */
+static double rounds_budget(double fastest_screen_ms)
+{
+    const double budget = ROUNDS_BUDGET * fastest_screen_ms;
+    return budget > ROUNDS_MIN_BUDGET_MS ? budget : ROUNDS_MIN_BUDGET_MS;
+}
+
 static cc_status rounds(session *m, const int *finalists, int count, double budget_ms)
 {
     const double start = now_ms();
@@ -234,7 +245,7 @@ static cc_status measure(session *m, cc__isa isa, int threads, cc__conv_choice *
     int finalists[MAX_FINALISTS], count = 0;
     status = screen(m, finalists, &count);
     if (status == CC_OK)
-        status = rounds(m, finalists, count, ROUNDS_BUDGET * m->c[finalists[0]].screen_ms);
+        status = rounds(m, finalists, count, rounds_budget(m->c[finalists[0]].screen_ms));
     if (status == CC_OK) {
         const candidate *best = fastest(m, finalists, count);
         *choice = (cc__conv_choice){best->algo, best->threads < threads ? best->threads : threads};

@@ -59,5 +59,33 @@ typedef enum { CC__ISA_SCALAR = 0, CC__ISA_AVX2, CC__ISA_AVX512 } cc__isa;
 cc__isa cc__cpu_isa(void);
 /* Caps the ISA for later creates (tests cover every kernel on one machine). */
 void cc__set_isa_cap(cc__isa cap);
+/* "scalar", "avx2", "avx512" (the names cc_cpu_isa returns). */
+const char *cc__isa_name(cc__isa isa);
+
+/* The CPU features the ISA depends on, as bits of a mask: instructions the
+ * CPU has (CPUID) and register state the OS saves (XCR0, read by XGETBV). */
+enum {
+    CC__CPU_AVX2 = 1 << 0,
+    CC__CPU_FMA = 1 << 1,
+    CC__CPU_AVX512F = 1 << 2,
+    CC__CPU_AVX512VL = 1 << 3,
+    CC__CPU_OS_YMM = 1 << 4, /* XCR0: xmm and ymm state */
+    CC__CPU_OS_ZMM = 1 << 5  /* XCR0: opmask, upper halves of zmm0-15, zmm16-31 */
+};
+/* This CPU's features (detected once, then cached). */
+unsigned cc__cpu_features(void);
+/* The widest ISA whose files may run on a CPU with `features`: every
+ * feature they are compiled for (CMakeLists.txt) and the state they use.
+ * avx2 (-mavx2 -mfma): AVX2, FMA, OS_YMM. avx512 (-mavx512f -mavx512vl
+ * -mavx2 -mfma; the compiler may use EVEX-encoded xmm/ymm16-31): all of
+ * avx2's, AVX512F, AVX512VL, OS_ZMM. Pure. */
+cc__isa cc__isa_from_features(unsigned features);
+/* Reads a COLCONV_MAX_ISA value (NULL: unset) as a cap. "scalar", "avx2"
+ * and "avx512" are recognised in any case (ASCII: "AVX2" caps at avx2); ""
+ * and NULL mean no cap. Returns false for any other value, which caps
+ * nothing: cc__cpu_isa ignores it (the library never prints), and callers
+ * that may print (the bench) use this to say so. Sets *cap, when cap is not
+ * NULL, to the cap: CC__ISA_AVX512 for none. */
+bool cc__isa_cap_from_env(const char *value, cc__isa *cap);
 
 #endif

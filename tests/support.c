@@ -147,3 +147,59 @@ void tst_failing_allocator_install(tst_failing_allocator *f, int fail_at)
     const cc_allocator hook = {f, failing_alloc, failing_free};
     assert_int_equal(cc_set_allocator(&hook), CC_OK);
 }
+
+/* ---- ISA coverage ---------------------------------------------------------- */
+
+static cc__isa current_isa = CC__ISA_AVX512;
+
+cc__isa tst_isa(void) { return current_isa; }
+
+/* Why this process cannot run isa, or NULL when it can. */
+static const char *isa_missing(cc__isa isa, char *why, size_t size)
+{
+    static const char *const cpu_names[] = {"", "AVX2 and FMA", "AVX-512"};
+    cc__isa env = CC__ISA_AVX512;
+    const char *value = getenv("COLCONV_MAX_ISA");
+    cc__isa_cap_from_env(value, &env);
+    if (isa > cc__isa_from_features(cc__cpu_features()))
+        snprintf(why, size, "no %s on this CPU", cpu_names[isa]);
+    else if (isa > env)
+        snprintf(why, size, "capped by COLCONV_MAX_ISA=%s", value);
+    else
+        return NULL;
+    return why;
+}
+
+int tst_run_per_isa(const char *suite, int (*run_group)(void))
+{
+    char outcome[CC__ISA_AVX512 + 1][96];
+    int failed = 0;
+    const char *env = getenv("COLCONV_MAX_ISA");
+    if (!cc__isa_cap_from_env(env, NULL))
+        printf("COLCONV_MAX_ISA=%s is not an ISA name: it caps nothing\n", env);
+    for (int i = CC__ISA_SCALAR; i <= CC__ISA_AVX512; i++) {
+        const cc__isa isa = (cc__isa)i;
+        const char *name = cc__isa_name(isa);
+        char why[64];
+        cc__set_isa_cap(isa);
+        if (isa_missing(isa, why, sizeof why) != NULL) {
+            snprintf(outcome[i], sizeof outcome[i], "skipped, %s", why);
+        } else if (cc__cpu_isa() != isa) {
+            snprintf(outcome[i], sizeof outcome[i], "FAILED: capped at %s, the library gives %s",
+                     name, cc__isa_name(cc__cpu_isa()));
+            failed = 1;
+        } else {
+            printf("ISA %s: running %s with the kernels capped at %s\n", name, suite, name);
+            fflush(stdout);
+            current_isa = isa;
+            const bool group_failed = run_group() != 0;
+            snprintf(outcome[i], sizeof outcome[i], "ran%s", group_failed ? ", FAILED" : "");
+            failed |= group_failed;
+        }
+    }
+    cc__set_isa_cap(CC__ISA_AVX512);
+    current_isa = CC__ISA_AVX512;
+    for (int i = CC__ISA_SCALAR; i <= CC__ISA_AVX512; i++)
+        printf("ISA %s: %s\n", cc__isa_name((cc__isa)i), outcome[i]);
+    return failed;
+}

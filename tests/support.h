@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "colconv.h"
+#include "../src/core/core.h"
 
 /* splitmix64: small, seedable, the same sequence on every machine. */
 typedef struct {
@@ -78,5 +79,18 @@ tst_conv_counts tst_conv_sizes(const cc_conv2d_params *p);
 
 /* Formats a parameter set as a benchdnn-style descriptor, for messages. */
 void tst_describe(const cc_conv2d_params *p, char *text, size_t size);
+
+/* ---- ISA coverage: a suite run once per kernel family ------------------ */
+
+/* Runs run_group() once per ISA this process can run, narrowest first, with
+ * the ISA cap set to it (cc__set_isa_cap) and cc__cpu_isa() checked to
+ * equal it; the cap is lifted after. Prints to stdout a line per ISA before
+ * its group, and at the end one per ISA: "ISA avx512: ran" or, e.g., "ISA
+ * avx512: skipped, no AVX-512 on this CPU" (or "..., capped by
+ * COLCONV_MAX_ISA=avx2"). Returns 0 when every group that ran passed and
+ * every ISA the CPU has could be selected, else 1. */
+int tst_run_per_isa(const char *suite, int (*run_group)(void));
+/* The ISA tst_run_per_isa is running the group on (CC__ISA_AVX512 outside). */
+cc__isa tst_isa(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* Every optimised conv path against the float64 reference, on a seeded table
- * of random valid shapes that cover the odd cases on purpose. */
+ * of random valid shapes that cover the odd cases on purpose; the whole
+ * suite runs once per ISA the CPU has (tst_run_per_isa says which ran). */
 #include "support.h"
 
 #include <math.h>
@@ -148,6 +149,9 @@ static tst_buffer run_path(const cc_conv2d_params *p, cc_algo algo, const float 
     if (!tst_buffer_guards_intact(&out))
         fail_msg("%s: %s wrote outside its output", what, cc_algo_name(algo));
     assert_true(algo == CC_ALGO_AUTO || cc_conv2d_algo(op) == algo);
+    if (op->isa != tst_isa())
+        fail_msg("%s: %s was created for %s, not %s", what, cc_algo_name(algo),
+                 cc__isa_name(op->isa), cc__isa_name(tst_isa()));
     assert_true(cc_conv2d_algo(op) != CC_ALGO_REFERENCE || algo == CC_ALGO_REFERENCE);
     cc_conv2d_destroy(op);
     return out;
@@ -222,12 +226,11 @@ static void check_all_paths(cc_conv2d_params p, tst_rng *rng, bool integers, con
     free(bias);
 }
 
-static void run_table(cc_layout layout, bool integers, size_t tile_budget, int isa_cap)
+static void run_table(cc_layout layout, bool integers, size_t tile_budget)
 {
     tst_rng rng;
     tst_rng_seed(&rng, SEED + (uint64_t)layout * 7919u + (integers ? 104729u : 0u));
     cc__set_tile_budget_bytes(tile_budget);
-    cc__set_isa_cap((cc__isa)isa_cap);
     for (int i = 0; i < SHAPES; i++) {
         cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
         p.layout = layout;
@@ -236,23 +239,16 @@ static void run_table(cc_layout layout, bool integers, size_t tile_budget, int i
         check_all_paths(p, &rng, integers, what);
     }
     cc__set_tile_budget_bytes(0);
-    cc__set_isa_cap(CC__ISA_AVX512);
 }
 
-static void nchw_reals(void **state) { (void)state; run_table(CC_NCHW, false, 0, CC__ISA_AVX512); }
-static void nhwc_reals(void **state) { (void)state; run_table(CC_NHWC, false, 0, CC__ISA_AVX512); }
-static void nchw_integers_exact(void **state) { (void)state; run_table(CC_NCHW, true, 0, CC__ISA_AVX512); }
-static void nhwc_integers_exact(void **state) { (void)state; run_table(CC_NHWC, true, 0, CC__ISA_AVX512); }
+static void nchw_reals(void **state) { (void)state; run_table(CC_NCHW, false, 0); }
+static void nhwc_reals(void **state) { (void)state; run_table(CC_NHWC, false, 0); }
+static void nchw_integers_exact(void **state) { (void)state; run_table(CC_NCHW, true, 0); }
+static void nhwc_integers_exact(void **state) { (void)state; run_table(CC_NHWC, true, 0); }
 
 /* A 256-byte budget forces many tiles and K blocks that accumulate. */
-static void nchw_tiny_tiles(void **state) { (void)state; run_table(CC_NCHW, false, 256, CC__ISA_AVX512); }
-static void nhwc_tiny_tiles(void **state) { (void)state; run_table(CC_NHWC, false, 256, CC__ISA_AVX512); }
-
-/* The direct path's AVX2 and portable kernels on the same table. */
-static void nchw_avx2(void **state) { (void)state; run_table(CC_NCHW, false, 0, CC__ISA_AVX2); }
-static void nhwc_avx2(void **state) { (void)state; run_table(CC_NHWC, false, 0, CC__ISA_AVX2); }
-static void nchw_scalar(void **state) { (void)state; run_table(CC_NCHW, false, 0, CC__ISA_SCALAR); }
-static void nhwc_scalar(void **state) { (void)state; run_table(CC_NHWC, false, 0, CC__ISA_SCALAR); }
+static void nchw_tiny_tiles(void **state) { (void)state; run_table(CC_NCHW, false, 256); }
+static void nhwc_tiny_tiles(void **state) { (void)state; run_table(CC_NHWC, false, 256); }
 
 /* GEMM calls split as if OpenBLAS's int were 7: M, N, K chunks and leading
  * dimensions too large, on the whole table. */
@@ -260,8 +256,8 @@ static void split_gemm_calls(void **state)
 {
     (void)state;
     cc__gemm_set_int_limit(7);
-    run_table(CC_NCHW, false, 0, CC__ISA_AVX512);
-    run_table(CC_NHWC, false, 0, CC__ISA_AVX512);
+    run_table(CC_NCHW, false, 0);
+    run_table(CC_NHWC, false, 0);
     cc__gemm_set_int_limit(0);
 }
 
@@ -315,6 +311,7 @@ static void check_residual_path(const cc_conv2d_params *p, cc_algo algo, const f
 {
     cc_conv2d *op = NULL;
     assert_int_equal(cc__conv2d_create_ex(p, algo, weights, bias, true, &op), CC_OK);
+    assert_int_equal(op->isa, tst_isa());
     assert_int_equal(cc_conv2d_workspace_size(op), 0);
     const size_t need = cc__conv2d_workspace_need(op, cc__conv_threads(op));
     float *workspace = need > 0 ? malloc(need) : NULL;
@@ -377,7 +374,7 @@ static void fused_residual_with_external_workspace(void **state)
     cc__set_tile_budget_bytes(0);
 }
 
-int main(void)
+static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nchw_reals),
@@ -386,13 +383,11 @@ int main(void)
         cmocka_unit_test(nhwc_integers_exact),
         cmocka_unit_test(nchw_tiny_tiles),
         cmocka_unit_test(nhwc_tiny_tiles),
-        cmocka_unit_test(nchw_avx2),
-        cmocka_unit_test(nhwc_avx2),
-        cmocka_unit_test(nchw_scalar),
-        cmocka_unit_test(nhwc_scalar),
         cmocka_unit_test(split_gemm_calls),
         cmocka_unit_test(deterministic_across_runs),
         cmocka_unit_test(fused_residual_with_external_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+int main(void) { return tst_run_per_isa("test_conv_paths", run_group); }

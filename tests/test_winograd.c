@@ -2,10 +2,11 @@
  * reference on a seeded table of 3x3 stride-1 shapes: images smaller than a
  * tile, sizes that are not multiples of the tile, asymmetric and large
  * padding, groups, depthwise, channel counts on both sides of the 16-lane
- * groups, batch 1 and > 1, both layouts, every kernel family, blocks of one
- * tile and of many; plus determinism across runs and thread counts, the
- * fused residual with a caller's workspace, the bounded workspace, and the
- * shapes the path refuses. */
+ * groups, batch 1 and > 1, both layouts, blocks of one tile and of many;
+ * plus determinism across runs and thread counts, the fused residual with a
+ * caller's workspace, the bounded workspace, and the shapes the path
+ * refuses. The whole suite runs once per ISA the CPU has (tst_run_per_isa
+ * says which ran). */
 #include "support.h"
 
 #include <math.h>
@@ -71,6 +72,9 @@ static tst_buffer run_path(const cc_conv2d_params *p, cc_algo algo, const float 
         fail_msg("[%s] create %s: %s (%s)", desc, cc_algo_name(algo), cc_status_str(status),
                  cc_last_error());
     assert_int_equal(cc_conv2d_algo(op), algo);
+    if (op->isa != tst_isa())
+        fail_msg("[%s] %s was created for %s, not %s", desc, cc_algo_name(algo),
+                 cc__isa_name(op->isa), cc__isa_name(tst_isa()));
     tst_buffer out = tst_buffer_new(tst_conv_sizes(p).output);
     assert_int_equal(cc_conv2d_run(op, input, out.data), CC_OK);
     if (!tst_buffer_guards_intact(&out))
@@ -114,14 +118,27 @@ static void expect_close(const tst_buffer *got, const tst_buffer *want, size_t c
                  SEED, cc_algo_name(algo), bad, got->data[bad], want->data[bad], tolerance);
 }
 
-/* Both Winograd paths on the whole table, with the tile budget and the
- * kernel family given. */
-static void run_table(cc_layout layout, size_t tile_budget, cc__isa isa_cap)
+/* Reference outputs by table and case. They do not depend on the ISA, and
+ * every pass draws the same cases, so the first pass computes them and the
+ * next reuse them (the reference took most of the suite's time). */
+enum { LARGE_LAYER = 6, TABLES };
+static tst_buffer references[TABLES][SHAPES];
+
+static const tst_buffer *reference_of(int table, int i, const cc_conv2d_params *p,
+                                      const conv_data *d, const float *bias, const char *desc)
+{
+    tst_buffer *want = &references[table][i];
+    if (want->data == NULL)
+        *want = run_path(p, CC_ALGO_REFERENCE, d->weights, bias, d->input, desc);
+    return want;
+}
+
+/* Both Winograd paths on the whole table, with the tile budget given. */
+static void run_table(int table, cc_layout layout, size_t tile_budget)
 {
     tst_rng rng;
     tst_rng_seed(&rng, SEED + (uint64_t)layout * 31u + tile_budget);
     cc__set_tile_budget_bytes(tile_budget);
-    cc__set_isa_cap(isa_cap);
     for (int i = 0; i < SHAPES; i++) {
         cc_conv2d_params p = random_params(&rng, i);
         p.layout = layout;
@@ -129,32 +146,28 @@ static void run_table(cc_layout layout, size_t tile_budget, cc__isa isa_cap)
         const float *bias = i % 2 ? d.bias : NULL;
         char desc[256];
         tst_describe(&p, desc, sizeof desc);
-        tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, d.weights, bias, d.input, desc);
+        const tst_buffer *want = reference_of(table, i, &p, &d, bias, desc);
         const cc_algo algos[] = {CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD_F6X6};
         for (size_t a = 0; a < 2; a++) {
             tst_buffer got = run_path(&p, algos[a], d.weights, bias, d.input, desc);
-            expect_close(&got, &want, d.n.output, algos[a], desc);
+            expect_close(&got, want, d.n.output, algos[a], desc);
             tst_buffer_free(&got);
         }
-        tst_buffer_free(&want);
         free_data(&d);
     }
     cc__set_tile_budget_bytes(0);
-    cc__set_isa_cap(CC__ISA_AVX512);
 }
 
-static void nchw(void **state) { (void)state; run_table(CC_NCHW, 0, CC__ISA_AVX512); }
-static void nhwc(void **state) { (void)state; run_table(CC_NHWC, 0, CC__ISA_AVX512); }
-static void nchw_portable(void **state) { (void)state; run_table(CC_NCHW, 0, CC__ISA_SCALAR); }
-static void nhwc_portable(void **state) { (void)state; run_table(CC_NHWC, 0, CC__ISA_SCALAR); }
+static void nchw(void **state) { (void)state; run_table(0, CC_NCHW, 0); }
+static void nhwc(void **state) { (void)state; run_table(1, CC_NHWC, 0); }
 /* Budgets below one tile's transforms: blocks of one tile. */
-static void nchw_one_tile_blocks(void **state) { (void)state; run_table(CC_NCHW, 64, CC__ISA_AVX512); }
-static void nhwc_one_tile_blocks(void **state) { (void)state; run_table(CC_NHWC, 64, CC__ISA_AVX512); }
+static void nchw_one_tile_blocks(void **state) { (void)state; run_table(2, CC_NCHW, 64); }
+static void nhwc_one_tile_blocks(void **state) { (void)state; run_table(3, CC_NHWC, 64); }
 /* Budgets of a few tiles (a Winograd block gets 4 x 40000 bytes, half of
  * it for tiles: 2 to 15 tiles here): several blocks per image, and images
  * sharing a block. */
-static void nchw_small_blocks(void **state) { (void)state; run_table(CC_NCHW, 40000, CC__ISA_AVX512); }
-static void nhwc_small_blocks(void **state) { (void)state; run_table(CC_NHWC, 40000, CC__ISA_AVX512); }
+static void nchw_small_blocks(void **state) { (void)state; run_table(4, CC_NCHW, 40000); }
+static void nhwc_small_blocks(void **state) { (void)state; run_table(5, CC_NHWC, 40000); }
 
 /* A VGG-like layer, 64 and 72 channels, 480 tiles: one block at the
  * default budget, three of whole lane groups at a 1 MiB one. */
@@ -173,13 +186,12 @@ static void large_layer(void **state)
         conv_data d = new_data(&p, &rng);
         char desc[256];
         tst_describe(&p, desc, sizeof desc);
-        tst_buffer want = run_path(&p, CC_ALGO_REFERENCE, d.weights, d.bias, d.input, desc);
+        const tst_buffer *want = reference_of(LARGE_LAYER, run, &p, &d, d.bias, desc);
         for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++) {
             tst_buffer got = run_path(&p, a, d.weights, d.bias, d.input, desc);
-            expect_close(&got, &want, d.n.output, a, desc);
+            expect_close(&got, want, d.n.output, a, desc);
             tst_buffer_free(&got);
         }
-        tst_buffer_free(&want);
         free_data(&d);
     }
     cc__set_tile_budget_bytes(0);
@@ -241,6 +253,7 @@ static void fused_residual(void **state)
         cc_conv2d *op = NULL;
         assert_int_equal(cc__conv2d_create_ex(&p, CC_ALGO_WINOGRAD, d.weights, d.bias, true, &op),
                          CC_OK);
+        assert_int_equal(op->isa, tst_isa());
         assert_int_equal(cc_conv2d_workspace_size(op), 0);
         const size_t need = cc__conv2d_workspace_need(op, cc__conv_threads(op));
         assert_true(need > 0);
@@ -426,13 +439,11 @@ static void allocation_failures(void **state)
     free_data(&d);
 }
 
-int main(void)
+static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nchw),
         cmocka_unit_test(nhwc),
-        cmocka_unit_test(nchw_portable),
-        cmocka_unit_test(nhwc_portable),
         cmocka_unit_test(nchw_one_tile_blocks),
         cmocka_unit_test(nhwc_one_tile_blocks),
         cmocka_unit_test(nchw_small_blocks),
@@ -446,4 +457,13 @@ int main(void)
         cmocka_unit_test(non_finite_values_stay_within_their_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+int main(void)
+{
+    const int failed = tst_run_per_isa("test_winograd", run_group);
+    for (int table = 0; table < TABLES; table++)
+        for (int i = 0; i < SHAPES; i++)
+            tst_buffer_free(&references[table][i]);
+    return failed;
 }

@@ -197,8 +197,30 @@ static void large_layer(void **state)
     cc__set_tile_budget_bytes(0);
 }
 
-/* Bitwise identical run after run and across thread counts: the schedule
- * is static and every GEMM runs on one thread. */
+/* Grows p until a run takes two threads (one per 2^19 multiply-adds,
+ * conv.c): the image, or the channels of the images of one tile. */
+static void grow_to_two_threads(cc_conv2d_params *p, bool one_tile)
+{
+    for (;;) {
+        int oh = 0, ow = 0;
+        assert_int_equal(cc_conv2d_output_size(p, &oh, &ow), CC_OK);
+        const int groups = p->groups > 0 ? p->groups : 1;
+        if ((size_t)p->batch * p->out_channels * oh * ow * (p->in_channels / groups) * 9 >=
+            (size_t)1 << 20)
+            return;
+        if (one_tile) {
+            p->in_channels *= 2;
+            p->out_channels *= 2;
+        } else {
+            p->in_h *= 2;
+            p->in_w *= 2;
+        }
+    }
+}
+
+/* Bitwise identical run after run and across thread counts (the schedule
+ * is static and every GEMM runs on one thread), on shapes whose runs really
+ * take two threads. */
 static void deterministic_across_threads(void **state)
 {
     (void)state;
@@ -209,18 +231,33 @@ static void deterministic_across_threads(void **state)
         cc_conv2d_params p = random_params(&rng, i);
         p.layout = i % 2 ? CC_NHWC : CC_NCHW;
         p.batch = 3;
+        grow_to_two_threads(&p, i % 5 == 3);
         conv_data d = new_data(&p, &rng);
         char desc[256];
         tst_describe(&p, desc, sizeof desc);
         const cc_algo algo = i % 3 ? CC_ALGO_WINOGRAD : CC_ALGO_WINOGRAD_F6X6;
         tst_buffer runs[4];
         for (int r = 0; r < 4; r++) {
-            cc_set_num_threads(1 + r / 2);
-            runs[r] = run_path(&p, algo, d.weights, d.bias, d.input, desc);
+            const int threads = 1 + r / 2;
+            cc_set_num_threads(threads);
+            cc_conv2d *op = NULL;
+            assert_int_equal(cc_conv2d_create(&p, algo, d.weights, d.bias, &op), CC_OK);
+            const int taken = cc_conv2d_num_threads(op);
+            if (taken != threads) {
+                cc_conv2d_destroy(op);
+                fail_msg("[%s] %s: a run on %d thread(s) takes %d", desc, cc_algo_name(algo),
+                         threads, taken);
+            }
+            assert_int_equal(op->isa, tst_isa());
+            runs[r] = tst_buffer_new(d.n.output);
+            assert_int_equal(cc_conv2d_run(op, d.input, runs[r].data), CC_OK);
+            assert_true(tst_buffer_guards_intact(&runs[r]));
+            cc_conv2d_destroy(op);
         }
         for (int r = 1; r < 4; r++)
             if (memcmp(runs[0].data, runs[r].data, d.n.output * sizeof(float)) != 0)
-                fail_msg("[%s] %s: run %d differs from run 0", desc, cc_algo_name(algo), r);
+                fail_msg("[%s] %s: run %d (%d thread(s)) differs from run 0 (1 thread)", desc,
+                         cc_algo_name(algo), r, 1 + r / 2);
         for (int r = 0; r < 4; r++)
             tst_buffer_free(&runs[r]);
         free_data(&d);

@@ -23,6 +23,8 @@ const char *bench_peer_name(int peer, cc_layout layout)
 {
     if (peer == BENCH_ONEDNN_ANY)
         return "onednn_any";
+    if (peer == BENCH_ONEDNN_WINOGRAD)
+        return "onednn_wino";
     return layout == CC_NHWC ? "onednn_nhwc" : "onednn_nchw";
 }
 
@@ -214,8 +216,13 @@ static void time_peers(const bench_options *o, bench_layer_result *r)
     for (int peer = 0; peer < BENCH_PEERS; peer++) {
         bench_peer_result *pr = &r->peers[peer];
         char error[BENCH_ERROR_SIZE];
-        if (bench_onednn_time(&r->layer.params, peer == BENCH_ONEDNN_ANY, r->threads, &o->plan,
-                              pr, error, sizeof error) != 0) {
+        const int status =
+            bench_onednn_time(&r->layer.params, peer, r->threads, &o->plan, pr, error, sizeof error);
+        if (status == BENCH_ONEDNN_NOT_IMPLEMENTED) {
+            *pr = (bench_peer_result){0};
+            continue;
+        }
+        if (status != 0) {
             fprintf(stderr, "colconv-bench: %s %s: %s\n", r->layer.name,
                     bench_peer_name(peer, r->layer.params.layout), error);
             *pr = (bench_peer_result){.failed = true};

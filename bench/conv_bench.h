@@ -38,7 +38,11 @@ typedef struct {
 } bench_path_result;
 
 /* Another library timed on the same layer. */
-enum { BENCH_ONEDNN_ANY = 0, BENCH_ONEDNN_NCHW, BENCH_PEERS };
+/* ANY: oneDNN's direct algorithm on the formats it prefers; NCHW: the same on
+ * plain tensors; WINOGRAD: its Winograd algorithm on the formats it prefers
+ * (oneDNN 2.6 has one only on AVX-512, for 3x3 stride-1 layers: elsewhere the
+ * row is left out, neither run nor failed). */
+enum { BENCH_ONEDNN_ANY = 0, BENCH_ONEDNN_NCHW, BENCH_ONEDNN_WINOGRAD, BENCH_PEERS };
 
 typedef struct {
     bool ran;

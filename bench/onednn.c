@@ -93,7 +93,8 @@ static int plain_descs(const cc_conv2d_params *p, dnnl_memory_desc_t md[TENSORS]
 }
 
 static int make_primitive_desc(const cc_conv2d_params *p, const dnnl_memory_desc_t plain[TENSORS],
-                               bool any_format, onednn_conv *c, char *error, size_t error_size)
+                               bool any_format, dnnl_alg_kind_t algorithm, onednn_conv *c,
+                               char *error, size_t error_size)
 {
     dnnl_memory_desc_t md[TENSORS];
     memcpy(md, plain, sizeof md);
@@ -109,7 +110,7 @@ static int make_primitive_desc(const cc_conv2d_params *p, const dnnl_memory_desc
     const dnnl_dims_t pad_l = {p->pad_top, p->pad_left}, pad_r = {p->pad_bottom, p->pad_right};
     dnnl_convolution_desc_t desc;
     TRY(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
-                                                   dnnl_convolution_direct, &md[SRC], &md[WEI],
+                                                   algorithm, &md[SRC], &md[WEI],
                                                    &md[BIA], &md[DST], strides, dilates, pad_l,
                                                    pad_r));
     dnnl_primitive_attr_t attr;
@@ -117,6 +118,8 @@ static int make_primitive_desc(const cc_conv2d_params *p, const dnnl_memory_desc
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     const dnnl_status_t status = dnnl_primitive_desc_create(&c->pd, &desc, attr, c->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
+    if (status == dnnl_unimplemented && algorithm != dnnl_convolution_direct)
+        return BENCH_ONEDNN_NOT_IMPLEMENTED;
     TRY(status);
     return 0;
 }
@@ -163,16 +166,20 @@ static int make_memory(onednn_conv *c, int t, const dnnl_memory_desc_t *plain, d
     return 0;
 }
 
-static int prepare(const cc_conv2d_params *p, bool any_format, onednn_conv *c, char *error,
+static int prepare(const cc_conv2d_params *p, int peer, onednn_conv *c, char *error,
                    size_t error_size)
 {
+    const bool any_format = peer != BENCH_ONEDNN_NCHW;
+    const dnnl_alg_kind_t algorithm =
+        peer == BENCH_ONEDNN_WINOGRAD ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_memory_desc_t plain[TENSORS];
     if (plain_descs(p, plain, error, error_size) != 0)
         return -1;
     TRY(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
     TRY(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags));
-    if (make_primitive_desc(p, plain, any_format, c, error, error_size) != 0)
-        return -1;
+    const int made = make_primitive_desc(p, plain, any_format, algorithm, c, error, error_size);
+    if (made != 0)
+        return made;
     /* The bias stays plain (format "x"): only SRC, WEI and DST were "any". */
     const dnnl_query_t queries[TENSORS] = {dnnl_query_src_md, dnnl_query_weights_md,
                                            dnnl_query_undef, dnnl_query_dst_md};
@@ -206,14 +213,13 @@ static int run(void *context)
     return c->run_status == dnnl_success ? 0 : -1;
 }
 
-int bench_onednn_time(const cc_conv2d_params *p, bool any_format, int threads,
-                      const bench_plan *plan, bench_peer_result *result, char *error,
-                      size_t error_size)
+int bench_onednn_time(const cc_conv2d_params *p, int peer, int threads, const bench_plan *plan,
+                      bench_peer_result *result, char *error, size_t error_size)
 {
     onednn_conv c;
     memset(&c, 0, sizeof c);
     omp_set_num_threads(threads); /* oneDNN's runtime is OpenMP, shared with colconv */
-    int status = prepare(p, any_format, &c, error, error_size);
+    int status = prepare(p, peer, &c, error, error_size);
     if (status == 0 && bench_time(run, &c, plan, &result->times) != 0) {
         snprintf(error, error_size, "oneDNN: %s failed (status %d)", c.failed_call,
                  (int)c.run_status);

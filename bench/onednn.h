@@ -13,13 +13,16 @@
 const char *bench_onednn_version(void);
 
 /* Times oneDNN's forward-inference convolution of p (with bias, no
- * activation, like colconv's rows) on `threads` OpenMP threads. any_format:
- * oneDNN picks the source, weights and destination formats and the inputs
- * are reordered once, outside the timed loop; otherwise plain tensors in p's
- * layout with OIHW (GOIHW) weights. Returns 0 (result filled: times,
- * workspace_bytes = its scratchpad, impl), or -1 with a reason in error. */
-int bench_onednn_time(const cc_conv2d_params *p, bool any_format, int threads,
-                      const bench_plan *plan, bench_peer_result *result, char *error,
-                      size_t error_size);
+ * activation, like colconv's rows) on `threads` OpenMP threads, as `peer`
+ * (BENCH_ONEDNN_*) says: its direct or Winograd algorithm; on the formats
+ * oneDNN picks for the source, weights and destination, the inputs
+ * reordered once, outside the timed loop, or on plain tensors in p's layout
+ * with OIHW (GOIHW) weights. Returns 0 (result filled: times,
+ * workspace_bytes = its scratchpad, impl), BENCH_ONEDNN_NOT_IMPLEMENTED
+ * when oneDNN has no implementation of that algorithm for the layer, or -1
+ * with a reason in error. */
+enum { BENCH_ONEDNN_NOT_IMPLEMENTED = 1 };
+int bench_onednn_time(const cc_conv2d_params *p, int peer, int threads, const bench_plan *plan,
+                      bench_peer_result *result, char *error, size_t error_size);
 
 #endif

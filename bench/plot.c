@@ -18,7 +18,7 @@ extern char **environ;
 /* colconv's paths in report order, then the peers. */
 static const char *const path_order[] = {"reference", "direct", "im2col", "gemm1x1",
                                          "winograd", "winograd-f6x6", "auto", "onednn_any",
-                                         "onednn_nchw", "onednn_nhwc"};
+                                         "onednn_nchw", "onednn_nhwc", "onednn_wino"};
 enum { MAX_PLOT_PATHS = sizeof path_order / sizeof path_order[0] };
 
 /* A gnuplot single-quoted string: quotes are doubled. */

@@ -126,7 +126,7 @@ static bool known_path(const char *path)
 {
     const char *paths[] = {"sgemm",    "reference",     "direct", "im2col",
                            "gemm1x1",  "winograd",      "winograd-f6x6", "auto",
-                           "onednn_any", "onednn_nchw", "onednn_nhwc"};
+                           "onednn_any", "onednn_nchw", "onednn_nhwc", "onednn_wino"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (strcmp(path, paths[i]) == 0)
             return true;

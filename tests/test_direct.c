@@ -135,22 +135,6 @@ static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *fa
         cc__direct_run_family(g, isa, family, packed, bias, input, output, residual, threads);
 }
 
-/* Every cc_act in double, written here as in the reference (which takes no
- * residual): the activation of act(conv + bias + residual). */
-static double activate(double x, cc_act act)
-{
-    switch (act) {
-    case CC_ACT_RELU:
-        return x < 0.0 ? 0.0 : x;
-    case CC_ACT_SIGMOID:
-        return 1.0 / (1.0 + exp(-x));
-    case CC_ACT_TANH:
-        return tanh(x);
-    case CC_ACT_NONE:
-        break;
-    }
-    return x;
-}
 
 /* want = act(conv + bias (+ residual)): the reference, then, with a
  * residual, the reference without activation, the add and the activation
@@ -166,7 +150,7 @@ static void expected_output(const cc__conv_geom *g, const float *weights, const 
     plain.act = CC_ACT_NONE;
     cc__reference_run(&plain, weights, bias, input, want);
     for (size_t i = 0; i < cc__geom_output_floats(g); i++)
-        want[i] = (float)activate((double)want[i] + (double)residual[i], g->act);
+        want[i] = (float)tst_activate((double)want[i] + (double)residual[i], g->act);
 }
 
 /* Runs one case on `isa`, with a random residual when `residual`; fails the

@@ -130,6 +130,8 @@ void bench_env_read(bench_env *env)
     read_cpu_model(env->cpu_model, sizeof env->cpu_model);
     read_cpu_flags(env->cpu_flags, sizeof env->cpu_flags);
     snprintf(env->isa, sizeof env->isa, "%s", cc_cpu_isa());
+    if (cc_check_max_isa_env() != CC_OK)
+        snprintf(env->isa_cap_problem, sizeof env->isa_cap_problem, "%s", cc_last_error());
     env->cores = omp_get_num_procs();
     read_openblas(env);
     read_openmp(env->openmp, sizeof env->openmp);
@@ -152,6 +154,8 @@ void bench_env_print(const bench_env *env, FILE *out)
             env->compiler, env->compiler_flags[0] ? env->compiler_flags : "(none)");
     fprintf(out, "cpu: %s; has: %s; colconv kernels: %s; cores: %d; threads: %s\n",
             env->cpu_model, env->cpu_flags, env->isa, env->cores, env->threads);
+    if (env->isa_cap_problem[0])
+        fprintf(out, "warning: %s\n", env->isa_cap_problem);
     fprintf(out, "OpenBLAS %s, core %s, %s threads (%s); config: %s\n", env->openblas_version,
             env->openblas_core, env->openblas_threading,
             env->openblas_library[0] ? env->openblas_library : "linked statically",

@@ -9,6 +9,7 @@ typedef struct {
     char cpu_model[128];
     char cpu_flags[64];      /* what the CPU has: "avx512f avx2 fma", "avx2 fma" */
     char isa[16];            /* what colconv's kernels use: cc_cpu_isa() */
+    char isa_cap_problem[160]; /* cc_check_max_isa_env's message, or "" */
     int cores;               /* omp_get_num_procs() */
     char threads[64];        /* the thread counts measured, "1,2" */
     char openblas_version[32];

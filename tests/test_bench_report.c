@@ -17,6 +17,7 @@
 #include "conv_bench.h"
 #include "csv.h"
 #include "desc.h"
+#include "env.h"
 #include "json.h"
 #include "report.h"
 
@@ -910,6 +911,36 @@ static void planning_measure_with_a_plans_file(void **state)
     remove(json);
 }
 
+/* An unknown COLCONV_MAX_ISA caps nothing; the header says so. */
+static void unknown_isa_cap_is_reported(void **state)
+{
+    (void)state;
+    const char *saved = getenv("COLCONV_MAX_ISA");
+    char *saved_copy = saved != NULL ? strdup(saved) : NULL;
+    const char *values[] = {"AVX2", "avx-512"};
+    for (int i = 0; i < 2; i++) {
+        setenv("COLCONV_MAX_ISA", values[i], 1);
+        bench_env env;
+        bench_env_read(&env);
+        char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+        assert_non_null(out);
+        bench_env_print(&env, out);
+        fclose(out);
+        const bool warned = strstr(text, "warning: COLCONV_MAX_ISA='avx-512'") != NULL;
+        if (warned != (i == 1))
+            fail_msg("COLCONV_MAX_ISA=%s: %s in the header:\n%s", values[i],
+                     warned ? "a warning" : "no warning", text);
+        free(text);
+    }
+    if (saved_copy != NULL)
+        setenv("COLCONV_MAX_ISA", saved_copy, 1);
+    else
+        unsetenv("COLCONV_MAX_ISA");
+    free(saved_copy);
+}
+
 static void usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -961,6 +992,7 @@ int main(void)
         cmocka_unit_test(chart_is_drawn),
         cmocka_unit_test(merge_of_a_report_with_itself),
         cmocka_unit_test(usage_errors_exit_2),
+        cmocka_unit_test(unknown_isa_cap_is_reported),
         cmocka_unit_test(auto_misses_are_reported),
         cmocka_unit_test(layer_line_format),
         cmocka_unit_test(bench_time_checks_every_run),

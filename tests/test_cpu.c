@@ -139,9 +139,13 @@ static void caps(void **state)
             setenv("COLCONV_MAX_ISA", env % 2 ? upper[env] : cc__isa_name((cc__isa)env), 1);
             assert_int_equal(cc__cpu_isa(), (cc__isa)env < want ? (cc__isa)env : want);
         }
+        assert_int_equal(cc_check_max_isa_env(), CC_OK);
         setenv("COLCONV_MAX_ISA", "avx3", 1);
         assert_int_equal(cc__cpu_isa(), want);
+        assert_int_equal(cc_check_max_isa_env(), CC_ERR_INVALID_ARG);
+        assert_non_null(strstr(cc_last_error(), "'avx3'"));
         unsetenv("COLCONV_MAX_ISA");
+        assert_int_equal(cc_check_max_isa_env(), CC_OK);
     }
     cc__set_isa_cap(CC__ISA_AVX512);
     assert_int_equal(cc__cpu_isa(), cpu);

@@ -35,8 +35,15 @@ CC_API void cc_set_num_threads(int n);
 CC_API int cc_get_num_threads(void);
 
 /* The widest instruction set colconv's kernels use on this CPU:
- * "avx512", "avx2" or "scalar". COLCONV_MAX_ISA (same names) caps it. */
+ * "avx512", "avx2" or "scalar". COLCONV_MAX_ISA (the same names, in any
+ * case) caps it. */
 CC_API const char *cc_cpu_isa(void);
+
+/* CC_OK when COLCONV_MAX_ISA is unset, empty or a name cc_cpu_isa gives (in
+ * any case); otherwise CC_ERR_INVALID_ARG, with a message naming the value:
+ * such a value caps nothing, and a program that reports its setup (as
+ * colconv-bench does) should say so. */
+CC_API cc_status cc_check_max_isa_env(void);
 
 /* Nonzero: every later run (conv operator or network) flushes denormals to
  * zero, setting FTZ and DAZ in MXCSR on each thread it uses, its OpenMP

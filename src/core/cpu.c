@@ -119,3 +119,12 @@ const char *cc__isa_name(cc__isa isa)
 }
 
 const char *cc_cpu_isa(void) { return cc__isa_name(cc__cpu_isa()); }
+
+cc_status cc_check_max_isa_env(void)
+{
+    const char *value = getenv("COLCONV_MAX_ISA");
+    if (cc__isa_cap_from_env(value, NULL))
+        return CC_OK;
+    return cc__fail(CC_ERR_INVALID_ARG,
+                    "COLCONV_MAX_ISA='%s' is not scalar, avx2 or avx512: it caps nothing", value);
+}

@@ -7,7 +7,9 @@
  * with bit-identical results. Hand-computed cases pin the semantics, and every
  * invalid parameter of the check functions must give CC_ERR_INVALID_ARG with a
  * message naming the field. The seed (COLCONV_TEST_SEED overrides it) is in
- * every failure message. */
+ * every failure message. The suite runs once per kernel family the CPU has
+ * (src/layers/kernels.h: portable, AVX2, AVX-512), whose name is in every
+ * failure message too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,8 +71,8 @@ static void expect_close(const char *name, uint64_t seed, const float *got, cons
         else
             ok = fabs(g - w) <= rtol * (scale != NULL ? scale[i] : fabs(w)) + atol;
         if (!ok)
-            fail_msg("%s: seed %llu: element %zu: got %.9g, want %.9g", name,
-                     (unsigned long long)seed, i, g, w);
+            fail_msg("%s [%s]: seed %llu: element %zu: got %.9g, want %.9g", name,
+                     cc__isa_name(tst_isa()), (unsigned long long)seed, i, g, w);
     }
 }
 
@@ -94,8 +96,8 @@ static void check_kernel(const char *name, uint64_t seed, kernel_fn run, const v
     run(ctx, two.data, 2);
     expect_guards(&two, name, seed);
     if (memcmp(one.data, two.data, count * sizeof(float)) != 0)
-        fail_msg("%s: seed %llu: results on 1 and 2 threads differ", name,
-                 (unsigned long long)seed);
+        fail_msg("%s [%s]: seed %llu: results on 1 and 2 threads differ", name,
+                 cc__isa_name(tst_isa()), (unsigned long long)seed);
     tst_buffer_free(&one);
     tst_buffer_free(&two);
 }
@@ -253,6 +255,16 @@ static const pool_case pool_cases[] = {
 
 static int pool_cases_run;
 
+/* About one element in 40 becomes NaN, -inf or +inf: NaN must win a max
+ * wherever it sits in a window (vector lanes, tails, padded borders). */
+static void sprinkle_specials(tst_rng *rng, float *x, size_t count)
+{
+    static const float specials[] = {NAN, -INFINITY, INFINITY, -NAN};
+    for (size_t i = 0; i < count; i++)
+        if (tst_rng_int(rng, 0, 39) == 0)
+            x[i] = specials[tst_rng_int(rng, 0, (int)ARRAY_LEN(specials) - 1)];
+}
+
 static void visit_pool(const cc__dims *in, cc_layout layout, uint64_t seed, void *unused)
 {
     (void)unused;
@@ -277,6 +289,8 @@ static void visit_pool(const cc__dims *in, cc_layout layout, uint64_t seed, void
         assert_int_equal(out.c, in->c);
         tst_rng rng = {seed + i};
         float *x = random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
+        if ((seed + i) % 2 == 1)
+            sprinkle_specials(&rng, x, cc__dims_count(in));
         const size_t count = cc__dims_count(&out);
         double *want = new_doubles(count), *scale = new_doubles(count);
         ref_pool(in, layout, p, x, &out, want, scale);
@@ -290,12 +304,72 @@ static void visit_pool(const cc__dims *in, cc_layout layout, uint64_t seed, void
     }
 }
 
+/* Shapes at the edges of the kernels (kernels_body.h): rows wider than the
+ * row buffer (CC__POOL_ROW_FLOATS, so several chunks of columns), planes of
+ * several units of work and several passes of the buffer, widths and
+ * channel counts around the vector widths (tails; NHWC blocks of 4
+ * vectors), tiny planes stacked many to a pass. */
+static const cc__dims pool_edge_shapes[] = {
+    {1, 2, 4, 2100}, {3, 2, 300, 50}, {1, 70, 9, 17}, {2, 16, 16, 16},
+    {1, 3, 31, 33},  {2, 5, 14, 14},  {1, 65, 3, 1},  {1, 1, 1, 1031},
+};
+
 static void test_pool_random(void **state)
 {
     (void)state;
     pool_cases_run = 0;
     for_each_shape(visit_pool, NULL);
+    for (size_t i = 0; i < ARRAY_LEN(pool_edge_shapes); i++)
+        for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
+            visit_pool(&pool_edge_shapes[i], layouts[l], base_seed + 500 + i * 2 + l, NULL);
     print_message("pooling: %d random cases\n", pool_cases_run);
+}
+
+/* Kernels wider than the row buffer, a kernel the size of the input, and
+ * the stride-1 "same" pools (Inception's) on planes of several units. */
+static void test_pool_edges(void **state)
+{
+    (void)state;
+    const struct {
+        cc__dims in;
+        cc_pool2d_params p;
+    } cases[] = {
+        {{1, 2, 3, 1500}, {CC_POOL_MAX, 1, 1100, 1, 150, 0, 0, 0, 0, 0, 0}},
+        {{2, 3, 2, 1500}, {CC_POOL_AVG, 2, 1100, 1, 300, 0, 1, 500, 200, 1, 1}},
+        {{2, 3, 2, 1500}, {CC_POOL_AVG, 2, 1100, 1, 300, 1, 0, 500, 200, 1, 0}},
+        {{1, 3, 7, 9}, {CC_POOL_MAX, 7, 9, 1, 1, 0, 0, 0, 0, 0, 0}},
+        {{1, 3, 7, 9}, {CC_POOL_AVG, 7, 9, 0, 0, 0, 0, 0, 0, 0, 0}},
+        {{1, 2, 90, 70}, {CC_POOL_MAX, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0}},
+        {{1, 2, 90, 70}, {CC_POOL_AVG, 5, 3, 1, 1, 2, 2, 1, 1, 0, 0}},
+        {{2, 3, 20, 1100}, {CC_POOL_MAX, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0}},
+        {{1, 2, 5, 3000}, {CC_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0, 1, 0}},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        for (size_t l = 0; l < ARRAY_LEN(layouts); l++) {
+            const cc__dims *in = &cases[i].in;
+            const cc_pool2d_params *p = &cases[i].p;
+            cc__dims out;
+            assert_int_equal(cc__pool_output(in, p, &out), CC_OK);
+            const uint64_t seed = base_seed + 700 + i * 2 + l;
+            tst_rng rng = {seed};
+            float *x = random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
+            sprinkle_specials(&rng, x, cc__dims_count(in));
+            const size_t count = cc__dims_count(&out);
+            double *want = new_doubles(count), *scale = new_doubles(count);
+            ref_pool(in, layouts[l], p, x, &out, want, scale);
+            char name[160];
+            snprintf(name, sizeof name, "pool edge case %zu (%s %dx%d s%dx%d)", i,
+                     p->kind == CC_POOL_MAX ? "max" : "avg", p->kernel_h, p->kernel_w,
+                     p->stride_h, p->stride_w);
+            char full[200];
+            shape_name(full, sizeof full, name, in, layouts[l]);
+            const pool_ctx ctx = {in, layouts[l], p, CC_POOL_MAX, x};
+            check_kernel(full, seed, run_pool, &ctx, want, count,
+                         (tolerance){(p->kernel_h * p->kernel_w + 2) * EPS, 0.0, scale});
+            free(x);
+            free(want);
+            free(scale);
+        }
 }
 
 static void visit_global_pool(const cc__dims *in, cc_layout layout, uint64_t seed, void *unused)
@@ -1240,13 +1314,11 @@ static void test_fc_pinned(void **state)
     check_pinned("fc batch 2 no bias", run_fc, &plain, (const float[]){6, 15, -2, -2}, 4);
 }
 
-int main(void)
+static int run_group(void)
 {
-    const char *seed = getenv("COLCONV_TEST_SEED");
-    if (seed != NULL && seed[0] != '\0')
-        base_seed = strtoull(seed, NULL, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_pinned),       cmocka_unit_test(test_pool_random),
+        cmocka_unit_test(test_pool_edges),
         cmocka_unit_test(test_global_pool_random), cmocka_unit_test(test_pool_errors),
         cmocka_unit_test(test_activation_pinned), cmocka_unit_test(test_activation_random),
         cmocka_unit_test(test_activation_errors), cmocka_unit_test(test_add_random),
@@ -1258,4 +1330,13 @@ int main(void)
         cmocka_unit_test(test_fc_pinned),         cmocka_unit_test(test_fc_random),
     };
     return cmocka_run_group_tests_name("layers", tests, NULL, NULL);
+}
+
+/* The whole suite once per kernel family the CPU has (kernels.h). */
+int main(void)
+{
+    const char *seed = getenv("COLCONV_TEST_SEED");
+    if (seed != NULL && seed[0] != '\0')
+        base_seed = strtoull(seed, NULL, 0);
+    return tst_run_per_isa("test_layers", run_group);
 }

@@ -11,16 +11,20 @@
  * on buffers already touched). ratio = layer GB/s / memcpy GB/s; the target
  * is 0.8 (the ratio of the mins in brackets). Each figure is the median of --reps repetitions (min in brackets),
  * the layer's and the copy's alternating; a repetition calls the kernel
- * often enough to last at least 2 ms. On a loaded machine a team of 2
- * threads waits for a descheduled member at every join: compare the mins.
+ * often enough to last at least 2 ms. On a loaded machine a team of
+ * threads waits for a descheduled member at every join, so by default the
+ * clock is CPU time (see now()); --clock wall for the wall clock.
  *
  * Usage: layer_speed [--reps N] [--threads 1,2] [--layout nchw|nhwc|both]
- *                    [--only SUBSTRING]
+ *                    [--only SUBSTRING] [--clock cpu|wall]
  */
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../src/layers/layers.h"
 
@@ -184,6 +188,10 @@ static void free_setup(setup *s)
 /* memcpy of `bytes` split over `threads` (one contiguous chunk each). */
 static void copy_split(char *dst, const char *src, size_t bytes, int threads)
 {
+    if (threads == 1) {
+        memcpy(dst, src, bytes);
+        return;
+    }
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         const size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
@@ -209,22 +217,40 @@ static int compare_doubles(const void *a, const void *b)
 
 typedef void (*call_fn)(void *ctx);
 
+/* The clock. wall: omp_get_wtime. cpu (the default; this machine is
+ * shared): CPU time, which does not run while another process has the core
+ * -- the calling thread's for one thread, the process's divided by the
+ * thread count for a team (its threads then sleep rather than spin when
+ * idle: main() sets OMP_WAIT_POLICY=passive), an estimate of the wall time
+ * on an idle machine. */
+static bool cpu_clock = true;
+static int clock_threads = 1;
+
+static double now(void)
+{
+    if (!cpu_clock)
+        return omp_get_wtime();
+    struct timespec t;
+    clock_gettime(clock_threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &t);
+    return ((double)t.tv_sec + (double)t.tv_nsec * 1e-9) / clock_threads;
+}
+
 /* Back-to-back calls of fn(ctx) that last at least MIN_REP_SECONDS. */
 static int calls_per_rep(call_fn fn, void *ctx)
 {
     fn(ctx);
-    const double start = omp_get_wtime();
+    const double start = now();
     fn(ctx);
-    const double once = omp_get_wtime() - start;
+    const double once = now() - start;
     return once >= MIN_REP_SECONDS ? 1 : (int)(MIN_REP_SECONDS / (once + 1e-9)) + 1;
 }
 
 static double rep_ms(call_fn fn, void *ctx, int calls)
 {
-    const double start = omp_get_wtime();
+    const double start = now();
     for (int i = 0; i < calls; i++)
         fn(ctx);
-    return (omp_get_wtime() - start) * 1e3 / calls;
+    return (now() - start) * 1e3 / calls;
 }
 
 static timing summarise(double *ms, int reps)
@@ -271,6 +297,7 @@ static double gbps(size_t bytes, double ms) { return (double)bytes / (ms * 1e-3)
 
 static void measure(const layer_case *c, cc_layout layout, int threads, int reps)
 {
+    clock_threads = threads;
     setup s = make_setup(c, layout);
     const size_t traffic = s.in_bytes + s.out_bytes;
     const size_t copy_bytes = traffic / 2;
@@ -300,12 +327,17 @@ static bool layout_matters(kind k)
 static void usage(void)
 {
     fprintf(stderr, "usage: layer_speed [--reps N] [--threads 1,2] [--layout nchw|nhwc|both] "
-                    "[--only SUBSTRING]\n");
+                    "[--only SUBSTRING] [--clock cpu|wall]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
+    /* libgomp reads OMP_WAIT_POLICY when it loads: set it, then start again. */
+    if (getenv("OMP_WAIT_POLICY") == NULL) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
     int reps = 9, thread_counts[8] = {1, 2}, thread_count = 2;
     bool nchw = true, nhwc = true;
     const char *only = NULL;
@@ -330,13 +362,19 @@ int main(int argc, char **argv)
                 usage();
         } else if (strcmp(argv[i], "--only") == 0) {
             only = argv[++i];
+        } else if (strcmp(argv[i], "--clock") == 0) {
+            const char *clock = argv[++i];
+            cpu_clock = strcmp(clock, "cpu") == 0;
+            if (!cpu_clock && strcmp(clock, "wall") != 0)
+                usage();
         } else {
             usage();
         }
     }
-    printf("colconv %s, isa %s, median (min) of %d reps; copy = memcpy of (in + out) / 2 "
-           "bytes on the same threads\n",
-           cc_version(), cc_cpu_isa(), reps);
+    printf("colconv %s, isa %s, median (min) of %d reps, %s clock, OMP_WAIT_POLICY=%s; copy = "
+           "memcpy of (in + out) / 2 bytes on the same threads\n",
+           cc_version(), cc_cpu_isa(), reps, cpu_clock ? "CPU-time" : "wall",
+           getenv("OMP_WAIT_POLICY"));
     printf("%-34s %-4s %s %9s %9s  %9s %11s %7s  %9s %11s %7s  %5s %7s\n", "layer", "lay", "t",
            "in MB", "out MB", "ms", "(min)", "GB/s", "copy ms", "(min)", "GB/s", "ratio",
            "(mins)");

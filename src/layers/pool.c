@@ -5,11 +5,13 @@
  * o * stride - pad_before and spans kernel cells. Validation guarantees every
  * window holds at least one input cell (pad <= kernel / 2, and in ceil mode
  * the last window starts before the end of the input), so a max is never
- * -inf by construction and an average never divides by zero. */
+ * -inf by construction and an average never divides by zero. This file
+ * validates and splits the work over threads; the loops are the kernels of
+ * kernels_body.h, one family per ISA. */
 #include <limits.h>
 #include <math.h>
 
-#include "layers.h"
+#include "kernels.h"
 
 /* The field names of one axis, for error messages. */
 typedef struct {
@@ -18,19 +20,6 @@ typedef struct {
 
 static const axis_names row_names = {"kernel_h", "stride_h", "pad_top", "pad_bottom", "height"};
 static const axis_names col_names = {"kernel_w", "stride_w", "pad_left", "pad_right", "width"};
-
-/* A pooling layer with its defaults resolved and its output size. */
-typedef struct {
-    int kh, kw, sh, sw, pt, pb, pl, pr;
-    int oh, ow;
-    bool include_pad;
-} pool_geom;
-
-/* A window along one axis: [begin, end) inside the input, and its extent
- * clipped to the padded input (count_include_pad's divisor factor). */
-typedef struct {
-    int begin, end, padded;
-} window;
 
 static int resolved_stride(int stride, int kernel) { return stride == 0 ? kernel : stride; }
 
@@ -110,104 +99,41 @@ cc_status cc__pool_output(const cc__dims *in, const cc_pool2d_params *p, cc__dim
     return CC_OK;
 }
 
-static pool_geom resolve(const cc__dims *in, const cc_pool2d_params *p)
+static cc__pool_geom resolve(const cc__dims *in, const cc_pool2d_params *p)
 {
-    pool_geom g = {p->kernel_h, p->kernel_w, resolved_stride(p->stride_h, p->kernel_h),
-                   resolved_stride(p->stride_w, p->kernel_w), p->pad_top, p->pad_bottom,
-                   p->pad_left, p->pad_right, 0, 0, p->count_include_pad != 0};
+    cc__pool_geom g = {p->kernel_h, p->kernel_w, resolved_stride(p->stride_h, p->kernel_h),
+                       resolved_stride(p->stride_w, p->kernel_w), p->pad_top, p->pad_bottom,
+                       p->pad_left, p->pad_right, 0, 0, p->kind == CC_POOL_MAX,
+                       p->count_include_pad != 0};
     g.oh = (int)pooled_extent(in->h, g.pt, g.pb, g.kh, g.sh, p->ceil_mode != 0);
     g.ow = (int)pooled_extent(in->w, g.pl, g.pr, g.kw, g.sw, p->ceil_mode != 0);
     return g;
 }
 
-static window window_at(int o, int stride, int kernel, int pad_before, int pad_after, int size)
-{
-    const int64_t start = (int64_t)o * stride - pad_before;
-    const int64_t stop = start + kernel;
-    const int64_t padded_stop = stop < (int64_t)size + pad_after ? stop : (int64_t)size + pad_after;
-    return (window){start < 0 ? 0 : (int)start, stop > size ? size : (int)stop,
-                    (int)(padded_stop - start)};
-}
-
-static float divisor(const pool_geom *g, window rows, window cols)
-{
-    if (g->include_pad)
-        return (float)rows.padded * (float)cols.padded;
-    return (float)(rows.end - rows.begin) * (float)(cols.end - cols.begin);
-}
-
 /* NaN wins a max, as in PyTorch. */
 static inline float max_nan(float m, float v) { return v > m || isnan(v) ? v : m; }
-
-/* NCHW: one output row oy of one channel plane [h][w]. */
-static void pool_row_nchw(const pool_geom *g, cc_pool_kind kind, int h, int w,
-                          const float *plane, float *out_row, int oy)
-{
-    const window rows = window_at(oy, g->sh, g->kh, g->pt, g->pb, h);
-    for (int ox = 0; ox < g->ow; ox++) {
-        const window cols = window_at(ox, g->sw, g->kw, g->pl, g->pr, w);
-        float acc = kind == CC_POOL_MAX ? -INFINITY : 0.0f;
-        for (int y = rows.begin; y < rows.end; y++) {
-            const float *line = plane + (size_t)y * (size_t)w;
-            if (kind == CC_POOL_MAX)
-                for (int x = cols.begin; x < cols.end; x++)
-                    acc = max_nan(acc, line[x]);
-            else
-                for (int x = cols.begin; x < cols.end; x++)
-                    acc += line[x];
-        }
-        out_row[ox] = kind == CC_POOL_MAX ? acc : acc / divisor(g, rows, cols);
-    }
-}
-
-/* NHWC: one output row oy of one image [h][w][c]; channels are the inner,
- * vectorised loop. */
-static void pool_row_nhwc(const pool_geom *g, cc_pool_kind kind, const cc__dims *in,
-                          const float *image, float *out_row, int oy)
-{
-    const size_t c = (size_t)in->c;
-    const window rows = window_at(oy, g->sh, g->kh, g->pt, g->pb, in->h);
-    for (int ox = 0; ox < g->ow; ox++) {
-        const window cols = window_at(ox, g->sw, g->kw, g->pl, g->pr, in->w);
-        float *out = out_row + (size_t)ox * c;
-        const float init = kind == CC_POOL_MAX ? -INFINITY : 0.0f;
-        for (size_t ch = 0; ch < c; ch++)
-            out[ch] = init;
-        for (int y = rows.begin; y < rows.end; y++)
-            for (int x = cols.begin; x < cols.end; x++) {
-                const float *px = image + ((size_t)y * (size_t)in->w + (size_t)x) * c;
-                if (kind == CC_POOL_MAX)
-                    for (size_t ch = 0; ch < c; ch++)
-                        out[ch] = max_nan(out[ch], px[ch]);
-                else
-                    for (size_t ch = 0; ch < c; ch++)
-                        out[ch] += px[ch];
-            }
-        if (kind == CC_POOL_AVG) {
-            const float d = divisor(g, rows, cols);
-            for (size_t ch = 0; ch < c; ch++)
-                out[ch] /= d;
-        }
-    }
-}
 
 void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *p,
                   const float *input, float *output, int threads)
 {
-    const pool_geom g = resolve(in, p);
+    const cc__layer_kernels *k = cc__layer_kernels_get();
+    const cc__pool_geom g = resolve(in, p);
     const size_t in_plane = (size_t)in->h * (size_t)in->w;
     const size_t out_plane = (size_t)g.oh * (size_t)g.ow;
-    const size_t work = (size_t)in->n * (size_t)in->c * out_plane * (size_t)g.kh * (size_t)g.kw;
+    const size_t work = cc__dims_count(in) + (size_t)in->n * (size_t)in->c * out_plane;
     const int nt = cc__layer_threads(threads, work);
     if (layout == CC_NCHW) {
-        /* A unit is one output row of one (image, channel) plane. */
-        const size_t units = (size_t)in->n * (size_t)in->c * (size_t)g.oh;
+        /* A unit is a block of output rows of one (image, channel) plane. */
+        const int rows = g.ow >= CC__POOL_UNIT_OUTPUTS ? 1 : CC__POOL_UNIT_OUTPUTS / g.ow;
+        const size_t blocks = ((size_t)g.oh + (size_t)rows - 1) / (size_t)rows;
+        const size_t units = (size_t)in->n * (size_t)in->c * blocks;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (size_t u = 0; u < units; u++) {
-            const size_t plane = u / (size_t)g.oh;
-            const int oy = (int)(u % (size_t)g.oh);
-            pool_row_nchw(&g, p->kind, in->h, in->w, input + plane * in_plane,
-                          output + plane * out_plane + (size_t)oy * (size_t)g.ow, oy);
+            const size_t plane = u / blocks;
+            const int oy0 = (int)(u % blocks) * rows;
+            const int oy1 = g.oh - oy0 < rows ? g.oh : oy0 + rows;
+            k->pool_nchw_rows(&g, in->h, in->w, input + plane * in_plane,
+                              output + plane * out_plane, oy0, oy1);
         }
     } else {
         /* A unit is one output row of one image, all channels. */
@@ -217,8 +143,8 @@ void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *
         for (size_t u = 0; u < units; u++) {
             const size_t n = u / (size_t)g.oh;
             const int oy = (int)(u % (size_t)g.oh);
-            pool_row_nhwc(&g, p->kind, in, input + n * in_plane * c,
-                          output + (n * out_plane + (size_t)oy * (size_t)g.ow) * c, oy);
+            k->pool_nhwc_row(&g, in->h, in->w, in->c, input + n * in_plane * c,
+                             output + (n * out_plane + (size_t)oy * (size_t)g.ow) * c, oy);
         }
     }
 }

@@ -1,0 +1,41 @@
+/* The layer kernels for AVX-512F (16 lanes): the vocabulary of
+ * kernels_body.h mapped to 512-bit intrinsics, with mask registers for the
+ * partial vectors. Compiled with -mavx512f -mavx512vl; called only when the
+ * CPU has them. */
+#include <immintrin.h>
+
+typedef __m512 kvec;
+#define KV 16
+
+static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1u); }
+
+static inline kvec kv_set1(float x) { return _mm512_set1_ps(x); }
+static inline kvec kv_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline kvec kv_load_n(const float *p, int n) { return _mm512_maskz_loadu_ps(first_lanes(n), p); }
+static inline void kv_store(float *p, kvec v) { _mm512_storeu_ps(p, v); }
+static inline void kv_store_n(float *p, kvec v, int n) { _mm512_mask_storeu_ps(p, first_lanes(n), v); }
+static inline kvec kv_even(const float *p)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+}
+static inline kvec kv_gather(const float *p, int stride)
+{
+    const __m512i lanes = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(stride));
+    return _mm512_i32gather_ps(lanes, p, 4);
+}
+/* maxps returns its second operand when either is NaN: lanes where m is
+ * not NaN take max(m, v) (v when v is NaN), the others keep m. */
+static inline kvec kv_max(kvec m, kvec v)
+{
+    return _mm512_mask_max_ps(m, _mm512_cmp_ps_mask(m, m, _CMP_ORD_Q), m, v);
+}
+static inline kvec kv_add(kvec a, kvec b) { return _mm512_add_ps(a, b); }
+static inline kvec kv_mul(kvec a, kvec b) { return _mm512_mul_ps(a, b); }
+static inline kvec kv_div(kvec a, kvec b) { return _mm512_div_ps(a, b); }
+static inline kvec kv_sqrt(kvec a) { return _mm512_sqrt_ps(a); }
+
+#define KB_KERNELS cc__layer_kernels_avx512
+#include "kernels_body.h"

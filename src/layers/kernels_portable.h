@@ -1,0 +1,77 @@
+/* The portable vocabulary of kernels_body.h: a vector is a struct of KV
+ * floats and every operation a loop over its lanes, which the compiler
+ * vectorises for whatever the build targets. */
+#ifndef COLCONV_LAYER_KERNELS_PORTABLE_H
+#define COLCONV_LAYER_KERNELS_PORTABLE_H
+
+#include <math.h>
+#include <stddef.h>
+
+#define KV 4
+
+typedef struct {
+    float lane[KV];
+} kvec;
+
+static inline kvec kv_set1(float x)
+{
+    kvec r;
+    for (int i = 0; i < KV; i++)
+        r.lane[i] = x;
+    return r;
+}
+static inline kvec kv_load_n(const float *p, int n)
+{
+    kvec r = kv_set1(0.0f);
+    for (int i = 0; i < n; i++)
+        r.lane[i] = p[i];
+    return r;
+}
+static inline kvec kv_load(const float *p) { return kv_load_n(p, KV); }
+static inline void kv_store_n(float *p, kvec v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = v.lane[i];
+}
+static inline void kv_store(float *p, kvec v) { kv_store_n(p, v, KV); }
+static inline kvec kv_gather(const float *p, int stride)
+{
+    kvec r;
+    for (int i = 0; i < KV; i++)
+        r.lane[i] = p[(ptrdiff_t)i * stride];
+    return r;
+}
+static inline kvec kv_even(const float *p) { return kv_gather(p, 2); }
+/* A NaN v wins, a NaN m stays. */
+static inline kvec kv_max(kvec m, kvec v)
+{
+    for (int i = 0; i < KV; i++)
+        m.lane[i] = (v.lane[i] > m.lane[i]) | (v.lane[i] != v.lane[i]) ? v.lane[i] : m.lane[i];
+    return m;
+}
+static inline kvec kv_add(kvec a, kvec b)
+{
+    for (int i = 0; i < KV; i++)
+        a.lane[i] += b.lane[i];
+    return a;
+}
+static inline kvec kv_mul(kvec a, kvec b)
+{
+    for (int i = 0; i < KV; i++)
+        a.lane[i] *= b.lane[i];
+    return a;
+}
+static inline kvec kv_div(kvec a, kvec b)
+{
+    for (int i = 0; i < KV; i++)
+        a.lane[i] /= b.lane[i];
+    return a;
+}
+static inline kvec kv_sqrt(kvec a)
+{
+    for (int i = 0; i < KV; i++)
+        a.lane[i] = sqrtf(a.lane[i]);
+    return a;
+}
+
+#endif

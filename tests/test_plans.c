@@ -252,6 +252,44 @@ static void plans_round_trip(void **state)
     remove(path);
 }
 
+/* The timer of picks_the_fastest_timed: `fastest` on `fastest_threads`
+ * threads takes 1 ms, everything else 1.2 or 1.3 ms (so that several
+ * finalists reach the rounds and their medians decide). */
+static cc_algo fastest;
+static int fastest_threads;
+
+static double fake_timer(cc_algo algo, int threads)
+{
+    if (algo == fastest)
+        return threads == fastest_threads ? 1.0 : 1.2;
+    return 1.3;
+}
+
+/* MEASURE keeps the fastest of the paths and splits it timed, whichever it
+ * is (the clock faked, so nothing here depends on this machine's speed). */
+static void picks_the_fastest_timed(void **state)
+{
+    (void)state;
+    const cc_conv2d_params p = {.batch = 2, .in_channels = 48, .in_h = 20, .in_w = 20,
+                                .out_channels = 40, .kernel_h = 3, .kernel_w = 3,
+                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const cc_algo paths[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_WINOGRAD};
+    cc_set_planning(CC_PLAN_MEASURE);
+    cc__plan_set_timer(fake_timer);
+    for (int i = 0; i < 3; i++)
+        for (int threads = 1; threads <= 2; threads++) {
+            cc_plans_clear();
+            fastest = paths[i];
+            fastest_threads = threads;
+            int used = 0;
+            const cc_algo picked = create_auto(&p, &used);
+            if (picked != fastest || used != threads)
+                fail_msg("%s on %d thread(s) timed fastest; the plan runs %s on %d",
+                         cc_algo_name(fastest), threads, cc_algo_name(picked), used);
+        }
+    cc__plan_set_timer(NULL);
+}
+
 /* A plan's thread count is part of its key: one thread is another plan. */
 static void thread_count_is_in_the_key(void **state)
 {
@@ -823,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup(mode_set_and_get, reset),
         cmocka_unit_test_setup(plans_round_trip, reset),
         cmocka_unit_test_setup(thread_count_is_in_the_key, reset),
+        cmocka_unit_test_setup(picks_the_fastest_timed, reset),
         cmocka_unit_test_setup(estimate_caches_nothing, reset),
         cmocka_unit_test_setup(named_paths_leave_the_cache, reset),
         cmocka_unit_test_setup(synthetic_round_trip, reset),

@@ -67,6 +67,12 @@ cc_status cc__plans_snapshot(cc__conv_plan **plans, size_t *count);
 cc_status cc__plan_measure(const cc__conv_geom *g, cc__isa isa, int threads,
                            cc__conv_choice *choice);
 
+/* Tests replace the measurement's clock: timer(algo, threads) is then the
+ * milliseconds a run of that path on that many threads is taken to have
+ * lasted (the run itself still happens). NULL: the wall clock. */
+typedef double (*cc__plan_timer)(cc_algo algo, int threads);
+void cc__plan_set_timer(cc__plan_timer timer);
+
 /* ---- the mode (plan_choose.c) ---- */
 
 /* COLCONV_PLANNING's value (NULL: unset) as a mode: "measure" in any ASCII

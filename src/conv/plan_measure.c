@@ -18,6 +18,7 @@
  * With 3 paths and 2 splits that is 9 runs, then 2-3 finalists x 2-5
  * rounds: about 20 runs of the fastest path, plus what the slower paths'
  * single runs cost beyond it. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -101,12 +102,21 @@ static void session_free(session *m)
     cc__free(m->data.output);
 }
 
+static _Atomic(cc__plan_timer) test_timer;
+
+void cc__plan_set_timer(cc__plan_timer timer) { atomic_store(&test_timer, timer); }
+
+/* One run of op on at most `cap` threads (0: all); *ms is its wall time, or
+ * what the tests' timer says it took. */
 static cc_status run(cc_conv2d *op, int cap, const scratch *s, double *ms)
 {
     op->thread_cap = cap;
     const double start = now_ms();
     const cc_status status = cc__conv2d_run_ex(op, s->input, s->output, NULL, NULL);
     *ms = now_ms() - start;
+    const cc__plan_timer timer = atomic_load(&test_timer);
+    if (timer != NULL)
+        *ms = timer(op->algo, cc__conv_threads(op));
     return status;
 }
 

@@ -67,21 +67,6 @@ void tst_buffer_free(tst_buffer *b)
     b->base = b->data = NULL;
 }
 
-double tst_activate(double x, cc_act act)
-{
-    switch (act) {
-    case CC_ACT_RELU:
-        return x < 0.0 ? 0.0 : x;
-    case CC_ACT_SIGMOID:
-        return 1.0 / (1.0 + exp(-x));
-    case CC_ACT_TANH:
-        return tanh(x);
-    case CC_ACT_NONE:
-        break;
-    }
-    return x;
-}
-
 double tst_max_abs(const float *data, size_t count)
 {
     double m = 0.0;

@@ -43,10 +43,6 @@ void tst_buffer_poison(tst_buffer *b);
 bool tst_buffer_guards_intact(const tst_buffer *b);
 void tst_buffer_free(tst_buffer *b);
 
-/* act(x) in double, computed here and not by the library's kernels (the
- * expected value of act(conv + bias + residual)). */
-double tst_activate(double x, cc_act act);
-
 /* Largest |x| over the data. */
 double tst_max_abs(const float *data, size_t count);
 

@@ -427,7 +427,7 @@ static void fused_residual_with_external_workspace(void **state)
         plain.activation = CC_ACT_NONE;
         tst_buffer conv = run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, out_count, desc);
         for (size_t j = 0; j < out_count; j++)
-            expected[j] = (float)tst_activate((double)conv.data[j] + residual[j], p.activation);
+            expected[j] = (float)cc__reference_activate((double)conv.data[j] + residual[j], p.activation);
         const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1,
                                  CC_ALGO_WINOGRAD};
         for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)

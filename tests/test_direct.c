@@ -150,7 +150,7 @@ static void expected_output(const cc__conv_geom *g, const float *weights, const 
     plain.act = CC_ACT_NONE;
     cc__reference_run(&plain, weights, bias, input, want);
     for (size_t i = 0; i < cc__geom_output_floats(g); i++)
-        want[i] = (float)tst_activate((double)want[i] + (double)residual[i], g->act);
+        want[i] = (float)cc__reference_activate((double)want[i] + (double)residual[i], g->act);
 }
 
 /* Runs one case on `isa`, with a random residual when `residual`; fails the

@@ -285,7 +285,7 @@ static void fused_residual(void **state)
         plain.activation = CC_ACT_NONE;
         tst_buffer want = run_path(&plain, CC_ALGO_REFERENCE, d.weights, d.bias, d.input, desc);
         for (size_t j = 0; j < d.n.output; j++)
-            want.data[j] = (float)tst_activate((double)want.data[j] + residual[j], p.activation);
+            want.data[j] = (float)cc__reference_activate((double)want.data[j] + residual[j], p.activation);
         cc_conv2d *op = NULL;
         assert_int_equal(cc__conv2d_create_ex(&p, CC_ALGO_WINOGRAD, d.weights, d.bias, true, &op),
                          CC_OK);

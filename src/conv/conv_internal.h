@@ -109,6 +109,9 @@ struct cc_conv2d {
 
 /* Reference: naive loops accumulating in double, rounded once. Needs no
  * packing (weights are OIHW) and no workspace. */
+/* The reference's activation: every cc_act in double; NaN stays NaN (relu
+ * keeps it too). The tests' expected act(conv + bias + residual) uses it. */
+double cc__reference_activate(double x, cc_act act);
 void cc__reference_run(const cc__conv_geom *g, const float *weights, const float *bias,
                        const float *input, float *output);
 

@@ -41,8 +41,7 @@ static double output_value(const cc__conv_geom *g, const float *weights, const f
     return sum;
 }
 
-/* Every cc_act, in double; NaN stays NaN (relu keeps it too). */
-static double activate(double x, cc_act act)
+double cc__reference_activate(double x, cc_act act)
 {
     switch (act) {
     case CC_ACT_RELU:
@@ -68,6 +67,6 @@ void cc__reference_run(const cc__conv_geom *g, const float *weights, const float
                     if (bias != NULL)
                         sum += (double)bias[oc];
                     output[tensor_offset(g->layout, g->oc, g->oh, g->ow, n, oc, oy, ox)] =
-                        (float)activate(sum, g->act);
+                        (float)cc__reference_activate(sum, g->act);
                 }
 }

@@ -382,6 +382,8 @@ static void visit_global_pool(const cc__dims *in, cc_layout layout, uint64_t see
                    in, layout);
         tst_rng rng = {seed + k};
         float *x = random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
+        if ((seed + k) % 3 == 0)
+            sprinkle_specials(&rng, x, cc__dims_count(in));
         const size_t count = (size_t)in->n * in->c, pixels = (size_t)in->h * in->w;
         double *want = new_doubles(count), *scale = new_doubles(count);
         for (int n = 0; n < in->n; n++)
@@ -390,7 +392,7 @@ static void visit_global_pool(const cc__dims *in, cc_layout layout, uint64_t see
                 for (int y = 0; y < in->h; y++)
                     for (int xx = 0; xx < in->w; xx++) {
                         const double v = x[offset_of(layout, in, n, c, y, xx)];
-                        max = v > max ? v : max;
+                        max = isnan(v) || v > max ? v : max;
                         sum += v;
                         abs_sum += fabs(v);
                     }
@@ -410,8 +412,11 @@ static void test_global_pool_random(void **state)
 {
     (void)state;
     for_each_shape(visit_global_pool, NULL);
-    /* Channel counts across the 64-channel blocks of the NHWC kernel. */
-    const cc__dims wide[] = {{1, 130, 7, 7}, {3, 200, 13, 11}};
+    /* Channel counts across the 64-channel blocks of the NHWC kernel and the
+     * 4-vector blocks inside them; plane sizes around the vector widths
+     * (whole vectors read past a plane, not past the tensor). */
+    const cc__dims wide[] = {{1, 130, 7, 7}, {3, 200, 13, 11}, {2, 70, 4, 4},
+                             {1, 9, 1, 17},  {2, 33, 2, 4},    {1, 65, 8, 2}};
     for (size_t i = 0; i < ARRAY_LEN(wide); i++)
         for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
             visit_global_pool(&wide[i], layouts[l], base_seed + 1000 + i, NULL);
@@ -797,21 +802,26 @@ static void visit_softmax(const cc__dims *in, cc_layout layout, uint64_t seed, v
 {
     (void)unused;
     /* Offsets around 0, around +1000, around -1000, and +-1000 mixed. */
-    const float centres[] = {0.0f, 1000.0f, -1000.0f, NAN};
+    const float centres[] = {0.0f, 1000.0f, -1000.0f, NAN, INFINITY};
     static const char *const names[] = {"softmax near 0", "softmax near +1000",
-                                        "softmax near -1000", "softmax +-1000 mixed"};
+                                        "softmax near -1000", "softmax +-1000 mixed",
+                                        "softmax with NaN and infinities"};
     const size_t count = cc__dims_count(in);
     for (size_t m = 0; m < ARRAY_LEN(centres); m++) {
-        tst_rng rng = {seed * 4 + m};
+        tst_rng rng = {seed * 8 + m};
         float *x = random_floats(&rng, count, -6.0f, 6.0f);
-        for (size_t i = 0; i < count; i++)
-            x[i] += isnan(centres[m]) ? (tst_rng_next(&rng) & 1 ? 1000.0f : -1000.0f) : centres[m];
+        if (isinf(centres[m]))
+            sprinkle_specials(&rng, x, count);
+        else
+            for (size_t i = 0; i < count; i++)
+                x[i] += isnan(centres[m]) ? (tst_rng_next(&rng) & 1 ? 1000.0f : -1000.0f)
+                                          : centres[m];
         double *want = new_doubles(count);
         ref_softmax(in, layout, x, want);
         char name[160];
         shape_name(name, sizeof name, names[m], in, layout);
         const tensor_ctx ctx = {in, layout, x};
-        check_kernel(name, seed * 4 + m, run_softmax, &ctx, want, count,
+        check_kernel(name, seed * 8 + m, run_softmax, &ctx, want, count,
                      (tolerance){(in->c + 8) * EPS, 1e-37, NULL});
         free(x);
         free(want);
@@ -824,10 +834,13 @@ static void test_softmax_random(void **state)
     (void)state;
     softmax_cases_run = 0;
     for_each_shape(visit_softmax, NULL);
-    /* A classifier's output: 1000 classes at 1x1. */
-    const cc__dims classes = {3, 1000, 1, 1};
-    for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
-        visit_softmax(&classes, layouts[l], base_seed + 77, NULL);
+    /* A classifier's output: 1000 classes at 1x1; channel counts around
+     * the vector widths; NCHW pixel counts around the 64-pixel blocks. */
+    const cc__dims shapes[] = {{3, 1000, 1, 1}, {2, 16, 1, 1}, {1, 33, 2, 3}, {1, 4, 5, 13},
+                               {2, 3, 1, 64},   {1, 2, 1, 65}};
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++)
+        for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
+            visit_softmax(&shapes[i], layouts[l], base_seed + 77 + i * 2 + l, NULL);
     print_message("softmax: %d random cases\n", softmax_cases_run);
 }
 
@@ -924,6 +937,30 @@ static void test_lrn_random(void **state)
     (void)state;
     lrn_cases_run = 0;
     for_each_shape(visit_lrn, NULL);
+    /* NCHW pixel blocks and their tails; NHWC channels in several chunks of
+     * the squares buffer, and channels too many for it with a window wider
+     * still (the per-pixel path). */
+    const cc__dims shapes[] = {{1, 6, 25, 24}, {2, 1500, 1, 3}, {1, 7, 3, 37}};
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++)
+        for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
+            visit_lrn(&shapes[i], layouts[l], base_seed + 300 + i * 2 + l, NULL);
+    const cc_lrn_params wide = {2001, 0.5f, 0.75f, 1.0f};
+    const cc__dims many = {2, 1100, 1, 2};
+    for (size_t l = 0; l < ARRAY_LEN(layouts); l++) {
+        tst_rng rng = {base_seed + 400 + l};
+        const size_t count = cc__dims_count(&many);
+        float *x = random_floats(&rng, count, -3.0f, 3.0f);
+        double *want = new_doubles(count);
+        ref_lrn(&many, layouts[l], &wide, x, want);
+        char name[160];
+        shape_name(name, sizeof name, "lrn size 2001", &many, layouts[l]);
+        const lrn_ctx ctx = {&many, layouts[l], &wide, x};
+        check_kernel(name, base_seed + 400 + l, run_lrn, &ctx, want, count,
+                     (tolerance){64 * EPS, 1e-37, NULL});
+        free(x);
+        free(want);
+        lrn_cases_run++;
+    }
     print_message("lrn: %d random cases\n", lrn_cases_run);
 }
 

@@ -185,10 +185,11 @@ static void free_setup(setup *s)
     free(s->add);
 }
 
-/* memcpy of `bytes` split over `threads` (one contiguous chunk each). */
+/* memcpy of `bytes` split over `threads` (one contiguous chunk each), on
+ * one thread below the size at which the layers start a team (layers.h). */
 static void copy_split(char *dst, const char *src, size_t bytes, int threads)
 {
-    if (threads == 1) {
+    if (threads == 1 || bytes / sizeof(float) < CC__LAYER_PARALLEL_WORK) {
         memcpy(dst, src, bytes);
         return;
     }

@@ -2,7 +2,7 @@
  * that each loop vectorises; every function keeps NaN as NaN. */
 #include <math.h>
 
-#include "layers.h"
+#include "kernels.h"
 
 /* Elements per unit of parallel work: long enough to vectorise and to
  * amortise scheduling, short enough to spread a small tensor over threads. */
@@ -65,12 +65,16 @@ void cc__activation_span(const cc_activation *act, const float *input, float *ou
 void cc__activation_run(const cc_activation *act, const float *input, float *output,
                         size_t count, int threads)
 {
+    /* ReLU, the networks' activation, on the ISA's kernel; the others here. */
+    const cc__layer_kernels *k = act->kind == CC_ACTIVATION_RELU ? cc__layer_kernels_get() : NULL;
     const size_t blocks = (count + ACTIVATION_BLOCK - 1) / ACTIVATION_BLOCK;
     const int nt = cc__layer_threads(threads, count);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (size_t b = 0; b < blocks; b++) {
+    CC__LAYER_FOR(b, blocks, nt, {
         const size_t begin = b * ACTIVATION_BLOCK;
         const size_t len = count - begin < ACTIVATION_BLOCK ? count - begin : ACTIVATION_BLOCK;
-        cc__activation_span(act, input + begin, output + begin, len);
-    }
+        if (k != NULL)
+            k->relu(input + begin, output + begin, len);
+        else
+            cc__activation_span(act, input + begin, output + begin, len);
+    });
 }

@@ -3,7 +3,7 @@
  * once), then out = x * mul[c] + add[c]. */
 #include <math.h>
 
-#include "layers.h"
+#include "kernels.h"
 
 /* The index of the first non-finite value of a[0..count), or -1. */
 static int first_non_finite(const float *a, int count)
@@ -60,30 +60,29 @@ void cc__batchnorm_coefficients(const cc_batchnorm_params *p, int channels, floa
     }
 }
 
+/* NHWC pixels per unit of work. */
+#define BATCHNORM_PIXEL_BLOCK 64
+
 void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
                        const float *add, const float *input, float *output, int threads)
 {
+    const cc__layer_kernels *k = cc__layer_kernels_get();
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
     const int nt = cc__layer_threads(threads, cc__dims_count(in));
     if (layout == CC_NCHW) {
         const size_t planes = (size_t)in->n * c;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < planes; u++) {
-            const float m = mul[u % c], a = add[u % c];
-            const float *x = input + u * pixels;
-            float *out = output + u * pixels;
-            for (size_t i = 0; i < pixels; i++)
-                out[i] = x[i] * m + a;
-        }
+        CC__LAYER_FOR(u, planes, nt, {
+            k->affine(input + u * pixels, output + u * pixels, pixels, mul[u % c], add[u % c]);
+        });
     } else {
-        const size_t units = (size_t)in->n * pixels;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < units; u++) {
-            const float *x = input + u * c;
-            float *out = output + u * c;
-            for (size_t i = 0; i < c; i++)
-                out[i] = x[i] * mul[i] + add[i];
-        }
+        const size_t total = (size_t)in->n * pixels;
+        const size_t units = (total + BATCHNORM_PIXEL_BLOCK - 1) / BATCHNORM_PIXEL_BLOCK;
+        CC__LAYER_FOR(u, units, nt, {
+            const size_t p0 = u * BATCHNORM_PIXEL_BLOCK;
+            const size_t len =
+                total - p0 < BATCHNORM_PIXEL_BLOCK ? total - p0 : BATCHNORM_PIXEL_BLOCK;
+            k->affine_channels(input + p0 * c, output + p0 * c, len, c, mul, add);
+        });
     }
 }

@@ -3,7 +3,10 @@
  * channel vector is the concatenation of the inputs' channel vectors. */
 #include <string.h>
 
-#include "layers.h"
+#include "kernels.h"
+
+/* NHWC pixels per unit of work. */
+#define CONCAT_PIXEL_BLOCK 64
 
 /* The channel offset of input i in the output. */
 static size_t channel_offset(const int *channels, int i)
@@ -24,24 +27,28 @@ void cc__concat_run(const cc__dims *out, cc_layout layout, int count,
     if (layout == CC_NCHW) {
         /* A unit is one input's block of one image. */
         const size_t units = (size_t)out->n * (size_t)count;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < units; u++) {
+        CC__LAYER_FOR(u, units, nt, {
             const size_t n = u / (size_t)count;
             const int i = (int)(u % (size_t)count);
             const size_t block = (size_t)channels[i] * pixels;
             memcpy(output + (n * c + channel_offset(channels, i)) * pixels,
                    inputs[i] + n * block, block * sizeof(float));
-        }
+        });
     } else {
-        const size_t units = (size_t)out->n * pixels;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t p = 0; p < units; p++) {
-            float *dst = output + p * c;
+        /* A unit is a block of pixels; each input's channels go to their
+         * slice of every pixel's channel vector. */
+        const cc__layer_kernels *k = cc__layer_kernels_get();
+        const size_t total = (size_t)out->n * pixels;
+        const size_t units = (total + CONCAT_PIXEL_BLOCK - 1) / CONCAT_PIXEL_BLOCK;
+        CC__LAYER_FOR(u, units, nt, {
+            const size_t p0 = u * CONCAT_PIXEL_BLOCK;
+            const size_t len = total - p0 < CONCAT_PIXEL_BLOCK ? total - p0 : CONCAT_PIXEL_BLOCK;
+            size_t offset = 0;
             for (int i = 0; i < count; i++) {
                 const size_t ci = (size_t)channels[i];
-                memcpy(dst, inputs[i] + p * ci, ci * sizeof(float));
-                dst += ci;
+                k->copy_rows(inputs[i] + p0 * ci, ci, output + p0 * c + offset, c, len, ci);
+                offset += ci;
             }
-        }
+        });
     }
 }

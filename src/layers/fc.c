@@ -35,9 +35,9 @@ void cc__fc_pack(int batch, int inputs, int outputs, const float *weights, float
     }
     const size_t bands = (out + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
     const int nt = cc__layer_threads(threads, in * out);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (size_t b = 0; b < bands; b++)
+    CC__LAYER_FOR(b, bands, nt, {
         transpose_band(in, out, b * TRANSPOSE_TILE, weights, packed);
+    });
 }
 
 /* Outputs per unit of work. Each unit is one single-threaded BLAS call on a
@@ -86,8 +86,8 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
      * outside it through this thread's setting), so that the result does not
      * depend on the thread count. */
     const int previous = cc__blas_threads_begin(1);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (size_t b = 0; b < blocks; b++)
+    CC__LAYER_FOR(b, blocks, nt, {
         run_block(b, n, in, out, weights, bias, act, input, output);
+    });
     cc__blas_threads_end(previous);
 }

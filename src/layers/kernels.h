@@ -57,6 +57,13 @@ static inline float cc__pool_divisor(const cc__pool_geom *g, cc__window rows, cc
  * buffer of this many floats). */
 #define CC__POOL_UNIT_OUTPUTS 4096
 
+/* NCHW softmax: pixels per call of softmax_pixels (their max and sum on the
+ * stack while the channel loops run over contiguous pixels). */
+#define CC__SOFTMAX_PIXELS 64
+/* NHWC LRN: floats of the squares buffer (a chunk of channels and its
+ * window's halo) on the stack. */
+#define CC__LRN_CHUNK 1024
+
 typedef struct {
     /* NCHW: output rows [oy0, oy1) of one channel plane [h][w] into
      * out_plane [oh][ow]. Max: NaN wins, padding never does. */
@@ -65,6 +72,39 @@ typedef struct {
     /* NHWC: output row oy of one image [h][w][c] into out_row [ow][c]. */
     void (*pool_nhwc_row)(const cc__pool_geom *g, int h, int w, int c, const float *image,
                           float *out_row, int oy);
+    /* Global pooling, NCHW: out[u] = max or mean of input[u][0 .. pixels),
+     * u < planes (a NaN wins a max). */
+    void (*global_nchw)(bool is_max, const float *input, size_t planes, size_t pixels,
+                        float *out);
+    /* Global pooling, NHWC: channels [0, len) of one image [pixels][c]
+     * (image points at the first of them) into out[len]. */
+    void (*global_nhwc)(bool is_max, const float *image, size_t pixels, size_t c, size_t len,
+                        float *out);
+    /* out[i] = max(0, in[i]) (NaN and -0 kept), i < n; out may be in. */
+    void (*relu)(const float *in, float *out, size_t n);
+    /* out[i] = a[i] + b[i], then ReLU when relu; out may be a or b. */
+    void (*add)(const float *a, const float *b, float *out, size_t n, bool relu);
+    /* out[i] = x[i] * mul + add; out may be x. */
+    void (*affine)(const float *x, float *out, size_t n, float mul, float add);
+    /* out[p][i] = x[p][i] * mul[i] + add[i], p < pixels, i < c; out may be x. */
+    void (*affine_channels)(const float *x, float *out, size_t pixels, size_t c,
+                            const float *mul, const float *add);
+    /* rows x cols floats from src to dst, rows src_stride and dst_stride
+     * floats apart (no overlap). */
+    void (*copy_rows)(const float *src, size_t src_stride, float *dst, size_t dst_stride,
+                      size_t rows, size_t cols);
+    /* Softmax over c contiguous channels of each of `count` pixels. */
+    void (*softmax_vectors)(const float *x, float *out, size_t c, size_t count);
+    /* Softmax over channels (stride apart) of pixels [0, len) of an NCHW
+     * image, len <= CC__SOFTMAX_PIXELS. */
+    void (*softmax_pixels)(const float *x, float *out, size_t c, size_t stride, size_t len);
+    /* LRN, NCHW: pixels [p0, p0 + len) of every channel of one image
+     * [channels][pixels]. */
+    void (*lrn_nchw_block)(const cc_lrn_params *p, const float *image, float *out, int channels,
+                           size_t pixels, size_t p0, size_t len);
+    /* LRN, NHWC: `count` pixels' channel vectors of `channels`. */
+    void (*lrn_nhwc)(const cc_lrn_params *p, const float *x, float *out, int channels,
+                     size_t count);
 } cc__layer_kernels;
 
 extern const cc__layer_kernels cc__layer_kernels_portable;

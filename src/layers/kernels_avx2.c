@@ -44,6 +44,41 @@ static inline kvec kv_add(kvec a, kvec b) { return _mm256_add_ps(a, b); }
 static inline kvec kv_mul(kvec a, kvec b) { return _mm256_mul_ps(a, b); }
 static inline kvec kv_div(kvec a, kvec b) { return _mm256_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm256_sqrt_ps(a); }
+/* max(0, v) returns v when v is NaN (maxps returns its second operand). */
+static inline kvec kv_relu(kvec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
+{
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_LT_OQ));
+}
+static inline kvec kv_keep_n(kvec v, int n, float fill)
+{
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(first_lanes(n)));
+}
+/* p * 2^n for integer-valued n in [-126, 127] (n NaN: any finite scale). */
+static inline kvec kv_scale2(kvec p, kvec n)
+{
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+}
+static inline __m128 kv_quarter_max(__m128 a, __m128 b)
+{
+    return _mm_blendv_ps(_mm_max_ps(a, b), a, _mm_cmpunord_ps(a, a));
+}
+/* The 128-bit halves, then pairwise (NaN-aware for max). */
+static inline float kv_hmax(kvec v)
+{
+    __m128 m = kv_quarter_max(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = kv_quarter_max(m, _mm_movehl_ps(m, m));
+    m = kv_quarter_max(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+static inline float kv_hsum(kvec v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
 
 #define KB_KERNELS cc__layer_kernels_avx2
 #include "kernels_body.h"

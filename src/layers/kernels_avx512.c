@@ -36,6 +36,43 @@ static inline kvec kv_add(kvec a, kvec b) { return _mm512_add_ps(a, b); }
 static inline kvec kv_mul(kvec a, kvec b) { return _mm512_mul_ps(a, b); }
 static inline kvec kv_div(kvec a, kvec b) { return _mm512_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm512_sqrt_ps(a); }
+/* max(0, v) returns v when v is NaN (maxps returns its second operand). */
+static inline kvec kv_relu(kvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
+{
+    return _mm512_mask_mov_ps(b, _mm512_cmp_ps_mask(x, _mm512_set1_ps(lo), _CMP_LT_OQ), a);
+}
+static inline kvec kv_keep_n(kvec v, int n, float fill)
+{
+    return _mm512_mask_mov_ps(_mm512_set1_ps(fill), first_lanes(n), v);
+}
+/* scalef: p * 2^floor(n). */
+static inline kvec kv_scale2(kvec p, kvec n) { return _mm512_scalef_ps(p, n); }
+/* The halves, then the 128-bit quarters, pairwise (NaN-aware for max). */
+static inline __m128 kv_quarter_max(__m128 a, __m128 b)
+{
+    return _mm_blendv_ps(_mm_max_ps(a, b), a, _mm_cmpunord_ps(a, a));
+}
+static inline float kv_hmax(kvec v)
+{
+    const __m256 lo = _mm512_castps512_ps256(v);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    const __m256 m8 = _mm256_blendv_ps(_mm256_max_ps(lo, hi), lo, _mm256_cmp_ps(lo, lo, _CMP_UNORD_Q));
+    __m128 m = kv_quarter_max(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+    m = kv_quarter_max(m, _mm_movehl_ps(m, m));
+    m = kv_quarter_max(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+static inline float kv_hsum(kvec v)
+{
+    const __m256 lo = _mm512_castps512_ps256(v);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    const __m256 s8 = _mm256_add_ps(lo, hi);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
 
 #define KB_KERNELS cc__layer_kernels_avx512
 #include "kernels_body.h"

@@ -15,8 +15,14 @@
  *   kv_gather(p, s)            p[0], p[s], ..., p[(KV - 1) s]
  *   kv_max(m, v)               max where a NaN wins (m's when both are)
  *   kv_add kv_mul kv_div kv_sqrt
+ *   kv_relu(v)                 max(0, v), NaN and -0 kept
+ *   kv_below(x, lo, a, b)      x < lo ? a : b, per lane (NaN: b)
+ *   kv_keep_n(v, n, fill)      the first n lanes of v, fill in the others
+ *   kv_scale2(p, n)            p * 2^n for integer-valued n in [-126, 127]
+ *   kv_hmax(v) kv_hsum(v)      across the lanes (the max NaN-aware)
  * Plain IEEE operations throughout (no FMA contraction: ISO C), so every
- * family rounds alike wherever the order of operations is the same. */
+ * family rounds alike wherever the order of operations is the same, except
+ * across lanes. */
 #include <math.h>
 #include <string.h>
 
@@ -184,28 +190,31 @@ KB_ALWAYS_INLINE void pool_horizontal(const cc__pool_geom *g, const float *buf, 
         pool_horizontal_kind(buf, out, n, g->sw, g->kw, room, is_max);
 }
 
-/* Average: out[j] (output column ox0 + j of row oy, j < n) divided by its
- * window's divisor; the windows inside the input share one. */
-static void pool_divide(const cc__pool_geom *g, int h, int w, int oy, int ox0, int n,
+/* Average: cols[j] = the column factor of output column ox0 + j's divisor
+ * (cc__pool_divisor: cells of the padded input or of the input), j < n;
+ * cols has room for n rounded up to KV. */
+static void pool_column_factors(const cc__pool_geom *g, int w, int ox0, int n, float *cols)
+{
+    for (int j = 0; j < n; j++) {
+        const cc__window c = cc__window_at(ox0 + j, g->sw, g->kw, g->pl, g->pr, w);
+        cols[j] = (float)(g->include_pad ? c.padded : c.end - c.begin);
+    }
+    for (int j = n; j % KV != 0; j++)
+        cols[j] = 1.0f;
+}
+
+/* Average: out[j] /= row factor * cols[j] (the divisor, rounded as
+ * cc__pool_divisor rounds it), j < n, for output row oy. */
+static void pool_divide(const cc__pool_geom *g, int h, int oy, const float *cols, int n,
                         float *out)
 {
     const cc__window rows = cc__window_at(oy, g->sh, g->kh, g->pt, g->pb, h);
-    /* Output columns whose window lies inside the input: [lo, hi). */
-    const int64_t lo = (g->pl + g->sw - 1) / g->sw;
-    const int64_t last_start = (int64_t)w + g->pl - g->kw;
-    const int64_t hi = last_start < 0 ? 0 : last_start / g->sw + 1;
-    const int ja = kb_clamp(lo - ox0, 0, n), jb = kb_clamp(hi - ox0, ja, n);
-    const float inside = g->include_pad ? (float)rows.padded * (float)g->kw
-                                        : (float)(rows.end - rows.begin) * (float)g->kw;
-    const kvec d = kv_set1(inside);
-    for (int j = ja; j < jb; j += KV) {
-        const int m = jb - j;
+    const kvec r = kv_set1((float)(g->include_pad ? rows.padded : rows.end - rows.begin));
+    for (int j = 0; j < n; j += KV) {
+        const int m = n - j;
+        const kvec d = kv_mul(r, kv_load(cols + j));
         kb_store_upto(out + j, kv_div(m >= KV ? kv_load(out + j) : kv_load_n(out + j, m), d), m);
     }
-    for (int j = 0; j < n; j++)
-        if (j < ja || j >= jb)
-            out[j] /= cc__pool_divisor(g, rows,
-                                       cc__window_at(ox0 + j, g->sw, g->kw, g->pl, g->pr, w));
 }
 
 /* A kernel wider than the row buffer: each output from its window. */
@@ -246,6 +255,9 @@ KB_ALWAYS_INLINE void pool_nchw_passes(const cc__pool_geom *g, int h, int w, con
     const float pad = is_max ? -INFINITY : 0.0f;
     const size_t ws = (size_t)w, cols = (size_t)(b - a), plane_size = (size_t)h * ws;
     const size_t offset = (size_t)(xs + a);
+    float cols_factor[CC__POOL_ROW_FLOATS + 16];
+    if (!is_max)
+        pool_column_factors(g, w, ox0, n, cols_factor);
     /* Outputs after a chunk of a row are the next chunk's, written later,
      * when they are not the next row's, written earlier. */
     const bool whole_rows = ox0 == 0 && n == ow;
@@ -270,7 +282,7 @@ KB_ALWAYS_INLINE void pool_nchw_passes(const cc__pool_geom *g, int h, int w, con
                 pool_horizontal(g, buf + (size_t)r * (size_t)pitch, out + (size_t)r * (size_t)ow,
                                 n, whole_rows ? (oy1 - oy - r) * ow : n, is_max);
         for (int r = 0; r < rows && !is_max; r++)
-            pool_divide(g, h, w, oy + r, ox0, n, out + (size_t)r * (size_t)ow);
+            pool_divide(g, h, oy + r, cols_factor, n, out + (size_t)r * (size_t)ow);
     }
 }
 
@@ -360,7 +372,389 @@ static void pool_nhwc_row(const cc__pool_geom *g, int h, int w, int c, const flo
         pool_nhwc_kind(g, h, w, c, image, out_row, oy, false);
 }
 
+/* ---- Global pooling -------------------------------------------------------
+ * NCHW: each plane reduced in vectors, then across the lanes. Whole vectors
+ * are loaded past a plane's end while the next plane follows (the lanes
+ * past it replaced by the identity), so that only the tensor's last plane
+ * pays masked loads. NHWC: channel vectors, four at a time in registers,
+ * across the pixels. Averages divide the sum by the pixel count. */
+
+KB_ALWAYS_INLINE void global_nchw_kind(const float *input, size_t planes, size_t pixels,
+                                       float *out, bool is_max)
+{
+    const float identity = is_max ? -INFINITY : 0.0f;
+    const size_t total = planes * pixels;
+    for (size_t u = 0; u < planes; u++) {
+        const float *plane = input + u * pixels;
+        kvec acc = kv_set1(identity);
+        size_t i = 0;
+        for (; i + KV <= pixels; i += KV)
+            acc = kb_pool_v(is_max, acc, kv_load(plane + i));
+        if (i < pixels) {
+            const int m = (int)(pixels - i);
+            const bool whole = u * pixels + i + KV <= total;
+            acc = kb_pool_v(is_max, acc,
+                            kv_keep_n(whole ? kv_load(plane + i) : kv_load_n(plane + i, m), m,
+                                      identity));
+        }
+        out[u] = is_max ? kv_hmax(acc) : kv_hsum(acc) / (float)pixels;
+    }
+}
+
+static void global_nchw(bool is_max, const float *input, size_t planes, size_t pixels,
+                        float *out)
+{
+    if (is_max)
+        global_nchw_kind(input, planes, pixels, out, true);
+    else
+        global_nchw_kind(input, planes, pixels, out, false);
+}
+
+/* Channels [c0, c0 + nv * KV), or [c0, c0 + tail) with tail < KV. */
+KB_ALWAYS_INLINE void global_nhwc_block(const float *image, size_t pixels, size_t c, float *out,
+                                        int nv, int tail, bool is_max)
+{
+    kvec acc[4];
+    for (int v = 0; v < nv; v++)
+        acc[v] = kv_set1(is_max ? -INFINITY : 0.0f);
+    for (size_t p = 0; p < pixels; p++) {
+        const float *px = image + p * c;
+        for (int v = 0; v < nv; v++)
+            acc[v] = kb_pool_v(is_max, acc[v], tail > 0 ? kv_load_n(px, tail) : kv_load(px + v * KV));
+    }
+    const kvec d = kv_set1((float)pixels);
+    for (int v = 0; v < nv; v++) {
+        const kvec r = is_max ? acc[v] : kv_div(acc[v], d);
+        if (tail > 0)
+            kv_store_n(out, r, tail);
+        else
+            kv_store(out + v * KV, r);
+    }
+}
+
+KB_ALWAYS_INLINE void global_nhwc_kind(const float *image, size_t pixels, size_t c, size_t len,
+                                       float *out, bool is_max)
+{
+    size_t c0 = 0;
+    for (; c0 + 4 * KV <= len; c0 += 4 * KV)
+        global_nhwc_block(image + c0, pixels, c, out + c0, 4, 0, is_max);
+    for (; c0 + KV <= len; c0 += KV)
+        global_nhwc_block(image + c0, pixels, c, out + c0, 1, 0, is_max);
+    if (c0 < len)
+        global_nhwc_block(image + c0, pixels, c, out + c0, 1, (int)(len - c0), is_max);
+}
+
+static void global_nhwc(bool is_max, const float *image, size_t pixels, size_t c, size_t len,
+                        float *out)
+{
+    if (is_max)
+        global_nhwc_kind(image, pixels, c, len, out, true);
+    else
+        global_nhwc_kind(image, pixels, c, len, out, false);
+}
+
+/* ---- Element-wise ---------------------------------------------------------
+ * out may be an input (every vector is loaded before its store). */
+
+/* out[i] = f(i) for i < n in vectors, the last one masked. */
+#define KB_SPAN(n, i, m, expr_whole, expr_part, out)                                           \
+    do {                                                                                       \
+        size_t i = 0;                                                                          \
+        for (; i + KV <= (n); i += KV)                                                         \
+            kv_store((out) + i, (expr_whole));                                                 \
+        if (i < (n)) {                                                                         \
+            const int m = (int)((n) - i);                                                      \
+            kv_store_n((out) + i, (expr_part), m);                                             \
+        }                                                                                      \
+    } while (0)
+
+static void relu_span(const float *in, float *out, size_t n)
+{
+    KB_SPAN(n, i, m, kv_relu(kv_load(in + i)), kv_relu(kv_load_n(in + i, m)), out);
+}
+
+static void add_span(const float *a, const float *b, float *out, size_t n, bool relu)
+{
+    if (relu)
+        KB_SPAN(n, i, m, kv_relu(kv_add(kv_load(a + i), kv_load(b + i))),
+                kv_relu(kv_add(kv_load_n(a + i, m), kv_load_n(b + i, m))), out);
+    else
+        KB_SPAN(n, i, m, kv_add(kv_load(a + i), kv_load(b + i)),
+                kv_add(kv_load_n(a + i, m), kv_load_n(b + i, m)), out);
+}
+
+/* out[i] = x[i] * mul + add (a rounding after each). */
+static void affine_span(const float *x, float *out, size_t n, float mul, float add)
+{
+    const kvec vm = kv_set1(mul), va = kv_set1(add);
+    KB_SPAN(n, i, m, kv_add(kv_mul(kv_load(x + i), vm), va),
+            kv_add(kv_mul(kv_load_n(x + i, m), vm), va), out);
+}
+
+/* `pixels` channel vectors of c: out[p][i] = x[p][i] * mul[i] + add[i]. */
+static void affine_channels(const float *x, float *out, size_t pixels, size_t c,
+                            const float *mul, const float *add)
+{
+    for (size_t p = 0; p < pixels; p++) {
+        const float *xp = x + p * c;
+        KB_SPAN(c, i, m, kv_add(kv_mul(kv_load(xp + i), kv_load(mul + i)), kv_load(add + i)),
+                kv_add(kv_mul(kv_load_n(xp + i, m), kv_load_n(mul + i, m)),
+                       kv_load_n(add + i, m)),
+                out + p * c);
+    }
+}
+
+/* rows x cols floats from src (rows src_stride apart) to dst (dst_stride
+ * apart): an NHWC concat's channel slices. */
+static void copy_rows(const float *src, size_t src_stride, float *dst, size_t dst_stride,
+                      size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = src + r * src_stride;
+        KB_SPAN(cols, i, m, kv_load(in + i), kv_load_n(in + i, m), dst + r * dst_stride);
+    }
+}
+
+/* ---- exp and pow -------------------------------------------------------- */
+
+/* e^x for x <= 0 (softmax's x - max), NaN kept: Cody-Waite reduction to
+ * r in [-ln2/2, ln2/2] and Cephes's degree-7 expf polynomial (below 1 ulp
+ * on [-87, 0], measured against exp in double), scaled by 2^n; below -87
+ * the result is 0 (e^-87 = 1.6e-38). */
+KB_ALWAYS_INLINE kvec kb_exp(kvec x)
+{
+    const kvec lo = kv_set1(-87.0f);
+    const kvec clamped = kv_below(x, -87.0f, lo, x);
+    const kvec shifter = kv_set1(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+    const kvec n =
+        kv_add(kv_add(kv_mul(clamped, kv_set1(1.44269504088896341f)), shifter),
+               kv_set1(-12582912.0f));
+    const kvec r = kv_add(kv_add(clamped, kv_mul(n, kv_set1(-0.693359375f))),
+                          kv_mul(n, kv_set1(2.12194440e-4f)));
+    kvec p = kv_set1(1.9875691500e-4f);
+    p = kv_add(kv_mul(p, r), kv_set1(1.3981999507e-3f));
+    p = kv_add(kv_mul(p, r), kv_set1(8.3334519073e-3f));
+    p = kv_add(kv_mul(p, r), kv_set1(4.1665795894e-2f));
+    p = kv_add(kv_mul(p, r), kv_set1(1.6666665459e-1f));
+    p = kv_add(kv_mul(p, r), kv_set1(5.0000001201e-1f));
+    p = kv_add(kv_add(kv_mul(kv_mul(p, r), r), r), kv_set1(1.0f));
+    return kv_below(x, -87.0f, kv_set1(0.0f), kv_scale2(p, n));
+}
+
+/* x * base^-beta for base > 0: beta 0.75 (AlexNet's and GoogLeNet's LRN),
+ * 0.5 and 1 by square roots and a division; any other beta by powf. */
+KB_ALWAYS_INLINE kvec kb_scale_pow(kvec x, kvec base, float beta)
+{
+    if (beta == 0.75f) {
+        const kvec s = kv_sqrt(base);
+        return kv_div(x, kv_mul(s, kv_sqrt(s)));
+    }
+    if (beta == 0.5f)
+        return kv_div(x, kv_sqrt(base));
+    if (beta == 1.0f)
+        return kv_div(x, base);
+    float b[KV], v[KV];
+    kv_store(b, base);
+    kv_store(v, x);
+    for (int i = 0; i < KV; i++)
+        v[i] *= powf(b[i], -beta);
+    return kv_load(v);
+}
+
+/* ---- Softmax ---------------------------------------------------------------
+ * out = exp(x - max) / sum, the max NaN-aware (a NaN gives NaN everywhere,
+ * as in PyTorch). */
+
+/* `count` pixels of c contiguous channels each (NHWC, or 1x1 NCHW). */
+static void softmax_vectors(const float *x, float *out, size_t c, size_t count)
+{
+    for (size_t u = 0; u < count; u++) {
+        const float *xp = x + u * c;
+        float *op = out + u * c;
+        kvec acc = kv_set1(-INFINITY);
+        size_t i = 0;
+        for (; i + KV <= c; i += KV)
+            acc = kv_max(acc, kv_load(xp + i));
+        if (i < c)
+            acc = kv_max(acc, kv_keep_n(kv_load_n(xp + i, (int)(c - i)), (int)(c - i), -INFINITY));
+        const kvec max = kv_set1(kv_hmax(acc));
+        kvec sum = kv_set1(0.0f);
+        for (i = 0; i + KV <= c; i += KV) {
+            const kvec e = kb_exp(kv_add(kv_load(xp + i), kv_mul(max, kv_set1(-1.0f))));
+            kv_store(op + i, e);
+            sum = kv_add(sum, e);
+        }
+        if (i < c) {
+            const int m = (int)(c - i);
+            const kvec e = kv_keep_n(kb_exp(kv_add(kv_load_n(xp + i, m), kv_mul(max, kv_set1(-1.0f)))),
+                                     m, 0.0f);
+            kv_store_n(op + i, e, m);
+            sum = kv_add(sum, e);
+        }
+        const kvec inv = kv_set1(1.0f / kv_hsum(sum));
+        KB_SPAN(c, j, m, kv_mul(kv_load(op + j), inv), kv_mul(kv_load_n(op + j, m), inv), op);
+    }
+}
+
+/* NCHW: pixels [0, len) (len <= CC__SOFTMAX_PIXELS) of one image whose
+ * channel stride is `stride`, each pixel's max and sum in vectors. */
+static void softmax_pixels(const float *x, float *out, size_t c, size_t stride, size_t len)
+{
+    float max[CC__SOFTMAX_PIXELS], sum[CC__SOFTMAX_PIXELS];
+    for (size_t p0 = 0; p0 < len; p0 += KV) {
+        const int m = len - p0 < KV ? (int)(len - p0) : KV;
+        kvec vmax = kv_set1(-INFINITY);
+        for (size_t i = 0; i < c; i++)
+            vmax = kv_max(vmax, m == KV ? kv_load(x + i * stride + p0) : kv_load_n(x + i * stride + p0, m));
+        kv_store(max + p0, vmax);
+        kv_store(sum + p0, kv_set1(0.0f));
+    }
+    for (size_t i = 0; i < c; i++)
+        for (size_t p0 = 0; p0 < len; p0 += KV) {
+            const int m = len - p0 < KV ? (int)(len - p0) : KV;
+            const float *xp = x + i * stride + p0;
+            const kvec neg = kv_mul(kv_load(max + p0), kv_set1(-1.0f));
+            const kvec e = kb_exp(kv_add(m == KV ? kv_load(xp) : kv_load_n(xp, m), neg));
+            if (m == KV)
+                kv_store(out + i * stride + p0, e);
+            else
+                kv_store_n(out + i * stride + p0, e, m);
+            kv_store(sum + p0, kv_add(kv_load(sum + p0), e));
+        }
+    for (size_t p0 = 0; p0 < len; p0 += KV)
+        kv_store(sum + p0, kv_div(kv_set1(1.0f), kv_load(sum + p0)));
+    for (size_t i = 0; i < c; i++)
+        for (size_t p0 = 0; p0 < len; p0 += KV) {
+            const int m = len - p0 < KV ? (int)(len - p0) : KV;
+            float *op = out + i * stride + p0;
+            const kvec inv = kv_load(sum + p0);
+            if (m == KV)
+                kv_store(op, kv_mul(kv_load(op), inv));
+            else
+                kv_store_n(op, kv_mul(kv_load_n(op, m), inv), m);
+        }
+}
+
+/* ---- LRN across channels ---------------------------------------------------
+ * The window sums accumulate in ascending channel order from the window's
+ * first square, as before vectorising: the sums are bit for bit those of
+ * the scalar loops; the power is vectorised (kb_scale_pow). */
+
+/* NCHW: pixels [p0, p0 + len) of every channel of one image [channels][pixels]. */
+static void lrn_nchw_block(const cc_lrn_params *p, const float *image, float *out, int channels,
+                           size_t pixels, size_t p0, size_t len)
+{
+    const kvec scale = kv_set1(p->alpha / (float)p->size), k = kv_set1(p->k);
+    for (int c = 0; c < channels; c++) {
+        const int lo = c - p->size / 2 < 0 ? 0 : c - p->size / 2;
+        const int hi = c + (p->size - 1) / 2 >= channels ? channels - 1 : c + (p->size - 1) / 2;
+        for (size_t i = p0; i < p0 + len; i += KV) {
+            const int m = p0 + len - i < KV ? (int)(p0 + len - i) : KV;
+            const float *first = image + (size_t)lo * pixels + i;
+            kvec v = m == KV ? kv_load(first) : kv_load_n(first, m);
+            kvec sum = kv_mul(v, v);
+            for (int j = lo + 1; j <= hi; j++) {
+                const float *q = image + (size_t)j * pixels + i;
+                v = m == KV ? kv_load(q) : kv_load_n(q, m);
+                sum = kv_add(sum, kv_mul(v, v));
+            }
+            const float *xc = image + (size_t)c * pixels + i;
+            const kvec x = m == KV ? kv_load(xc) : kv_load_n(xc, m);
+            const kvec r = kb_scale_pow(x, kv_add(k, kv_mul(scale, sum)), p->beta);
+            float *oc = out + (size_t)c * pixels + i;
+            if (m == KV)
+                kv_store(oc, r);
+            else
+                kv_store_n(oc, r, m);
+        }
+    }
+}
+
+/* NHWC with windows wider than the squares buffer: each pixel's sums
+ * accumulated in out (ascending channels, clipped), then normalised in
+ * place. */
+static void lrn_nhwc_wide(const cc_lrn_params *p, const float *x, float *out, int channels,
+                          size_t count, int before, int after)
+{
+    const kvec scale = kv_set1(p->alpha / (float)p->size), k = kv_set1(p->k);
+    for (size_t u = 0; u < count; u++) {
+        const float *xp = x + u * (size_t)channels;
+        float *op = out + u * (size_t)channels;
+        for (int i = 0; i < channels; i++)
+            op[i] = 0.0f;
+        for (int d = -before; d <= after; d++) {
+            const int begin = d < 0 ? -d : 0, end = d > 0 ? channels - d : channels;
+            for (int i = begin; i < end; i++)
+                op[i] += xp[i + d] * xp[i + d];
+        }
+        for (int i = 0; i < channels; i += KV) {
+            const int m = channels - i < KV ? channels - i : KV;
+            const kvec sum = m == KV ? kv_load(op + i) : kv_load_n(op + i, m);
+            const kvec v = m == KV ? kv_load(xp + i) : kv_load_n(xp + i, m);
+            const kvec r = kb_scale_pow(v, kv_add(k, kv_mul(scale, sum)), p->beta);
+            if (m == KV)
+                kv_store(op + i, r);
+            else
+                kv_store_n(op + i, r, m);
+        }
+    }
+}
+
+/* NHWC: `count` pixels' channel vectors. The squares go to a buffer with
+ * zeros for the channels outside [0, channels) (adding a zero to a sum of
+ * squares changes nothing), in chunks of channels with their window's
+ * halo. */
+static void lrn_nhwc(const cc_lrn_params *p, const float *x, float *out, int channels,
+                     size_t count)
+{
+    float sq[CC__LRN_CHUNK + KB_SLACK];
+    const int before = p->size / 2 < channels ? p->size / 2 : channels - 1;
+    const int after = (p->size - 1) / 2 < channels ? (p->size - 1) / 2 : channels - 1;
+    const int chunk = CC__LRN_CHUNK - before - after - KV;
+    const kvec scale = kv_set1(p->alpha / (float)p->size), k = kv_set1(p->k);
+    if (chunk < KV) {
+        lrn_nhwc_wide(p, x, out, channels, count, before, after);
+        return;
+    }
+    for (size_t u = 0; u < count; u++) {
+        const float *xp = x + u * (size_t)channels;
+        float *op = out + u * (size_t)channels;
+        for (int c0 = 0; c0 < channels; c0 += chunk) {
+            const int n = channels - c0 < chunk ? channels - c0 : chunk;
+            /* sq[i] is channel c0 - before + i. */
+            for (int i = 0; i < n + before + after + KV; i++) {
+                const int ch = c0 - before + i;
+                sq[i] = ch >= 0 && ch < channels ? xp[ch] * xp[ch] : 0.0f;
+            }
+            for (int i = 0; i < n; i += KV) {
+                const int m = n - i < KV ? n - i : KV;
+                kvec sum = kv_load(sq + i);
+                for (int d = 1; d <= before + after; d++)
+                    sum = kv_add(sum, kv_load(sq + i + d));
+                const float *xc = xp + c0 + i;
+                const kvec r = kb_scale_pow(m == KV ? kv_load(xc) : kv_load_n(xc, m),
+                                            kv_add(k, kv_mul(scale, sum)), p->beta);
+                if (m == KV)
+                    kv_store(op + c0 + i, r);
+                else
+                    kv_store_n(op + c0 + i, r, m);
+            }
+        }
+    }
+}
+
 const cc__layer_kernels KB_KERNELS = {
     .pool_nchw_rows = pool_nchw_rows,
     .pool_nhwc_row = pool_nhwc_row,
+    .global_nchw = global_nchw,
+    .global_nhwc = global_nhwc,
+    .relu = relu_span,
+    .add = add_span,
+    .affine = affine_span,
+    .affine_channels = affine_channels,
+    .copy_rows = copy_rows,
+    .softmax_vectors = softmax_vectors,
+    .softmax_pixels = softmax_pixels,
+    .lrn_nchw_block = lrn_nchw_block,
+    .lrn_nhwc = lrn_nhwc,
 };

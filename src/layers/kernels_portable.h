@@ -74,4 +74,44 @@ static inline kvec kv_sqrt(kvec a)
     return a;
 }
 
+static inline kvec kv_relu(kvec v)
+{
+    for (int i = 0; i < KV; i++)
+        v.lane[i] = v.lane[i] < 0.0f ? 0.0f : v.lane[i];
+    return v;
+}
+static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
+{
+    for (int i = 0; i < KV; i++)
+        b.lane[i] = x.lane[i] < lo ? a.lane[i] : b.lane[i];
+    return b;
+}
+static inline kvec kv_keep_n(kvec v, int n, float fill)
+{
+    for (int i = n; i < KV; i++)
+        v.lane[i] = fill;
+    return v;
+}
+/* p * 2^n for integer-valued n in [-126, 127] (n NaN: p unscaled). */
+static inline kvec kv_scale2(kvec p, kvec n)
+{
+    for (int i = 0; i < KV; i++)
+        p.lane[i] = n.lane[i] == n.lane[i] ? ldexpf(p.lane[i], (int)n.lane[i]) : p.lane[i];
+    return p;
+}
+static inline float kv_hmax(kvec v)
+{
+    float m = v.lane[0];
+    for (int i = 1; i < KV; i++)
+        m = (v.lane[i] > m) | (v.lane[i] != v.lane[i]) ? v.lane[i] : m;
+    return m;
+}
+static inline float kv_hsum(kvec v)
+{
+    float s = v.lane[0];
+    for (int i = 1; i < KV; i++)
+        s += v.lane[i];
+    return s;
+}
+
 #endif

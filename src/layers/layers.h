@@ -28,6 +28,25 @@ static inline int cc__layer_threads(int threads, size_t work)
     return threads > 1 && work >= CC__LAYER_PARALLEL_WORK ? threads : 1;
 }
 
+/* Runs the block { ... } for u = 0 .. units - 1: over `threads` OpenMP
+ * threads (static schedule), or in a plain loop on the calling thread when
+ * threads <= 1: an OpenMP region that does not fork still costs about 2 us
+ * here (libgomp sets up a team of one), as long as a small layer's whole
+ * run. */
+#define CC__LAYER_FOR(u, units, threads, ...)                                                   \
+    do {                                                                                       \
+        const int cc__for_threads = (threads);                                                 \
+        const size_t cc__for_units = (units);                                                  \
+        if (cc__for_threads <= 1) {                                                            \
+            for (size_t u = 0; u < cc__for_units; u++)                                         \
+                __VA_ARGS__                                                                    \
+        } else {                                                                               \
+            _Pragma("omp parallel for num_threads(cc__for_threads) schedule(static)")          \
+            for (size_t u = 0; u < cc__for_units; u++)                                         \
+                __VA_ARGS__                                                                    \
+        }                                                                                      \
+    } while (0)
+
 /* Pooling: validates p against in (CC_ERR_INVALID_ARG naming the field) and
  * gives the output shape. */
 cc_status cc__pool_output(const cc__dims *in, const cc_pool2d_params *p, cc__dims *out);

@@ -1,11 +1,12 @@
 /* Local response normalisation across channels (PyTorch's LocalResponseNorm,
  * Caffe's ACROSS_CHANNELS): out = x / (k + alpha/size * sum x^2)^beta, the
- * sum over channels c - size/2 .. c + (size-1)/2 clipped to [0, C). The
- * output buffer first holds the sums, accumulated in ascending channel order
- * in both layouts, then is overwritten with the result. */
+ * sum over channels c - size/2 .. c + (size-1)/2 clipped to [0, C),
+ * accumulated in ascending channel order in both layouts. The loops are
+ * kernels_body.h's: the sums vectorised over pixels (NCHW) or channels
+ * (NHWC), the power by square roots for beta 0.75, 0.5 and 1. */
 #include <math.h>
 
-#include "layers.h"
+#include "kernels.h"
 
 cc_status cc__lrn_check(const cc_lrn_params *p)
 {
@@ -25,73 +26,36 @@ cc_status cc__lrn_check(const cc_lrn_params *p)
     return CC_OK;
 }
 
-/* The window of channel c: [*lo, *hi], clipped to [0, channels). */
-static void channel_window(int64_t c, int64_t size, int64_t channels, int64_t *lo,
-                           int64_t *hi)
-{
-    *lo = c - size / 2 < 0 ? 0 : c - size / 2;
-    *hi = c + (size - 1) / 2 >= channels ? channels - 1 : c + (size - 1) / 2;
-}
-
-static void normalise(const cc_lrn_params *p, const float *x, float *out, size_t len)
-{
-    const float scale = p->alpha / (float)p->size;
-    for (size_t i = 0; i < len; i++)
-        out[i] = x[i] * powf(p->k + scale * out[i], -p->beta);
-}
-
-/* NCHW: channel c of one image [C][pixels]; out is that channel's plane. */
-static void lrn_plane(const cc_lrn_params *p, const float *image, float *out, int c,
-                      int channels, size_t pixels)
-{
-    int64_t lo, hi;
-    channel_window(c, p->size, channels, &lo, &hi);
-    for (size_t i = 0; i < pixels; i++)
-        out[i] = 0.0f;
-    for (int64_t j = lo; j <= hi; j++) {
-        const float *plane = image + (size_t)j * pixels;
-        for (size_t i = 0; i < pixels; i++)
-            out[i] += plane[i] * plane[i];
-    }
-    normalise(p, image + (size_t)c * pixels, out, pixels);
-}
-
-/* NHWC: one pixel's channel vector; offset d adds channel c + d to channel c. */
-static void lrn_vector(const cc_lrn_params *p, const float *x, float *out, int channels)
-{
-    const int64_t c = channels;
-    const int64_t d_lo = -(p->size / 2) < -(c - 1) ? -(c - 1) : -(p->size / 2);
-    const int64_t d_hi = (p->size - 1) / 2 > c - 1 ? c - 1 : (p->size - 1) / 2;
-    for (int64_t i = 0; i < c; i++)
-        out[i] = 0.0f;
-    for (int64_t d = d_lo; d <= d_hi; d++) {
-        const int64_t begin = d < 0 ? -d : 0;
-        const int64_t end = d > 0 ? c - d : c;
-        for (int64_t i = begin; i < end; i++)
-            out[i] += x[i + d] * x[i + d];
-    }
-    normalise(p, x, out, (size_t)c);
-}
+/* NCHW pixels per unit of work: the window's rows of the block stay in L1
+ * while the channels go by. NHWC pixels per unit. */
+#define LRN_PIXEL_BLOCK 512
+#define LRN_VECTOR_BLOCK 16
 
 void cc__lrn_run(const cc__dims *in, cc_layout layout, const cc_lrn_params *p,
                  const float *input, float *output, int threads)
 {
+    const cc__layer_kernels *k = cc__layer_kernels_get();
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
     const size_t window = (size_t)p->size < c ? (size_t)p->size : c;
     const int nt = cc__layer_threads(threads, cc__dims_count(in) * (window + 8));
     if (layout == CC_NCHW) {
-        const size_t planes = (size_t)in->n * c;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < planes; u++) {
-            const size_t n = u / c;
-            lrn_plane(p, input + n * c * pixels, output + u * pixels, (int)(u % c), in->c,
-                      pixels);
-        }
+        const size_t blocks = (pixels + LRN_PIXEL_BLOCK - 1) / LRN_PIXEL_BLOCK;
+        const size_t units = (size_t)in->n * blocks;
+        CC__LAYER_FOR(u, units, nt, {
+            const size_t n = u / blocks;
+            const size_t p0 = (u % blocks) * LRN_PIXEL_BLOCK;
+            const size_t len = pixels - p0 < LRN_PIXEL_BLOCK ? pixels - p0 : LRN_PIXEL_BLOCK;
+            k->lrn_nchw_block(p, input + n * c * pixels, output + n * c * pixels, in->c, pixels,
+                              p0, len);
+        });
     } else {
-        const size_t units = (size_t)in->n * pixels;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < units; u++)
-            lrn_vector(p, input + u * c, output + u * c, in->c);
+        const size_t total = (size_t)in->n * pixels;
+        const size_t units = (total + LRN_VECTOR_BLOCK - 1) / LRN_VECTOR_BLOCK;
+        CC__LAYER_FOR(u, units, nt, {
+            const size_t p0 = u * LRN_VECTOR_BLOCK;
+            const size_t len = total - p0 < LRN_VECTOR_BLOCK ? total - p0 : LRN_VECTOR_BLOCK;
+            k->lrn_nhwc(p, input + p0 * c, output + p0 * c, in->c, len);
+        });
     }
 }

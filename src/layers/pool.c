@@ -110,9 +110,6 @@ static cc__pool_geom resolve(const cc__dims *in, const cc_pool2d_params *p)
     return g;
 }
 
-/* NaN wins a max, as in PyTorch. */
-static inline float max_nan(float m, float v) { return v > m || isnan(v) ? v : m; }
-
 void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *p,
                   const float *input, float *output, int threads)
 {
@@ -127,88 +124,57 @@ void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *
         const int rows = g.ow >= CC__POOL_UNIT_OUTPUTS ? 1 : CC__POOL_UNIT_OUTPUTS / g.ow;
         const size_t blocks = ((size_t)g.oh + (size_t)rows - 1) / (size_t)rows;
         const size_t units = (size_t)in->n * (size_t)in->c * blocks;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < units; u++) {
+        CC__LAYER_FOR(u, units, nt, {
             const size_t plane = u / blocks;
             const int oy0 = (int)(u % blocks) * rows;
             const int oy1 = g.oh - oy0 < rows ? g.oh : oy0 + rows;
             k->pool_nchw_rows(&g, in->h, in->w, input + plane * in_plane,
                               output + plane * out_plane, oy0, oy1);
-        }
+        });
     } else {
         /* A unit is one output row of one image, all channels. */
         const size_t units = (size_t)in->n * (size_t)g.oh;
         const size_t c = (size_t)in->c;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < units; u++) {
+        CC__LAYER_FOR(u, units, nt, {
             const size_t n = u / (size_t)g.oh;
             const int oy = (int)(u % (size_t)g.oh);
             k->pool_nhwc_row(&g, in->h, in->w, in->c, input + n * in_plane * c,
                              output + (n * out_plane + (size_t)oy * (size_t)g.ow) * c, oy);
-        }
+        });
     }
-}
-
-static float global_plane(cc_pool_kind kind, const float *plane, size_t count)
-{
-    if (kind == CC_POOL_MAX) {
-        float m = -INFINITY;
-        for (size_t i = 0; i < count; i++)
-            m = max_nan(m, plane[i]);
-        return m;
-    }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (size_t i = 0; i < count; i++)
-        sum += plane[i];
-    return sum / (float)count;
 }
 
 /* Channels per unit of global NHWC pooling: a block stays in L1 while every
  * pixel of the image streams past it. */
 #define GLOBAL_CHANNEL_BLOCK 64
-
-/* NHWC: channels [c0, c0 + len) of one image [pixels][c] into out[len]. */
-static void global_block_nhwc(cc_pool_kind kind, const float *image, size_t pixels, size_t c,
-                              size_t len, float *out)
-{
-    for (size_t ch = 0; ch < len; ch++)
-        out[ch] = image[ch];
-    for (size_t p = 1; p < pixels; p++) {
-        const float *px = image + p * c;
-        if (kind == CC_POOL_MAX)
-            for (size_t ch = 0; ch < len; ch++)
-                out[ch] = max_nan(out[ch], px[ch]);
-        else
-            for (size_t ch = 0; ch < len; ch++)
-                out[ch] += px[ch];
-    }
-    if (kind == CC_POOL_AVG)
-        for (size_t ch = 0; ch < len; ch++)
-            out[ch] /= (float)pixels;
-}
+/* Planes per unit of global NCHW pooling. */
+#define GLOBAL_PLANE_BLOCK 64
 
 void cc__global_pool_run(const cc__dims *in, cc_layout layout, cc_pool_kind kind,
                          const float *input, float *output, int threads)
 {
+    const cc__layer_kernels *k = cc__layer_kernels_get();
+    const bool is_max = kind == CC_POOL_MAX;
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
     const int nt = cc__layer_threads(threads, cc__dims_count(in));
     if (layout == CC_NCHW) {
         const size_t planes = (size_t)in->n * c;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < planes; u++)
-            output[u] = global_plane(kind, input + u * pixels, pixels);
+        const size_t units = (planes + GLOBAL_PLANE_BLOCK - 1) / GLOBAL_PLANE_BLOCK;
+        CC__LAYER_FOR(u, units, nt, {
+            const size_t p0 = u * GLOBAL_PLANE_BLOCK;
+            const size_t len = planes - p0 < GLOBAL_PLANE_BLOCK ? planes - p0 : GLOBAL_PLANE_BLOCK;
+            k->global_nchw(is_max, input + p0 * pixels, len, pixels, output + p0);
+        });
     } else {
         const size_t blocks = (c + GLOBAL_CHANNEL_BLOCK - 1) / GLOBAL_CHANNEL_BLOCK;
         const size_t units = (size_t)in->n * blocks;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (size_t u = 0; u < units; u++) {
+        CC__LAYER_FOR(u, units, nt, {
             const size_t n = u / blocks;
             const size_t c0 = (u % blocks) * GLOBAL_CHANNEL_BLOCK;
             const size_t len = c - c0 < GLOBAL_CHANNEL_BLOCK ? c - c0 : GLOBAL_CHANNEL_BLOCK;
-            global_block_nhwc(kind, input + n * pixels * c + c0, pixels, c, len,
-                              output + n * c + c0);
-        }
+            k->global_nhwc(is_max, input + n * pixels * c + c0, pixels, c, len,
+                           output + n * c + c0);
+        });
     }
 }

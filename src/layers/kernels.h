@@ -93,6 +93,8 @@ typedef struct {
      * floats apart (no overlap). */
     void (*copy_rows)(const float *src, size_t src_stride, float *dst, size_t dst_stride,
                       size_t rows, size_t cols);
+    /* y[r] = w[r] . x, r < rows, w [rows][in] row-major. */
+    void (*gemv)(const float *w, size_t in, const float *x, float *y, size_t rows);
     /* Softmax over c contiguous channels of each of `count` pixels. */
     void (*softmax_vectors)(const float *x, float *out, size_t c, size_t count);
     /* Softmax over channels (stride apart) of pixels [0, len) of an NCHW

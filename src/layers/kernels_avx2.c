@@ -42,6 +42,7 @@ static inline kvec kv_max(kvec m, kvec v)
 }
 static inline kvec kv_add(kvec a, kvec b) { return _mm256_add_ps(a, b); }
 static inline kvec kv_mul(kvec a, kvec b) { return _mm256_mul_ps(a, b); }
+static inline kvec kv_fma(kvec a, kvec b, kvec c) { return _mm256_fmadd_ps(a, b, c); }
 static inline kvec kv_div(kvec a, kvec b) { return _mm256_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm256_sqrt_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */

@@ -61,6 +61,12 @@ static inline kvec kv_mul(kvec a, kvec b)
         a.lane[i] *= b.lane[i];
     return a;
 }
+static inline kvec kv_fma(kvec a, kvec b, kvec c)
+{
+    for (int i = 0; i < KV; i++)
+        c.lane[i] += a.lane[i] * b.lane[i];
+    return c;
+}
 static inline kvec kv_div(kvec a, kvec b)
 {
     for (int i = 0; i < KV; i++)

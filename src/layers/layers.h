@@ -91,13 +91,13 @@ void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
 
 /* Fully connected: out[n][o] = act(sum_i in[n][i] * weights[o][i] + bias[o]).
  * weights are [outputs][inputs] (PyTorch's Linear) as packed by cc__fc_pack
- * for this batch; bias may be NULL; act may be NULL. Uses SGEMM, or SGEMV at
- * batch 1. */
+ * for this batch; bias may be NULL; act may be NULL. Uses SGEMM, or a GEMV
+ * kernel at batch 1. */
 void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
                 const float *bias, const cc_activation *act, const float *input,
                 float *output, int threads);
 /* Lays weights [outputs][inputs] out for cc__fc_run at this batch (once, at
- * create): a copy at batch 1 (SGEMV multiplies W by x), the transpose
+ * create): a copy at batch 1 (the GEMV multiplies W by x), the transpose
  * [inputs][outputs] above (SGEMM multiplies in by W^T and takes no
  * transposes). packed holds outputs * inputs floats, apart from weights. */
 void cc__fc_pack(int batch, int inputs, int outputs, const float *weights, float *packed,

@@ -1,6 +1,8 @@
 /* Concatenation along channels. NCHW: each input's images are contiguous
  * blocks of channels[i] * h * w floats, copied whole. NHWC: each pixel's
- * channel vector is the concatenation of the inputs' channel vectors. */
+ * channel vector is the concatenation of the inputs' channel vectors. A
+ * network at batch 1 in NCHW computes its concats' inputs in place
+ * (src/net/plan.c), and those are not copied (NULL inputs). */
 #include <string.h>
 
 #include "kernels.h"
@@ -31,8 +33,9 @@ void cc__concat_run(const cc__dims *out, cc_layout layout, int count,
             const size_t n = u / (size_t)count;
             const int i = (int)(u % (size_t)count);
             const size_t block = (size_t)channels[i] * pixels;
-            memcpy(output + (n * c + channel_offset(channels, i)) * pixels,
-                   inputs[i] + n * block, block * sizeof(float));
+            if (inputs[i] != NULL)
+                memcpy(output + (n * c + channel_offset(channels, i)) * pixels,
+                       inputs[i] + n * block, block * sizeof(float));
         });
     } else {
         /* A unit is a block of pixels; each input's channels go to their
@@ -46,7 +49,8 @@ void cc__concat_run(const cc__dims *out, cc_layout layout, int count,
             size_t offset = 0;
             for (int i = 0; i < count; i++) {
                 const size_t ci = (size_t)channels[i];
-                k->copy_rows(inputs[i] + p0 * ci, ci, output + p0 * c + offset, c, len, ci);
+                if (inputs[i] != NULL)
+                    k->copy_rows(inputs[i] + p0 * ci, ci, output + p0 * c + offset, c, len, ci);
                 offset += ci;
             }
         });

@@ -73,7 +73,8 @@ void cc__lrn_run(const cc__dims *in, cc_layout layout, const cc_lrn_params *p,
                  const float *input, float *output, int threads);
 
 /* Concatenation along channels of `count` inputs with the same n, h, w;
- * channels[i] is input i's channel count, out has their sum. */
+ * channels[i] is input i's channel count, out has their sum. inputs[i] NULL:
+ * input i is already in its place in output (left as it is). */
 void cc__concat_run(const cc__dims *out, cc_layout layout, int count,
                     const float *const *inputs, const int *channels, float *output,
                     int threads);

@@ -80,6 +80,9 @@ typedef struct {
     cc_activation *act;
     int *residual;         /* conv: the other input of an add fused into it
                             * (added before act[]), else -1 */
+    size_t *offset;        /* floats into its storage at which a node's output
+                            * starts: nonzero for a concat input computed in
+                            * its slice of the concat's storage */
     int *buffer;           /* storage roots: buffer index; -1 for the input */
     size_t *buffer_bytes;  /* buffer_count sizes */
     int buffer_count;

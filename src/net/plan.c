@@ -21,6 +21,16 @@
  *   - dropout is the identity: it aliases its input.
  *   - in place: a standalone activation or an add may overwrite an input
  *     whose group nobody reads later (never the network's input).
+ *   - concat in place (NCHW, batch 1): a concat input's group that only
+ *     the concat reads (nobody after it, so nobody sees the slice change
+ *     when the concat's own group is overwritten) and that nothing writes
+ *     after the concat is moved into the concat's group at its channel
+ *     offset (plan->offset): its layers write their slice of the concat's
+ *     buffer, which the concat then leaves as it is. At batch 1 an NCHW
+ *     slice of channels is a contiguous tensor; at batch > 1 or in NHWC it
+ *     is strided, which the layers that write it (convs) do not support.
+ *     The merged group is rooted at its earliest member, so that its
+ *     buffer is live from the first slice's step.
  * A group's storage is live from its root's step to the last step that
  * reads any member (the output's group: to the end). Buffers are assigned
  * greedily in step order: a group takes the smallest free buffer that fits,
@@ -32,9 +42,10 @@
 
 /* Per-node bookkeeping of one planning run. */
 typedef struct {
-    int *readers;     /* how many input slots read the node */
-    int *last_reader; /* last step reading it (INT_MAX for the output) */
-    int *group_last;  /* per root: last step reading any member */
+    int *readers;       /* how many input slots read the node */
+    int *last_reader;   /* last step reading it (INT_MAX for the output) */
+    int *group_last;    /* per root: last step reading any member */
+    size_t *group_bytes;/* per root: bytes of its storage */
 } plan_scratch;
 
 static void scratch_free(plan_scratch *s)
@@ -42,6 +53,7 @@ static void scratch_free(plan_scratch *s)
     cc__free(s->readers);
     cc__free(s->last_reader);
     cc__free(s->group_last);
+    cc__free(s->group_bytes);
 }
 
 static cc_status scratch_make(const cc_net *net, plan_scratch *s)
@@ -50,13 +62,16 @@ static cc_status scratch_make(const cc_net *net, plan_scratch *s)
     s->readers = cc__alloc_array(n, sizeof(int), "net_build: plan");
     s->last_reader = cc__alloc_array(n, sizeof(int), "net_build: plan");
     s->group_last = cc__alloc_array(n, sizeof(int), "net_build: plan");
-    if (s->readers == NULL || s->last_reader == NULL || s->group_last == NULL) {
+    s->group_bytes = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
+    if (s->readers == NULL || s->last_reader == NULL || s->group_last == NULL ||
+        s->group_bytes == NULL) {
         scratch_free(s);
         return CC_ERR_NOMEM;
     }
     for (int i = 0; i < net->node_count; i++) {
         s->readers[i] = 0;
         s->last_reader[i] = i;
+        s->group_bytes[i] = cc__node_bytes(&net->nodes[i]);
     }
     for (int i = 0; i < net->node_count; i++)
         for (int k = 0; k < net->nodes[i].input_count; k++) {
@@ -76,6 +91,7 @@ void cc__plan_free(cc__plan *plan)
     cc__free(plan->has_act);
     cc__free(plan->act);
     cc__free(plan->residual);
+    cc__free(plan->offset);
     cc__free(plan->buffer);
     cc__free(plan->buffer_bytes);
     memset(plan, 0, sizeof *plan);
@@ -91,11 +107,12 @@ static cc_status plan_alloc(const cc_net *net, cc__plan *plan)
     plan->has_act = cc__alloc_array(n, sizeof(bool), "net_build: plan");
     plan->act = cc__alloc_array(n, sizeof(cc_activation), "net_build: plan");
     plan->residual = cc__alloc_array(n, sizeof(int), "net_build: plan");
+    plan->offset = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
     plan->buffer = cc__alloc_array(n, sizeof(int), "net_build: plan");
     plan->buffer_bytes = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
     if (plan->exec == NULL || plan->storage == NULL || plan->folded_bn == NULL ||
         plan->has_act == NULL || plan->act == NULL || plan->residual == NULL ||
-        plan->buffer == NULL || plan->buffer_bytes == NULL) {
+        plan->offset == NULL || plan->buffer == NULL || plan->buffer_bytes == NULL) {
         cc__plan_free(plan);
         return CC_ERR_NOMEM;
     }
@@ -226,6 +243,7 @@ static void decide_storage(const cc_net *net, const cc_net_build_options *o, cc_
         plan->folded_bn[i] = -1;
         plan->has_act[i] = false;
         plan->residual[i] = -1;
+        plan->offset[i] = 0;
         s->group_last[i] = s->last_reader[i];
         plan->storage[i] = i;
         if (node->kind == CC__NODE_DROPOUT) {
@@ -241,6 +259,56 @@ static void decide_storage(const cc_net *net, const cc_net_build_options *o, cc_
         const bool in_place = node->kind == CC__NODE_ACTIVATION || node->kind == CC__NODE_ADD;
         if (!o->no_buffer_reuse && in_place)
             try_in_place(net, plan, s, i);
+    }
+}
+
+/* Moves every member of group `from` into group `to` (`to` < `from` or not:
+ * the merged group is rooted at the smaller), `shift` floats further into
+ * the storage. Returns the merged group's root. */
+static int merge_group(const cc_net *net, cc__plan *plan, plan_scratch *s, int from, int to,
+                       size_t shift)
+{
+    const int root = from < to ? from : to;
+    const int last = s->group_last[from] > s->group_last[to] ? s->group_last[from]
+                                                              : s->group_last[to];
+    const size_t bytes = s->group_bytes[to];
+    for (int j = 0; j < net->node_count; j++) {
+        if (plan->storage[j] == from)
+            plan->offset[j] += shift;
+        if (plan->storage[j] == from || plan->storage[j] == to)
+            plan->storage[j] = root;
+    }
+    s->group_last[root] = last;
+    s->group_bytes[root] = bytes;
+    return root;
+}
+
+/* Pass 1b: concat inputs computed in place (see the top), NCHW at batch 1. */
+static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o,
+                                cc__plan *plan, plan_scratch *s)
+{
+    if (o->no_buffer_reuse || net->layout != CC_NCHW)
+        return;
+    for (int i = 0; i < net->node_count; i++) {
+        const cc__node *node = &net->nodes[i];
+        if (node->kind != CC__NODE_CONCAT || node->out.n != 1)
+            continue;
+        const size_t pixels = (size_t)node->out.h * (size_t)node->out.w;
+        size_t offset = 0;
+        for (int k = 0; k < node->input_count; k++) {
+            const int input = node->inputs[k];
+            const int group = plan->storage[input], mine = plan->storage[i];
+            const size_t bytes = cc__node_bytes(&net->nodes[input]);
+            /* Not the network's input, not already in this concat (a
+             * repeated input, or a group placed in place of an earlier
+             * one), read by nobody after the concat, holding just this
+             * tensor at the start of its storage. */
+            const bool fits = group != 0 && group != mine && s->group_last[group] <= i &&
+                              s->group_bytes[group] == bytes && plan->offset[input] == 0;
+            if (fits)
+                merge_group(net, plan, s, group, mine, offset);
+            offset += (size_t)net->nodes[input].out.c * pixels;
+        }
     }
 }
 
@@ -278,7 +346,7 @@ static void assign_buffers(const cc_net *net, const cc_net_build_options *o, cc_
                 owner[b] = -1;
         if (!owns_storage(net, plan, i))
             continue;
-        const size_t bytes = cc__node_bytes(&net->nodes[i]);
+        const size_t bytes = s->group_bytes[i];
         int b = o->no_buffer_reuse ? -1 : pick_free(plan, owner, bytes);
         if (b < 0) {
             b = plan->buffer_count++;
@@ -320,6 +388,7 @@ cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options, 
         status = CC_ERR_NOMEM;
     if (status == CC_OK) {
         decide_storage(net, o, plan, &s);
+        place_concat_inputs(net, o, plan, &s);
         assign_buffers(net, o, plan, &s, owner);
         status = total_bytes(net, plan);
     }

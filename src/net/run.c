@@ -9,18 +9,19 @@
 #include "../core/denormals.h"
 #include "net_internal.h"
 
-/* Where node i's output lives during this run. */
+/* Where node i's output lives during this run (a concat input computed in
+ * place: its slice of the concat's buffer). */
 static const float *value(const cc_net *net, const float *input, int i)
 {
     const int root = net->plan.storage[i];
-    return root == 0 ? input : net->buffers[net->plan.buffer[root]];
+    return root == 0 ? input : net->buffers[net->plan.buffer[root]] + net->plan.offset[i];
 }
 
 /* Where executing node i writes: never the caller's input (the plan roots
  * no written group there). */
 static float *target(const cc_net *net, int i)
 {
-    return net->buffers[net->plan.buffer[net->plan.storage[i]]];
+    return net->buffers[net->plan.buffer[net->plan.storage[i]]] + net->plan.offset[i];
 }
 
 /* Conv i into the shared workspace, grown first if the thread count rose
@@ -46,12 +47,20 @@ static void run_fc(const cc_net *net, int i, const float *in, float *out, int th
                net->plan.has_act[i] ? &net->plan.act[i] : NULL, in, out, threads);
 }
 
+/* Inputs the plan computed in their slice of the concat's buffer are left
+ * as they are (NULL to cc__concat_run). */
 static void run_concat(const cc_net *net, const float *input, int i, float *out, int threads)
 {
     const cc__node *x = &net->nodes[i];
+    const size_t pixels = (size_t)x->out.h * (size_t)x->out.w;
+    size_t offset = 0;
     for (int k = 0; k < x->input_count; k++) {
-        net->gather[k] = value(net, input, x->inputs[k]);
-        net->gather_channels[k] = net->nodes[x->inputs[k]].out.c;
+        const cc__node *in = &net->nodes[x->inputs[k]];
+        const float *v = value(net, input, x->inputs[k]);
+        const bool placed = net->layout == CC_NCHW && x->out.n == 1 && v == out + offset;
+        net->gather[k] = placed ? NULL : v;
+        net->gather_channels[k] = in->out.c;
+        offset += (size_t)in->out.c * pixels;
     }
     cc__concat_run(&x->out, net->layout, x->input_count, net->gather, net->gather_channels, out,
                    threads);

@@ -105,14 +105,14 @@ static const boundary_case boundaries[] = {
     {"5x5", {1, 64, 28, 28, 64, 5, 1, 2, 1, 1, CC_NCHW}, CC_ALGO_DIRECT, CC_ALGO_IM2COL},
     {"3x3 NHWC", {1, 64, 28, 28, 64, 3, 1, 1, 1, 1, CC_NHWC}, CC_ALGO_WINOGRAD,
      CC_ALGO_WINOGRAD},
-    /* Winograd's cost ratio 4 (tiles + 16) / outputs at most 0.7. */
-    {"14x14, ratio 0.65", L3X3(1, 64, 14, 14, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
-    {"12x12, ratio 0.694", L3X3(1, 64, 12, 12, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
-    {"13x14, ratio 0.703", L3X3(1, 64, 13, 14, 64, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
-    {"13x13, ratio 0.76", L3X3(1, 64, 13, 13, 64, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
-    {"13x13 at batch 2, ratio 0.57", L3X3(2, 64, 13, 13, 64, 1, 1), CC_ALGO_WINOGRAD,
+    /* Winograd's cost ratio 4 (tiles + 8) / outputs at most 0.7. */
+    {"14x14, ratio 0.49", L3X3(1, 64, 14, 14, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
+    {"13x13, ratio 0.57", L3X3(1, 64, 13, 13, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
+    {"10x10, ratio 0.68", L3X3(1, 64, 10, 10, 64, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
+    {"9x10, ratio 0.76", L3X3(1, 64, 9, 10, 64, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"9x9 at batch 2, ratio 0.59", L3X3(2, 64, 9, 9, 64, 1, 1), CC_ALGO_WINOGRAD,
      CC_ALGO_WINOGRAD},
-    {"7x7, ratio 1.63", L3X3(1, 64, 7, 7, 64, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    {"7x7, ratio 0.98", L3X3(1, 64, 7, 7, 64, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
     /* The direct kernels' tiles: at least 6 interior outputs per row. */
     {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
     {"interior width 5", L3X3(1, 8, 9, 7, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},

@@ -14,11 +14,13 @@
  *   would copy KH*KW times the input for a GEMM too thin to pay for it.
  * - 3x3 stride 1 with enough channels: Winograd F(4x4,3x3) when its cost
  *   is under 0.7 of the direct multiply-adds: 36 products per 4x4 tile
- *   instead of 9 per output, plus SGEMM repacking each point's weights for
- *   every call, about 16 tiles' worth (4 (T + 16) / outputs, T tiles). It
- *   wins from 0.65 (VGG's 14x14 512-channel conv5: 1.1-1.2x faster than
- *   direct; 0.25-0.33 on its larger layers: 1.3-2.2x), loses at 0.76
- *   (AlexNet's 13x13 layers: 1.1-1.8x slower) and 1.63 (ResNet's 7x7).
+ *   instead of 9 per output, plus a run's fixed cost, about 8 tiles' worth
+ *   (4 (T + 8) / outputs, T tiles). Refitted when the products moved from
+ *   SGEMM (which repacked each point's weights per call, 16 tiles' worth)
+ *   to weights packed at create, on an AMD EPYC Zen 5 (AVX-512), 1 thread:
+ *   AlexNet's 13x13 layers (ratio 0.57) ran 2.5-2.8x faster on Winograd
+ *   than on direct, VGG's layers (0.25-0.49) keep Winograd, ResNet's 7x7
+ *   ones (0.98) stay on im2col, the fastest there.
  * - Otherwise the direct kernels, unless too few outputs of a row see no
  *   padding for their pixel tiles (6 wide): they then run their one-pixel
  *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). */
@@ -33,6 +35,7 @@
  * ratio (above) at most this. */
 #define WINOGRAD_MIN_GROUP_CHANNELS 16
 #define WINOGRAD_MAX_COST_RATIO 0.7
+#define WINOGRAD_FIXED_TILES 8.0
 /* The direct kernels' full pixel tiles need this many interior outputs. */
 #define DIRECT_MIN_INTERIOR_WIDTH 6
 
@@ -42,7 +45,8 @@ static bool winograd_pays(const cc__conv_geom *g)
     const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
     return cc__geom_is_winograd_shape(g) && g->cg >= WINOGRAD_MIN_GROUP_CHANNELS &&
            g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
-           4.0 * ((double)tiles + 16.0) <= WINOGRAD_MAX_COST_RATIO * (double)outputs;
+           4.0 * ((double)tiles + WINOGRAD_FIXED_TILES) <=
+               WINOGRAD_MAX_COST_RATIO * (double)outputs;
 }
 
 /* Outputs of a row whose kernel window lies wholly inside the input (in

@@ -168,8 +168,9 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, cc__isa isa, const float *p
 
 /* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
  * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.
- * cc__winograd_plan_init: the tiles and the block of a workspace of about
- * `budget` bytes (at least one tile's, whatever the budget).
+ * cc__winograd_plan_init: the tiles, and the block and chunk of a workspace
+ * slot (one per thread) sized for L2 and at most about `budget` bytes (at
+ * least one tile's, whatever the budget).
  * cc__winograd_pack: the transformed weights, packed for the direct kernels
  * of `isa` (their floats per group and point go to plan->point_floats),
  * allocated with cc__alloc.

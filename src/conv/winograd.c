@@ -97,11 +97,14 @@ void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__wi
      * (and within the budget, which tests make small). */
     const size_t input_bytes = min_size(budget / 2, BLOCK_INPUT_BYTES);
     const size_t output_bytes = min_size(budget / 2, CHUNK_OUTPUT_BYTES);
-    size_t most = input_bytes / (point_bytes * (size_t)g->cg);
-    /* At least as many tiles as the kernels' pixel panel (48 with AVX-512)
-     * and enough that the weights, read once per block, do not dominate:
-     * 512-channel layers had 6-tile blocks at this target, ran 2x slower. */
-    most = most > MIN_BLOCK_TILES ? most : min_size(MIN_BLOCK_TILES, budget / (point_bytes * (size_t)g->cg * 2));
+    const size_t tile_input_bytes = point_bytes * (size_t)g->cg;
+    size_t most = input_bytes / tile_input_bytes;
+    /* But at least MIN_BLOCK_TILES tiles within the budget: the kernels'
+     * pixel panel is 48 wide (AVX-512), and the weights are read once per
+     * block (512-channel layers had 6-tile blocks at the L2 target and ran
+     * 2x slower). */
+    const size_t fewest = min_size(MIN_BLOCK_TILES, budget / 2 / tile_input_bytes);
+    most = most > fewest ? most : fewest;
     plan->block = even_block(plan->tiles, most > 0 ? most : 1, L);
     /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
      * channels), and at least 4 of them where the channels allow, for the

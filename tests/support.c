@@ -67,6 +67,30 @@ void tst_buffer_free(tst_buffer *b)
     b->base = b->data = NULL;
 }
 
+unsigned char *tst_read_file(const char *path, size_t *size)
+{
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    assert_int_equal(fseek(file, 0, SEEK_END), 0);
+    const long end = ftell(file);
+    assert_true(end >= 0);
+    assert_int_equal(fseek(file, 0, SEEK_SET), 0);
+    *size = (size_t)end;
+    unsigned char *bytes = malloc(*size > 0 ? *size : 1);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, *size, file), *size);
+    fclose(file);
+    return bytes;
+}
+
+void tst_write_file(const char *path, const unsigned char *bytes, size_t size)
+{
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(bytes, 1, size, file), size);
+    assert_int_equal(fclose(file), 0);
+}
+
 double tst_max_abs(const float *data, size_t count)
 {
     double m = 0.0;

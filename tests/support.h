@@ -43,6 +43,11 @@ void tst_buffer_poison(tst_buffer *b);
 bool tst_buffer_guards_intact(const tst_buffer *b);
 void tst_buffer_free(tst_buffer *b);
 
+/* A whole file's bytes (free() them; *size gets their count), and a file
+ * written with exactly `size` bytes; both fail the test on any error. */
+unsigned char *tst_read_file(const char *path, size_t *size);
+void tst_write_file(const char *path, const unsigned char *bytes, size_t size);
+
 /* Largest |x| over the data. */
 double tst_max_abs(const float *data, size_t count);
 

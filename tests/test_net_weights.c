@@ -62,24 +62,9 @@ typedef struct {
 
 static blob read_blob(const char *path)
 {
-    FILE *file = fopen(path, "rb");
-    assert_non_null(file);
-    fseek(file, 0, SEEK_END);
-    blob b = {NULL, (size_t)ftell(file)};
-    fseek(file, 0, SEEK_SET);
-    b.bytes = malloc(b.size);
-    assert_non_null(b.bytes);
-    assert_int_equal(fread(b.bytes, 1, b.size, file), b.size);
-    fclose(file);
+    blob b;
+    b.bytes = tst_read_file(path, &b.size);
     return b;
-}
-
-static void write_blob(const char *path, const unsigned char *bytes, size_t size)
-{
-    FILE *file = fopen(path, "wb");
-    assert_non_null(file);
-    assert_int_equal(fwrite(bytes, 1, size, file), size);
-    fclose(file);
 }
 
 static uint32_t get_u32(const unsigned char *p)
@@ -136,7 +121,7 @@ static void expect_load(fixture *f, const unsigned char *bytes, size_t size, cc_
 {
     char path[300];
     snprintf(path, sizeof path, "%s.broken", f->path);
-    write_blob(path, bytes, size);
+    tst_write_file(path, bytes, size);
     const cc_status got = cc_net_load_weights(f->net, path);
     remove(path);
     if (got != want)
@@ -282,7 +267,7 @@ static void unusable_values(void **state)
     const size_t var_start = b.size - 42, var_data = b.size - 16;
     memcpy(b.bytes + var_data + 4, &bad[1], 4);
     put_u32(b.bytes + b.size - 4, crc32(b.bytes + var_start, b.size - 4 - var_start));
-    write_blob(path, b.bytes, b.size);
+    tst_write_file(path, b.bytes, b.size);
     assert_int_equal(cc_net_load_weights(net, path), CC_ERR_FORMAT);
     assert_non_null(strstr(cc_last_error(), "variance"));
     remove(path);

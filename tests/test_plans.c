@@ -33,25 +33,6 @@ static char *tmp_path(const char *name)
     return path;
 }
 
-static unsigned char *read_bytes(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char *data = malloc(1 << 20);
-    assert_non_null(data);
-    *size = fread(data, 1, 1 << 20, f);
-    fclose(f);
-    return data;
-}
-
-static void write_bytes(const char *path, const unsigned char *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-}
-
 static uint32_t get_u32(const unsigned char *b)
 {
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
@@ -399,7 +380,7 @@ static unsigned char *synthetic_file(const char *path, int count, size_t *size)
     store_synthetic(1, count);
     assert_int_equal(cc_plans_save(path), CC_OK);
     cc_plans_clear();
-    return read_bytes(path, size);
+    return tst_read_file(path, size);
 }
 
 /* Loads data as a file into a cache holding plans 100..102: status, and
@@ -409,7 +390,7 @@ static cc_status load_bytes(const unsigned char *data, size_t size, size_t *load
     cc_plans_clear();
     store_synthetic(100, 3);
     const char *path = tmp_path("bytes.ccp");
-    write_bytes(path, data, size);
+    tst_write_file(path, data, size);
     *loaded = 12345;
     const cc_status status = cc_plans_load(path, loaded);
     remove(path);
@@ -636,7 +617,7 @@ static void io_errors(void **state)
     /* A folder that is a file; a target that is a folder (the rename fails):
      * no file, and no temporary file, is left. */
     const char *file = tmp_path("a_file");
-    write_bytes(file, (const unsigned char *)"x", 1);
+    tst_write_file(file, (const unsigned char *)"x", 1);
     char inside[300];
     snprintf(inside, sizeof inside, "%s/plans.ccp", file);
     assert_int_equal(cc_plans_save(inside), CC_ERR_IO);

@@ -12,11 +12,11 @@ void cc__add_run(const float *a, const float *b, float *output, size_t count,
     const cc__layer_kernels *k = cc__layer_kernels_get();
     /* ReLU in the same sweep as the sum; other activations after it. */
     const bool relu = act != NULL && act->kind == CC_ACTIVATION_RELU;
-    const size_t blocks = (count + ADD_BLOCK - 1) / ADD_BLOCK;
+    const size_t blocks = cc__block_count(count, ADD_BLOCK);
     const int nt = cc__layer_threads(threads, count);
     CC__LAYER_FOR(blk, blocks, nt, {
         const size_t begin = blk * ADD_BLOCK;
-        const size_t len = count - begin < ADD_BLOCK ? count - begin : ADD_BLOCK;
+        const size_t len = cc__block_len(count, begin, ADD_BLOCK);
         float *out = output + begin;
         k->add(a + begin, b + begin, out, len, relu);
         if (act != NULL && !relu)

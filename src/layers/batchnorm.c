@@ -77,11 +77,10 @@ void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
         });
     } else {
         const size_t total = (size_t)in->n * pixels;
-        const size_t units = (total + BATCHNORM_PIXEL_BLOCK - 1) / BATCHNORM_PIXEL_BLOCK;
+        const size_t units = cc__block_count(total, BATCHNORM_PIXEL_BLOCK);
         CC__LAYER_FOR(u, units, nt, {
             const size_t p0 = u * BATCHNORM_PIXEL_BLOCK;
-            const size_t len =
-                total - p0 < BATCHNORM_PIXEL_BLOCK ? total - p0 : BATCHNORM_PIXEL_BLOCK;
+            const size_t len = cc__block_len(total, p0, BATCHNORM_PIXEL_BLOCK);
             k->affine_channels(input + p0 * c, output + p0 * c, len, c, mul, add);
         });
     }

@@ -42,10 +42,10 @@ void cc__concat_run(const cc__dims *out, cc_layout layout, int count,
          * slice of every pixel's channel vector. */
         const cc__layer_kernels *k = cc__layer_kernels_get();
         const size_t total = (size_t)out->n * pixels;
-        const size_t units = (total + CONCAT_PIXEL_BLOCK - 1) / CONCAT_PIXEL_BLOCK;
+        const size_t units = cc__block_count(total, CONCAT_PIXEL_BLOCK);
         CC__LAYER_FOR(u, units, nt, {
             const size_t p0 = u * CONCAT_PIXEL_BLOCK;
-            const size_t len = total - p0 < CONCAT_PIXEL_BLOCK ? total - p0 : CONCAT_PIXEL_BLOCK;
+            const size_t len = cc__block_len(total, p0, CONCAT_PIXEL_BLOCK);
             size_t offset = 0;
             for (int i = 0; i < count; i++) {
                 const size_t ci = (size_t)channels[i];

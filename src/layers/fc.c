@@ -73,7 +73,7 @@ static void run_block(const cc__layer_kernels *k, size_t b, size_t n, size_t in,
                       const float *input, float *output)
 {
     const size_t o0 = b * FC_BLOCK;
-    fc_block(k, n, in, out, o0, out - o0 < FC_BLOCK ? out - o0 : FC_BLOCK, weights, bias, act,
+    fc_block(k, n, in, out, o0, cc__block_len(out, o0, FC_BLOCK), weights, bias, act,
              input, output);
 }
 
@@ -82,7 +82,7 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
                 float *output, int threads)
 {
     const size_t n = (size_t)batch, in = (size_t)inputs, out = (size_t)outputs;
-    const size_t blocks = (out + FC_BLOCK - 1) / FC_BLOCK;
+    const size_t blocks = cc__block_count(out, FC_BLOCK);
     const int nt = cc__layer_threads(threads, n * in * out);
     const cc__layer_kernels *k = cc__layer_kernels_get();
     /* OpenBLAS runs each block on one thread (inside our region, and

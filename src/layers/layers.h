@@ -28,6 +28,17 @@ static inline int cc__layer_threads(int threads, size_t work)
     return threads > 1 && work >= CC__LAYER_PARALLEL_WORK ? threads : 1;
 }
 
+/* Work cut into blocks of `block` items: how many, and the length of the
+ * one that starts at `begin` (the last may be short). */
+static inline size_t cc__block_count(size_t total, size_t block)
+{
+    return (total + block - 1) / block;
+}
+static inline size_t cc__block_len(size_t total, size_t begin, size_t block)
+{
+    return total - begin < block ? total - begin : block;
+}
+
 /* Runs the block { ... } for u = 0 .. units - 1: over `threads` OpenMP
  * threads (static schedule), or in a plain loop on the calling thread when
  * threads <= 1: an OpenMP region that does not fork still costs about 2 us

@@ -40,21 +40,21 @@ void cc__lrn_run(const cc__dims *in, cc_layout layout, const cc_lrn_params *p,
     const size_t window = (size_t)p->size < c ? (size_t)p->size : c;
     const int nt = cc__layer_threads(threads, cc__dims_count(in) * (window + 8));
     if (layout == CC_NCHW) {
-        const size_t blocks = (pixels + LRN_PIXEL_BLOCK - 1) / LRN_PIXEL_BLOCK;
+        const size_t blocks = cc__block_count(pixels, LRN_PIXEL_BLOCK);
         const size_t units = (size_t)in->n * blocks;
         CC__LAYER_FOR(u, units, nt, {
             const size_t n = u / blocks;
             const size_t p0 = (u % blocks) * LRN_PIXEL_BLOCK;
-            const size_t len = pixels - p0 < LRN_PIXEL_BLOCK ? pixels - p0 : LRN_PIXEL_BLOCK;
+            const size_t len = cc__block_len(pixels, p0, LRN_PIXEL_BLOCK);
             k->lrn_nchw_block(p, input + n * c * pixels, output + n * c * pixels, in->c, pixels,
                               p0, len);
         });
     } else {
         const size_t total = (size_t)in->n * pixels;
-        const size_t units = (total + LRN_VECTOR_BLOCK - 1) / LRN_VECTOR_BLOCK;
+        const size_t units = cc__block_count(total, LRN_VECTOR_BLOCK);
         CC__LAYER_FOR(u, units, nt, {
             const size_t p0 = u * LRN_VECTOR_BLOCK;
-            const size_t len = total - p0 < LRN_VECTOR_BLOCK ? total - p0 : LRN_VECTOR_BLOCK;
+            const size_t len = cc__block_len(total, p0, LRN_VECTOR_BLOCK);
             k->lrn_nhwc(p, input + p0 * c, output + p0 * c, in->c, len);
         });
     }

@@ -160,19 +160,19 @@ void cc__global_pool_run(const cc__dims *in, cc_layout layout, cc_pool_kind kind
     const int nt = cc__layer_threads(threads, cc__dims_count(in));
     if (layout == CC_NCHW) {
         const size_t planes = (size_t)in->n * c;
-        const size_t units = (planes + GLOBAL_PLANE_BLOCK - 1) / GLOBAL_PLANE_BLOCK;
+        const size_t units = cc__block_count(planes, GLOBAL_PLANE_BLOCK);
         CC__LAYER_FOR(u, units, nt, {
             const size_t p0 = u * GLOBAL_PLANE_BLOCK;
-            const size_t len = planes - p0 < GLOBAL_PLANE_BLOCK ? planes - p0 : GLOBAL_PLANE_BLOCK;
+            const size_t len = cc__block_len(planes, p0, GLOBAL_PLANE_BLOCK);
             k->global_nchw(is_max, input + p0 * pixels, len, pixels, output + p0);
         });
     } else {
-        const size_t blocks = (c + GLOBAL_CHANNEL_BLOCK - 1) / GLOBAL_CHANNEL_BLOCK;
+        const size_t blocks = cc__block_count(c, GLOBAL_CHANNEL_BLOCK);
         const size_t units = (size_t)in->n * blocks;
         CC__LAYER_FOR(u, units, nt, {
             const size_t n = u / blocks;
             const size_t c0 = (u % blocks) * GLOBAL_CHANNEL_BLOCK;
-            const size_t len = c - c0 < GLOBAL_CHANNEL_BLOCK ? c - c0 : GLOBAL_CHANNEL_BLOCK;
+            const size_t len = cc__block_len(c, c0, GLOBAL_CHANNEL_BLOCK);
             k->global_nhwc(is_max, input + n * pixels * c + c0, pixels, c, len,
                            output + n * c + c0);
         });

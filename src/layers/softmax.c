@@ -16,11 +16,10 @@ void cc__softmax_run(const cc__dims *in, cc_layout layout, const float *input,
     const int nt = cc__layer_threads(threads, cc__dims_count(in) * 4);
     if (layout == CC_NHWC || pixels == 1) {
         const size_t total = (size_t)in->n * pixels;
-        const size_t units = (total + SOFTMAX_VECTOR_BLOCK - 1) / SOFTMAX_VECTOR_BLOCK;
+        const size_t units = cc__block_count(total, SOFTMAX_VECTOR_BLOCK);
         CC__LAYER_FOR(u, units, nt, {
             const size_t p0 = u * SOFTMAX_VECTOR_BLOCK;
-            const size_t len =
-                total - p0 < SOFTMAX_VECTOR_BLOCK ? total - p0 : SOFTMAX_VECTOR_BLOCK;
+            const size_t len = cc__block_len(total, p0, SOFTMAX_VECTOR_BLOCK);
             k->softmax_vectors(input + p0 * c, output + p0 * c, c, len);
         });
     } else {

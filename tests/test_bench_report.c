@@ -39,6 +39,16 @@ static char *read_file(const char *path)
     return text;
 }
 
+/* A JSON file, parsed; fails the test when it cannot be. */
+static cJSON *read_json(const char *path)
+{
+    char *text = read_file(path);
+    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    assert_non_null(root);
+    return root;
+}
+
 static int run_bench(int argc, const char **argv)
 {
     return bench_main(argc, (char **)argv);
@@ -364,10 +374,7 @@ static void winograd_rows_on_a_3x3_layer(void **state)
                           "--quiet",       "--threads", "1", "--reps", "3", "--warmup", "1",
                           "--with-reference", "--json", path};
     assert_int_equal(run_bench(13, argv), 0);
-    char *text = read_file(path);
-    cJSON *w3x3 = text != NULL ? cJSON_Parse(text) : NULL;
-    free(text);
-    assert_non_null(w3x3);
+    cJSON *w3x3 = read_json(path);
     const cJSON *layers = field(w3x3, "layers");
     const cJSON *row;
     cJSON_ArrayForEach(row, layers) check_layer_row(row);
@@ -643,11 +650,8 @@ static void failed_row_in_json(const bench_run *run)
     char path[128];
     snprintf(path, sizeof path, "%s/failed.json", dir);
     assert_int_equal(bench_write_json(run, path), 0);
-    char *text = read_file(path);
-    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *root = read_json(path);
     remove(path);
-    assert_non_null(root);
     const cJSON *layers = field(root, "layers");
     assert_int_equal(cJSON_GetArraySize(layers), 4);
     const char *failed[] = {"direct", "im2col"};
@@ -784,11 +788,8 @@ static void failed_creates_exit_1(void **state)
     assert_int_equal(cc_set_allocator(NULL), CC_OK);
     if (status != 1)
         fail_msg("colconv-bench exited with %d when every create failed, not 1", status);
-    char *text = read_file(path);
-    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *root = read_json(path);
     remove(path);
-    assert_non_null(root);
     const cJSON *layers = field(root, "layers");
     assert_string_equal(string_field(written_row(layers, "sgemm"), "status"), "ok");
     const char *paths[] = {"auto", "direct", "im2col", "gemm1x1"};
@@ -843,15 +844,6 @@ static void planning_lines_format(void **state)
     r.paths[CC_ALGO_AUTO].run_threads = 1;
     r.paths[CC_ALGO_DIRECT].run_threads = 2;
     assert_true(fabs(bench_auto_vs_fastest(&r) - 0.75) < 1e-12);
-}
-
-static cJSON *read_json(const char *path)
-{
-    char *text = read_file(path);
-    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
-    free(text);
-    assert_non_null(root);
-    return root;
 }
 
 /* --planning measure --plans FILE: the auto row has a measured plan, the

@@ -106,6 +106,11 @@ CC_API cc_status cc_trainer_get_gradient(const cc_trainer *trainer, const char *
 CC_API cc_status cc_trainer_set_epoch(cc_trainer *trainer, int epoch);
 CC_API float cc_trainer_learning_rate(const cc_trainer *trainer);
 
+/* Milliseconds spent since creation in the forward passes (loss included),
+ * the backward passes and the optimiser updates of cc_trainer_step. */
+CC_API cc_status cc_trainer_times(const cc_trainer *trainer, double *forward_ms,
+                                  double *backward_ms, double *optimizer_ms);
+
 /* Saves / restores the weights, the optimiser state (moments, step count),
  * the epoch and the dropout generator, so that training resumes exactly.
  * Written atomically (a crash leaves the old file or the new one).

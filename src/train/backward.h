@@ -25,10 +25,11 @@
 
 /* ---- Pooling (backward_pool.c) ------------------------------------------
  * Max: the gradient of each output goes to the FIRST maximum of its window
- * in scan order (ky, then kx), a NaN winning as in the forward (the first
- * NaN), as PyTorch does. The maximum is found again from `input` (the
- * forward's input): no argmax is recorded, so the forward needs no training
- * variant and no memory; the cost is a second sweep of the windows.
+ * in scan order (ky, then kx), as PyTorch does; a NaN wins as in the
+ * forward (the last NaN of the window, as PyTorch's kernel picks). The
+ * maximum is found again from `input` (the forward's input): no argmax is
+ * recorded, so the forward needs no training variant and no memory; the
+ * cost is a second sweep of the windows.
  * Average: each output's gradient / the forward's divisor (count_include_pad
  * or not, cc__pool_divisor) goes to every input cell of its window; `input`
  * is not read (may be NULL). Overlapping windows (stride < kernel) add up. */
@@ -36,23 +37,22 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
                        const float *input, const float *dy, float *dx, bool accumulate,
                        int threads);
 /* Global pooling: dy is [n][c]. Max: to the first maximum of the plane
- * (first NaN), found from `input`; average: dy / (h * w) to every cell
+ * (the last NaN), found from `input`; average: dy / (h * w) to every cell
  * (`input` may be NULL). */
 void cc__global_pool_backward(const cc__dims *in, cc_layout layout, cc_pool_kind kind,
                               const float *input, const float *dy, float *dx, bool accumulate,
                               int threads);
 
 /* ---- Activations (backward_activation.c) --------------------------------
- * dx = dy * f'(x), computed from the forward's OUTPUT y (so an activation
- * may run in place, or fused into FC or add): ReLU y > 0 ? 1 : 0; leaky ReLU
- * y > 0 ? 1 : alpha; sigmoid y (1 - y); tanh 1 - y^2; ELU y > 0 ? 1 :
- * y + alpha. At x = 0 the slope taken is the left one (PyTorch's). dx may be
- * dy when !accumulate. */
-void cc__activation_backward(const cc_activation *act, const float *output, const float *dy,
-                             float *dx, size_t count, bool accumulate, int threads);
-/* The output determines the slope only for alpha >= 0 (leaky ReLU, ELU):
- * CC_ERR_INVALID_ARG otherwise, and as cc__activation_check. */
-cc_status cc__activation_backward_check(const cc_activation *act);
+ * dx = dy * f'(x) for every cc_activation_kind, from the forward's input x
+ * and output y, both kept (an activation that trains does not run in
+ * place): the piecewise-linear kinds (ReLU, leaky ReLU, capped ReLU, hard
+ * sigmoid, hard swish) from x, sigmoid y (1 - y) and tanh 1 - y^2 from y,
+ * ELU x > 0 ? 1 : y + alpha. At a kink (x = 0 for ReLU) the slope is the
+ * one PyTorch takes. dx may be dy when !accumulate. */
+void cc__activation_backward(const cc_activation *act, const float *input, const float *output,
+                             const float *dy, float *dx, size_t count, bool accumulate,
+                             int threads);
 
 /* ---- Fully connected (backward_fc.c) -------------------------------------
  * Forward: y[n][o] = sum_i x[n][i] * W[o][i] + b[o], W = weights [outputs]

@@ -1,5 +1,5 @@
 /* Optimisers for the trainer: torch.optim's update rules (PyTorch 1.13,
- * the single-tensor forms in torch/optim/*.py) over spans of one flat weight
+ * the single-tensor forms of torch/optim/) over spans of one flat weight
  * array, learning-rate schedules and clipping by global norm.
  *
  * State layout: an optimiser created for `floats` weights owns
@@ -33,8 +33,8 @@
 typedef struct cc__optimizer cc__optimizer;
 
 /* *out = *in with every field left 0 that has a non-zero torch default for
- * the kind filled in (AdaDelta's lr 1.0, betas, eps, alpha, rho, gamma),
- * then validated: CC_ERR_INVALID_ARG naming the field for an unknown kind or
+ * the kind filled in (AdaDelta's lr 1.0, AdamW's weight_decay 0.01, betas,
+ * eps, alpha, rho, gamma), then validated: CC_ERR_INVALID_ARG naming the field for an unknown kind or
  * schedule, lr <= 0, a negative or non-finite field, momentum, dampening,
  * alpha, rho, beta1 or beta2 outside [0, 1), nesterov without momentum or
  * with dampening, step_size <= 0 for CC_LR_STEP, t_max <= 0 for

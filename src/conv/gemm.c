@@ -59,6 +59,32 @@ void cc__sgemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const f
     sgemm_split(m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
+void cc__sgemm_trans(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, const float *a,
+                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+    const size_t limit = int_limit;
+    if (m == 0 || n == 0)
+        return;
+    if (m > limit) {
+        for (size_t i = 0; i < m; i += limit)
+            cc__sgemm_trans(trans_a, trans_b, m - i < limit ? m - i : limit, n, k,
+                            a + (trans_a ? i : i * lda), lda, b, ldb, beta, c + i * ldc, ldc);
+    } else if (n > limit) {
+        for (size_t j = 0; j < n; j += limit)
+            cc__sgemm_trans(trans_a, trans_b, m, n - j < limit ? n - j : limit, k, a, lda,
+                            b + (trans_b ? j * ldb : j), ldb, beta, c + j, ldc);
+    } else if (k > limit) {
+        for (size_t p = 0; p < k; p += limit)
+            cc__sgemm_trans(trans_a, trans_b, m, n, k - p < limit ? k - p : limit,
+                            a + (trans_a ? p * lda : p), lda, b + (trans_b ? p : p * ldb), ldb,
+                            p == 0 ? beta : 1.0f, c, ldc);
+    } else {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                    (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    }
+}
+
 void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x, float beta,
                float *y)
 {

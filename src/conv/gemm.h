@@ -12,6 +12,13 @@
 void cc__sgemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
                const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/* The same with op(A) = A^T when trans_a (A stored k x m, lda >= m) and
+ * op(B) = B^T when trans_b (B stored n x k, ldb >= k): C = op(A) op(B) +
+ * beta C (the backward passes' products). m, n and k are split like
+ * cc__sgemm's; the leading dimensions must fit in an int (callers check). */
+void cc__sgemm_trans(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, const float *a,
+                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
 /* y[m] = A[m x n] * x[n] + beta * y (row-major A). */
 void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x,
                float beta, float *y);

@@ -111,3 +111,85 @@ void cc__im2col_nhwc(const cc__conv_geom *g, const float *input, int group, size
                           col + rr * kcount);
     }
 }
+
+/* The adjoint of gather_row_segment: adds src[0..count) into the taps of
+ * output row oy, columns ox0.., for kernel offset (ky, kx) of one plane. */
+static void scatter_row_segment(const cc__conv_geom *g, float *plane, int oy, int ox0, int count,
+                                int ky, int kx, const float *src)
+{
+    const long long iy = (long long)oy * g->sh - g->pt + (long long)ky * g->dh;
+    if (iy < 0 || iy >= g->h)
+        return;
+    const long long base = (long long)kx * g->dw - g->pl;
+    int lo, hi;
+    valid_span(g->ow, g->w, g->sw, base, &lo, &hi);
+    const int end = ox0 + count;
+    const int from = lo < ox0 ? ox0 : (lo > end ? end : lo);
+    const int to = hi < from ? from : (hi > end ? end : hi);
+    float *row = plane + (size_t)iy * g->w;
+    for (int ox = from; ox < to; ox++)
+        row[(long long)ox * g->sw + base] += src[ox - ox0];
+}
+
+void cc__col2im_nchw(const cc__conv_geom *g, float *image_group_grad, size_t k0, size_t kcount,
+                     size_t p0, size_t pcount, const float *col)
+{
+    const size_t taps = (size_t)g->kh * g->kw;
+    const size_t plane_size = (size_t)g->h * g->w;
+    for (size_t kk = 0; kk < kcount; kk++) {
+        const size_t k = k0 + kk;
+        const size_t c = k / taps;
+        const int ky = (int)(k % taps / g->kw), kx = (int)(k % taps % g->kw);
+        float *plane = image_group_grad + c * plane_size;
+        const float *src = col + kk * pcount;
+        size_t done = 0;
+        while (done < pcount) {
+            const size_t p = p0 + done;
+            const int oy = (int)(p / g->ow), ox = (int)(p % g->ow);
+            size_t count = (size_t)(g->ow - ox);
+            if (count > pcount - done)
+                count = pcount - done;
+            scatter_row_segment(g, plane, oy, ox, (int)count, ky, kx, src + done);
+            done += count;
+        }
+    }
+}
+
+/* The adjoint of gather_pixel_taps. */
+static void scatter_pixel_taps(const cc__conv_geom *g, float *input_grad, int group, size_t n,
+                               int oy, int ox, size_t k0, size_t kcount, const float *src)
+{
+    const size_t per_ky = (size_t)g->kw * g->cg;
+    size_t k = k0;
+    const size_t end = k0 + kcount;
+    while (k < end) {
+        const int ky = (int)(k / per_ky);
+        const int kx = (int)(k % per_ky / g->cg);
+        const size_t ci = k % g->cg;
+        size_t len = g->cg - ci;
+        if (len > end - k)
+            len = end - k;
+        const long long iy = (long long)oy * g->sh - g->pt + (long long)ky * g->dh;
+        const long long ix = (long long)ox * g->sw - g->pl + (long long)kx * g->dw;
+        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
+            const size_t pixel = (n * g->h + (size_t)iy) * g->w + (size_t)ix;
+            float *dst = input_grad + pixel * g->c + (size_t)group * g->cg + ci;
+            const float *from = src + (k - k0);
+            for (size_t i = 0; i < len; i++)
+                dst[i] += from[i];
+        }
+        k += len;
+    }
+}
+
+void cc__col2im_nhwc(const cc__conv_geom *g, float *input_grad, int group, size_t r0,
+                     size_t rcount, size_t k0, size_t kcount, const float *col)
+{
+    const size_t pixels = (size_t)g->oh * g->ow;
+    for (size_t rr = 0; rr < rcount; rr++) {
+        const size_t r = r0 + rr;
+        const size_t n = r / pixels, p = r % pixels;
+        scatter_pixel_taps(g, input_grad, group, n, (int)(p / g->ow), (int)(p % g->ow), k0,
+                           kcount, col + rr * kcount);
+    }
+}

@@ -1,0 +1,363 @@
+/* The training run's convolution, forward and backward, over im2col tiles
+ * and SGEMM; see conv_backward.h for the products and the threading.
+ *
+ * Workspace: [Wp: packed_floats (NHWC)] then one slot per thread, each a
+ * col tile (col_floats) and a gradient accumulator (acc_floats: OC * K in
+ * the layout's tap order, then OC for the bias), every part rounded up to
+ * 16 floats so that each starts 64-byte aligned. */
+#include <limits.h>
+#include <omp.h>
+#include <string.h>
+
+#include "../conv/gemm.h"
+#include "../conv/im2col.h"
+#include "conv_backward.h"
+
+/* One col tile holds at most this many floats (2 MiB): it stays in L2/L3
+ * beside the GEMM's packed operands. */
+#define TILE_BUDGET_FLOATS ((size_t)1 << 19)
+
+static size_t tile_budget = TILE_BUDGET_FLOATS;
+
+void cc__conv_train_set_tile_budget(size_t floats)
+{
+    tile_budget = floats > 0 ? floats : TILE_BUDGET_FLOATS;
+}
+/* The narrowest tile worth a GEMM call. */
+#define MIN_TILE 64
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }
+
+static size_t slot_floats(const cc__conv_train *t)
+{
+    return round16(t->col_floats) + round16(t->acc_floats);
+}
+
+/* 1x1, stride 1, no padding: the input itself is the col operand. */
+static bool copy_free(const cc__conv_geom *g)
+{
+    return cc__geom_is_pointwise(g) && g->sh == 1 && g->sw == 1;
+}
+
+cc_status cc__conv_train_init(const cc__conv_geom *g, int threads, cc__conv_train *t)
+{
+    memset(t, 0, sizeof *t);
+    t->g = *g;
+    t->g.act = CC_ACT_NONE;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g);
+    if (k > INT_MAX || pixels > INT_MAX || (size_t)g->c * g->h * g->w > INT_MAX)
+        return cc__fail(CC_ERR_UNSUPPORTED,
+                        "conv training: a GEMM size (K = %zu, pixels = %zu) exceeds an int", k,
+                        pixels);
+    const size_t fit = tile_budget / k;
+    t->tile = min_size(pixels, fit > MIN_TILE ? fit : MIN_TILE);
+    t->threads = threads > 1 ? threads : 1;
+    size_t weights = cc__geom_weight_floats(g), slot, all;
+    t->col_floats = k * t->tile;
+    t->acc_floats = weights + (size_t)g->oc;
+    t->packed_floats = g->layout == CC_NHWC ? weights : 0;
+    slot = slot_floats(t);
+    if (!cc__mul_size(slot, (size_t)t->threads, &all) ||
+        !cc__add_size(all, round16(t->packed_floats), &all) ||
+        !cc__mul_size(all, sizeof(float), &t->workspace_bytes))
+        return cc__fail(CC_ERR_INVALID_ARG, "conv training: the workspace size overflows");
+    return CC_OK;
+}
+
+/* Threads over images for a call on `images` images now: > 1 only when
+ * each thread gets at least one image. */
+static int image_threads(const cc__conv_train *t, int images)
+{
+    int threads = cc__run_threads();
+    if (threads > t->threads)
+        threads = t->threads;
+    return threads > 1 && images >= threads ? threads : 1;
+}
+
+static int blas_threads(const cc__conv_train *t)
+{
+    const int threads = cc__run_threads();
+    return threads < t->threads ? threads : t->threads;
+}
+
+/* OIHW [OC][C/g][KH][KW] -> [OC][KH][KW][C/g]: the NHWC col's tap order. */
+static void pack_taps_last(const cc__conv_geom *g, const float *oihw, float *packed)
+{
+    const size_t taps = (size_t)g->kh * g->kw, k = cc__geom_k(g);
+    for (int o = 0; o < g->oc; o++)
+        for (int ci = 0; ci < g->cg; ci++)
+            for (size_t tap = 0; tap < taps; tap++)
+                packed[o * k + tap * g->cg + ci] = oihw[o * k + (size_t)ci * taps + tap];
+}
+
+/* The adjoint of pack_taps_last, added into oihw. */
+static void add_taps_first(const cc__conv_geom *g, const float *packed, float *oihw)
+{
+    const size_t taps = (size_t)g->kh * g->kw, k = cc__geom_k(g);
+    for (int o = 0; o < g->oc; o++)
+        for (int ci = 0; ci < g->cg; ci++)
+            for (size_t tap = 0; tap < taps; tap++)
+                oihw[o * k + (size_t)ci * taps + tap] += packed[o * k + tap * g->cg + ci];
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+static void forward_image_nchw(const cc__conv_train *t, const float *weights, const float *bias,
+                               const float *input, float *output, size_t n, float *col)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), plane = (size_t)g->h * g->w;
+    for (int gr = 0; gr < g->groups; gr++) {
+        const float *image_group = input + (n * g->c + (size_t)gr * g->cg) * plane;
+        const float *w = weights + (size_t)gr * g->ocg * k;
+        for (size_t p0 = 0; p0 < pixels; p0 += t->tile) {
+            const size_t pc = min_size(t->tile, pixels - p0);
+            float *out = output + (n * g->oc + (size_t)gr * g->ocg) * pixels + p0;
+            const float *b = image_group + p0;
+            size_t ldb = plane;
+            if (!copy_free(g)) {
+                cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
+                b = col;
+                ldb = pc;
+            }
+            cc__sgemm(g->ocg, pc, k, w, k, b, ldb, 0.0f, out, pixels);
+            for (int o = 0; bias != NULL && o < g->ocg; o++) {
+                const float add = bias[gr * g->ocg + o];
+                for (size_t j = 0; j < pc; j++)
+                    out[o * pixels + j] += add;
+            }
+        }
+    }
+}
+
+static void forward_image_nhwc(const cc__conv_train *t, const float *packed, const float *bias,
+                               const float *input, float *output, size_t n, float *col)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g);
+    for (int gr = 0; gr < g->groups; gr++) {
+        const float *w = packed + (size_t)gr * g->ocg * k;
+        for (size_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += t->tile) {
+            const size_t rc = min_size(t->tile, (n + 1) * pixels - r0);
+            float *out = output + r0 * g->oc + (size_t)gr * g->ocg;
+            const float *a = input + r0 * g->c + (size_t)gr * g->cg;
+            size_t lda = (size_t)g->c;
+            if (!copy_free(g)) {
+                cc__im2col_nhwc(g, input, gr, r0, rc, 0, k, col, 1);
+                a = col;
+                lda = k;
+            }
+            cc__sgemm_trans(false, true, rc, g->ocg, k, a, lda, w, k, 0.0f, out, g->oc);
+            for (size_t r = 0; bias != NULL && r < rc; r++)
+                for (int o = 0; o < g->ocg; o++)
+                    out[r * g->oc + o] += bias[gr * g->ocg + o];
+        }
+    }
+}
+
+static void forward_image(const cc__conv_train *t, const float *weights, const float *bias,
+                          const float *input, float *output, size_t n, float *slot)
+{
+    if (t->g.layout == CC_NCHW)
+        forward_image_nchw(t, weights, bias, input, output, n, slot);
+    else
+        forward_image_nhwc(t, weights, bias, input, output, n, slot);
+}
+
+void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const float *bias,
+                            const float *input, float *output, float *workspace, int images)
+{
+    const float *w = weights;
+    if (t->g.layout == CC_NHWC) {
+        pack_taps_last(&t->g, weights, workspace);
+        w = workspace;
+    }
+    float *slots = workspace + round16(t->packed_floats);
+    const size_t stride = slot_floats(t);
+    const int team = image_threads(t, images);
+    if (team > 1) {
+#pragma omp parallel for num_threads(team) schedule(static)
+        for (int n = 0; n < images; n++)
+            forward_image(t, w, bias, input, output, (size_t)n,
+                          slots + (size_t)omp_get_thread_num() * stride);
+        return;
+    }
+    const int previous = cc__blas_threads_begin(blas_threads(t));
+    for (int n = 0; n < images; n++)
+        forward_image(t, w, bias, input, output, (size_t)n, slots);
+    cc__blas_threads_end(previous);
+}
+
+/* ---- backward ----------------------------------------------------------- */
+
+/* What one backward call wants, shared by the images. */
+typedef struct {
+    const float *weights;  /* OIHW (NCHW) or packed taps last (NHWC) */
+    const float *input, *dout;
+    float *dinput;         /* NULL: not wanted */
+    bool add_dinput;
+    bool want_dweights, want_dbias;
+} backward_job;
+
+static void backward_image_nchw(const cc__conv_train *t, const backward_job *job, size_t n,
+                                float *col, float *acc)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), plane = (size_t)g->h * g->w;
+    float *acc_bias = acc + cc__geom_weight_floats(g);
+    for (int gr = 0; gr < g->groups; gr++) {
+        const size_t group_in = (n * g->c + (size_t)gr * g->cg) * plane;
+        const float *image_group = job->input + group_in;
+        const float *w = job->weights + (size_t)gr * g->ocg * k;
+        for (size_t p0 = 0; p0 < pixels; p0 += t->tile) {
+            const size_t pc = min_size(t->tile, pixels - p0);
+            const float *dy = job->dout + (n * g->oc + (size_t)gr * g->ocg) * pixels + p0;
+            if (job->want_dweights) {
+                const float *b = image_group + p0;
+                size_t ldb = plane;
+                if (!copy_free(g)) {
+                    cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
+                    b = col;
+                    ldb = pc;
+                }
+                cc__sgemm_trans(false, true, g->ocg, k, pc, dy, pixels, b, ldb, 1.0f,
+                                acc + (size_t)gr * g->ocg * k, k);
+            }
+            for (int o = 0; job->want_dbias && o < g->ocg; o++) {
+                float sum = 0.0f;
+                for (size_t j = 0; j < pc; j++)
+                    sum += dy[o * pixels + j];
+                acc_bias[gr * g->ocg + o] += sum;
+            }
+            if (job->dinput == NULL)
+                continue;
+            float *dimage = job->dinput + group_in;
+            if (copy_free(g)) {
+                cc__sgemm_trans(true, false, k, pc, g->ocg, w, k, dy, pixels, 1.0f, dimage + p0,
+                                plane);
+            } else {
+                cc__sgemm_trans(true, false, k, pc, g->ocg, w, k, dy, pixels, 0.0f, col, pc);
+                cc__col2im_nchw(g, dimage, 0, k, p0, pc, col);
+            }
+        }
+    }
+}
+
+static void backward_image_nhwc(const cc__conv_train *t, const backward_job *job, size_t n,
+                                float *col, float *acc)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g);
+    float *acc_bias = acc + cc__geom_weight_floats(g);
+    for (int gr = 0; gr < g->groups; gr++) {
+        const float *w = job->weights + (size_t)gr * g->ocg * k;
+        for (size_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += t->tile) {
+            const size_t rc = min_size(t->tile, (n + 1) * pixels - r0);
+            const float *dy = job->dout + r0 * g->oc + (size_t)gr * g->ocg;
+            const size_t group_in = r0 * g->c + (size_t)gr * g->cg;
+            if (job->want_dweights) {
+                const float *a = job->input + group_in;
+                size_t lda = (size_t)g->c;
+                if (!copy_free(g)) {
+                    cc__im2col_nhwc(g, job->input, gr, r0, rc, 0, k, col, 1);
+                    a = col;
+                    lda = k;
+                }
+                cc__sgemm_trans(true, false, g->ocg, k, rc, dy, g->oc, a, lda, 1.0f,
+                                acc + (size_t)gr * g->ocg * k, k);
+            }
+            for (size_t r = 0; job->want_dbias && r < rc; r++)
+                for (int o = 0; o < g->ocg; o++)
+                    acc_bias[gr * g->ocg + o] += dy[r * g->oc + o];
+            if (job->dinput == NULL)
+                continue;
+            if (copy_free(g)) {
+                cc__sgemm(rc, k, g->ocg, dy, g->oc, w, k, 1.0f, job->dinput + group_in, g->c);
+            } else {
+                cc__sgemm(rc, k, g->ocg, dy, g->oc, w, k, 0.0f, col, k);
+                cc__col2im_nhwc(g, job->dinput, gr, r0, rc, 0, k, col);
+            }
+        }
+    }
+}
+
+static void backward_image(const cc__conv_train *t, const backward_job *job, size_t n,
+                           float *slot)
+{
+    const cc__conv_geom *g = &t->g;
+    if (job->dinput != NULL && !job->add_dinput) {
+        const size_t floats = (size_t)g->c * g->h * g->w;
+        memset(job->dinput + n * floats, 0, floats * sizeof(float));
+    }
+    float *acc = slot + round16(t->col_floats);
+    if (g->layout == CC_NCHW)
+        backward_image_nchw(t, job, n, slot, acc);
+    else
+        backward_image_nhwc(t, job, n, slot, acc);
+}
+
+/* Runs images [0, images) over `team` threads, thread i on slot i (its
+ * accumulator zeroed first). */
+static void backward_images(const cc__conv_train *t, const backward_job *job, float *slots,
+                            int images, int team)
+{
+    const size_t stride = slot_floats(t);
+    const size_t acc_offset = round16(t->col_floats);
+    if (team > 1) {
+#pragma omp parallel num_threads(team)
+        {
+            float *slot = slots + (size_t)omp_get_thread_num() * stride;
+            memset(slot + acc_offset, 0, t->acc_floats * sizeof(float));
+#pragma omp for schedule(static)
+            for (int n = 0; n < images; n++)
+                backward_image(t, job, (size_t)n, slot);
+        }
+        return;
+    }
+    memset(slots + acc_offset, 0, t->acc_floats * sizeof(float));
+    const int previous = cc__blas_threads_begin(blas_threads(t));
+    for (int n = 0; n < images; n++)
+        backward_image(t, job, (size_t)n, slots);
+    cc__blas_threads_end(previous);
+}
+
+/* dweights and dbias = the sum of the team's accumulators, in thread order. */
+static void reduce_gradients(const cc__conv_train *t, const float *slots, int team,
+                             float *dweights, float *dbias)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t weights = cc__geom_weight_floats(g), stride = slot_floats(t);
+    const size_t acc_offset = round16(t->col_floats);
+    if (dweights != NULL)
+        memset(dweights, 0, weights * sizeof(float));
+    if (dbias != NULL)
+        memset(dbias, 0, (size_t)g->oc * sizeof(float));
+    for (int i = 0; i < team; i++) {
+        const float *acc = slots + (size_t)i * stride + acc_offset;
+        if (dweights != NULL && g->layout == CC_NHWC) {
+            add_taps_first(g, acc, dweights);
+        } else if (dweights != NULL) {
+            for (size_t j = 0; j < weights; j++)
+                dweights[j] += acc[j];
+        }
+        for (int o = 0; dbias != NULL && o < g->oc; o++)
+            dbias[o] += acc[weights + (size_t)o];
+    }
+}
+
+void cc__conv_train_backward(const cc__conv_train *t, const float *weights, const float *input,
+                             const float *dout, float *dinput, bool add_dinput,
+                             float *dweights, float *dbias, float *workspace)
+{
+    backward_job job = {weights, input, dout, dinput, add_dinput, dweights != NULL,
+                        dbias != NULL};
+    if (t->g.layout == CC_NHWC) {
+        pack_taps_last(&t->g, weights, workspace);
+        job.weights = workspace;
+    }
+    float *slots = workspace + round16(t->packed_floats);
+    const int team = image_threads(t, t->g.n);
+    backward_images(t, &job, slots, t->g.n, team);
+    reduce_gradients(t, slots, team, dweights, dbias);
+}

@@ -20,8 +20,10 @@ for classifiers). Models:
             each: never committed).
 Weights: conv and linear He-normal (std sqrt(2 / fan_in)), their biases
 normal * 0.1; batch norms weight uniform(0.5, 1.5), bias normal * 0.1,
-running_mean normal * 0.1, running_var uniform(0.5, 1.5); so that outputs are
-of order 1, not the 1e-12 some networks give at their default initialisation.
+running_mean normal * 0.1, running_var uniform(0.5, 1.5), but ResNet's bn3
+(the residual branch's last) weight uniform(0.1, 0.3), so that the sum over
+16 blocks stays near 10 (6e4 otherwise); so that outputs are of order 1 to
+100, not the 1e-12 some networks give at their default initialisation.
 Inputs normal(0, 1). Every draw comes from one torch.Generator seeded per
 model (--seed, default 14), so the files are the same on every run of the
 same torch. Models are in eval mode, exported at torch's default opset
@@ -245,6 +247,8 @@ def randomise(model, gen):
                 m.running_mean.normal_(0.0, 0.1, generator=gen)
                 m.running_var.uniform_(0.5, 1.5, generator=gen)
         for m in model.modules():
+            if type(m).__name__ == "Bottleneck":
+                m.bn3.weight.uniform_(0.1, 0.3, generator=gen)
             if isinstance(m, (MatMulAdd, ChannelScale)):
                 for name, p in m.named_parameters(recurse=False):
                     if name == "scale":

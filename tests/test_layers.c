@@ -569,6 +569,12 @@ static void test_pool_errors(void **state)
 
 /* ---- Activation and add ------------------------------------------------- */
 
+/* t clamped to [0, 1]; NaN passes through. */
+static double ref_unit_clamp(double t)
+{
+    return t < 0 ? 0 : t > 1 ? 1 : t;
+}
+
 static double ref_activate(const cc_activation *act, double x)
 {
     switch (act->kind) {
@@ -582,6 +588,12 @@ static double ref_activate(const cc_activation *act, double x)
         return tanh(x);
     case CC_ACTIVATION_ELU:
         return x < 0 ? act->alpha * expm1(x) : x;
+    case CC_ACTIVATION_RELU_CAP:
+        return x < 0 ? 0 : x > act->alpha ? act->alpha : x;
+    case CC_ACTIVATION_HARD_SIGMOID:
+        return ref_unit_clamp(act->alpha * x + 0.5);
+    case CC_ACTIVATION_HARD_SWISH:
+        return x * ref_unit_clamp(x / 6 + 0.5);
     }
     return NAN;
 }

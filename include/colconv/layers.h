@@ -28,12 +28,18 @@ typedef enum {
     CC_ACTIVATION_LEAKY_RELU, /* x < 0 ? alpha * x : x */
     CC_ACTIVATION_SIGMOID,
     CC_ACTIVATION_TANH,
-    CC_ACTIVATION_ELU         /* x < 0 ? alpha * (exp(x) - 1) : x */
+    CC_ACTIVATION_ELU,        /* x < 0 ? alpha * (exp(x) - 1) : x */
+    CC_ACTIVATION_RELU_CAP,   /* min(max(x, 0), alpha), alpha > 0: ReLU6 is alpha 6 */
+    CC_ACTIVATION_HARD_SIGMOID, /* max(0, min(1, alpha * x + 0.5)): PyTorch's
+                               * Hardsigmoid is alpha 1/6, Keras's and ONNX's
+                               * default 0.2 */
+    CC_ACTIVATION_HARD_SWISH  /* x * max(0, min(1, x / 6 + 0.5)) (MobileNet-v3) */
 } cc_activation_kind;
 
 typedef struct {
     cc_activation_kind kind;
-    float alpha;             /* leaky ReLU slope or ELU scale; ignored otherwise */
+    float alpha;             /* leaky ReLU slope, ELU scale, ReLU cap or hard
+                              * sigmoid slope; ignored otherwise */
 } cc_activation;
 
 /* Local response normalisation across channels (AlexNet; Caffe's and

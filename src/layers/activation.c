@@ -8,6 +8,13 @@
  * amortise scheduling, short enough to spread a small tensor over threads. */
 #define ACTIVATION_BLOCK 4096
 
+/* x clamped to [low, high] by comparisons that are false for NaN, which
+ * therefore passes through. */
+static inline float clamp(float x, float low, float high)
+{
+    return x < low ? low : x > high ? high : x;
+}
+
 cc_status cc__activation_check(const cc_activation *act)
 {
     if (act == NULL)
@@ -22,6 +29,20 @@ cc_status cc__activation_check(const cc_activation *act)
         if (!isfinite(act->alpha))
             return cc__fail(CC_ERR_INVALID_ARG, "activation: alpha must be finite (got %g)",
                             (double)act->alpha);
+        return CC_OK;
+    case CC_ACTIVATION_RELU_CAP:
+        if (!(act->alpha > 0.0f) || !isfinite(act->alpha))
+            return cc__fail(CC_ERR_INVALID_ARG,
+                            "activation: a ReLU cap (alpha) must be finite and > 0 (got %g)",
+                            (double)act->alpha);
+        return CC_OK;
+    case CC_ACTIVATION_HARD_SIGMOID:
+        if (!isfinite(act->alpha))
+            return cc__fail(CC_ERR_INVALID_ARG,
+                            "activation: hard sigmoid alpha must be finite (got %g)",
+                            (double)act->alpha);
+        return CC_OK;
+    case CC_ACTIVATION_HARD_SWISH:
         return CC_OK;
     }
     return cc__fail(CC_ERR_INVALID_ARG, "activation: kind %d is not a cc_activation_kind",
@@ -58,6 +79,19 @@ void cc__activation_span(const cc_activation *act, const float *input, float *ou
     case CC_ACTIVATION_ELU:
         for (size_t i = 0; i < count; i++)
             output[i] = input[i] < 0.0f ? alpha * expm1f(input[i]) : input[i];
+        break;
+    case CC_ACTIVATION_RELU_CAP:
+        for (size_t i = 0; i < count; i++)
+            output[i] = clamp(input[i], 0.0f, alpha);
+        break;
+    case CC_ACTIVATION_HARD_SIGMOID:
+        for (size_t i = 0; i < count; i++)
+            output[i] = clamp(alpha * input[i] + 0.5f, 0.0f, 1.0f);
+        break;
+    case CC_ACTIVATION_HARD_SWISH:
+        /* x / 6 as PyTorch computes it (a division, not x * (1/6)). */
+        for (size_t i = 0; i < count; i++)
+            output[i] = input[i] * clamp(input[i] / 6.0f + 0.5f, 0.0f, 1.0f);
         break;
     }
 }

@@ -250,7 +250,9 @@ cc_status cc__net_fail_layer(cc_status status, const char *name, const char *typ
 
 const char *cc__node_type(const cc__node *node)
 {
-    static const char *const activations[] = {"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU"};
+    static const char *const activations[] = {"ReLU",         "LeakyReLU", "Sigmoid",
+                                              "Tanh",         "ELU",       "ReLUCap",
+                                              "HardSigmoid",  "HardSwish"};
     switch (node->kind) {
     case CC__NODE_INPUT:
         return "InputLayer";

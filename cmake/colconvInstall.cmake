@@ -8,10 +8,11 @@
 #   cpack -G DEB --config build/CPackConfig.cmake
 #                                         colconv_<version>-1_<arch>.deb
 #
-# The installed target colconv::colconv names its OpenBLAS and OpenMP
-# dependencies as colconv::openblas and colconv::openmp; colconvConfig.cmake
-# defines those two after finding OpenBLAS and OpenMP again in the consuming
-# project, so the link line is right for a static and a shared libcolconv.
+# The installed target colconv::colconv names its OpenBLAS, OpenMP and
+# protobuf-c dependencies as colconv::openblas, colconv::openmp and
+# colconv::protobuf_c; colconvConfig.cmake defines those after finding them
+# again in the consuming project, so the link line is right for a static and
+# a shared libcolconv.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -68,9 +69,9 @@ install(FILES
   DESTINATION "${COLCONV_INSTALL_CMAKEDIR}"
   COMPONENT Development)
 
-# pkg-config. A static libcolconv needs OpenBLAS (Requires.private, Debian's
-# openblas.pc) and the OpenMP runtime colconv was compiled against
-# (Libs.private), which `pkg-config --static` adds. The prefix is written at
+# pkg-config. A static libcolconv needs OpenBLAS and protobuf-c
+# (Requires.private, Debian's openblas.pc and libprotobuf-c.pc) and the
+# OpenMP runtime colconv was compiled against (Libs.private), which `pkg-config --static` adds. The prefix is written at
 # install time, so `cmake --install build --prefix P` gives a right colconv.pc.
 set(COLCONV_PC_LIBS_PRIVATE "")
 foreach(lib IN LISTS OpenMP_C_LIB_NAMES)
@@ -118,7 +119,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp")
 set(CPACK_STRIP_FILES ON)
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas-openmp-dev")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas-openmp-dev, libprotobuf-c-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gnuplot-nox") # colconv-bench --plot
 set(CPACK_GENERATOR DEB)
 if(PROJECT_IS_TOP_LEVEL)

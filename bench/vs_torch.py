@@ -10,6 +10,15 @@ timed with torch.nn.functional.conv2d (path "torch", with bias, NCHW,
 inference mode) and, as its roof, torch.mm on the same GEMM shape
 (path "torch_mm": M = OC/g, N = OH*OW*batch, K = IC/g*KH*KW, once per group).
 Debian: apt-get install python3-torch; run with /usr/bin/python3.
+
+With --model FILE.onnx [...] it times whole networks instead, for the
+comparison with `colconv-bench --model` and bench/vs_ort.js: PyTorch 1.13
+cannot load an ONNX file, so it runs the PyTorch module the file was exported
+from, found by the file's name among tools/make_onnx_models.py's models
+(resnet50.onnx -> torchvision's resnet50, with the same seeded weights), in
+eval mode under torch.inference_mode(), NCHW, on a random input at --batch
+(default 1); --warmup runs (default 3), then exactly --reps (default 15).
+Those rows are "networks" entries with path "torch".
 """
 import argparse
 import datetime
@@ -177,12 +186,60 @@ def env(torch, threads):
     }
 
 
+def model_module(torch, file, batch):
+    """The module tools/make_onnx_models.py exported as `file`, and its input."""
+    tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
+    sys.path.insert(0, tools)
+    import make_onnx_models as m
+    sys.path.pop(0)
+    name = os.path.basename(file)[:-len(".onnx")]
+    table = m.ops()
+    if name in table:
+        module, shape, _ = table[name]
+    elif name in m.NETWORKS:
+        module, shape, _ = m.network(name)
+    else:
+        raise ValueError("%s: not a model of tools/make_onnx_models.py (PyTorch cannot load "
+                         "ONNX files: it runs the module a file was exported from)" % file)
+    gen = torch.Generator().manual_seed(14)
+    module.eval()
+    m.randomise(module, gen)
+    return module, torch.rand(batch, *shape[1:], generator=gen)
+
+
+def time_models(torch, a):
+    """--model: each file's module end to end per thread count."""
+    threads = [int(t) for t in a.threads.split(",")] if a.threads else [torch.get_num_threads()]
+    batch = a.batch or 1
+    plan = [3 if a.warmup is None else a.warmup, a.reps or 15, 0]
+    networks = []
+    print("%-24s %3s %10s %22s" % ("model", "thr", "torch ms", "[min - max]"))
+    for file in a.model:
+        module, x = model_module(torch, file, batch)
+        for t in threads:
+            torch.set_num_threads(t)
+            with torch.inference_mode():
+                median, lo, hi, reps = time_it(lambda: module(x), *plan)
+            print("%-24s %3d %10.3f %22s" % (os.path.basename(file), t, median,
+                                             "[%.3f - %.3f]" % (lo, hi)), flush=True)
+            shape = list(x.shape) + [1, 1]
+            networks.append({
+                "net": os.path.basename(file), "source": "onnx", "layer": "(network)",
+                "desc": "mb%dic%dih%diw%d" % (batch, shape[1], shape[2], shape[3]),
+                "path": "torch", "threads": t, "batch": batch, "layout": "nchw",
+                "ms_median": median, "ms_min": lo, "ms_max": hi, "reps": reps,
+                "images_per_s": batch / (median * 1e-3), "status": "ok", "error": ""})
+    return threads, networks
+
+
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--net", help="networks of the table (default %s)" % DEFAULT_NETS)
     p.add_argument("--layer", help="one convolution as a benchdnn descriptor")
+    p.add_argument("--model", nargs="+", metavar="FILE.onnx",
+                   help="whole networks: the modules these files were exported from")
     p.add_argument("--batch", type=int, help="images per run (default: the table's 1)")
     p.add_argument("--threads", help="thread counts, e.g. 1,2 (default: torch's)")
     p.add_argument("--reps", type=int, help="timed repetitions, exactly (default: up to 25, ~1 s)")
@@ -195,6 +252,15 @@ def main(argv=None):
         import torch
     except ImportError:
         sys.exit("vs_torch.py: PyTorch not found (apt-get install python3-torch; run /usr/bin/python3)")
+
+    if a.model:
+        try:
+            threads, networks = time_models(torch, a)
+        except ValueError as e:
+            p.error(str(e))
+        write_report(a.json, {"schema": SCHEMA, "tool": "vs_torch.py", "env": env(torch, threads),
+                              "layers": [], "networks": networks})
+        return
 
     plan = [a.warmup if a.warmup is not None else (1 if a.quick else 3),
             a.reps or (5 if a.quick else 25), 0 if a.reps else (100 if a.quick else 1000)]
@@ -224,13 +290,16 @@ def main(argv=None):
             rows += [roof, conv]
             print("%-12s %-24s %3d %10.3f %10.3f %8.1f %7.2f" % (net, d["name"], t, conv["ms_median"],
                   roof["ms_median"], conv["gflops"], conv["ratio_to_sgemm"]), flush=True)
-    report = {"schema": SCHEMA, "tool": "vs_torch.py", "env": env(torch, threads),
-              "layers": rows, "networks": []}
-    if os.path.dirname(a.json):
-        os.makedirs(os.path.dirname(a.json), exist_ok=True)
-    with open(a.json, "w") as f:
+    write_report(a.json, {"schema": SCHEMA, "tool": "vs_torch.py", "env": env(torch, threads),
+                          "layers": rows, "networks": []})
+
+
+def write_report(path, report):
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(report, f, indent=1)
-    print("Report: %s" % a.json)
+    print("Report: %s" % path)
 
 
 if __name__ == "__main__":

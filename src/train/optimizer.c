@@ -11,8 +11,10 @@
 #include "../core/core.h"
 #include "../layers/layers.h"
 
-/* Weights per unit of parallel work in an update. */
-#define OPT_BLOCK 16384
+/* Weights per unit of parallel work in an update; spans shorter than two
+ * blocks (tens of microseconds) run on the calling thread, where an OpenMP
+ * fork would cost more than it saves. */
+#define OPT_BLOCK 32768
 
 struct cc__optimizer {
     cc_optimizer_params p; /* resolved */
@@ -293,28 +295,44 @@ static void adagrad_span(const cc_optimizer_params *p, const opt_step *st, float
     }
 }
 
-static void rmsprop_span(const cc_optimizer_params *p, const opt_step *st, float *restrict w,
-                         const float *restrict g, const opt_slots *sl, size_t n)
+/* One body for the four variants; called with constant flags so that each
+ * inlined copy has no branch in its loop and vectorises. */
+static inline void rmsprop_body(const cc_optimizer_params *p, const opt_step *st,
+                                float *restrict w, const float *restrict g, float *restrict sq,
+                                float *restrict buf, float *restrict avg_g, size_t n,
+                                bool momentum, bool centered)
 {
     const float wd = p->weight_decay, eps = p->eps, a = p->alpha, m = p->momentum;
     const float lr = st->lr, scale = st->scale;
-    float *restrict sq = sl->s0, *restrict buf = sl->s1, *restrict avg_g = sl->s2;
     for (size_t i = 0; i < n; i++) {
         const float d = coupled_grad(g[i], w[i], scale, wd);
         sq[i] = sq[i] * a + (1.0f - a) * (d * d);
         float var = sq[i];
-        if (avg_g != NULL) {
+        if (centered) {
             avg_g[i] = avg_g[i] * a + (1.0f - a) * d;
             var = sq[i] - avg_g[i] * avg_g[i];
         }
         const float denom = sqrtf(var) + eps;
-        if (buf != NULL) {
+        if (momentum) {
             buf[i] = buf[i] * m + d / denom;
             w[i] += -lr * buf[i];
         } else {
             w[i] += -lr * (d / denom);
         }
     }
+}
+
+static void rmsprop_span(const cc_optimizer_params *p, const opt_step *st, float *w,
+                         const float *g, const opt_slots *sl, size_t n)
+{
+    if (sl->s1 != NULL && sl->s2 != NULL)
+        rmsprop_body(p, st, w, g, sl->s0, sl->s1, sl->s2, n, true, true);
+    else if (sl->s1 != NULL)
+        rmsprop_body(p, st, w, g, sl->s0, sl->s1, NULL, n, true, false);
+    else if (sl->s2 != NULL)
+        rmsprop_body(p, st, w, g, sl->s0, NULL, sl->s2, n, false, true);
+    else
+        rmsprop_body(p, st, w, g, sl->s0, NULL, NULL, n, false, false);
 }
 
 static void adadelta_span(const cc_optimizer_params *p, const opt_step *st, float *restrict w,
@@ -403,7 +421,7 @@ void cc__optimizer_update(cc__optimizer *opt, float *weights, const float *grads
 {
     const opt_step st = step_scalars(opt, lr);
     const size_t blocks = cc__block_count(count, OPT_BLOCK);
-    const int nt = cc__layer_threads(cc__run_threads(), count * 8);
+    const int nt = count >= 2 * OPT_BLOCK ? cc__run_threads() : 1;
     CC__LAYER_FOR(b, blocks, nt, {
         const size_t begin = b * OPT_BLOCK;
         const size_t len = cc__block_len(count, begin, OPT_BLOCK);

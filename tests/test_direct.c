@@ -28,16 +28,19 @@
 #define DB_DWC_ROW emulated_avx512_dwc_row
 #define DB_ROWS_ROW emulated_avx512_rows_row
 #define DB_POINTWISE_UNIT emulated_avx512_pointwise
+#define DB_DWC_NCHW_UNIT emulated_avx512_dwc_nchw_unit
 void emulated_avx512_ocvec_row(const cc__direct_job *job, int n, int group, int ob, int oy);
 void emulated_avx512_dwc_row(const cc__direct_job *job, int n, int cb, int oy);
 void emulated_avx512_rows_row(const cc__direct_job *job, int n, int group, int mb, int oy);
 void emulated_avx512_pointwise(const cc__direct_job *job, int n, int group, int mb_lo,
                                int mb_hi, size_t p_lo, size_t p_hi);
+void emulated_avx512_dwc_nchw_unit(const cc__direct_job *job, float *slot, int n, int cb,
+                                   int oy0, int oy1);
 #include "../src/conv/direct_body.h"
 
 static const cc__direct_family emulated_avx512 = {
     emulated_avx512_ocvec_row, emulated_avx512_dwc_row, emulated_avx512_rows_row,
-    emulated_avx512_pointwise};
+    emulated_avx512_pointwise, emulated_avx512_dwc_nchw_unit};
 
 #define SEED 20261201u
 #define RANDOM_SHAPES 90
@@ -59,6 +62,10 @@ static const shape named_shapes[] = {
     {"depthwise_3x3_s2", 1, 33, 13, 12, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 33},
     {"depthwise_wide", 1, 3, 5, 150, 3, 5, 3, 1, 1, 1, 2, 2, 2, 1, 3, 3},
     {"depthwise_multiplier", 1, 5, 7, 8, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},
+    /* NCHW depthwise in several bands of output rows (wide rows fill a slot). */
+    {"depthwise_bands", 1, 21, 37, 130, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 21},
+    {"depthwise_bands_s2", 2, 17, 41, 120, 17, 5, 5, 2, 2, 1, 1, 2, 1, 2, 1, 17},
+    {"depthwise_bands_dilated", 1, 9, 30, 200, 9, 3, 3, 1, 1, 2, 2, 0, 3, 2, 2, 9},
     {"grouped_dilated", 2, 12, 11, 13, 18, 5, 3, 2, 1, 2, 3, 1, 2, 3, 0, 3},
     {"one_pixel_image", 1, 4, 1, 1, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"kernel_is_padded_input", 1, 3, 5, 4, 7, 7, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1},
@@ -124,15 +131,23 @@ static void describe(const shape *s, cc_layout layout, cc_act act, bool bias, bo
              (int)act, bias ? " bias" : "", residual ? " residual" : "");
 }
 
-/* cc__direct_run, or the emulated family when `family` is not NULL. */
+/* cc__direct_run, or the emulated family when `family` is not NULL, in a
+ * workspace of exactly the slots asked for, guarded and poisoned. */
 static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *family,
                 const float *packed, const float *bias, const float *input, float *output,
                 const float *residual, int threads)
 {
+    const size_t floats = cc__direct_slot_floats(g, isa) * (size_t)threads;
+    tst_buffer workspace = tst_buffer_new(floats > 0 ? floats : 1);
+    tst_buffer_poison(&workspace);
+    float *slots = floats > 0 ? workspace.data : NULL;
     if (family == NULL)
-        cc__direct_run(g, isa, packed, bias, input, output, residual, threads);
+        cc__direct_run(g, isa, packed, bias, input, output, residual, slots, threads);
     else
-        cc__direct_run_family(g, isa, family, packed, bias, input, output, residual, threads);
+        cc__direct_run_family(g, isa, family, packed, bias, input, output, residual, slots,
+                              threads);
+    assert_true(tst_buffer_guards_intact(&workspace));
+    tst_buffer_free(&workspace);
 }
 
 

@@ -56,10 +56,13 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
     }
 }
 
-/* The bytes of one workspace slot, one per thread: a GEMM path's tile, or
- * the Winograd path's block and chunk. */
+/* The bytes of one workspace slot, one per thread: a GEMM path's tile, the
+ * Winograd path's block and chunk, or the direct path's band of an NCHW
+ * depthwise layer. */
 static size_t slot_bytes(const cc_conv2d *op)
 {
+    if (op->algo == CC_ALGO_DIRECT)
+        return cc__direct_slot_floats(&op->g, op->isa) * sizeof(float);
     return is_winograd(op->algo) ? op->wino.bytes : is_gemm(op->algo) ? op->plan.tile_bytes : 0;
 }
 
@@ -68,7 +71,7 @@ static int slots_needed(const cc_conv2d *op, int threads)
 {
     if (slot_bytes(op) == 0)
         return 0;
-    if (is_winograd(op->algo))
+    if (is_winograd(op->algo) || op->algo == CC_ALGO_DIRECT)
         return threads;
     if (cc__gemm_threading(&op->plan, threads) == CC_THREADS_BLAS)
         return 1;
@@ -199,7 +202,8 @@ static void release_workspace(cc_conv2d *op, float *workspace, bool shared)
         cc__free(workspace);
 }
 
-/* Runs a path that needs a workspace: the one given, else the op's own. */
+/* Runs a fast path in the workspace given, else in the op's own (none when
+ * the path needs none). */
 static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float *given,
                                     int threads)
 {
@@ -211,7 +215,10 @@ static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float 
         if (status != CC_OK)
             return status;
     }
-    if (is_winograd(op->algo)) {
+    if (op->algo == CC_ALGO_DIRECT) {
+        cc__direct_run(&op->g, op->isa, op->weights, op->bias, io->input, io->output,
+                       io->residual, workspace, threads);
+    } else if (is_winograd(op->algo)) {
         cc__winograd_run(op, io, workspace, threads);
     } else {
         const int tile_threads =
@@ -223,15 +230,10 @@ static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float 
     return CC_OK;
 }
 
-/* The direct path takes the residual itself; the reference runs without
- * the activation, and the add and activation follow in one sweep. */
-static cc_status run_kernel_path(const cc_conv2d *op, const cc__conv_io *io, int threads)
+/* The reference runs without the activation, and the add and activation
+ * follow in one sweep. */
+static cc_status run_reference_path(const cc_conv2d *op, const cc__conv_io *io, int threads)
 {
-    if (op->algo == CC_ALGO_DIRECT) {
-        cc__direct_run(&op->g, op->isa, op->weights, op->bias, io->input, io->output,
-                       io->residual, threads);
-        return CC_OK;
-    }
     cc__conv_geom g = op->g;
     if (io->residual != NULL)
         g.act = CC_ACT_NONE;
@@ -254,9 +256,9 @@ cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
     const cc__conv_io io = {input, output, residual};
     cc__team_lock(threads);
     const cc__flush_scope flush = cc__flush_begin(threads);
-    const cc_status status = is_gemm(op->algo) || is_winograd(op->algo)
-                                 ? run_with_workspace(op, &io, workspace, threads)
-                                 : run_kernel_path(op, &io, threads);
+    const cc_status status = op->algo == CC_ALGO_REFERENCE
+                                 ? run_reference_path(op, &io, threads)
+                                 : run_with_workspace(op, &io, workspace, threads);
     cc__flush_end(flush);
     cc__team_unlock(threads);
     return status;

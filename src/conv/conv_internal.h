@@ -145,13 +145,17 @@ void cc__set_tile_budget_bytes(size_t bytes);
  * `isa` (allocated with cc__alloc; CC_ERR_NOMEM on failure).
  * cc__direct_run: output = act(conv(input) + bias + residual) for the whole
  * batch, in g->layout, on up to `threads` OpenMP threads; residual (NULL
- * for none) as in cc__conv_io; no allocation, no read or write outside
- * input, output, residual, packed and bias (vector loads included). */
+ * for none) as in cc__conv_io; workspace holds `threads` slots of
+ * cc__direct_slot_floats(g, isa) floats (NULL when that is 0: only NCHW
+ * depthwise layers use one); no allocation, no read or write outside
+ * input, output, residual, packed, bias and workspace (vector loads
+ * included). */
 cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
                           float **packed);
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output,
-                    const float *residual, int threads);
+                    const float *residual, float *workspace, int threads);
+size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
 /* cc__direct_packed_floats: the floats cc__direct_pack_into writes (0 when
  * that overflows size_t); cc__direct_pack_into: cc__direct_pack into the
  * caller's array.

@@ -3,6 +3,8 @@
  * portable family (direct_body.h over direct_portable.h's arrays of 8
  * floats, which the compiler vectorises for whatever the build targets).
  * Kernel kinds and packed layouts: direct_kernels.h. */
+#include <limits.h>
+#include <omp.h>
 #include <string.h>
 
 #include "direct_kernels.h"
@@ -21,6 +23,7 @@
 #define DB_DWC_ROW cc__direct_dwc_row_scalar_4x8
 #define DB_ROWS_ROW cc__direct_rows_row_scalar_4x16
 #define DB_POINTWISE_UNIT cc__direct_pointwise_scalar_4x16
+#define DB_DWC_NCHW_UNIT cc__direct_dwc_nchw_unit_scalar_4x8
 
 #include "direct_body.h"
 
@@ -40,10 +43,21 @@ typedef enum { KIND_OCVEC, KIND_DWC, KIND_ROWS, KIND_POINTWISE } direct_kind;
  * for depthwise ones (one output channel per group: nothing to share). */
 enum { ROWS_MAX_CHANNELS = 8 };
 
+/* NCHW depthwise gathers a block's channels a plane apart with 32-bit
+ * offsets (up to 15 planes, the widest family's lanes less one). */
+static bool planes_gatherable(const cc__conv_geom *g)
+{
+    const long long limit = INT_MAX / CC__DIRECT_LANES_AVX512;
+    return (long long)g->h * g->w <= limit && (long long)g->oh * g->ow <= limit;
+}
+
 static direct_kind kind_of(const cc__conv_geom *g)
 {
+    const bool depthwise = g->cg == 1 && g->ocg == 1;
     if (g->layout == CC_NHWC)
-        return g->cg == 1 && g->ocg == 1 ? KIND_DWC : KIND_OCVEC;
+        return depthwise ? KIND_DWC : KIND_OCVEC;
+    if (depthwise && !cc__geom_is_pointwise(g) && planes_gatherable(g))
+        return KIND_DWC;
     if (cc__geom_is_pointwise(g) && g->ocg > 1)
         return KIND_POINTWISE;
     if (g->ocg == 1 || (g->sw == 1 && g->cg < ROWS_MAX_CHANNELS))
@@ -267,6 +281,59 @@ static void run_dwc_rows(const cc__direct_job *j,
     }
 }
 
+/* NCHW depthwise: the floats of a slot for bands of `rows` output rows
+ * (their input rows, then the output rows, each row `lanes` channels wide). */
+static size_t dwc_slot_floats_for(const cc__conv_geom *g, int lanes, int rows)
+{
+    int lo, hi;
+    cc__direct_dwc_band(g, 0, rows, &lo, &hi);
+    const size_t in_rows = (size_t)rows * (size_t)g->sh + (size_t)(g->kh - 1) * (size_t)g->dh;
+    const size_t span = in_rows < (size_t)g->h ? in_rows : (size_t)g->h;
+    return (span * (size_t)g->w + (size_t)rows * (size_t)g->ow) * (size_t)lanes;
+}
+
+/* Output rows per band: as many as keep a slot within 128 KiB (an eighth of
+ * this L2: the slot stays there between the gathers and the row kernel),
+ * at least one. */
+enum { DWC_SLOT_TARGET_FLOATS = 32 * 1024 };
+
+static int dwc_band_rows(const cc__conv_geom *g, int lanes)
+{
+    int rows = 1;
+    while (rows < g->oh && dwc_slot_floats_for(g, lanes, rows + 1) <= DWC_SLOT_TARGET_FLOATS)
+        rows++;
+    return rows;
+}
+
+size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa)
+{
+    if (g->layout != CC_NCHW || kind_of(g) != KIND_DWC)
+        return 0;
+    return dwc_slot_floats_for(g, lanes_of(isa), dwc_band_rows(g, lanes_of(isa)));
+}
+
+typedef void (*dwc_nchw_fn)(const cc__direct_job *job, float *slot, int n, int cb, int oy0,
+                            int oy1);
+
+/* Units (image, channel block, band of output rows), the band fastest;
+ * each thread works in its own slot of the workspace. */
+static void run_dwc_nchw(const cc__direct_job *j, dwc_nchw_fn unit, int lanes, float *workspace,
+                         int threads)
+{
+    const cc__conv_geom *g = j->g;
+    const int rows = dwc_band_rows(g, lanes);
+    const size_t slot_floats = dwc_slot_floats_for(g, lanes, rows);
+    const ptrdiff_t bands = ceil_div(g->oh, rows);
+    const ptrdiff_t units = (ptrdiff_t)g->n * j->blocks * bands;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (ptrdiff_t u = 0; u < units; u++) {
+        const int oy0 = (int)(u % bands) * rows;
+        const ptrdiff_t rest = u / bands;
+        unit(j, workspace + (size_t)omp_get_thread_num() * slot_floats, (int)(rest / j->blocks),
+             (int)(rest % j->blocks), oy0, db_min(g->oh, oy0 + rows));
+    }
+}
+
 /* Pixels of the pointwise tile: the rows kind's W vectors. */
 static int pointwise_pixels_of(cc__isa isa)
 {
@@ -341,7 +408,7 @@ static void run_pointwise(const cc__direct_job *j, pointwise_fn unit, int tile_p
 /* The kernels of `family` over the units of job j (its geometry's act
  * already cleared when a residual is to be swept). */
 static void run_job(cc__direct_job *j, cc__isa isa, const cc__direct_family *family,
-                    const float *residual, int threads)
+                    const float *residual, float *workspace, int threads)
 {
     switch (kind_of(j->g)) {
     case KIND_OCVEC:
@@ -351,7 +418,10 @@ static void run_job(cc__direct_job *j, cc__isa isa, const cc__direct_family *fam
         run_group_rows(j, family->rows_row, 1, threads);
         break;
     case KIND_DWC:
-        run_dwc_rows(j, family->dwc_row, threads);
+        if (j->g->layout == CC_NCHW)
+            run_dwc_nchw(j, family->dwc_nchw_unit, lanes_of(isa), workspace, threads);
+        else
+            run_dwc_rows(j, family->dwc_row, threads);
         break;
     case KIND_POINTWISE:
         j->residual = residual;
@@ -363,7 +433,7 @@ static void run_job(cc__direct_job *j, cc__isa isa, const cc__direct_family *fam
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output,
-                           const float *residual, int threads)
+                           const float *residual, float *workspace, int threads)
 {
     if (threads < 1)
         threads = 1;
@@ -374,7 +444,7 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
     if (residual != NULL && !pointwise)
         row_geom.act = CC_ACT_NONE;
     cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output);
-    run_job(&j, isa, family, residual, threads);
+    run_job(&j, isa, family, residual, workspace, threads);
     if (residual != NULL && !pointwise)
         cc__epilogue_residual(output, residual, cc__geom_output_floats(g), g->act, threads);
 }
@@ -383,21 +453,24 @@ static const cc__direct_family *family_of(cc__isa isa)
 {
     static const cc__direct_family families[] = {
         {cc__direct_ocvec_row_scalar_4x16, cc__direct_dwc_row_scalar_4x8,
-         cc__direct_rows_row_scalar_4x16, cc__direct_pointwise_scalar_4x16},
+         cc__direct_rows_row_scalar_4x16, cc__direct_pointwise_scalar_4x16,
+         cc__direct_dwc_nchw_unit_scalar_4x8},
         {cc__direct_ocvec_row_avx2_6x16, cc__direct_dwc_row_avx2_8x8,
-         cc__direct_rows_row_avx2_6x16, cc__direct_pointwise_avx2_6x16},
+         cc__direct_rows_row_avx2_6x16, cc__direct_pointwise_avx2_6x16,
+         cc__direct_dwc_nchw_unit_avx2_8x8},
         {cc__direct_ocvec_row_avx512_12x32, cc__direct_dwc_row_avx512_8x16,
-         cc__direct_rows_row_avx512_8x48, cc__direct_pointwise_avx512_8x48},
+         cc__direct_rows_row_avx512_8x48, cc__direct_pointwise_avx512_8x48,
+         cc__direct_dwc_nchw_unit_avx512_8x16},
     };
     return &families[isa];
 }
 
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output,
-                    const float *residual, int threads)
+                    const float *residual, float *workspace, int threads)
 {
     cc__direct_run_family(g, isa, family_of(isa), packed, bias, input, output, residual,
-                          threads);
+                          workspace, threads);
 }
 
 /* One image of one row: its units are the channel blocks, run here one

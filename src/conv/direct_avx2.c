@@ -65,5 +65,6 @@ static inline dvec dv_relu(dvec v) { return _mm256_max_ps(_mm256_setzero_ps(), v
 #define DB_DWC_ROW cc__direct_dwc_row_avx2_8x8
 #define DB_ROWS_ROW cc__direct_rows_row_avx2_6x16
 #define DB_POINTWISE_UNIT cc__direct_pointwise_avx2_6x16
+#define DB_DWC_NCHW_UNIT cc__direct_dwc_nchw_unit_avx2_8x8
 
 #include "direct_body.h"

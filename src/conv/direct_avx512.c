@@ -55,5 +55,6 @@ static inline dvec dv_relu(dvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v
 #define DB_DWC_ROW cc__direct_dwc_row_avx512_8x16
 #define DB_ROWS_ROW cc__direct_rows_row_avx512_8x48
 #define DB_POINTWISE_UNIT cc__direct_pointwise_avx512_8x48
+#define DB_DWC_NCHW_UNIT cc__direct_dwc_nchw_unit_avx512_8x16
 
 #include "direct_body.h"

@@ -17,7 +17,8 @@
  *   DB_DWC_P                 pixels of the dwc tile
  *   DB_ROWS_M, DB_ROWS_W     channels and vectors of the rows tile
  *   DB_ROWS_DW_W             vectors of the depthwise rows tile (1 channel)
- *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW DB_POINTWISE_UNIT   the entry points' names
+ *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW DB_POINTWISE_UNIT DB_DWC_NCHW_UNIT
+ *                            the entry points' names
  *
  * The kinds, their packed layouts and the entry points' contracts are in
  * direct_kernels.h. Tiles are always-inline functions whose size arguments
@@ -266,6 +267,56 @@ void DB_DWC_ROW(const cc__direct_job *j, int n, int cb, int oy)
         db_dwc_span(j, in, w, ky_lo, ky_hi, iy0, true, DV, out, bias);
     else
         db_dwc_span(j, in, w, ky_lo, ky_hi, iy0, false, count, out, bias);
+}
+
+/* ---- dwc over NCHW: planes gathered into channel vectors ----------------- */
+
+/* Input rows [y_lo, y_hi) of the band are gathered from the block's planes
+ * into the slot as [row][w][DV] (lanes past the block's channels 0), the
+ * dwc row kernel computes the band's output rows into the slot after them
+ * as [row][ow][DV], and each channel's output rows are gathered back from
+ * it (stride DV) and stored whole. The row kernel runs on a geometry of
+ * the band: its input is the gathered rows (pt moved so that output row
+ * oy0 + r is its row r) and its block is the only one. */
+void DB_DWC_NCHW_UNIT(const cc__direct_job *j, float *slot, int n, int cb, int oy0, int oy1)
+{
+    const cc__conv_geom *g = j->g;
+    const int count = db_min(DV, g->c - cb * DV);
+    const ptrdiff_t c0 = (ptrdiff_t)cb * DV;
+    int y_lo, y_hi;
+    cc__direct_dwc_band(g, oy0, oy1, &y_lo, &y_hi);
+    const int plane = (int)j->in_c, w = g->w, ow = g->ow;
+    const float *in = j->input + n * j->in_n + c0 * j->in_c;
+    float *rows_in = slot, *rows_out = slot + (size_t)(y_hi - y_lo) * (size_t)w * DV;
+    for (int y = y_lo; y < y_hi; y++)
+        for (int x = 0; x < w; x++) {
+            const float *p = in + (ptrdiff_t)y * w + x;
+            dv_store(rows_in + ((size_t)(y - y_lo) * (size_t)w + (size_t)x) * DV,
+                     count == DV ? dv_gather(p, plane) : dv_gather_range(p, plane, 0, count));
+        }
+    cc__conv_geom band = *g;
+    band.n = 1, band.c = band.oc = count, band.h = y_hi - y_lo, band.oh = oy1 - oy0;
+    band.pt = g->pt + y_lo - oy0 * g->sh;
+    const cc__direct_job sub = {
+        .g = &band, .packed = j->packed + (size_t)cb * g->kh * g->kw * DV,
+        .bias = j->bias != NULL ? j->bias + c0 : NULL, .input = rows_in, .output = rows_out,
+        .in_c = 1, .in_y = (ptrdiff_t)w * DV, .in_x = DV,
+        .out_c = 1, .out_y = (ptrdiff_t)ow * DV, .out_x = DV, .blocks = 1, .rows_oc = 1};
+    for (int r = 0; r < oy1 - oy0; r++)
+        DB_DWC_ROW(&sub, 0, 0, r);
+    float *out = j->output + n * j->out_n + c0 * j->out_c + (ptrdiff_t)oy0 * j->out_y;
+    for (int l = 0; l < count; l++)
+        for (int r = 0; r < oy1 - oy0; r++) {
+            const float *src = rows_out + (size_t)r * (size_t)ow * DV + (size_t)l;
+            float *dst = out + l * j->out_c + r * j->out_y;
+            for (int x = 0; x < ow; x += DV) {
+                const int m = db_min(DV, ow - x);
+                if (m == DV)
+                    dv_store(dst + x, dv_gather(src + (size_t)x * DV, DV));
+                else
+                    dv_store_n(dst + x, dv_gather_range(src + (size_t)x * DV, DV, 0, m), m);
+            }
+        }
 }
 
 /* ---- rows: NCHW, vectors over output width ------------------------------- */

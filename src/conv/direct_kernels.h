@@ -19,9 +19,14 @@
  *   taps restricted to the input (padding is never multiplied). Results go
  *   out as vectors (NHWC) or scattered to the channels' rows (NCHW).
  *
- * dwc (NHWC depthwise, cg == ocg == 1): vectors over channels. Packed
+ * dwc (depthwise, cg == ocg == 1; NHWC, and NCHW unless a plane is too
+ *   large for 32-bit gather offsets): vectors over channels. Packed
  *   [cb][kh][kw][V], cb = ceil(C / V). A call covers channel block cb. Full
- *   tile: P interior pixels x V channels; edge tile: one pixel.
+ *   tile: P interior pixels x V channels; edge tile: one pixel. NCHW runs
+ *   in bands of output rows, each gathered into a per-thread slot of the
+ *   workspace in the NHWC kernel's layout (direct_body.h), because a plane
+ *   row is as short as 7 pixels in late layers (a width vector mostly
+ *   empty) while the channels are many.
  *
  * rows (NCHW with stride_w == 1, or with ocg == 1 and any stride): vectors
  *   over output width. Packed [group][mb][cg][kh][kw][Me], Me = 1 when
@@ -102,6 +107,16 @@ static inline void cc__direct_taps(long long o, int stride, int pad, int dil, in
     *hi = (int)end;
 }
 
+/* The input rows [*lo, *hi) that output rows [oy0, oy1) read (clipped to
+ * the input; empty when every tap falls in the padding). */
+static inline void cc__direct_dwc_band(const cc__conv_geom *g, int oy0, int oy1, int *lo, int *hi)
+{
+    const long long first = (long long)oy0 * g->sh - g->pt;
+    const long long last = (long long)(oy1 - 1) * g->sh - g->pt + (long long)(g->kh - 1) * g->dh;
+    *lo = first < 0 ? 0 : first > g->h ? g->h : (int)first;
+    *hi = last + 1 > g->h ? g->h : last + 1 < *lo ? *lo : (int)(last + 1);
+}
+
 /* The output columns [*lo, *hi) whose every tap lies inside the input row
  * (the interior, where the full tiles run); empty (lo == hi) when none. */
 static inline void cc__direct_interior(const cc__conv_geom *g, int *lo, int *hi)
@@ -136,6 +151,16 @@ void cc__direct_dwc_row_avx512_8x16(const cc__direct_job *job, int n, int cb, in
 void cc__direct_dwc_row_avx2_8x8(const cc__direct_job *job, int n, int cb, int oy);
 void cc__direct_dwc_row_scalar_4x8(const cc__direct_job *job, int n, int cb, int oy);
 
+/* dwc over NCHW: output rows [oy0, oy1) of image n, channel block cb,
+ * through `slot` (cc__direct_slot_floats floats: the band's gathered input
+ * rows, then its output rows). */
+void cc__direct_dwc_nchw_unit_avx512_8x16(const cc__direct_job *job, float *slot, int n, int cb,
+                                          int oy0, int oy1);
+void cc__direct_dwc_nchw_unit_avx2_8x8(const cc__direct_job *job, float *slot, int n, int cb,
+                                       int oy0, int oy1);
+void cc__direct_dwc_nchw_unit_scalar_4x8(const cc__direct_job *job, float *slot, int n, int cb,
+                                         int oy0, int oy1);
+
 /* rows: output row oy of image n, group `group`, channel block mb. Tile
  * Me x W*V: 8 x 48 (AVX-512), 6 x 16 (AVX2), 4 x 16 (portable); depthwise
  * (Me = 1) 1 x 64, 1 x 32, 1 x 32. */
@@ -162,6 +187,8 @@ typedef struct {
     void (*rows_row)(const cc__direct_job *job, int n, int group, int mb, int oy);
     void (*pointwise)(const cc__direct_job *job, int n, int group, int mb_lo, int mb_hi,
                       size_t p_lo, size_t p_hi);
+    void (*dwc_nchw_unit)(const cc__direct_job *job, float *slot, int n, int cb, int oy0,
+                          int oy1);
 } cc__direct_family;
 
 /* cc__direct_run with the kernels of `family` on weights packed for `isa`:
@@ -170,6 +197,6 @@ typedef struct {
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output,
-                           const float *residual, int threads);
+                           const float *residual, float *workspace, int threads);
 
 #endif

@@ -37,9 +37,10 @@ pads), op_conv_same_upper / op_conv_same_lower (the same as auto_pad
 SAME_UPPER / SAME_LOWER, no pads), op_pad (the Pad's pads as one initializer,
 as tf2onnx writes them), op_global_max (GlobalMaxPool: torch exports
 AdaptiveMaxPool2d(1) as a MaxPool over the whole map, op_maxpool_global),
-op_dropout (a Dropout node inserted: eval export drops it) and op_lrn (one LRN node: torch exports
-local_response_norm as a chain of pools; golden from F.local_response_norm,
-which has ONNX's semantics for an odd size).
+op_dropout (a Dropout node inserted: eval export drops it) and op_lrn (a
+1x1 Conv and one LRN node: torch exports local_response_norm as a chain of
+pools; golden from F.local_response_norm, which has ONNX's semantics for an
+odd size). The pooling cases have a conv first, as real models do.
 """
 import argparse
 import os
@@ -173,6 +174,12 @@ def same_module(lower):
     return Seq(lambda x: F.pad(x, pads), nn.Conv2d(3, 5, 3, stride=2)), pads
 
 
+def conv():
+    """The 3x3 conv (padding 1) before a pool: the cases are about the pool's
+    attributes, in a model that has weights as real ones do."""
+    return nn.Conv2d(3, 4, 3, padding=1)
+
+
 # name -> (module, input shape, export keywords). All batch 2.
 def ops():
     conv_same, _ = same_module(False)
@@ -203,11 +210,13 @@ def ops():
         "op_tanh": (Seq(nn.Conv2d(3, 4, 3), nn.Tanh()), (2, 3, 7, 9), {}),
         "op_hardsigmoid": (Seq(nn.Conv2d(3, 4, 3), nn.Hardsigmoid()), (2, 3, 7, 9), {}),
         "op_hardswish": (Seq(nn.Conv2d(3, 4, 3), nn.Hardswish()), (2, 3, 7, 9), {}),
-        "op_maxpool_ceil": (nn.MaxPool2d(3, 2, padding=1, ceil_mode=True), (2, 3, 10, 13), {}),
-        "op_maxpool_ceil_nopad": (nn.MaxPool2d(3, 2, ceil_mode=True), (2, 3, 12, 13), {}),
-        "op_avgpool_pad_incl": (nn.AvgPool2d(3, 2, padding=1, count_include_pad=True),
+        "op_maxpool_ceil": (Seq(conv(), nn.MaxPool2d(3, 2, padding=1, ceil_mode=True)),
+                            (2, 3, 10, 13), {}),
+        "op_maxpool_ceil_nopad": (Seq(conv(), nn.MaxPool2d(3, 2, ceil_mode=True)),
+                                  (2, 3, 12, 13), {}),
+        "op_avgpool_pad_incl": (Seq(conv(), nn.AvgPool2d(3, 2, padding=1, count_include_pad=True)),
                                 (2, 3, 11, 12), {}),
-        "op_avgpool_pad_excl": (nn.AvgPool2d(3, 2, padding=1, count_include_pad=False),
+        "op_avgpool_pad_excl": (Seq(conv(), nn.AvgPool2d(3, 2, padding=1, count_include_pad=False)),
                                 (2, 3, 11, 12), {}),
         "op_global_avg": (Seq(nn.Conv2d(3, 6, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
                           (2, 3, 9, 11), {}),
@@ -229,8 +238,9 @@ def ops():
         "op_softmax_channels": (Seq(nn.Conv2d(3, 6, 1), nn.Softmax(dim=1)), (2, 3, 5, 7), {}),
         "op_dropout": (Seq(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(60, 5)),
                        (2, 3, 5, 7), {}),
-        "op_lrn": (Fn(lambda x: F.local_response_norm(x, 5, alpha=0.1, beta=0.75, k=1.5)),
-                   (2, 7, 5, 6), {}),
+        "op_lrn": (Seq(nn.Conv2d(3, 7, 1),
+                       lambda x: F.local_response_norm(x, 5, alpha=0.1, beta=0.75, k=1.5)),
+                   (2, 3, 5, 6), {}),
     }
 
 
@@ -346,20 +356,27 @@ def global_max(model):
     model.graph.node.remove(pool)
 
 
-def lrn_model(shape):
+def lrn_model(module, shape):
+    """The module's 1x1 conv, then one LRN node."""
+    conv = module[0]
+    out = [shape[0], conv.out_channels, shape[2], shape[3]]
     x = onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, list(shape))
-    y = onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, list(shape))
-    node = onnx.helper.make_node("LRN", ["input"], ["output"], name="lrn", size=5, alpha=0.1,
-                                 beta=0.75, bias=1.5)
-    graph = onnx.helper.make_graph([node], "lrn", [x], [y])
+    y = onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, out)
+    weights = [numpy_helper.from_array(conv.weight.detach().numpy(), "0.weight"),
+               numpy_helper.from_array(conv.bias.detach().numpy(), "0.bias")]
+    nodes = [onnx.helper.make_node("Conv", ["input", "0.weight", "0.bias"], ["conv"], name="conv",
+                                   kernel_shape=[1, 1]),
+             onnx.helper.make_node("LRN", ["conv"], ["output"], name="lrn", size=5, alpha=0.1,
+                                   beta=0.75, bias=1.5)]
+    graph = onnx.helper.make_graph(nodes, "lrn", [x], [y], initializer=weights)
     return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 14)],
                                   producer_name="make_onnx_models.py")
 
 
-def rewrite(name, path, shape):
+def rewrite(name, module, path, shape):
     """The onnx helper's part of a case, on the file torch wrote."""
     if name == "op_lrn":
-        onnx.save(lrn_model(shape), path)
+        onnx.save(lrn_model(module, shape), path)
         return
     if name not in ("op_conv_same_pads", "op_conv_same_upper", "op_conv_same_lower",
                     "op_dropout", "op_pad", "op_global_max"):
@@ -380,7 +397,17 @@ def rewrite(name, path, shape):
     onnx.save(model, path)
 
 
-def export(name, module, shape, keywords, out, seed):
+def write_zoo_weights(module, path):
+    """The state_dict in colconv's weights format (tools/make_golden.py's
+    writer): the zoo names its VGG-16 and ResNet-50 tensors as torchvision."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from make_golden import write_weights
+    sys.path.pop(0)
+    tensors = [(k, v) for k, v in module.state_dict().items() if v.is_floating_point()]
+    write_weights(path, tensors)
+
+
+def export(name, module, shape, keywords, out, seed, zoo_weights=False):
     gen = torch.Generator().manual_seed(seed)
     module.eval()
     randomise(module, gen)
@@ -390,8 +417,10 @@ def export(name, module, shape, keywords, out, seed):
     path = os.path.join(out, name + ".onnx")
     torch.onnx.export(module, x, path, input_names=["input"], output_names=["output"],
                       **keywords)
-    rewrite(name, path, shape)
+    rewrite(name, module, path, shape)
     onnx.checker.check_model(onnx.load(path))
+    if zoo_weights and name in ("vgg16", "resnet50"):
+        write_zoo_weights(module, os.path.join(out, name + ".ccw"))
     np.save(os.path.join(out, name + ".x.npy"), x.numpy().astype("<f4"))
     np.save(os.path.join(out, name + ".y.npy"), y.numpy().astype("<f4"))
     kinds = sorted({n.op_type for n in onnx.load(path).graph.node})
@@ -427,13 +456,17 @@ def main():
     p.add_argument("--models", default="small",
                    help="comma-separated models and groups (default small)")
     p.add_argument("--seed", type=int, default=14, help="the generator's seed (default 14)")
+    p.add_argument("--zoo-weights", action="store_true",
+                   help="also write NAME.ccw, the weights in colconv's format, for vgg16 and "
+                        "resnet50 (tools/run/check_zoo.c compares the zoo's network with them "
+                        "against the import)")
     a = p.parse_args()
     names = chosen(a.models)
     os.makedirs(a.out, exist_ok=True)
     table = ops()
     for name in names:
         module, shape, keywords = table[name] if name in table else network(name)
-        export(name, module, shape, keywords, a.out, a.seed)
+        export(name, module, shape, keywords, a.out, a.seed, a.zoo_weights)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1104,6 +1105,56 @@ static void test_lrn_backward(void **state)
         }
 }
 
+/* Called on one thread from inside a host's parallel region (as when a
+ * trainer splits images over threads itself), LRN uses the first slice of
+ * a workspace sized for one thread, whatever the caller's thread number:
+ * each caller's workspace has room for four, and the three beyond the first
+ * must stay as they were. */
+static void test_lrn_inside_host_team(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, base_seed + 650);
+    lrn_problem q = {.in = {1, 9, 4, 5}, .layout = CC_NHWC, .p = {5, 0.9f, 0.75f, 1.5f}};
+    const size_t nx = cc__dims_count(&q.in), ws = cc__lrn_backward_workspace(&q.in, 1);
+    float *x = random_floats(&rng, nx, -1.0f, 1.0f), *dy = random_floats(&rng, nx, -1.0f, 1.0f);
+    float *want = malloc(nx * sizeof(float)), *serial = malloc(ws * sizeof(float));
+    assert_non_null(want);
+    assert_non_null(serial);
+    cc__lrn_backward(&q.in, q.layout, &q.p, x, dy, want, false, serial, 1);
+    float *workspaces[4], *dx[4];
+    for (int t = 0; t < 4; t++) {
+        workspaces[t] = malloc(4 * ws * sizeof(float));
+        dx[t] = malloc(nx * sizeof(float));
+        assert_non_null(workspaces[t]);
+        assert_non_null(dx[t]);
+        for (size_t i = 0; i < 4 * ws; i++)
+            workspaces[t][i] = 12345.0f;
+    }
+    int ran = 0;
+#pragma omp parallel num_threads(4) reduction(+ : ran)
+    {
+        const int t = omp_get_thread_num();
+        cc__lrn_backward(&q.in, q.layout, &q.p, x, dy, dx[t], false, workspaces[t], 1);
+        ran++;
+    }
+    assert_true(ran >= 1);
+    for (int t = 0; t < ran; t++) {
+        for (size_t i = ws; i < 4 * ws; i++)
+            if (workspaces[t][i] != 12345.0f)
+                fail_msg("lrn on host thread %d wrote workspace float %zu (of %zu)", t, i, ws);
+        assert_memory_equal(dx[t], want, nx * sizeof(float));
+    }
+    for (int t = 0; t < 4; t++) {
+        free(workspaces[t]);
+        free(dx[t]);
+    }
+    free(serial);
+    free(want);
+    free(dy);
+    free(x);
+}
+
 /* ---- Concat and add ------------------------------------------------------- */
 
 #define CONCAT_INPUTS 3
@@ -1490,6 +1541,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_backward),
         cmocka_unit_test(test_batchnorm_running_stats),
         cmocka_unit_test(test_lrn_backward),
+        cmocka_unit_test(test_lrn_inside_host_team),
         cmocka_unit_test(test_concat_backward),
         cmocka_unit_test(test_add_backward),
         cmocka_unit_test(test_dropout),

@@ -91,7 +91,10 @@ void cc__lrn_backward(const cc__dims *in, cc_layout layout, const cc_lrn_params 
     const size_t window = (size_t)p->size < c ? (size_t)p->size : c;
     const int nt = cc__layer_threads(threads, cc__dims_count(in) * (window + 16));
     CC__LAYER_FOR(u, units, nt, {
-        float *slice = workspace + (size_t)omp_get_thread_num() * 2 * c * PIXEL_BLOCK;
+        /* On one thread the loop runs on the caller's, whose number in a
+         * host's team may exceed the workspace's slices. */
+        const size_t slot = nt > 1 ? (size_t)omp_get_thread_num() : 0;
+        float *slice = workspace + slot * 2 * c * PIXEL_BLOCK;
         const size_t p0 = (u % blocks) * PIXEL_BLOCK;
         const size_t first = nchw ? (u / blocks) * c * pixels + p0 : p0 * c;
         const lrn_unit unit = {p, in->c, nchw ? pixels : 1, nchw ? 1 : c,

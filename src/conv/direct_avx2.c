@@ -51,6 +51,34 @@ static inline dvec dv_gather_range(const float *q, int stride, int lo, int hi)
 }
 static inline void dv_store(float *p, dvec v) { _mm256_storeu_ps(p, v); }
 static inline void dv_store_n(float *p, dvec v, int n) { _mm256_maskstore_ps(p, first_lanes(n), v); }
+/* dst[j * dst_stride + i] = src[i * src_stride + j] for the first dst_rows
+ * j; rows i >= src_rows read as zeros. Unpacks pair the rows within each
+ * 128-bit lane, shuffles make 4 x 4 blocks, and the lane permutes put each
+ * column's two blocks together. */
+static inline void dv_transpose(const float *src, ptrdiff_t src_stride, int src_rows, float *dst,
+                                ptrdiff_t dst_stride, int dst_rows)
+{
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = i < src_rows ? _mm256_loadu_ps(src + i * src_stride) : _mm256_setzero_ps();
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* r[4g + c], 128-bit lane k: rows 4g .. 4g + 3 of column 4k + c. */
+    for (int g = 0; g < 8; g += 4) {
+        r[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+        r[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
+        r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm256_permute2f128_ps(r[c], r[4 + c], 0x20);
+        t[4 + c] = _mm256_permute2f128_ps(r[c], r[4 + c], 0x31);
+    }
+    for (int j = 0; j < dst_rows; j++)
+        _mm256_storeu_ps(dst + j * dst_stride, t[j]);
+}
 static inline dvec dv_fma(dvec a, dvec b, dvec c) { return _mm256_fmadd_ps(a, b, c); }
 static inline dvec dv_add(dvec a, dvec b) { return _mm256_add_ps(a, b); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */

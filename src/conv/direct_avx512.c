@@ -41,6 +41,40 @@ static inline dvec dv_gather_range(const float *q, int stride, int lo, int hi)
 }
 static inline void dv_store(float *p, dvec v) { _mm512_storeu_ps(p, v); }
 static inline void dv_store_n(float *p, dvec v, int n) { _mm512_mask_storeu_ps(p, first_lanes(n), v); }
+/* dst[j * dst_stride + i] = src[i * src_stride + j] for the first dst_rows
+ * j; rows i >= src_rows read as zeros. Unpacks pair the rows within each
+ * 128-bit lane, shuffles make 4 x 4 blocks, and the 128-bit lane shuffles
+ * put each column's four blocks together. */
+static inline void dv_transpose(const float *src, ptrdiff_t src_stride, int src_rows, float *dst,
+                                ptrdiff_t dst_stride, int dst_rows)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < src_rows ? _mm512_loadu_ps(src + i * src_stride) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* r[4g + c], 128-bit lane k: rows 4g .. 4g + 3 of column 4k + c. */
+    for (int g = 0; g < 16; g += 4) {
+        r[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        r[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+        r[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        r[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512 x0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
+        const __m512 x1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        const __m512 x2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        const __m512 x3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        t[c] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+        t[8 + c] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+    }
+    for (int j = 0; j < dst_rows; j++)
+        _mm512_storeu_ps(dst + j * dst_stride, t[j]);
+}
 static inline dvec dv_fma(dvec a, dvec b, dvec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline dvec dv_add(dvec a, dvec b) { return _mm512_add_ps(a, b); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */

@@ -12,6 +12,9 @@
  *   dv_gather(p,s)           lanes l = p[l*s]
  *   dv_gather_range(q,s,lo,hi) lanes l in [lo, hi) = q[(l - lo)*s], others 0;
  *                            reads only those
+ *   dv_transpose(src,ss,sr,dst,ds,dr)  dst[j*ds + i] = src[i*ss + j] for
+ *                            j < dr, i < DV; rows i >= sr read as 0 (reads
+ *                            only rows i < sr, DV floats each)
  *   dv_fma(a,b,c) dv_add(a,b) dv_relu(v)   a*b+c, a+b, max(0, v) keeping NaN
  *   DB_OCVEC_P               pixels of the ocvec tile
  *   DB_DWC_P                 pixels of the dwc tile
@@ -271,13 +274,44 @@ void DB_DWC_ROW(const cc__direct_job *j, int n, int cb, int oy)
 
 /* ---- dwc over NCHW: planes gathered into channel vectors ----------------- */
 
-/* Input rows [y_lo, y_hi) of the band are gathered from the block's planes
- * into the slot as [row][w][DV] (lanes past the block's channels 0), the
- * dwc row kernel computes the band's output rows into the slot after them
- * as [row][ow][DV], and each channel's output rows are gathered back from
- * it (stride DV) and stored whole. The row kernel runs on a geometry of
- * the band: its input is the gathered rows (pt moved so that output row
- * oy0 + r is its row r) and its block is the only one. */
+/* Input rows [y_lo, y_hi) of the band are transposed from the block's
+ * planes into the slot as [row][w][DV] (lanes past the block's channels
+ * 0), the dwc row kernel computes the band's output rows into the slot
+ * after them as [row][ow][DV], and those are transposed back into each
+ * channel's output rows; a row's last DV - 1 pixels or fewer are gathered
+ * instead. The row kernel runs on a geometry of the band: its input is the
+ * transposed rows (pt moved so that output row oy0 + r is its row r) and
+ * its block is the only one. */
+DB_INLINE void db_dwc_rows_in(const float *in, ptrdiff_t plane, int count, int w, int rows,
+                              float *dst)
+{
+    for (int y = 0; y < rows; y++) {
+        const float *row = in + (ptrdiff_t)y * w;
+        float *out = dst + (size_t)y * (size_t)w * DV;
+        int x = 0;
+        for (; x + DV <= w; x += DV)
+            dv_transpose(row + x, plane, count, out + (size_t)x * DV, DV, DV);
+        for (; x < w; x++)
+            dv_store(out + (size_t)x * DV, dv_gather_range(row + x, (int)plane, 0, count));
+    }
+}
+
+DB_INLINE void db_dwc_rows_out(const float *src, int count, int ow, int rows, float *out,
+                               ptrdiff_t plane, ptrdiff_t row_stride)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *row = src + (size_t)r * (size_t)ow * DV;
+        float *dst = out + r * row_stride;
+        int x = 0;
+        for (; x + DV <= ow; x += DV)
+            dv_transpose(row + (size_t)x * DV, DV, DV, dst + x, plane, count);
+        if (x < ow)
+            for (int l = 0; l < count; l++)
+                dv_store_n(dst + l * plane + x,
+                           dv_gather_range(row + (size_t)x * DV + l, DV, 0, ow - x), ow - x);
+    }
+}
+
 void DB_DWC_NCHW_UNIT(const cc__direct_job *j, float *slot, int n, int cb, int oy0, int oy1)
 {
     const cc__conv_geom *g = j->g;
@@ -285,15 +319,10 @@ void DB_DWC_NCHW_UNIT(const cc__direct_job *j, float *slot, int n, int cb, int o
     const ptrdiff_t c0 = (ptrdiff_t)cb * DV;
     int y_lo, y_hi;
     cc__direct_dwc_band(g, oy0, oy1, &y_lo, &y_hi);
-    const int plane = (int)j->in_c, w = g->w, ow = g->ow;
-    const float *in = j->input + n * j->in_n + c0 * j->in_c;
+    const int w = g->w, ow = g->ow;
     float *rows_in = slot, *rows_out = slot + (size_t)(y_hi - y_lo) * (size_t)w * DV;
-    for (int y = y_lo; y < y_hi; y++)
-        for (int x = 0; x < w; x++) {
-            const float *p = in + (ptrdiff_t)y * w + x;
-            dv_store(rows_in + ((size_t)(y - y_lo) * (size_t)w + (size_t)x) * DV,
-                     count == DV ? dv_gather(p, plane) : dv_gather_range(p, plane, 0, count));
-        }
+    db_dwc_rows_in(j->input + n * j->in_n + c0 * j->in_c + (ptrdiff_t)y_lo * w, j->in_c, count,
+                   w, y_hi - y_lo, rows_in);
     cc__conv_geom band = *g;
     band.n = 1, band.c = band.oc = count, band.h = y_hi - y_lo, band.oh = oy1 - oy0;
     band.pt = g->pt + y_lo - oy0 * g->sh;
@@ -304,19 +333,9 @@ void DB_DWC_NCHW_UNIT(const cc__direct_job *j, float *slot, int n, int cb, int o
         .out_c = 1, .out_y = (ptrdiff_t)ow * DV, .out_x = DV, .blocks = 1, .rows_oc = 1};
     for (int r = 0; r < oy1 - oy0; r++)
         DB_DWC_ROW(&sub, 0, 0, r);
-    float *out = j->output + n * j->out_n + c0 * j->out_c + (ptrdiff_t)oy0 * j->out_y;
-    for (int l = 0; l < count; l++)
-        for (int r = 0; r < oy1 - oy0; r++) {
-            const float *src = rows_out + (size_t)r * (size_t)ow * DV + (size_t)l;
-            float *dst = out + l * j->out_c + r * j->out_y;
-            for (int x = 0; x < ow; x += DV) {
-                const int m = db_min(DV, ow - x);
-                if (m == DV)
-                    dv_store(dst + x, dv_gather(src + (size_t)x * DV, DV));
-                else
-                    dv_store_n(dst + x, dv_gather_range(src + (size_t)x * DV, DV, 0, m), m);
-            }
-        }
+    db_dwc_rows_out(rows_out, count, ow, oy1 - oy0,
+                    j->output + n * j->out_n + c0 * j->out_c + (ptrdiff_t)oy0 * j->out_y,
+                    j->out_c, j->out_y);
 }
 
 /* ---- rows: NCHW, vectors over output width ------------------------------- */

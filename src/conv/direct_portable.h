@@ -49,6 +49,15 @@ static inline void dv_store_n(float *p, dvec v, int n)
         p[i] = v.lane[i];
 }
 static inline void dv_store(float *p, dvec v) { dv_store_n(p, v, DV); }
+/* dst[j * dst_stride + i] = src[i * src_stride + j] for the first dst_rows
+ * j; rows i >= src_rows read as zeros. */
+static inline void dv_transpose(const float *src, ptrdiff_t src_stride, int src_rows, float *dst,
+                                ptrdiff_t dst_stride, int dst_rows)
+{
+    for (int j = 0; j < dst_rows; j++)
+        for (int i = 0; i < DV; i++)
+            dst[j * dst_stride + i] = i < src_rows ? src[i * src_stride + j] : 0.0f;
+}
 static inline dvec dv_fma(dvec a, dvec b, dvec c)
 {
     for (int i = 0; i < DV; i++)

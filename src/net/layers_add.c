@@ -3,6 +3,7 @@
  * complete node or leaves the network unchanged. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../conv/conv_internal.h"
 #include "net_internal.h"
@@ -335,5 +336,45 @@ cc_status cc_net_add_dropout(cc_net *net, const char *name, cc_node input, cc_no
     CC__NET_TRY(append_simple(net, CC__NODE_DROPOUT, name, "dropout", input, &in->out,
                               in->flat, 0, &node));
     *out = net->node_count - 1;
+    return CC_OK;
+}
+
+cc_status cc__net_rename_last(cc_net *net, const char *name)
+{
+    const size_t len = strlen(name);
+    if (net->node_count < 2 || len == 0 || len > CC__NET_NAME_MAX)
+        return cc__fail(CC_ERR_INVALID_ARG, "net: cannot name the last layer '%s'", name);
+    cc__node *node = &net->nodes[net->node_count - 1];
+    for (int i = 0; i < net->node_count - 1; i++)
+        if (strcmp(net->nodes[i].name, name) == 0)
+            return cc__fail(CC_ERR_INVALID_ARG, "net: the name '%s' is already used", name);
+    /* Every new string first, so that running out of memory changes nothing. */
+    const int count = 1 + node->tensor_count;
+    char **fresh = cc__alloc_array((size_t)count, sizeof(char *), "net: rename");
+    if (fresh == NULL)
+        return CC_ERR_NOMEM;
+    const size_t old_len = strlen(node->name);
+    bool ok = true;
+    for (int k = 0; k < count; k++) {
+        const char *suffix = k == 0 ? "" : net->tensors[node->first_tensor + k - 1].name + old_len;
+        const size_t bytes = len + strlen(suffix) + 1;
+        fresh[k] = cc__alloc(bytes, "net: rename");
+        ok = ok && fresh[k] != NULL;
+        if (fresh[k] != NULL)
+            snprintf(fresh[k], bytes, "%s%s", name, suffix);
+    }
+    if (!ok) {
+        for (int k = 0; k < count; k++)
+            cc__free(fresh[k]);
+        cc__free(fresh);
+        return CC_ERR_NOMEM;
+    }
+    cc__free(node->name);
+    node->name = fresh[0];
+    for (int k = 1; k < count; k++) {
+        cc__free(net->tensors[node->first_tensor + k - 1].name);
+        net->tensors[node->first_tensor + k - 1].name = fresh[k];
+    }
+    cc__free(fresh);
     return CC_OK;
 }

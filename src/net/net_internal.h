@@ -152,6 +152,12 @@ int cc__net_find_tensor(const cc_net *net, const char *name);
 /* Bytes of a node's output; fits in size_t (checked when added). */
 size_t cc__node_bytes(const cc__node *node);
 
+/* layers_add.c */
+/* Renames the last node and its tensors ("NAME.suffix") to name, which no
+ * other node has (CC_ERR_INVALID_ARG otherwise): the ONNX importer learns
+ * that a layer is the model's output only after adding it. Unbuilt nets. */
+cc_status cc__net_rename_last(cc_net *net, const char *name);
+
 /* plan.c */
 cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options,
                         cc__plan *plan);

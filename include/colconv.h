@@ -9,6 +9,7 @@
  *   colconv/conv.h     the conv operator: cc_conv2d_create / _run / _destroy
  *   colconv/layers.h   parameters of pooling, activation, LRN, batch norm
  *   colconv/net.h      networks of layers, weights files, summaries, the zoo
+ *   colconv/train.h    training: backward passes, optimisers, one step per call
  *   colconv/onnx.h     ONNX models loaded as networks: cc_net_load_onnx
  *
  * Conventions, everywhere:
@@ -41,6 +42,7 @@
 #include "colconv/conv.h"
 #include "colconv/layers.h"
 #include "colconv/net.h"
+#include "colconv/train.h"
 #include "colconv/onnx.h"
 
 #endif

@@ -9,8 +9,8 @@
  * threads); the default col tile and one forced down to 64 pixels. The
  * float results must be within 1e-4 * max(1, max |expected|) of the float64
  * ones (the conv core's contract); the input gradient is also checked when
- * added onto existing values. Every output buffer is poisoned with NaN and
- * guarded. */
+ * added onto existing values, through the col blocks the forward keeps
+ * for the backward. Every output buffer is poisoned with NaN and guarded. */
 #include "support.h"
 
 #include <math.h>
@@ -213,8 +213,10 @@ typedef struct {
     float *x, *dy, *dx_start, *ws;
 } run_buffers;
 
+/* One forward and backward; with `save`, through the forward's kept col
+ * blocks when the layer keeps them. */
 static void run_case(const shape *s, const problem *pr, cc_layout layout, run_buffers *r,
-                     bool add_dinput)
+                     bool add_dinput, bool save)
 {
     const cc_conv2d_params p = params_of(s, layout);
     cc__conv_geom g;
@@ -230,10 +232,14 @@ static void run_case(const shape *s, const problem *pr, cc_layout layout, run_bu
         relayout(layout, s->n, s->c, s->h, s->w, pr->dx_start, r->dx.data);
     else
         tst_buffer_poison(&r->dx);
-    cc__conv_train_forward(&t, pr->w, pr->b, r->x, r->out.data, ws.data, s->n);
-    cc__conv_train_backward(&t, pr->w, r->x, r->dy, r->dx.data, add_dinput, r->dw.data,
+    tst_buffer saved = tst_buffer_new(save ? t.saved_floats : 0);
+    tst_buffer_poison(&saved);
+    float *keep = save && t.saved_floats > 0 ? saved.data : NULL;
+    cc__conv_train_forward(&t, pr->w, pr->b, r->x, r->out.data, ws.data, s->n, keep);
+    cc__conv_train_backward(&t, pr->w, r->x, keep, r->dy, r->dx.data, add_dinput, r->dw.data,
                             r->db.data, ws.data);
-    assert_true(tst_buffer_guards_intact(&ws));
+    assert_true(tst_buffer_guards_intact(&ws) && tst_buffer_guards_intact(&saved));
+    tst_buffer_free(&saved);
     assert_true(tst_buffer_guards_intact(&r->out) && tst_buffer_guards_intact(&r->dx));
     assert_true(tst_buffer_guards_intact(&r->dw) && tst_buffer_guards_intact(&r->db));
     tst_buffer_free(&ws);
@@ -249,7 +255,7 @@ static void check_shape(const shape *s, const problem *pr, cc_layout layout)
     relayout(layout, s->n, s->c, s->h, s->w, pr->x, r.x);
     relayout(layout, s->n, s->oc, g->oh, g->ow, pr->dy, r.dy);
     for (int add = 0; add <= 1; add++) {
-        run_case(s, pr, layout, &r, add);
+        run_case(s, pr, layout, &r, add, add);
         expect_close("output", s->name, layout, s->n, s->oc, g->oh, g->ow, r.out.data,
                      pr->want_out, NULL);
         expect_close(add ? "added input gradient" : "input gradient", s->name, layout, s->n,
@@ -314,8 +320,8 @@ static void test_runs_repeat(void **state)
                          tst_buffer_new((size_t)s->oc), pr.x, pr.dy, NULL, NULL};
         run_buffers b = {tst_buffer_new(pr.out), tst_buffer_new(pr.in), tst_buffer_new(pr.wt),
                          tst_buffer_new((size_t)s->oc), pr.x, pr.dy, NULL, NULL};
-        run_case(s, &pr, CC_NHWC, &a, false);
-        run_case(s, &pr, CC_NHWC, &b, false);
+        run_case(s, &pr, CC_NHWC, &a, false, true);
+        run_case(s, &pr, CC_NHWC, &b, false, true);
         assert_memory_equal(a.dw.data, b.dw.data, pr.wt * sizeof(float));
         assert_memory_equal(a.dx.data, b.dx.data, pr.in * sizeof(float));
         tst_buffer_free(&a.out), tst_buffer_free(&a.dx), tst_buffer_free(&a.dw);

@@ -23,6 +23,12 @@ void cc__conv_train_set_tile_budget(size_t floats)
 {
     tile_budget = floats > 0 ? floats : TILE_BUDGET_FLOATS;
 }
+/* A layer keeps its whole batch's col blocks from the forward for the
+ * backward's weight gradient (one im2col instead of two) when an image's
+ * block is one tile and the batch's fit in this many floats (64 MiB):
+ * small layers, such as LeNet's, whose im2col costs as much as their
+ * GEMMs. */
+#define SAVE_BUDGET_FLOATS ((size_t)1 << 24)
 /* The narrowest tile worth a GEMM call. */
 #define MIN_TILE 64
 
@@ -52,6 +58,12 @@ cc_status cc__conv_train_init(const cc__conv_geom *g, int threads, cc__conv_trai
                         pixels);
     const size_t fit = tile_budget / k;
     t->tile = min_size(pixels, fit > MIN_TILE ? fit : MIN_TILE);
+    size_t saved;
+    if (!copy_free(g) && t->tile == pixels &&
+        cc__mul_sizes(&saved, 4, k, pixels, (size_t)g->n, (size_t)g->groups) &&
+        saved <= SAVE_BUDGET_FLOATS) {
+        t->saved_floats = saved;
+    }
     t->threads = threads > 1 ? threads : 1;
     size_t weights = cc__geom_weight_floats(g), slot, all;
     t->col_floats = k * t->tile;
@@ -103,8 +115,17 @@ static void add_taps_first(const cc__conv_geom *g, const float *packed, float *o
 
 /* ---- forward ------------------------------------------------------------ */
 
+/* Image n's col block of group gr: its place in `saved`, or the slot's. */
+static float *col_block(const cc__conv_train *t, float *saved, float *col, size_t n, int gr)
+{
+    if (saved == NULL)
+        return col;
+    return saved + (n * t->g.groups + (size_t)gr) * cc__geom_k(&t->g) * cc__geom_pixels(&t->g);
+}
+
 static void forward_image_nchw(const cc__conv_train *t, const float *weights, const float *bias,
-                               const float *input, float *output, size_t n, float *col)
+                               const float *input, float *output, size_t n, float *slot,
+                               float *saved)
 {
     const cc__conv_geom *g = &t->g;
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), plane = (size_t)g->h * g->w;
@@ -117,6 +138,7 @@ static void forward_image_nchw(const cc__conv_train *t, const float *weights, co
             const float *b = image_group + p0;
             size_t ldb = plane;
             if (!copy_free(g)) {
+                float *col = col_block(t, saved, slot, n, gr);
                 cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
                 b = col;
                 ldb = pc;
@@ -132,7 +154,8 @@ static void forward_image_nchw(const cc__conv_train *t, const float *weights, co
 }
 
 static void forward_image_nhwc(const cc__conv_train *t, const float *packed, const float *bias,
-                               const float *input, float *output, size_t n, float *col)
+                               const float *input, float *output, size_t n, float *slot,
+                               float *saved)
 {
     const cc__conv_geom *g = &t->g;
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g);
@@ -144,6 +167,7 @@ static void forward_image_nhwc(const cc__conv_train *t, const float *packed, con
             const float *a = input + r0 * g->c + (size_t)gr * g->cg;
             size_t lda = (size_t)g->c;
             if (!copy_free(g)) {
+                float *col = col_block(t, saved, slot, n, gr);
                 cc__im2col_nhwc(g, input, gr, r0, rc, 0, k, col, 1);
                 a = col;
                 lda = k;
@@ -157,16 +181,18 @@ static void forward_image_nhwc(const cc__conv_train *t, const float *packed, con
 }
 
 static void forward_image(const cc__conv_train *t, const float *weights, const float *bias,
-                          const float *input, float *output, size_t n, float *slot)
+                          const float *input, float *output, size_t n, float *slot,
+                          float *saved)
 {
     if (t->g.layout == CC_NCHW)
-        forward_image_nchw(t, weights, bias, input, output, n, slot);
+        forward_image_nchw(t, weights, bias, input, output, n, slot, saved);
     else
-        forward_image_nhwc(t, weights, bias, input, output, n, slot);
+        forward_image_nhwc(t, weights, bias, input, output, n, slot, saved);
 }
 
 void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const float *bias,
-                            const float *input, float *output, float *workspace, int images)
+                            const float *input, float *output, float *workspace, int images,
+                            float *saved)
 {
     const float *w = weights;
     if (t->g.layout == CC_NHWC) {
@@ -180,12 +206,12 @@ void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const
 #pragma omp parallel for num_threads(team) schedule(static)
         for (int n = 0; n < images; n++)
             forward_image(t, w, bias, input, output, (size_t)n,
-                          slots + (size_t)omp_get_thread_num() * stride);
+                          slots + (size_t)omp_get_thread_num() * stride, saved);
         return;
     }
     const int previous = cc__blas_threads_begin(blas_threads(t));
     for (int n = 0; n < images; n++)
-        forward_image(t, w, bias, input, output, (size_t)n, slots);
+        forward_image(t, w, bias, input, output, (size_t)n, slots, saved);
     cc__blas_threads_end(previous);
 }
 
@@ -195,6 +221,7 @@ void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const
 typedef struct {
     const float *weights;  /* OIHW (NCHW) or packed taps last (NHWC) */
     const float *input, *dout;
+    const float *saved;    /* the forward's col blocks, or NULL */
     float *dinput;         /* NULL: not wanted */
     bool add_dinput;
     bool want_dweights, want_dbias;
@@ -216,7 +243,10 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
             if (job->want_dweights) {
                 const float *b = image_group + p0;
                 size_t ldb = plane;
-                if (!copy_free(g)) {
+                if (job->saved != NULL) {
+                    b = job->saved + (n * g->groups + (size_t)gr) * k * pixels;
+                    ldb = pc;
+                } else if (!copy_free(g)) {
                     cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
                     b = col;
                     ldb = pc;
@@ -259,7 +289,10 @@ static void backward_image_nhwc(const cc__conv_train *t, const backward_job *job
             if (job->want_dweights) {
                 const float *a = job->input + group_in;
                 size_t lda = (size_t)g->c;
-                if (!copy_free(g)) {
+                if (job->saved != NULL) {
+                    a = job->saved + (n * g->groups + (size_t)gr) * k * pixels;
+                    lda = k;
+                } else if (!copy_free(g)) {
                     cc__im2col_nhwc(g, job->input, gr, r0, rc, 0, k, col, 1);
                     a = col;
                     lda = k;
@@ -347,10 +380,10 @@ static void reduce_gradients(const cc__conv_train *t, const float *slots, int te
 }
 
 void cc__conv_train_backward(const cc__conv_train *t, const float *weights, const float *input,
-                             const float *dout, float *dinput, bool add_dinput,
-                             float *dweights, float *dbias, float *workspace)
+                             const float *saved, const float *dout, float *dinput,
+                             bool add_dinput, float *dweights, float *dbias, float *workspace)
 {
-    backward_job job = {weights, input, dout, dinput, add_dinput, dweights != NULL,
+    backward_job job = {weights, input, dout, saved, dinput, add_dinput, dweights != NULL,
                         dbias != NULL};
     if (t->g.layout == CC_NHWC) {
         pack_taps_last(&t->g, weights, workspace);

@@ -30,6 +30,9 @@ typedef struct {
     size_t col_floats;     /* one col tile: K * tile */
     size_t acc_floats;     /* one thread's gradient accumulator: OC * K + OC */
     size_t packed_floats;  /* NHWC: the permuted weights, OC * K; NCHW: 0 */
+    size_t saved_floats;   /* > 0: the forward may keep every image's col block
+                            * (N * groups * K * OH * OW floats; tile = OH * OW)
+                            * for the backward; 0: too large, or 1x1 copy-free */
     size_t workspace_bytes;
 } cc__conv_train;
 
@@ -43,15 +46,19 @@ void cc__conv_train_set_tile_budget(size_t floats);
 cc_status cc__conv_train_init(const cc__conv_geom *g, int threads, cc__conv_train *t);
 
 /* output = conv(input, weights) + bias (bias may be NULL) for the first
- * `images` (<= g.n) images. workspace: t->workspace_bytes, 64-byte aligned. */
+ * `images` (<= g.n) images. workspace: t->workspace_bytes, 64-byte aligned.
+ * saved: NULL, or (when t->saved_floats > 0) t->saved_floats floats that
+ * receive the col blocks for cc__conv_train_backward. */
 void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const float *bias,
-                            const float *input, float *output, float *workspace, int images);
+                            const float *input, float *output, float *workspace, int images,
+                            float *saved);
 
-/* For the whole batch (g.n images), from the output gradient dout: dweights (OIHW, overwritten; NULL: not
+/* For the whole batch (g.n images), from the output gradient dout (saved:
+ * NULL, or the col blocks of a forward on this input and batch): dweights (OIHW, overwritten; NULL: not
  * wanted), dbias ([OC], overwritten; NULL: not wanted) and dinput (NULL:
  * not wanted; overwritten, or added to when add_dinput). */
 void cc__conv_train_backward(const cc__conv_train *t, const float *weights, const float *input,
-                             const float *dout, float *dinput, bool add_dinput,
-                             float *dweights, float *dbias, float *workspace);
+                             const float *saved, const float *dout, float *dinput,
+                             bool add_dinput, float *dweights, float *dbias, float *workspace);
 
 #endif

@@ -146,13 +146,15 @@ static cc_status alloc_node_arrays(cc_trainer *t)
     t->live = alloc_zeroed(nodes, sizeof *t->live, "trainer: flags");
     t->needs_grad = alloc_zeroed(nodes, sizeof *t->needs_grad, "trainer: flags");
     t->conv = alloc_zeroed(nodes, sizeof *t->conv, "trainer: conv plans");
+    t->saved_col = alloc_zeroed(nodes, sizeof *t->saved_col, "trainer: col table");
     t->bn_saved = alloc_zeroed(nodes, sizeof *t->bn_saved, "trainer: batch norm table");
     t->gather = alloc_zeroed(nodes, sizeof *t->gather, "trainer: concat inputs");
     t->channels = alloc_zeroed(nodes, sizeof *t->channels, "trainer: concat channels");
     t->scatter = alloc_zeroed(nodes, sizeof *t->scatter, "trainer: concat gradients");
     t->trainable = alloc_zeroed((size_t)t->net->tensor_count, sizeof *t->trainable,
                                 "trainer: tensor flags");
-    if (!t->value || !t->grad || !t->live || !t->needs_grad || !t->conv || !t->bn_saved ||
+    if (!t->value || !t->grad || !t->live || !t->needs_grad || !t->conv || !t->saved_col ||
+        !t->bn_saved ||
         !t->gather || !t->channels || !t->scatter || !t->trainable)
         return CC_ERR_NOMEM;
     for (int k = 0; k < t->net->tensor_count; k++)
@@ -173,6 +175,12 @@ static cc_status plan_node(cc_trainer *t, int i)
         const cc_status status = conv_plan(t, i);
         if (status != CC_OK)
             return cc__net_fail_layer(status, x->name, cc__node_type(x));
+        if (t->conv[i].saved_floats > 0) {
+            t->saved_col[i] = cc__alloc_array(t->conv[i].saved_floats, sizeof(float),
+                                              "trainer: saved col blocks");
+            if (t->saved_col[i] == NULL)
+                return CC_ERR_NOMEM;
+        }
     }
     if (i == t->net->node_count - 1)
         return CC_OK;
@@ -249,12 +257,15 @@ void cc_trainer_destroy(cc_trainer *t)
             cc__free(t->grad[i]);
         if (t->bn_saved != NULL)
             cc__free(t->bn_saved[i]);
+        if (t->saved_col != NULL)
+            cc__free(t->saved_col[i]);
     }
     cc__free(t->value);
     cc__free(t->grad);
     cc__free(t->live);
     cc__free(t->needs_grad);
     cc__free(t->conv);
+    cc__free(t->saved_col);
     cc__free(t->bn_saved);
     cc__free(t->gather);
     cc__free(t->channels);

@@ -27,7 +27,8 @@ static void backward_conv(cc_trainer *t, int i)
     float *dx = input_grad(t, i, 0, &accumulate);
     float *dbias = x->u.conv.no_bias ? NULL : cc__trainer_tensor_grad(t, i, 1);
     cc__conv_train_backward(&t->conv[i], cc__trainer_tensor(t, i, 0),
-                            cc__trainer_value(t, x->inputs[0]), t->grad[i], dx, accumulate,
+                            cc__trainer_value(t, x->inputs[0]), t->saved_col[i], t->grad[i],
+                            dx, accumulate,
                             cc__trainer_tensor_grad(t, i, 0), dbias, t->workspace);
 }
 

@@ -9,13 +9,13 @@
 #include "backward.h"
 #include "trainer_internal.h"
 
-static void forward_conv(cc_trainer *t, int i, int images)
+static void forward_conv(cc_trainer *t, int i, int images, bool training)
 {
     const cc__node *x = &t->net->nodes[i];
     const float *bias = x->u.conv.no_bias ? NULL : cc__trainer_tensor(t, i, 1);
     cc__conv_train_forward(&t->conv[i], cc__trainer_tensor(t, i, 0), bias,
                            cc__trainer_value(t, x->inputs[0]), t->value[i], t->workspace,
-                           images);
+                           images, training ? t->saved_col[i] : NULL);
 }
 
 /* out[n][o] = bias[o] + sum_i in[n][i] W[o][i], the inputs in PyTorch's
@@ -102,7 +102,7 @@ static cc_status forward_node(cc_trainer *t, int i, int images, bool training, i
     const cc_layout layout = t->net->layout;
     switch (x->kind) {
     case CC__NODE_CONV:
-        forward_conv(t, i, images);
+        forward_conv(t, i, images, training);
         break;
     case CC__NODE_POOL:
         cc__pool_run(&in, layout, &x->u.pool, v, t->value[i], threads);

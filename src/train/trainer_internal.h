@@ -36,6 +36,7 @@ struct cc_trainer {
     bool *live;             /* per node, during a backward: grad holds a sum */
     bool *needs_grad;       /* per node: a trainable tensor lies upstream */
     cc__conv_train *conv;   /* per node (conv nodes only) */
+    float **saved_col;      /* per conv node: the forward's col blocks, or NULL */
     float **bn_saved;       /* per batch norm node: mean[C] then invstd[C] */
     const float **gather;   /* concat scratch: input pointers */
     int *channels;          /*   and their channel counts */

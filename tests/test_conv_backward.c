@@ -41,6 +41,10 @@ static const shape shapes[] = {
     {"pointwise_grouped", 3, 6, 5, 5, 4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},
     {"many_pixels", 3, 2, 13, 15, 3, 3, 3, 1, 1, 1, 1, 1, 1, 0, 2, 1},
     {"lenet_conv2_small", 3, 5, 12, 12, 7, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    /* no padding, unit row stride: the whole-image runs */
+    {"unpadded_one_channel", 3, 1, 11, 13, 4, 5, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"unpadded_strided_dilated", 1, 4, 12, 9, 6, 3, 2, 2, 1, 2, 1, 0, 0, 0, 0, 1},
+    {"unpadded_groups_dilated", 3, 4, 9, 11, 6, 3, 2, 1, 1, 2, 3, 0, 0, 0, 0, 2},
 };
 
 static cc_conv2d_params params_of(const shape *s, cc_layout layout)

@@ -93,6 +93,89 @@ static int blas_threads(const cc__conv_train *t)
     return threads < t->threads ? threads : t->threads;
 }
 
+/* ---- whole-image col blocks without padding ------------------------------
+ * With no padding and unit stride along rows, an image's col block is made
+ * of runs of input that need no bounds: NCHW, each (channel, ky, kx, oy) row
+ * is OW consecutive floats; NHWC with one group, each (pixel, ky) holds KW *
+ * C consecutive floats (dilation 1 along rows). The general im2col's span
+ * arithmetic and zero fills cost more than these short copies (LeNet's rows
+ * are 8 and 24 floats; its first layer has one channel). */
+static bool dense_nchw(const cc__conv_train *t)
+{
+    const cc__conv_geom *g = &t->g;
+    return t->tile == cc__geom_pixels(g) && g->sw == 1 && g->pt == 0 && g->pb == 0 &&
+           g->pl == 0 && g->pr == 0;
+}
+
+static bool dense_nhwc(const cc__conv_train *t)
+{
+    return dense_nchw(t) && t->g.dw == 1 && t->g.groups == 1;
+}
+
+/* Where the run of (c, ky, kx, oy) starts in an NCHW image's group. */
+static size_t nchw_run(const cc__conv_geom *g, int c, int ky, int kx, int oy)
+{
+    return (size_t)c * g->h * g->w + (size_t)(oy * g->sh + ky * g->dh) * g->w +
+           (size_t)kx * g->dw;
+}
+
+/* col [K x OH*OW] of one image's group (NCHW). */
+static void dense_gather_nchw(const cc__conv_geom *g, const float *image_group, float *col)
+{
+    for (int c = 0; c < g->cg; c++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++)
+                for (int oy = 0; oy < g->oh; oy++, col += g->ow) {
+                    const float *in = image_group + nchw_run(g, c, ky, kx, oy);
+                    for (int ox = 0; ox < g->ow; ox++)
+                        col[ox] = in[ox];
+                }
+}
+
+/* Its adjoint: col added into the image group's gradient. */
+static void dense_scatter_nchw(const cc__conv_geom *g, const float *col, float *grad_group)
+{
+    for (int c = 0; c < g->cg; c++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++)
+                for (int oy = 0; oy < g->oh; oy++, col += g->ow) {
+                    float *in = grad_group + nchw_run(g, c, ky, kx, oy);
+                    for (int ox = 0; ox < g->ow; ox++)
+                        in[ox] += col[ox];
+                }
+}
+
+/* Where the run of (oy, ox, ky) starts in an NHWC image; KW * C floats. */
+static size_t nhwc_run(const cc__conv_geom *g, int oy, int ox, int ky)
+{
+    return ((size_t)(oy * g->sh + ky * g->dh) * g->w + (size_t)ox * g->sw) * g->c;
+}
+
+/* col [OH*OW x K] of one NHWC image (one group). */
+static void dense_gather_nhwc(const cc__conv_geom *g, const float *image, float *col)
+{
+    const size_t run = (size_t)g->kw * g->c;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++)
+            for (int ky = 0; ky < g->kh; ky++, col += run) {
+                const float *in = image + nhwc_run(g, oy, ox, ky);
+                for (size_t i = 0; i < run; i++)
+                    col[i] = in[i];
+            }
+}
+
+static void dense_scatter_nhwc(const cc__conv_geom *g, const float *col, float *grad_image)
+{
+    const size_t run = (size_t)g->kw * g->c;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++)
+            for (int ky = 0; ky < g->kh; ky++, col += run) {
+                float *in = grad_image + nhwc_run(g, oy, ox, ky);
+                for (size_t i = 0; i < run; i++)
+                    in[i] += col[i];
+            }
+}
+
 /* OIHW [OC][C/g][KH][KW] -> [OC][KH][KW][C/g]: the NHWC col's tap order. */
 static void pack_taps_last(const cc__conv_geom *g, const float *oihw, float *packed)
 {
@@ -139,7 +222,10 @@ static void forward_image_nchw(const cc__conv_train *t, const float *weights, co
             size_t ldb = plane;
             if (!copy_free(g)) {
                 float *col = col_block(t, saved, slot, n, gr);
-                cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
+                if (dense_nchw(t))
+                    dense_gather_nchw(g, image_group, col);
+                else
+                    cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
                 b = col;
                 ldb = pc;
             }
@@ -168,7 +254,10 @@ static void forward_image_nhwc(const cc__conv_train *t, const float *packed, con
             size_t lda = (size_t)g->c;
             if (!copy_free(g)) {
                 float *col = col_block(t, saved, slot, n, gr);
-                cc__im2col_nhwc(g, input, gr, r0, rc, 0, k, col, 1);
+                if (dense_nhwc(t))
+                    dense_gather_nhwc(g, input + n * (size_t)g->h * g->w * g->c, col);
+                else
+                    cc__im2col_nhwc(g, input, gr, r0, rc, 0, k, col, 1);
                 a = col;
                 lda = k;
             }
@@ -246,6 +335,10 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
                 if (job->saved != NULL) {
                     b = job->saved + (n * g->groups + (size_t)gr) * k * pixels;
                     ldb = pc;
+                } else if (dense_nchw(t)) {
+                    dense_gather_nchw(g, image_group, col);
+                    b = col;
+                    ldb = pc;
                 } else if (!copy_free(g)) {
                     cc__im2col_nchw(g, image_group, 0, k, p0, pc, col, 1);
                     b = col;
@@ -268,7 +361,10 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
                                 plane);
             } else {
                 cc__sgemm_trans(true, false, k, pc, g->ocg, w, k, dy, pixels, 0.0f, col, pc);
-                cc__col2im_nchw(g, dimage, 0, k, p0, pc, col);
+                if (dense_nchw(t))
+                    dense_scatter_nchw(g, col, dimage);
+                else
+                    cc__col2im_nchw(g, dimage, 0, k, p0, pc, col);
             }
         }
     }
@@ -292,6 +388,10 @@ static void backward_image_nhwc(const cc__conv_train *t, const backward_job *job
                 if (job->saved != NULL) {
                     a = job->saved + (n * g->groups + (size_t)gr) * k * pixels;
                     lda = k;
+                } else if (dense_nhwc(t)) {
+                    dense_gather_nhwc(g, job->input + n * (size_t)g->h * g->w * g->c, col);
+                    a = col;
+                    lda = k;
                 } else if (!copy_free(g)) {
                     cc__im2col_nhwc(g, job->input, gr, r0, rc, 0, k, col, 1);
                     a = col;
@@ -309,7 +409,10 @@ static void backward_image_nhwc(const cc__conv_train *t, const backward_job *job
                 cc__sgemm(rc, k, g->ocg, dy, g->oc, w, k, 1.0f, job->dinput + group_in, g->c);
             } else {
                 cc__sgemm(rc, k, g->ocg, dy, g->oc, w, k, 0.0f, col, k);
-                cc__col2im_nhwc(g, job->dinput, gr, r0, rc, 0, k, col);
+                if (dense_nhwc(t))
+                    dense_scatter_nhwc(g, col, job->dinput + n * (size_t)g->h * g->w * g->c);
+                else
+                    cc__col2im_nhwc(g, job->dinput, gr, r0, rc, 0, k, col);
             }
         }
     }

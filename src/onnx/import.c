@@ -443,7 +443,10 @@ cc_status cc_net_load_onnx(const char *path, const cc_onnx_options *options, cc_
     ctx.model = model;
     ctx.opset = cc__onnx_opset(model);
     cc_status status;
-    if (ctx.opset < MIN_OPSET || ctx.opset > MAX_OPSET)
+    if (ctx.opset < 0)
+        status = cc__fail(CC_ERR_FORMAT, "onnx: '%s' declares no opset for the default domain",
+                          path);
+    else if (ctx.opset < MIN_OPSET || ctx.opset > MAX_OPSET)
         status = cc__fail(CC_ERR_UNSUPPORTED, "onnx: '%s' uses opset %lld (%d to %d supported)",
                           path, (long long)ctx.opset, MIN_OPSET, MAX_OPSET);
     else

@@ -258,8 +258,9 @@ static void check_shape(const shape *s, const problem *pr, cc_layout layout)
     assert_true(r.x != NULL && r.dy != NULL);
     relayout(layout, s->n, s->c, s->h, s->w, pr->x, r.x);
     relayout(layout, s->n, s->oc, g->oh, g->ow, pr->dy, r.dy);
-    for (int add = 0; add <= 1; add++) {
-        run_case(s, pr, layout, &r, add, add);
+    for (int mode = 0; mode < 4; mode++) {
+        const bool add = mode & 1, save = mode & 2;
+        run_case(s, pr, layout, &r, add, save);
         expect_close("output", s->name, layout, s->n, s->oc, g->oh, g->ow, r.out.data,
                      pr->want_out, NULL);
         expect_close(add ? "added input gradient" : "input gradient", s->name, layout, s->n,

@@ -3,8 +3,9 @@
 # target exists.
 #
 #   cmake --install build [--prefix P]    headers, libcolconv (.a or .so with
-#                                         SONAME), colconv-bench, the package
-#                                         for find_package(colconv) and colconv.pc
+#                                         SONAME), colconv-bench, colconv-run,
+#                                         the package for find_package(colconv)
+#                                         and colconv.pc
 #   cpack -G DEB --config build/CPackConfig.cmake
 #                                         colconv_<version>-1_<arch>.deb
 #
@@ -33,16 +34,20 @@ install(TARGETS colconv EXPORT colconvTargets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT Development
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-if(TARGET colconv-bench)
+# The user's programs, each where it was built (colconv-run: tools/run/).
+foreach(colconv_program IN ITEMS colconv-bench colconv-run)
+  if(NOT TARGET ${colconv_program})
+    continue()
+  endif()
   # A relocatable RPATH when the library does not land in a system directory
   # (an install under /tmp or /opt); none for /usr, where the loader looks.
   list(FIND CMAKE_C_IMPLICIT_LINK_DIRECTORIES "${CMAKE_INSTALL_FULL_LIBDIR}" colconv_libdir_is_system)
   if(BUILD_SHARED_LIBS AND colconv_libdir_is_system EQUAL -1)
     file(RELATIVE_PATH colconv_bin_to_lib "${CMAKE_INSTALL_FULL_BINDIR}" "${CMAKE_INSTALL_FULL_LIBDIR}")
-    set_target_properties(colconv-bench PROPERTIES INSTALL_RPATH "$ORIGIN/${colconv_bin_to_lib}")
+    set_target_properties(${colconv_program} PROPERTIES INSTALL_RPATH "$ORIGIN/${colconv_bin_to_lib}")
   endif()
-  install(TARGETS colconv-bench RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT Runtime)
-endif()
+  install(TARGETS ${colconv_program} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT Runtime)
+endforeach()
 
 # The CMake package: targets, config (re-finds the dependencies) and version.
 install(EXPORT colconvTargets
@@ -95,7 +100,7 @@ install(FILES "${PROJECT_BINARY_DIR}/colconv.pc"
   COMPONENT Development)
 
 # The Debian package: one package with the library, the header, the CMake
-# and pkg-config files and colconv-bench. Configure with
+# and pkg-config files, colconv-bench and colconv-run. Configure with
 # -DCMAKE_INSTALL_PREFIX=/usr (so libdir is Debian's multiarch directory)
 # and, for a package that other programs link at run time,
 # -DBUILD_SHARED_LIBS=ON.
@@ -104,7 +109,7 @@ set(CPACK_PACKAGE_VENDOR "colconv")
 set(CPACK_PACKAGE_CONTACT "colconv maintainers <colconv@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
 set(CPACK_PACKAGE_DESCRIPTION
-  "colconv runs the convolutions of classic CNNs fast on CPUs: im2col tiles\nand 1x1 convolutions multiplied with OpenBLAS SGEMM, and vectorised direct\nkernels. This package holds the C library, its header, CMake and pkg-config\nfiles, and colconv-bench.")
+  "colconv runs the convolutions of classic CNNs fast on CPUs: im2col tiles\nand 1x1 convolutions multiplied with OpenBLAS SGEMM, and vectorised direct\nkernels. This package holds the C library, its header, CMake and pkg-config\nfiles, colconv-bench and colconv-run (ONNX models from the shell).")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -114,6 +114,22 @@ static int measure_net(bench_session *s, const char *net, int threads, int *inde
     return bench_run_add_net(&s->run, &result);
 }
 
+/* An imported model (--model): end to end, with its conv layers' times
+ * inside the network (there are no per-path layer rows: the public API does
+ * not give an imported conv's geometry). */
+static int measure_model(bench_session *s, int threads)
+{
+    const bench_args *a = s->args;
+    bench_net_result result;
+    bench_progress_net(&s->progress, a->model_name, threads, 0);
+    if (bench_net_model(a->model, a->model_name, a->batch, a->layout, threads, &a->net_plan,
+                        &result) != 0)
+        return -1;
+    bench_report_net(stdout, &result, NULL, 0);
+    fflush(stdout);
+    return bench_run_add_net(&s->run, &result);
+}
+
 /* The default report also runs every other zoo network end to end (no
  * per-layer table), so that each one's batch time is in it. */
 static int measure_rest_of_zoo(bench_session *s, int threads)
@@ -147,6 +163,8 @@ static double planned_work(const bench_args *a, int *layers)
         *layers = 1;
         return bench_layer_gflop(&a->layer.params) + 0.05;
     }
+    if (a->model != NULL)
+        return 0;
     size_t count;
     const bench_table_entry *table = bench_table(&count);
     const char *cursor = a->nets;
@@ -167,7 +185,11 @@ static int measure_threads(bench_session *s, int threads)
     const bench_args *a = s->args;
     cc_set_num_threads(threads);
     cc_set_flush_denormals(a->flush_denormals);
-    bench_report_header(stdout, &s->style, threads);
+    if (a->model != NULL)
+        printf("Imported model on %d thread%s: ms = median [min - max] of one batch over reps\n",
+               threads, threads == 1 ? "" : "s");
+    else
+        bench_report_header(stdout, &s->style, threads);
     if (a->timing.tiny_inputs || a->flush_denormals)
         printf("inputs: %s; denormals: %s\n",
                a->timing.tiny_inputs ? "scaled by 1e-38 (denormal sums)" : "uniform in [0, 1)",
@@ -183,6 +205,8 @@ static int measure_threads(bench_session *s, int threads)
         printf("\n");
         return status;
     }
+    if (a->model != NULL)
+        return measure_model(s, threads);
     const char *cursor = a->nets;
     char net[64];
     while (next_name(&cursor, net, sizeof net))
@@ -323,6 +347,8 @@ static int run_bench(const bench_args *a)
 
 static int summaries(const bench_args *a)
 {
+    if (a->model != NULL)
+        return bench_net_summary(a->model, a->batch, a->layout, stdout) == 0 ? 0 : 1;
     const char *cursor = a->nets;
     char net[64];
     while (next_name(&cursor, net, sizeof net)) {

@@ -18,6 +18,9 @@ void bench_usage(FILE *out)
         "(report.json, report.csv, report.png).\n"
         "  --net NAME[,NAME]    networks: any zoo name (lenet5 lenet alexnet vgg11 vgg16 vgg19\n"
         "                       inception3a resnet50 bottleneck) or googlenet1x1 (layers only)\n"
+        "  --model FILE.onnx    an ONNX model (cc_net_load_onnx) instead of --net: end to end,\n"
+        "                       and each conv layer's time inside the network (--reps and\n"
+        "                       --warmup then set the network's runs)\n"
         "  --layer DESC         one convolution, as a benchdnn descriptor, e.g.\n"
         "                       mb1ic64ih56oc64kh3ph1n\"conv\" (keys: mb g ic ih iw oc oh ow kh kw\n"
         "                       sh sw ph pw dh dw, n\"name\"; dh/dw 0-based as in benchdnn)\n"
@@ -39,7 +42,7 @@ void bench_usage(FILE *out)
         "  --out DIR            where report.json/.csv/.png go (default ./" BENCH_DEFAULT_OUT ")\n"
         "  --json FILE, --csv FILE, --plot FILE.png   name the report files one by one\n"
         "  --quick              a seconds-long run: " BENCH_QUICK_NETS ", few repetitions\n"
-        "  --summary            with --net: the networks' Keras-style summaries, no timing\n"
+        "  --summary            with --net or --model: Keras-style summaries, no timing\n"
         "  --merge A.json B.json  two reports side by side (e.g. with bench/vs_torch.py's)\n"
         "  --quiet              no progress on stderr\n"
         "  --tiny-inputs        inputs and bias scaled by 1e-38, so that sums are denormal\n"
@@ -173,12 +176,24 @@ static int parse_layer(const char *value, bench_args *a, FILE *err)
     return 0;
 }
 
+/* --model FILE.onnx; its name in the report is the file's name. */
+static int parse_model(const char *value, bench_args *a, FILE *err)
+{
+    const size_t len = strlen(value);
+    if (len <= 5 || strcmp(value + len - 5, ".onnx") != 0)
+        return bad(err, "bad --model (an ONNX file, FILE.onnx)", value);
+    const char *slash = strrchr(value, '/');
+    snprintf(a->model_name, sizeof a->model_name, "%s", slash ? slash + 1 : value);
+    a->model = value;
+    return 0;
+}
+
 /* Options with a value (argv[*i + 1]). Returns 0, 2 (bad), or -1 if opt is
  * not one of them. */
 static int parse_option(int argc, char **argv, int *i, bench_args *a, given_flags *g, FILE *err)
 {
     const char *opt = argv[*i];
-    static const char *const with_value[] = {"--net", "--layer", "--batch", "--threads",
+    static const char *const with_value[] = {"--net", "--model", "--layer", "--batch", "--threads",
                                              "--layout", "--paths", "--reps", "--warmup",
                                              "--json", "--csv", "--plot", "--out", "--vs",
                                              "--merge", "--planning", "--plans", NULL};
@@ -197,6 +212,8 @@ static int parse_option(int argc, char **argv, int *i, bench_args *a, given_flag
         snprintf(a->nets, sizeof a->nets, "%s", value), g->nets = true;
     } else if (strcmp(opt, "--layer") == 0) {
         return parse_layer(value, a, err);
+    } else if (strcmp(opt, "--model") == 0) {
+        return parse_model(value, a, err);
     } else if (strcmp(opt, "--batch") == 0) {
         if (parse_int(value, 1, 4096, &a->batch) != 0)
             return bad(err, "bad --batch (an integer from 1 to 4096)", value);
@@ -265,6 +282,11 @@ static void apply_modes(bench_args *a, const given_flags *g)
     }
     if (g->reps)
         a->timing.plan.budget_ms = 0;
+    /* --model times no conv path: --reps and --warmup are the network's. */
+    if (a->model != NULL && g->reps)
+        a->net_plan.reps = a->timing.plan.reps, a->net_plan.budget_ms = 0;
+    if (a->model != NULL && g->warmup)
+        a->net_plan.warmup = a->timing.plan.warmup;
 }
 
 int bench_parse_args(int argc, char **argv, bench_args *a, FILE *err)
@@ -280,9 +302,11 @@ int bench_parse_args(int argc, char **argv, bench_args *a, FILE *err)
         if (status < 0)
             return bad(err, "unknown option", argv[i]);
     }
-    if (a->action == BENCH_SUMMARY && (!g.nets || a->has_layer))
-        return bad(err, "--summary needs --net NAME (a zoo network)", NULL);
-    if (a->action == BENCH_SUMMARY)
+    if (a->model != NULL && (g.nets || a->has_layer))
+        return bad(err, "--model with --net or --layer: one or the other", NULL);
+    if (a->action == BENCH_SUMMARY && a->model == NULL && (!g.nets || a->has_layer))
+        return bad(err, "--summary needs --net NAME (a zoo network) or --model FILE.onnx", NULL);
+    if (a->action == BENCH_SUMMARY && a->model == NULL)
         for (char *n = a->nets; n != NULL; n = strchr(n, ',') ? strchr(n, ',') + 1 : NULL) {
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)strcspn(n, ","), n);

@@ -19,6 +19,8 @@ typedef struct {
     bench_action action;
     char nets[256];           /* comma-separated */
     bool has_layer;           /* --layer: this one convolution instead of nets */
+    const char *model;        /* --model: this ONNX file instead of nets, or NULL */
+    char model_name[64];      /* its file name ("resnet50.onnx"): its name in the report */
     bench_layer layer;
     int batch;                /* 0: the table's (1), or the descriptor's mb */
     int threads[BENCH_MAX_THREAD_COUNTS];

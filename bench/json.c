@@ -113,12 +113,31 @@ double bench_net_ratio_to_sgemm(const bench_net_result *n, const bench_run *run)
     return found ? roof / n->times.median_ms : -1;
 }
 
+/* Each conv layer's time inside the network (its fastest profiled run). */
+static cJSON *convs_json(const bench_net_result *n)
+{
+    cJSON *convs = cJSON_CreateArray();
+    for (int i = 0; i < n->conv_count; i++) {
+        const bench_conv_time *c = &n->convs[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "layer", c->name);
+        const int shape[3] = {c->c, c->h, c->w};
+        cJSON_AddItemToObject(o, "output_chw", cJSON_CreateIntArray(shape, 3));
+        cJSON_AddNumberToObject(o, "gflop", c->gflop);
+        cJSON_AddNumberToObject(o, "ms", c->ms);
+        add_number_or_null(o, "gflops", c->ms > 0 ? c->gflop / (c->ms * 1e-3) : 0, c->ms > 0);
+        cJSON_AddItemToArray(convs, o);
+    }
+    return convs;
+}
+
 static cJSON *net_json(const bench_net_result *n, const bench_run *run)
 {
     cJSON *o = cJSON_CreateObject();
     char desc[96];
     snprintf(desc, sizeof desc, "mb%dic%dih%diw%d", n->batch, n->channels, n->height, n->width);
     cJSON_AddStringToObject(o, "net", n->net);
+    cJSON_AddStringToObject(o, "source", n->imported ? "onnx" : "zoo");
     cJSON_AddStringToObject(o, "layer", "(network)");
     cJSON_AddStringToObject(o, "desc", desc);
     cJSON_AddStringToObject(o, "path", "auto");
@@ -149,6 +168,7 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
                             n->type_count > 0 ? "cc_net_run_timed: each layer's fastest of 3 runs, "
                                                 "summed by type (fused layers in their host)"
                                               : "");
+    cJSON_AddItemToObject(o, "conv_layers", convs_json(n));
     cJSON_AddStringToObject(o, "status", ok ? "ok" : "failed");
     cJSON_AddStringToObject(o, "error", n->error);
     return o;

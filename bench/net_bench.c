@@ -1,6 +1,7 @@
 /* A zoo network end to end through the public API: create, He weights,
  * build (fusion and buffer reuse on, as users run it), then cc_net_run
- * timed like a conv path. */
+ * timed like a conv path. An ONNX model the same way, imported with
+ * cc_net_load_onnx (its own weights) instead of created. */
 #include "net_bench.h"
 
 #include <stdio.h>
@@ -20,13 +21,31 @@ static const char *zoo_name(const char *name)
 
 int bench_is_zoo_net(const char *name) { return zoo_name(name) != NULL; }
 
+static bool is_model_path(const char *source)
+{
+    const size_t len = strlen(source);
+    return len > 5 && strcmp(source + len - 5, ".onnx") == 0;
+}
+
+/* The ONNX model at source (a path ending in ".onnx"), or the zoo network
+ * of that name with He weights (seed 1); not built. */
+static cc_status make_net(const char *source, int batch, cc_layout layout, cc_net **n)
+{
+    if (is_model_path(source)) {
+        const cc_onnx_options options = {layout, batch};
+        return cc_net_load_onnx(source, &options, n);
+    }
+    cc_status status = cc_net_zoo_create(source, layout, batch, n);
+    if (status == CC_OK)
+        status = cc_net_init_weights(*n, CC_INIT_HE, 1);
+    return status;
+}
+
 /* result (may be NULL) gets the build's time and the plans it added. */
 static cc_net *build_net(const char *net, int batch, cc_layout layout, bench_net_result *result)
 {
     cc_net *n = NULL;
-    cc_status status = cc_net_zoo_create(net, layout, batch, &n);
-    if (status == CC_OK)
-        status = cc_net_init_weights(n, CC_INIT_HE, 1);
+    cc_status status = make_net(net, batch, layout, &n);
     const size_t plans = cc_plans_count();
     const double start = bench_now_ms();
     if (status == CC_OK)
@@ -94,6 +113,15 @@ static void add_type_time(bench_net_result *r, const char *type, double ms)
     r->types[r->type_count++].ms = ms;
 }
 
+static void add_conv_time(bench_net_result *r, const cc_net_layer_info *info, double ms)
+{
+    bench_conv_time *c = &r->convs[r->conv_count++];
+    snprintf(c->name, sizeof c->name, "%s", info->name);
+    c->c = info->c, c->h = info->h, c->w = info->w;
+    c->gflop = (double)info->flops * 1e-9;
+    c->ms = ms;
+}
+
 static void profile_types(cc_net *n, const float *input, float *output, bench_net_result *r)
 {
     const int nodes = cc_net_node_count(n);
@@ -112,10 +140,14 @@ static void profile_types(cc_net *n, const float *input, float *output, bench_ne
         for (int i = 0; i < nodes; i++)
             best[i] = profiled == 0 || run[i] < best[i] ? run[i] : best[i];
     }
+    r->conv_count = 0;
     for (int i = 0; i < nodes && profiled == PROFILE_RUNS; i++) {
         cc_net_layer_info info;
-        if (cc_net_get_layer_info(n, i, &info) == CC_OK && !info.fused && i != cc_net_input(n))
-            add_type_time(r, info.type, best[i]);
+        if (cc_net_get_layer_info(n, i, &info) != CC_OK || info.fused || i == cc_net_input(n))
+            continue;
+        add_type_time(r, info.type, best[i]);
+        if (strcmp(info.type, "Conv2D") == 0 && r->conv_count < BENCH_MAX_CONVS)
+            add_conv_time(r, &info, best[i]);
     }
     r->conv_ms = profiled == PROFILE_RUNS ? 0 : -1;
     for (int t = 0; t < r->type_count; t++)
@@ -160,6 +192,39 @@ static void read_stats(cc_net *n, bench_net_result *r)
     r->workspace_bytes = stats.workspace_bytes;
 }
 
+/* Times the built network n (r->batch images) and profiles it; frees n.
+ * Returns 0 (r->failed when a run failed), or -1 when out of memory. */
+static int time_net(cc_net *n, const bench_plan *plan, const bench_layer_result *layers,
+                    size_t count, bench_net_result *r)
+{
+    float *input = malloc(cc_net_input_count(n) * sizeof(float));
+    float *output = malloc(cc_net_output_count(n) * sizeof(float));
+    int status = -1;
+    if (input != NULL && output != NULL) {
+        fill_random(input, cc_net_input_count(n));
+        net_call call = {n, input, output};
+        read_stats(n, r);
+        if (bench_time(run_net, &call, plan, &r->times) == 0) {
+            r->images_per_s = r->batch / (r->times.median_ms * 1e-3);
+            r->gflops = r->gflop / (r->times.median_ms * 1e-3);
+            profile_types(n, input, output, r);
+            estimate_im2col_share(layers, count, r);
+        } else {
+            r->failed = true;
+            snprintf(r->error, sizeof r->error, "%s", cc_last_error());
+            fprintf(stderr, "colconv-bench: %s: %s\n", r->net, r->error);
+            r->conv_ms = r->im2col_share = -1;
+        }
+        status = 0;
+    } else {
+        fprintf(stderr, "colconv-bench: %s: out of memory\n", r->net);
+    }
+    free(input);
+    free(output);
+    cc_net_destroy(n);
+    return status;
+}
+
 int bench_net(const char *net, int batch, cc_layout layout, int threads, const bench_plan *plan,
               const bench_layer_result *layers, size_t count, bench_net_result *r)
 {
@@ -172,34 +237,22 @@ int bench_net(const char *net, int batch, cc_layout layout, int threads, const b
     r->batch = batch, r->layout = layout, r->threads = threads;
     r->planning = cc_get_planning();
     cc_net *n = build_net(net, batch, layout, r);
+    return n != NULL ? time_net(n, plan, layers, count, r) : -1;
+}
+
+int bench_net_model(const char *path, const char *name, int batch, cc_layout layout, int threads,
+                    const bench_plan *plan, bench_net_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->net = name, r->imported = true;
+    r->layout = layout, r->threads = threads;
+    r->planning = cc_get_planning();
+    cc_net *n = build_net(path, batch, layout, r);
     if (n == NULL)
         return -1;
-    float *input = malloc(cc_net_input_count(n) * sizeof(float));
-    float *output = malloc(cc_net_output_count(n) * sizeof(float));
-    int status = -1;
-    if (input != NULL && output != NULL) {
-        fill_random(input, cc_net_input_count(n));
-        net_call call = {n, input, output};
-        read_stats(n, r);
-        if (bench_time(run_net, &call, plan, &r->times) == 0) {
-            r->images_per_s = batch / (r->times.median_ms * 1e-3);
-            r->gflops = r->gflop / (r->times.median_ms * 1e-3);
-            profile_types(n, input, output, r);
-            estimate_im2col_share(layers, count, r);
-        } else {
-            r->failed = true;
-            snprintf(r->error, sizeof r->error, "%s", cc_last_error());
-            fprintf(stderr, "colconv-bench: %s: %s\n", net, r->error);
-            r->conv_ms = r->im2col_share = -1;
-        }
-        status = 0;
-    } else {
-        fprintf(stderr, "colconv-bench: %s: out of memory\n", net);
-    }
-    free(input);
-    free(output);
-    cc_net_destroy(n);
-    return status;
+    cc_net_layer_info input;
+    r->batch = cc_net_get_layer_info(n, cc_net_input(n), &input) == CC_OK ? input.n : batch;
+    return time_net(n, plan, NULL, 0, r);
 }
 
 int bench_net_summary(const char *net, int batch, cc_layout layout, FILE *out)

@@ -1,4 +1,5 @@
-/* The per-network section: a zoo network end to end, and where its time goes. */
+/* The per-network section: a zoo network or an imported ONNX model end to
+ * end, and where its time goes. */
 #ifndef COLCONV_BENCH_NET_BENCH_H
 #define COLCONV_BENCH_NET_BENCH_H
 
@@ -7,15 +8,26 @@
 
 #include "conv_bench.h"
 
-enum { BENCH_MAX_TYPES = 16 };
+enum { BENCH_MAX_TYPES = 16, BENCH_MAX_CONVS = 256 };
 
 typedef struct {
     char type[32]; /* Keras's layer type: "Conv2D", "MaxPooling2D", "Dense", ... */
     double ms;
 } bench_type_time;
 
+/* One conv layer's time inside the network, from cc_net_run_timed (its
+ * fastest of the profiled runs; what is fused into it included). */
 typedef struct {
-    const char *net; /* a zoo name (static) */
+    char name[64];
+    int c, h, w;  /* its output, per image */
+    double gflop; /* the whole batch */
+    double ms;
+} bench_conv_time;
+
+typedef struct {
+    const char *net; /* a zoo name (static), or an imported model's file name
+                      * (bench_args' copy, "resnet50.onnx") */
+    bool imported;   /* an ONNX model (bench_net_model) */
     int threads, batch;
     cc_layout layout;
     int channels, height, width; /* the input, per image */
@@ -32,6 +44,11 @@ typedef struct {
     bench_type_time types[BENCH_MAX_TYPES];
     int type_count;
     double conv_ms;
+    /* Every conv layer that runs its own sweep, in network order (the
+     * first BENCH_MAX_CONVS), from the same profiled runs; 0 when they
+     * failed. */
+    bench_conv_time convs[BENCH_MAX_CONVS];
+    int conv_count;
     /* Share of conv time spent building im2col matrices, estimated per
      * layer AUTO runs on im2col as (im2col time - SGEMM alone on the same
      * shape); -1 when unknown. */
@@ -54,8 +71,15 @@ int bench_is_zoo_net(const char *name);
 int bench_net(const char *net, int batch, cc_layout layout, int threads, const bench_plan *plan,
               const bench_layer_result *layers, size_t count, bench_net_result *result);
 
-/* Prints the Keras-style summary of the zoo network `net` (built, so the
- * workspace figures are in). Returns 0, or -1 with a message on stderr. */
+/* As bench_net for the ONNX model at path (cc_net_load_onnx at `batch`,
+ * 0: the model's), reported under `name` (a string that outlives the
+ * result). No layer results: the im2col share is unknown. */
+int bench_net_model(const char *path, const char *name, int batch, cc_layout layout, int threads,
+                    const bench_plan *plan, bench_net_result *result);
+
+/* Prints the Keras-style summary of the zoo network `net`, or with a path
+ * ending in ".onnx" of that imported model (built, so the workspace figures
+ * are in). Returns 0, or -1 with a message on stderr. */
 int bench_net_summary(const char *net, int batch, cc_layout layout, FILE *out);
 
 #endif

@@ -208,6 +208,27 @@ void bench_report_planning(FILE *out, const char *net, const bench_layer_result 
     fprintf(out, "\n");
 }
 
+/* An imported model's conv layers as the network runs them: each one's
+ * fastest of the profiled runs (what is fused into it included). */
+static void report_net_convs(FILE *out, const bench_net_result *n)
+{
+    double total = 0;
+    for (int i = 0; i < n->conv_count; i++)
+        total += n->convs[i].ms;
+    fprintf(out, "  %s conv layers in the network (each one's fastest of 3 timed runs, with "
+                 "the layers fused into it), %.3f ms in all:\n", n->net, total);
+    fprintf(out, "    %-36s %-16s %13s %9s %9s %5s\n", "layer", "output", "work", "ms",
+            "GFLOP/s", "share");
+    for (int i = 0; i < n->conv_count; i++) {
+        const bench_conv_time *c = &n->convs[i];
+        char shape[32], work[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d", c->c, c->h, c->w);
+        format_work(c->gflop, work, sizeof work);
+        fprintf(out, "    %-36s %-16s %13s %9.3f %9.1f %4.0f%%\n", c->name, shape, work, c->ms,
+                c->ms > 0 ? c->gflop / (c->ms * 1e-3) : 0.0, total > 0 ? 100 * c->ms / total : 0);
+    }
+}
+
 void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_result *layers,
                       size_t count)
 {
@@ -240,6 +261,8 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
         fprintf(out, "  %s network built in %.1f ms under --planning measure; %zu conv plans "
                      "measured by the build (the others were cached)\n",
                 n->net, n->build_ms, n->plans_added);
+    if (n->imported && n->conv_count > 0)
+        report_net_convs(out, n);
     if (n->im2col_share >= 0)
         fprintf(out, "  %s share of conv time building im2col matrices: %.0f%% (estimated: on the "
                      "layers AUTO runs on im2col, im2col time - SGEMM alone on the same shape)\n",

@@ -132,6 +132,7 @@ typedef struct {
     cc_activation_kind act; /* -1: no activation after the add */
     bool add_fuses;
     bool act_fuses;
+    float alpha; /* the activation's; 0 means 0.1 */
 } residual_case;
 
 static cc_net *residual_net(cc_layout layout, const void *arg)
@@ -149,7 +150,7 @@ static cc_net *residual_net(cc_layout layout, const void *arg)
     const cc_node pair[2] = {x, 0};
     assert_int_equal(cc_net_add_add(net, "add", pair, 2, &sum), CC_OK);
     if ((int)rc->act >= 0) {
-        const cc_activation act = {rc->act, 0.1f};
+        const cc_activation act = {rc->act, rc->alpha != 0.0f ? rc->alpha : 0.1f};
         assert_int_equal(cc_net_add_activation(net, "act", sum, &act, &sum), CC_OK);
     }
     return net;
@@ -159,17 +160,22 @@ static void residual_on_every_path(void **state)
 {
     (void)state;
     static const residual_case cases[] = {
-        {"reference 3x3, relu", CC_ALGO_REFERENCE, 3, CC_ACTIVATION_RELU, true, true},
-        {"direct 3x3, relu", CC_ALGO_DIRECT, 3, CC_ACTIVATION_RELU, true, true},
-        {"direct 3x3, sigmoid", CC_ALGO_DIRECT, 3, CC_ACTIVATION_SIGMOID, true, true},
-        {"im2col 3x3, tanh", CC_ALGO_IM2COL, 3, CC_ACTIVATION_TANH, true, true},
-        {"im2col 5x5, none", CC_ALGO_IM2COL, 5, (cc_activation_kind)-1, true, false},
-        {"gemm1x1, relu", CC_ALGO_GEMM1X1, 1, CC_ACTIVATION_RELU, true, true},
-        {"auto 3x3, relu", CC_ALGO_AUTO, 3, CC_ACTIVATION_RELU, true, true},
+        {"reference 3x3, relu", CC_ALGO_REFERENCE, 3, CC_ACTIVATION_RELU, true, true, 0.0f},
+        {"direct 3x3, relu", CC_ALGO_DIRECT, 3, CC_ACTIVATION_RELU, true, true, 0.0f},
+        {"direct 3x3, sigmoid", CC_ALGO_DIRECT, 3, CC_ACTIVATION_SIGMOID, true, true, 0.0f},
+        {"im2col 3x3, tanh", CC_ALGO_IM2COL, 3, CC_ACTIVATION_TANH, true, true, 0.0f},
+        {"im2col 5x5, none", CC_ALGO_IM2COL, 5, (cc_activation_kind)-1, true, false, 0.0f},
+        {"gemm1x1, relu", CC_ALGO_GEMM1X1, 1, CC_ACTIVATION_RELU, true, true, 0.0f},
+        {"auto 3x3, relu", CC_ALGO_AUTO, 3, CC_ACTIVATION_RELU, true, true, 0.0f},
         /* A conv cannot apply leaky ReLU or ELU: the add stays on its own
          * and takes the activation into its sweep. */
-        {"direct 3x3, leaky", CC_ALGO_DIRECT, 3, CC_ACTIVATION_LEAKY_RELU, false, true},
-        {"gemm1x1, elu", CC_ALGO_GEMM1X1, 1, CC_ACTIVATION_ELU, false, true},
+        {"direct 3x3, leaky", CC_ALGO_DIRECT, 3, CC_ACTIVATION_LEAKY_RELU, false, true, 0.0f},
+        {"gemm1x1, elu", CC_ALGO_GEMM1X1, 1, CC_ACTIVATION_ELU, false, true, 0.0f},
+        /* ReLU6 is a cc_act; other caps are not. */
+        {"direct 3x3, relu6", CC_ALGO_DIRECT, 3, CC_ACTIVATION_RELU_CAP, true, true, 6.0f},
+        {"winograd 3x3, relu6", CC_ALGO_WINOGRAD, 3, CC_ACTIVATION_RELU_CAP, true, true, 6.0f},
+        {"im2col 3x3, relu6", CC_ALGO_IM2COL, 3, CC_ACTIVATION_RELU_CAP, true, true, 6.0f},
+        {"gemm1x1, relu cap 4", CC_ALGO_GEMM1X1, 1, CC_ACTIVATION_RELU_CAP, false, true, 4.0f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const residual_case *rc = &cases[i];

@@ -42,7 +42,7 @@ static cc_conv2d_params random_params(tst_rng *rng, int i)
     p.pad_bottom = tst_rng_int(rng, 0, 3);
     p.pad_left = tst_rng_int(rng, 0, 3);
     p.pad_right = tst_rng_int(rng, 0, 3);
-    p.activation = (cc_act)tst_rng_int(rng, CC_ACT_NONE, CC_ACT_TANH);
+    p.activation = (cc_act)tst_rng_int(rng, CC_ACT_NONE, CC_ACT_RELU6);
     if (i % 5 == 1) {
         const int groups = tst_rng_int(rng, 2, 4);
         p.groups = groups;

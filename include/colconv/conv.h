@@ -39,7 +39,13 @@ typedef enum {
     CC_ALGO_WINOGRAD_F6X6
 } cc_algo;
 
-typedef enum { CC_ACT_NONE = 0, CC_ACT_RELU, CC_ACT_SIGMOID, CC_ACT_TANH } cc_act;
+typedef enum {
+    CC_ACT_NONE = 0,
+    CC_ACT_RELU,
+    CC_ACT_SIGMOID,
+    CC_ACT_TANH,
+    CC_ACT_RELU6 /* min(max(x, 0), 6): MobileNet's ReLU6 (PyTorch nn.ReLU6) */
+} cc_act;
 
 typedef struct {
     int batch, in_channels, in_h, in_w;

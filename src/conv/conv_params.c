@@ -88,7 +88,7 @@ static cc_status channels_and_enums(const cc_conv2d_params *p, cc__conv_geom *g)
                         p->out_channels, g->groups);
     if (p->layout != CC_NCHW && p->layout != CC_NHWC)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d: layout %d is not a cc_layout", (int)p->layout);
-    if (p->activation < CC_ACT_NONE || p->activation > CC_ACT_TANH)
+    if (p->activation < CC_ACT_NONE || p->activation > CC_ACT_RELU6)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d: activation %d is not a cc_act",
                         (int)p->activation);
     g->n = p->batch, g->c = p->in_channels, g->oc = p->out_channels;

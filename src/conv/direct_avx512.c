@@ -79,6 +79,8 @@ static inline dvec dv_fma(dvec a, dvec b, dvec c) { return _mm512_fmadd_ps(a, b,
 static inline dvec dv_add(dvec a, dvec b) { return _mm512_add_ps(a, b); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline dvec dv_relu(dvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+/* minps, like maxps, returns its second operand when one is NaN. */
+static inline dvec dv_relu6(dvec v) { return _mm512_min_ps(_mm512_set1_ps(6.0f), dv_relu(v)); }
 
 #define DB_OCVEC_P CC__DIRECT_OCVEC_PIXELS_AVX512
 #define DB_DWC_P CC__DIRECT_DWC_PIXELS_AVX512

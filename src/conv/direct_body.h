@@ -16,6 +16,7 @@
  *                            j < dr, i < DV; rows i >= sr read as 0 (reads
  *                            only rows i < sr, DV floats each)
  *   dv_fma(a,b,c) dv_add(a,b) dv_relu(v)   a*b+c, a+b, max(0, v) keeping NaN
+ *   dv_relu6(v)              min(max(0, v), 6) keeping NaN
  *   DB_OCVEC_P               pixels of the ocvec tile
  *   DB_DWC_P                 pixels of the dwc tile
  *   DB_ROWS_M, DB_ROWS_W     channels and vectors of the rows tile
@@ -39,6 +40,8 @@ DB_INLINE void db_store_act(float *out, dvec v, int count, cc_act act)
 {
     if (act == CC_ACT_RELU)
         v = dv_relu(v);
+    else if (act == CC_ACT_RELU6)
+        v = dv_relu6(v);
     if (count == DV)
         dv_store(out, v);
     else

@@ -76,5 +76,11 @@ static inline dvec dv_relu(dvec v)
         v.lane[i] = v.lane[i] < 0.0f ? 0.0f : v.lane[i];
     return v;
 }
+static inline dvec dv_relu6(dvec v)
+{
+    for (int i = 0; i < DV; i++)
+        v.lane[i] = v.lane[i] < 0.0f ? 0.0f : v.lane[i] > 6.0f ? 6.0f : v.lane[i];
+    return v;
+}
 
 #endif

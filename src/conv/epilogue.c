@@ -17,6 +17,10 @@ static void activate_span(float *x, size_t count, cc_act act)
         for (size_t i = 0; i < count; i++)
             x[i] = tanhf(x[i]);
         break;
+    case CC_ACT_RELU6:
+        for (size_t i = 0; i < count; i++)
+            x[i] = x[i] < 0.0f ? 0.0f : x[i] > 6.0f ? 6.0f : x[i];
+        break;
     case CC_ACT_NONE:
         break;
     }

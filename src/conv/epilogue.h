@@ -16,6 +16,8 @@ static inline float cc__activate(float x, cc_act act)
         return 1.0f / (1.0f + expf(-x));
     case CC_ACT_TANH:
         return tanhf(x);
+    case CC_ACT_RELU6:
+        return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
     case CC_ACT_NONE:
         break;
     }

@@ -50,6 +50,8 @@ double cc__reference_activate(double x, cc_act act)
         return 1.0 / (1.0 + exp(-x));
     case CC_ACT_TANH:
         return tanh(x);
+    case CC_ACT_RELU6:
+        return x < 0.0 ? 0.0 : x > 6.0 ? 6.0 : x;
     case CC_ACT_NONE:
         break;
     }

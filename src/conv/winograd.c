@@ -461,6 +461,10 @@ static void finish_lanes(const block_run *b, const cc__wino_lanes bias, cc__wino
         for (int k = 0; k < values; k++)
             for (int l = 0; l < L; l++)
                 y[k][l] = y[k][l] < 0.0f ? 0.0f : y[k][l];
+    } else if (act == CC_ACT_RELU6) {
+        for (int k = 0; k < values; k++)
+            for (int l = 0; l < L; l++)
+                y[k][l] = y[k][l] < 0.0f ? 0.0f : y[k][l] > 6.0f ? 6.0f : y[k][l];
     } else if (act != CC_ACT_NONE) {
         for (int k = 0; k < values; k++)
             for (int l = 0; l < L; l++)

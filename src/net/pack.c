@@ -47,11 +47,14 @@ static cc_act conv_act(const cc__plan *plan, int node)
 {
     if (!plan->has_act[node])
         return CC_ACT_NONE;
+    /* plan.c fuses only the activations that have a cc_act. */
     switch (plan->act[node].kind) {
     case CC_ACTIVATION_RELU:
         return CC_ACT_RELU;
     case CC_ACTIVATION_SIGMOID:
         return CC_ACT_SIGMOID;
+    case CC_ACTIVATION_RELU_CAP:
+        return CC_ACT_RELU6;
     default:
         return CC_ACT_TANH;
     }

@@ -127,11 +127,12 @@ static void join(cc__plan *plan, plan_scratch *s, int i, int root)
         s->group_last[root] = s->last_reader[i];
 }
 
-/* The activation kinds a conv operator applies itself. */
-static bool conv_can_apply(cc_activation_kind kind)
+/* The activations a conv operator applies itself (cc_act). */
+static bool conv_can_apply(const cc_activation *act)
 {
-    return kind == CC_ACTIVATION_RELU || kind == CC_ACTIVATION_SIGMOID ||
-           kind == CC_ACTIVATION_TANH;
+    return act->kind == CC_ACTIVATION_RELU || act->kind == CC_ACTIVATION_SIGMOID ||
+           act->kind == CC_ACTIVATION_TANH ||
+           (act->kind == CC_ACTIVATION_RELU_CAP && act->alpha == 6.0f);
 }
 
 /* Node i (a batch norm or an activation) fused into the layer computing its
@@ -150,7 +151,7 @@ static bool try_fuse(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
             return false;
         plan->folded_bn[exec] = i;
     } else {
-        const bool fits = (kind == CC__NODE_CONV && conv_can_apply(node->u.act.kind)) ||
+        const bool fits = (kind == CC__NODE_CONV && conv_can_apply(&node->u.act)) ||
                           kind == CC__NODE_FC || kind == CC__NODE_ADD;
         if (!fits)
             return false;
@@ -181,7 +182,7 @@ static bool activation_fits_conv(const cc_net *net, const plan_scratch *s, int i
     if (s->readers[i] != 1)
         return true;
     const cc__node *reader = &net->nodes[s->last_reader[i]];
-    return reader->kind != CC__NODE_ACTIVATION || conv_can_apply(reader->u.act.kind);
+    return reader->kind != CC__NODE_ACTIVATION || conv_can_apply(&reader->u.act);
 }
 
 /* Add node i computed by the conv of one of its two inputs (see the top). */

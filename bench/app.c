@@ -258,7 +258,10 @@ static int write_reports(const bench_session *s)
         return -1;
     printf("Report files:%s%s%s%s\n", json[0] ? " " : "", json, csv[0] ? " " : "", csv);
     fflush(stdout);
-    if (png[0] && bench_plot(&s->run, csv, png) == 0)
+    if (png[0] && s->run.layer_count == 0)
+        printf("Chart: none (no layer rows to draw: --model lists its conv layers in the JSON's "
+               "conv_layers)\n");
+    else if (png[0] && bench_plot(&s->run, csv, png) == 0)
         printf("Chart: %s (its gnuplot script beside it)\n", png);
     return 0;
 }

@@ -196,6 +196,40 @@ static void residual_on_every_path(void **state)
     }
 }
 
+/* ---- a batch norm on its own takes the activation after it ---- */
+
+/* x -> bn -> activation -> conv: the batch norm reads the network's input,
+ * so it cannot fold into a conv; the activation joins its sweep. */
+static cc_net *bn_act_net(cc_layout layout, const void *arg)
+{
+    const cc_activation *act = arg;
+    cc_net *net = NULL;
+    assert_int_equal(cc_net_create(layout, 2, 5, 7, 6, &net), CC_OK);
+    const cc_net_conv_params p = {.out_channels = 3, .kernel_h = 3, .kernel_w = 3};
+    cc_node x;
+    assert_int_equal(cc_net_add_batchnorm(net, "bn", 0, 1e-5f, &x), CC_OK);
+    assert_int_equal(cc_net_add_activation(net, "act", x, act, &x), CC_OK);
+    assert_int_equal(cc_net_add_conv(net, "conv", x, &p, &x), CC_OK);
+    return net;
+}
+
+static void batchnorm_takes_activation(void **state)
+{
+    (void)state;
+    const cc_activation acts[] = {{CC_ACTIVATION_RELU, 0.0f},
+                                  {CC_ACTIVATION_RELU_CAP, 6.0f},
+                                  {CC_ACTIVATION_LEAKY_RELU, 0.1f}};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        for (int layout = CC_NCHW; layout <= CC_NHWC; layout++) {
+            cc_net *net = expect_fusion_changes_nothing(bn_act_net, &acts[i],
+                                                        (cc_layout)layout, "bn + act");
+            assert_false(is_fused(net, "bn"));
+            assert_true(is_fused(net, "act"));
+            assert_string_equal(computed_by(net, "act"), "bn");
+            cc_net_destroy(net);
+        }
+}
+
 /* ---- which adds fuse ---- */
 
 /* Two convs of the input, each of which may be the add's: `first` then
@@ -393,6 +427,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(residual_on_every_path),
+        cmocka_unit_test(batchnorm_takes_activation),
         cmocka_unit_test(fusion_follows_execution_order),
         cmocka_unit_test(bottleneck_blocks_fuse),
         cmocka_unit_test(resnet50_adds_all_fuse),

@@ -8,8 +8,9 @@
  *   2. Weights are given with cc_net_init_weights, cc_net_load_weights or
  *      cc_net_set_tensor (the first of them allocates the weight memory).
  *   3. cc_net_build fuses layers (batch norm folded into the preceding conv,
- *      ReLU/sigmoid/tanh into the preceding conv or fully connected layer, an
- *      activation after an add into the add, and an add of two inputs into
+ *      ReLU/ReLU6/sigmoid/tanh into the preceding conv, any activation into
+ *      the preceding fully connected layer, add or batch norm that is not
+ *      folded (DenseNet's BN-ReLU), and an add of two inputs into
  *      the conv computing one of them when nothing else reads that conv and
  *      the other input is computed earlier: ResNet's residual add, with its
  *      ReLU), plans the activation buffers (a buffer is reused once no later

@@ -66,6 +66,13 @@ void cc__batchnorm_coefficients(const cc_batchnorm_params *p, int channels, floa
 void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
                        const float *add, const float *input, float *output, int threads)
 {
+    cc__batchnorm_act_run(in, layout, mul, add, NULL, input, output, threads);
+}
+
+void cc__batchnorm_act_run(const cc__dims *in, cc_layout layout, const float *mul,
+                           const float *add, const cc_activation *act, const float *input,
+                           float *output, int threads)
+{
     const cc__layer_kernels *k = cc__layer_kernels_get();
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
@@ -74,6 +81,8 @@ void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
         const size_t planes = (size_t)in->n * c;
         CC__LAYER_FOR(u, planes, nt, {
             k->affine(input + u * pixels, output + u * pixels, pixels, mul[u % c], add[u % c]);
+            if (act != NULL)
+                cc__activation_span(act, output + u * pixels, output + u * pixels, pixels);
         });
     } else {
         const size_t total = (size_t)in->n * pixels;
@@ -82,6 +91,8 @@ void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
             const size_t p0 = u * BATCHNORM_PIXEL_BLOCK;
             const size_t len = cc__block_len(total, p0, BATCHNORM_PIXEL_BLOCK);
             k->affine_channels(input + p0 * c, output + p0 * c, len, c, mul, add);
+            if (act != NULL)
+                cc__activation_span(act, output + p0 * c, output + p0 * c, len * c);
         });
     }
 }

@@ -100,6 +100,12 @@ void cc__batchnorm_coefficients(const cc_batchnorm_params *p, int channels, floa
                                 float *add);
 void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
                        const float *add, const float *input, float *output, int threads);
+/* The same, then act (NULL: none) on each block while it is in cache: a
+ * network's standalone batch norm with the activation after it (DenseNet's
+ * BN-ReLU before each conv) in one sweep. */
+void cc__batchnorm_act_run(const cc__dims *in, cc_layout layout, const float *mul,
+                           const float *add, const cc_activation *act, const float *input,
+                           float *output, int threads);
 
 /* Fully connected: out[n][o] = act(sum_i in[n][i] * weights[o][i] + bias[o]).
  * weights are [outputs][inputs] (PyTorch's Linear) as packed by cc__fc_pack

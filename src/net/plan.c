@@ -4,8 +4,9 @@
  * Nodes run in index order (every input precedes its reader). A "group" is
  * the set of nodes whose outputs live in one storage (its root's):
  *   - fusion: a batch norm after a conv read by nothing else folds into the
- *     conv; ReLU/sigmoid/tanh after such a conv, any activation after an FC
- *     or an add, joins that layer's sweep. The fused node computes nothing;
+ *     conv; ReLU/ReLU6/sigmoid/tanh after such a conv, any activation after
+ *     an FC, an add or a batch norm that stays on its own, joins that
+ *     layer's sweep. The fused node computes nothing;
  *     its values are the final values its executor writes.
  *   - residual add: an add of two inputs, one computed by a conv (batch norm
  *     folded in, no activation) that nothing else reads, is computed by
@@ -152,7 +153,8 @@ static bool try_fuse(const cc_net *net, cc__plan *plan, plan_scratch *s, int i)
         plan->folded_bn[exec] = i;
     } else {
         const bool fits = (kind == CC__NODE_CONV && conv_can_apply(&node->u.act)) ||
-                          kind == CC__NODE_FC || kind == CC__NODE_ADD;
+                          kind == CC__NODE_FC || kind == CC__NODE_ADD ||
+                          kind == CC__NODE_BATCHNORM;
         if (!fits)
             return false;
         plan->has_act[exec] = true;

@@ -123,7 +123,8 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
         break;
     case CC__NODE_BATCHNORM: {
         const float *mul = net->packed->data[i];
-        cc__batchnorm_run(d, net->layout, mul, mul + d->c, in, out, threads);
+        cc__batchnorm_act_run(d, net->layout, mul, mul + d->c,
+                              net->plan.has_act[i] ? &net->plan.act[i] : NULL, in, out, threads);
         break;
     }
     case CC__NODE_INPUT:

@@ -279,10 +279,56 @@ static void forward_image(const cc__conv_train *t, const float *weights, const f
         forward_image_nhwc(t, weights, bias, input, output, n, slot, saved);
 }
 
+/* NHWC, one group, col blocks kept: the kept blocks of the batch are one
+ * [N*OH*OW x K] matrix, so the batch's product is one GEMM on BLAS's
+ * threads writing the output in place (no copy), instead of one per image;
+ * the gathers run over the images. */
+static bool batch_gemm(const cc__conv_train *t, const float *saved)
+{
+    return t->g.layout == CC_NHWC && t->g.groups == 1 && saved != NULL;
+}
+
+static void gather_batch_nhwc(const cc__conv_train *t, const float *input, float *saved)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g);
+    const size_t image = (size_t)g->h * g->w * g->c;
+    const int team = image_threads(t, g->n);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
+    for (int n = 0; n < g->n; n++) {
+        float *col = saved + (size_t)n * pixels * k;
+        if (dense_nhwc(t))
+            dense_gather_nhwc(g, input + (size_t)n * image, col);
+        else
+            cc__im2col_nhwc(g, input, 0, (size_t)n * pixels, pixels, 0, k, col, 1);
+    }
+}
+
+static void forward_batch_nhwc(const cc__conv_train *t, const float *packed, const float *bias,
+                               const float *input, float *output, float *saved)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), rows = (size_t)g->n * cc__geom_pixels(g);
+    gather_batch_nhwc(t, input, saved);
+    const int previous = cc__blas_threads_begin(blas_threads(t));
+    cc__sgemm_trans(false, true, rows, g->oc, k, saved, k, packed, k, 0.0f, output, g->oc);
+    cc__blas_threads_end(previous);
+    for (size_t r = 0; bias != NULL && r < rows; r++)
+        for (int o = 0; o < g->oc; o++)
+            output[r * g->oc + o] += bias[o];
+}
+
 void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const float *bias,
                             const float *input, float *output, float *workspace, int images,
                             float *saved)
 {
+    if (batch_gemm(t, saved) && images == t->g.n) {
+        pack_taps_last(&t->g, weights, workspace);
+        forward_batch_nhwc(t, workspace, bias, input, output, saved);
+        return;
+    }
+    if (batch_gemm(t, saved))
+        saved = NULL; /* kept for a forward of the whole batch only */
     const float *w = weights;
     if (t->g.layout == CC_NHWC) {
         pack_taps_last(&t->g, weights, workspace);
@@ -482,6 +528,33 @@ static void reduce_gradients(const cc__conv_train *t, const float *slots, int te
     }
 }
 
+/* batch_gemm's backward: the input gradient per image as usual, then the
+ * weight gradient as one GEMM over the batch, dWp = dY^T col, and the bias
+ * gradient from dY's columns, in slot 0's accumulator. */
+static void backward_batch_nhwc(const cc__conv_train *t, backward_job *job, float *slots,
+                                float *dweights, float *dbias)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), rows = (size_t)g->n * cc__geom_pixels(g);
+    const bool want_dweights = job->want_dweights, want_dbias = job->want_dbias;
+    job->want_dweights = job->want_dbias = false;
+    if (job->dinput != NULL)
+        backward_images(t, job, slots, g->n, image_threads(t, g->n));
+    float *acc = slots + round16(t->col_floats);
+    memset(acc, 0, t->acc_floats * sizeof(float));
+    if (want_dweights) {
+        const int previous = cc__blas_threads_begin(blas_threads(t));
+        cc__sgemm_trans(true, false, g->oc, k, rows, job->dout, g->oc, job->saved, k, 0.0f, acc,
+                        k);
+        cc__blas_threads_end(previous);
+    }
+    float *acc_bias = acc + cc__geom_weight_floats(g);
+    for (size_t r = 0; want_dbias && r < rows; r++)
+        for (int o = 0; o < g->oc; o++)
+            acc_bias[o] += job->dout[r * g->oc + o];
+    reduce_gradients(t, slots, 1, dweights, dbias);
+}
+
 void cc__conv_train_backward(const cc__conv_train *t, const float *weights, const float *input,
                              const float *saved, const float *dout, float *dinput,
                              bool add_dinput, float *dweights, float *dbias, float *workspace)
@@ -493,6 +566,10 @@ void cc__conv_train_backward(const cc__conv_train *t, const float *weights, cons
         job.weights = workspace;
     }
     float *slots = workspace + round16(t->packed_floats);
+    if (batch_gemm(t, saved)) {
+        backward_batch_nhwc(t, &job, slots, dweights, dbias);
+        return;
+    }
     const int team = image_threads(t, t->g.n);
     backward_images(t, &job, slots, t->g.n, team);
     reduce_gradients(t, slots, team, dweights, dbias);

@@ -3,7 +3,10 @@
  * and the backward. A unit of work is a block of channels (one in NCHW,
  * where a channel's values are rows of contiguous pixels; CHANNEL_BLOCK in
  * NHWC, where a pixel's channels are contiguous), whose sums are in double
- * and in a fixed order: results do not depend on the thread count. */
+ * and in a fixed order: results do not depend on the thread count. Every
+ * loop runs along the contiguous direction: NCHW's along the planes (one
+ * generic loop over (n, pixel, channel) was 7 times slower there, 3-4 ms
+ * against 0.5 ms for 64x32x16x16). */
 #include <math.h>
 
 #include "backward.h"
@@ -32,24 +35,44 @@ static size_t at(const channel_block *b, size_t n, size_t p, size_t ch)
     return n * b->image + p * b->pixel_stride + ch * b->channel_stride;
 }
 
-/* mean[ch] and biased var[ch] of the block (x points at channel c0). */
-static void block_statistics(const channel_block *b, const float *x, double *mean, double *var)
+/* Sums of x (x - center) ... over a block, per channel, in double. In NCHW
+ * (one channel) the loop runs along each image's contiguous plane; in NHWC
+ * along the block's channels at each pixel. sum[ch] += x - center[ch]
+ * (squared when square). */
+static void block_sums(const channel_block *b, const float *x, const double *center,
+                       bool square, double *sum)
 {
-    for (size_t ch = 0; ch < b->len; ch++)
-        mean[ch] = var[ch] = 0.0;
-    for (size_t n = 0; n < b->n; n++)
-        for (size_t p = 0; p < b->pixels; p++)
-            for (size_t ch = 0; ch < b->len; ch++)
-                mean[ch] += x[at(b, n, p, ch)];
-    const double count = (double)b->n * (double)b->pixels;
-    for (size_t ch = 0; ch < b->len; ch++)
-        mean[ch] /= count;
+    if (b->len == 1 && b->pixel_stride == 1) {
+        for (size_t n = 0; n < b->n; n++) {
+            const float *row = x + n * b->image;
+            double acc = 0.0;
+            for (size_t p = 0; p < b->pixels; p++) {
+                const double d = row[p] - center[0];
+                acc += square ? d * d : d;
+            }
+            sum[0] += acc;
+        }
+        return;
+    }
     for (size_t n = 0; n < b->n; n++)
         for (size_t p = 0; p < b->pixels; p++)
             for (size_t ch = 0; ch < b->len; ch++) {
-                const double d = x[at(b, n, p, ch)] - mean[ch];
-                var[ch] += d * d;
+                const double d = x[at(b, n, p, ch)] - center[ch];
+                sum[ch] += square ? d * d : d;
             }
+}
+
+/* mean[ch] and biased var[ch] of the block (x points at channel c0). */
+static void block_statistics(const channel_block *b, const float *x, double *mean, double *var)
+{
+    const double zero[CHANNEL_BLOCK] = {0};
+    for (size_t ch = 0; ch < b->len; ch++)
+        mean[ch] = var[ch] = 0.0;
+    block_sums(b, x, zero, false, mean);
+    const double count = (double)b->n * (double)b->pixels;
+    for (size_t ch = 0; ch < b->len; ch++)
+        mean[ch] /= count;
+    block_sums(b, x, mean, true, var);
     for (size_t ch = 0; ch < b->len; ch++)
         var[ch] /= count;
 }
@@ -58,6 +81,12 @@ static void block_statistics(const channel_block *b, const float *x, double *mea
 static void block_affine(const channel_block *b, const float *x, const float *mul,
                          const float *add, float *y)
 {
+    if (b->len == 1 && b->pixel_stride == 1) {
+        for (size_t n = 0; n < b->n; n++)
+            for (size_t p = 0; p < b->pixels; p++)
+                y[n * b->image + p] = x[n * b->image + p] * mul[0] + add[0];
+        return;
+    }
     for (size_t n = 0; n < b->n; n++)
         for (size_t p = 0; p < b->pixels; p++)
             for (size_t ch = 0; ch < b->len; ch++) {
@@ -123,11 +152,24 @@ typedef struct {
     bool accumulate;
 } backward_state;
 
-static void backward_block(const channel_block *b, size_t c0, const backward_state *s,
-                           const float *x, const float *dy, float *dx)
+/* sum_dy[ch] and sum_dy_xhat[ch] over the block, in double (as
+ * block_sums: along planes in NCHW, along channels in NHWC). */
+static void backward_sums(const channel_block *b, const float *mean, const float *invstd,
+                          const float *x, const float *dy, double *sum_dy, double *sum_dy_xhat)
 {
-    double sum_dy[CHANNEL_BLOCK] = {0}, sum_dy_xhat[CHANNEL_BLOCK] = {0};
-    const float *mean = s->mean + c0, *invstd = s->invstd + c0;
+    if (b->len == 1 && b->pixel_stride == 1) {
+        for (size_t n = 0; n < b->n; n++) {
+            const float *xr = x + n * b->image, *dr = dy + n * b->image;
+            double a = 0.0, c = 0.0;
+            for (size_t p = 0; p < b->pixels; p++) {
+                a += dr[p];
+                c += (double)dr[p] * ((xr[p] - mean[0]) * invstd[0]);
+            }
+            sum_dy[0] += a;
+            sum_dy_xhat[0] += c;
+        }
+        return;
+    }
     for (size_t n = 0; n < b->n; n++)
         for (size_t p = 0; p < b->pixels; p++)
             for (size_t ch = 0; ch < b->len; ch++) {
@@ -135,23 +177,56 @@ static void backward_block(const channel_block *b, size_t c0, const backward_sta
                 sum_dy[ch] += dy[i];
                 sum_dy_xhat[ch] += (double)dy[i] * ((x[i] - mean[ch]) * invstd[ch]);
             }
-    const double count = (double)b->n * (double)b->pixels;
+}
+
+/* The coefficients of dx = k (dy - mean_dy - xhat mean_dy_xhat) per channel. */
+typedef struct {
     float k[CHANNEL_BLOCK], mean_dy[CHANNEL_BLOCK], mean_dy_xhat[CHANNEL_BLOCK];
-    for (size_t ch = 0; ch < b->len; ch++) {
-        s->dscale[c0 + ch] += (float)sum_dy_xhat[ch];
-        s->dshift[c0 + ch] += (float)sum_dy[ch];
-        k[ch] = s->scale[c0 + ch] * invstd[ch];
-        mean_dy[ch] = (float)(sum_dy[ch] / count);
-        mean_dy_xhat[ch] = (float)(sum_dy_xhat[ch] / count);
+    const float *mean, *invstd;
+} dx_terms;
+
+static inline float dx_at(const dx_terms *t, size_t ch, float x, float dy)
+{
+    const float xhat = (x - t->mean[ch]) * t->invstd[ch];
+    return t->k[ch] * (dy - t->mean_dy[ch] - xhat * t->mean_dy_xhat[ch]);
+}
+
+static void backward_dx(const channel_block *b, const dx_terms *t, const float *x,
+                        const float *dy, float *dx, bool accumulate)
+{
+    if (b->len == 1 && b->pixel_stride == 1) {
+        for (size_t n = 0; n < b->n; n++)
+            for (size_t p = 0; p < b->pixels; p++) {
+                const size_t i = n * b->image + p;
+                const float g = dx_at(t, 0, x[i], dy[i]);
+                dx[i] = accumulate ? dx[i] + g : g;
+            }
+        return;
     }
     for (size_t n = 0; n < b->n; n++)
         for (size_t p = 0; p < b->pixels; p++)
             for (size_t ch = 0; ch < b->len; ch++) {
                 const size_t i = at(b, n, p, ch);
-                const float xhat = (x[i] - mean[ch]) * invstd[ch];
-                const float g = k[ch] * (dy[i] - mean_dy[ch] - xhat * mean_dy_xhat[ch]);
-                dx[i] = s->accumulate ? dx[i] + g : g;
+                const float g = dx_at(t, ch, x[i], dy[i]);
+                dx[i] = accumulate ? dx[i] + g : g;
             }
+}
+
+static void backward_block(const channel_block *b, size_t c0, const backward_state *s,
+                           const float *x, const float *dy, float *dx)
+{
+    double sum_dy[CHANNEL_BLOCK] = {0}, sum_dy_xhat[CHANNEL_BLOCK] = {0};
+    dx_terms t = {.mean = s->mean + c0, .invstd = s->invstd + c0};
+    backward_sums(b, t.mean, t.invstd, x, dy, sum_dy, sum_dy_xhat);
+    const double count = (double)b->n * (double)b->pixels;
+    for (size_t ch = 0; ch < b->len; ch++) {
+        s->dscale[c0 + ch] += (float)sum_dy_xhat[ch];
+        s->dshift[c0 + ch] += (float)sum_dy[ch];
+        t.k[ch] = s->scale[c0 + ch] * t.invstd[ch];
+        t.mean_dy[ch] = (float)(sum_dy[ch] / count);
+        t.mean_dy_xhat[ch] = (float)(sum_dy_xhat[ch] / count);
+    }
+    backward_dx(b, &t, x, dy, dx, s->accumulate);
 }
 
 void cc__batchnorm_backward(const cc__dims *in, cc_layout layout, const float *scale,

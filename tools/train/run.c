@@ -279,6 +279,20 @@ static void print_times(const train_ctx *c, FILE *out)
             opt * 1e-3, 100 * opt / total);
 }
 
+/* What the run is, for logs: the recipe, the data and the machine's side. */
+static void print_header(const train_ctx *c, const train_options *o, FILE *out)
+{
+    static const char *const kinds[] = {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"};
+    static const char *const schedules[] = {"constant", "step", "cosine"};
+    fprintf(out, "colconv-train %s: %s (%dx%d, %s), %s lr %g, %s schedule, batch %d, %d "
+            "epoch%s; %d training and %d test images; %d thread%s, %s\n", cc_version(), o->net,
+            c->height, c->width, o->layout == CC_NHWC ? "NHWC" : "NCHW", kinds[o->opt.kind],
+            (double)o->opt.lr, schedules[o->opt.schedule], o->batch, o->epochs,
+            o->epochs == 1 ? "" : "s", c->data.train_images.count, c->data.test_images.count, cc_get_num_threads(),
+            cc_get_num_threads() == 1 ? "" : "s", cc_cpu_isa());
+    fflush(out);
+}
+
 static int prepare(train_ctx *c, const train_options *o, FILE *err)
 {
     if (o->threads > 0)
@@ -299,6 +313,7 @@ int train_run(const train_options *o, FILE *out, FILE *err)
     memset(&c, 0, sizeof c);
     int code = prepare(&c, o, err);
     if (code == TRAIN_EXIT_OK) {
+        print_header(&c, o, out);
         const epoch_row *done = history_best(&c.history);
         if (done != NULL)
             fprintf(out, "resuming after epoch %d (best test accuracy %.2f%%)\n",

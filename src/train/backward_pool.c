@@ -4,6 +4,7 @@
  * and visits its windows in output order, so every dx cell sums its
  * contributions in the same order whatever the thread count. The geometry
  * (cc__window_at, cc__pool_divisor) is the forward's. */
+#include <stdint.h>
 #include <string.h>
 
 #include "../layers/kernels.h"
@@ -36,17 +37,25 @@ static cc__window col_window(const cc__pool_geom *g, int w, int ox)
 /* The forward's max (kb_max): a larger value or any NaN takes the place. */
 static inline bool takes_max(float v, float best) { return (v > best) | (v != v); }
 
-/* The offset (y * w + x) of the window's maximum in one plane. */
-static size_t plane_argmax(const float *plane, int w, cc__window rows, cc__window cols)
+/* The pixel (y * w + x) of the window's maximum in one channel whose
+ * pixels are `stride` floats apart (NCHW: 1; NHWC: c). */
+static size_t window_argmax(const float *plane, int w, size_t stride, cc__window rows,
+                            cc__window cols)
 {
     size_t best = (size_t)rows.begin * (size_t)w + (size_t)cols.begin;
     for (int y = rows.begin; y < rows.end; y++)
         for (int x = cols.begin; x < cols.end; x++) {
             const size_t at = (size_t)y * (size_t)w + (size_t)x;
-            if (takes_max(plane[at], plane[best]))
+            if (takes_max(plane[at * stride], plane[best * stride]))
                 best = at;
         }
     return best;
+}
+
+/* The vectorised paths number a window's cells in int32. */
+static bool cells_fit_int32(const cc__pool_geom *g)
+{
+    return (int64_t)g->kh * (int64_t)g->kw <= INT32_MAX;
 }
 
 /* Output columns whose windows lie wholly inside the input: [*lo, *hi). */
@@ -132,18 +141,19 @@ static void avg_plane_backward(const cc__pool_geom *g, int h, int w, const float
 static void max_plane_backward(const cc__pool_geom *g, int h, int w, const float *x_plane,
                                const float *dy_plane, float *dx_plane)
 {
-    int lo, hi;
-    interior_columns(g, w, &lo, &hi);
+    int lo = g->ow, hi = g->ow;
+    if (cells_fit_int32(g))
+        interior_columns(g, w, &lo, &hi);
     for (int oy = 0; oy < g->oh; oy++) {
         const cc__window rows = row_window(g, h, oy);
         const float *dy_row = dy_plane + (size_t)oy * (size_t)g->ow;
         for (int ox = 0; ox < lo; ox++)
-            dx_plane[plane_argmax(x_plane, w, rows, col_window(g, w, ox))] += dy_row[ox];
+            dx_plane[window_argmax(x_plane, w, 1, rows, col_window(g, w, ox))] += dy_row[ox];
         for (int ox0 = lo; ox0 < hi; ox0 += ROW_CHUNK)
             max_row_interior(g, w, rows, ox0, hi - ox0 < ROW_CHUNK ? hi - ox0 : ROW_CHUNK,
                              x_plane, dy_row, dx_plane);
         for (int ox = hi; ox < g->ow; ox++)
-            dx_plane[plane_argmax(x_plane, w, rows, col_window(g, w, ox))] += dy_row[ox];
+            dx_plane[window_argmax(x_plane, w, 1, rows, col_window(g, w, ox))] += dy_row[ox];
     }
 }
 
@@ -160,6 +170,11 @@ static void window_backward_nhwc(const cc__pool_geom *g, int w, size_t c, size_t
                 for (size_t ch = 0; ch < len; ch++)
                     cell[ch] += dy_pixel[ch] / divisor;
             }
+        return;
+    }
+    if (!cells_fit_int32(g)) {
+        for (size_t ch = 0; ch < len; ch++)
+            dx_image[window_argmax(x_image + ch, w, c, rows, cols) * c + ch] += dy_pixel[ch];
         return;
     }
     /* Each channel's winner as its cell number in the window, chosen by

@@ -17,7 +17,12 @@
  *         out = W_g col;  dW_g += dY col^T;  dcol = W_g^T dY -> col2im.
  *   NHWC: col [pc x K] (taps in (ky, kx, c) order), Wp the weights permuted
  *         to [OC][K] in that order (in the workspace, every call):
- *         out = col Wp_g^T;  dWp_g += dY^T col;  dcol = dY Wp_g -> col2im. */
+ *         out = col Wp_g^T;  dWp_g += dY^T col;  dcol = dY Wp_g -> col2im.
+ *
+ * Small layers (saved_floats > 0) keep the forward's col blocks for the
+ * backward's weight gradient. In NHWC with one group the kept blocks of the
+ * batch form one [N*OH*OW x K] matrix: the forward and the weight gradient
+ * are then one GEMM each over the whole batch, on BLAS's threads. */
 #ifndef COLCONV_TRAIN_CONV_BACKWARD_H
 #define COLCONV_TRAIN_CONV_BACKWARD_H
 

@@ -19,8 +19,9 @@ size_t cc__lrn_backward_workspace(const cc__dims *in, int threads)
     return (size_t)(threads < 1 ? 1 : threads) * 2 * (size_t)in->c * PIXEL_BLOCK;
 }
 
-/* One unit: `len` pixels, element (ch, p) at ch * cs + p * ps. power and
- * term are [c][PIXEL_BLOCK]. */
+/* One unit: `len` pixels, element (ch, q) at ch * cs + q * ps. power and
+ * term are [c][PIXEL_BLOCK]. The loops run over the unit's pixels
+ * innermost (each pixel's window sums in a lane), so that they vectorise. */
 typedef struct {
     const cc_lrn_params *p;
     int c;
@@ -28,31 +29,66 @@ typedef struct {
     float *power, *term;
 } lrn_unit;
 
+/* sum[q] += sign * v[q]^2 for the unit's pixels of channel ch. */
+static void slide_squares(const lrn_unit *u, const float *x, int ch, double sign, double *sum)
+{
+    const float *v = x + (size_t)ch * u->cs;
+    for (size_t q = 0; q < u->len; q++)
+        sum[q] += sign * ((double)v[q * u->ps] * v[q * u->ps]);
+}
+
+/* out[q] = s[q]^-beta, q < n, by square roots for the common betas (as
+ * the forward), powf otherwise; the choice outside the loops, which then
+ * vectorise (double pow and divisions had taken nearly all the time). */
+static void powers(const float *s, float beta, float *out, size_t n)
+{
+    if (beta == 0.75f)
+        for (size_t q = 0; q < n; q++)
+            out[q] = 1.0f / sqrtf(s[q] * sqrtf(s[q]));
+    else if (beta == 0.5f)
+        for (size_t q = 0; q < n; q++)
+            out[q] = 1.0f / sqrtf(s[q]);
+    else if (beta == 1.0f)
+        for (size_t q = 0; q < n; q++)
+            out[q] = 1.0f / s[q];
+    else
+        for (size_t q = 0; q < n; q++)
+            out[q] = powf(s[q], -beta);
+}
+
+/* power = s^-beta and term = dy x s^(-beta-1) of every (channel, pixel). */
 static void unit_terms(const lrn_unit *u, const float *x, const float *dy)
 {
     const int c = u->c, before = u->p->size / 2, after = (u->p->size - 1) / 2;
-    const double scale = (double)u->p->alpha / u->p->size, beta = u->p->beta;
-    for (size_t q = 0; q < u->len; q++) {
-        double sum = 0.0;
-        for (int ch = 0; ch < after && ch < c; ch++)
-            sum += (double)x[ch * u->cs + q * u->ps] * x[ch * u->cs + q * u->ps];
-        for (int ch = 0; ch < c; ch++) {
-            /* Slide window(ch - 1) to window(ch): add ch + after, drop ch - before - 1. */
-            if (ch + after < c) {
-                const double v = x[(size_t)(ch + after) * u->cs + q * u->ps];
-                sum += v * v;
-            }
-            if (ch - before - 1 >= 0) {
-                const double v = x[(size_t)(ch - before - 1) * u->cs + q * u->ps];
-                sum -= v * v;
-            }
-            const double s = (double)u->p->k + scale * sum;
-            const size_t i = (size_t)ch * u->cs + q * u->ps;
-            const double power = pow(s, -beta);
-            u->power[(size_t)ch * PIXEL_BLOCK + q] = (float)power;
-            u->term[(size_t)ch * PIXEL_BLOCK + q] = (float)((double)dy[i] * x[i] * power / s);
-        }
+    const double scale = (double)u->p->alpha / u->p->size, k = u->p->k;
+    const float beta = u->p->beta;
+    double sum[PIXEL_BLOCK] = {0};
+    for (int ch = 0; ch < after && ch < c; ch++)
+        slide_squares(u, x, ch, 1.0, sum);
+    for (int ch = 0; ch < c; ch++) {
+        /* Slide window(ch - 1) to window(ch): add ch + after, drop ch - before - 1. */
+        if (ch + after < c)
+            slide_squares(u, x, ch + after, 1.0, sum);
+        if (ch - before - 1 >= 0)
+            slide_squares(u, x, ch - before - 1, -1.0, sum);
+        const float *xc = x + (size_t)ch * u->cs, *dc = dy + (size_t)ch * u->cs;
+        float *power = u->power + (size_t)ch * PIXEL_BLOCK;
+        float *term = u->term + (size_t)ch * PIXEL_BLOCK;
+        float base[PIXEL_BLOCK];
+        for (size_t q = 0; q < u->len; q++)
+            base[q] = (float)(k + scale * sum[q]);
+        powers(base, beta, power, u->len);
+        for (size_t q = 0; q < u->len; q++)
+            term[q] = dc[q * u->ps] * xc[q * u->ps] * (power[q] / base[q]);
     }
+}
+
+/* sum[q] += sign * term[ch][q]. */
+static void slide_terms(const lrn_unit *u, int ch, double sign, double *sum)
+{
+    const float *t = u->term + (size_t)ch * PIXEL_BLOCK;
+    for (size_t q = 0; q < u->len; q++)
+        sum[q] += sign * t[q];
 }
 
 static void unit_gradient(const lrn_unit *u, const float *x, const float *dy, float *dx,
@@ -60,20 +96,22 @@ static void unit_gradient(const lrn_unit *u, const float *x, const float *dy, fl
 {
     const int c = u->c, before = u->p->size / 2, after = (u->p->size - 1) / 2;
     const double factor = 2.0 * u->p->alpha * u->p->beta / u->p->size;
-    for (size_t q = 0; q < u->len; q++) {
-        /* Sum of term over channels [j - after, j + before]. */
-        double sum = 0.0;
-        for (int ch = 0; ch < before && ch < c; ch++)
-            sum += u->term[(size_t)ch * PIXEL_BLOCK + q];
-        for (int j = 0; j < c; j++) {
-            if (j + before < c)
-                sum += u->term[(size_t)(j + before) * PIXEL_BLOCK + q];
-            if (j - after - 1 >= 0)
-                sum -= u->term[(size_t)(j - after - 1) * PIXEL_BLOCK + q];
-            const size_t i = (size_t)j * u->cs + q * u->ps;
-            const float g = (float)((double)dy[i] * u->power[(size_t)j * PIXEL_BLOCK + q] -
-                                    factor * x[i] * sum);
-            dx[i] = accumulate ? dx[i] + g : g;
+    /* Sum of term over channels [j - after, j + before]. */
+    double sum[PIXEL_BLOCK] = {0};
+    for (int ch = 0; ch < before && ch < c; ch++)
+        slide_terms(u, ch, 1.0, sum);
+    for (int j = 0; j < c; j++) {
+        if (j + before < c)
+            slide_terms(u, j + before, 1.0, sum);
+        if (j - after - 1 >= 0)
+            slide_terms(u, j - after - 1, -1.0, sum);
+        const float *xj = x + (size_t)j * u->cs, *dj = dy + (size_t)j * u->cs;
+        float *out = dx + (size_t)j * u->cs;
+        const float *power = u->power + (size_t)j * PIXEL_BLOCK;
+        for (size_t q = 0; q < u->len; q++) {
+            const float g = (float)((double)dj[q * u->ps] * power[q] -
+                                    factor * xj[q * u->ps] * sum[q]);
+            out[q * u->ps] = accumulate ? out[q * u->ps] + g : g;
         }
     }
 }

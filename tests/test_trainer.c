@@ -60,7 +60,7 @@ static cc_net *every_kind_net(cc_layout layout, bool dropout)
     assert_int_equal(cc_net_add_batchnorm(net, "bn", x, 1e-5f, &bn), CC_OK);
     x = add_act(net, "elu", bn, CC_ACTIVATION_ELU, 1.0f);
     cc_node mx = add_pool(net, "maxpool", x, CC_POOL_MAX, 3, 2, 0, 0);     /* 6 x 3 x 4 */
-    cc_node av = add_pool(net, "avgpool", x, CC_POOL_AVG, 3, 2, 0, 0);     /* 6 x 3 x 4 */
+    cc_node av = add_pool(net, "avgpool", x, CC_POOL_AVG, 2, 3, 1, 0);     /* 6 x 3 x 4 */
     cc_node parts[2] = {mx, av}, cat = -1, lrn = -1, sum = -1, drop = -1, g = -1;
     assert_int_equal(cc_net_add_concat(net, "concat", parts, 2, &cat), CC_OK);
     cc_lrn_params lp = {3, 1e-2f, 0.75f, 2.0f};

@@ -34,11 +34,34 @@ static cc_status check_call(const cc_trainer *t, const float *input, const int32
     return check_labels(t, labels, count, what);
 }
 
-static void update_tensor(cc_trainer *t, const cc__tensor *tensor, float lr, int threads)
+/* Span u of the trainable tensors' spans, numbered across the tensors in
+ * order: its tensor, and its first element in *begin. */
+static const cc__tensor *span_at(const cc_trainer *t, size_t u, size_t *begin)
 {
-    const size_t spans = cc__block_count(tensor->count, UPDATE_SPAN);
-    CC__LAYER_FOR(s, spans, spans > 1 ? threads : 1, {
-        const size_t begin = s * UPDATE_SPAN;
+    for (int k = 0; k < t->net->tensor_count; k++) {
+        if (!t->trainable[k])
+            continue;
+        const size_t spans = cc__block_count(t->net->tensors[k].count, UPDATE_SPAN);
+        if (u < spans) {
+            *begin = u * UPDATE_SPAN;
+            return &t->net->tensors[k];
+        }
+        u -= spans;
+    }
+    return NULL;
+}
+
+/* Every trainable span in one parallel loop: one fork and join per step,
+ * not one per tensor. */
+static void update_all(cc_trainer *t, float lr, int threads)
+{
+    size_t total = 0;
+    for (int k = 0; k < t->net->tensor_count; k++)
+        if (t->trainable[k])
+            total += cc__block_count(t->net->tensors[k].count, UPDATE_SPAN);
+    CC__LAYER_FOR(u, total, total > 1 ? threads : 1, {
+        size_t begin = 0;
+        const cc__tensor *tensor = span_at(t, u, &begin);
         const size_t offset = tensor->offset + begin;
         cc__optimizer_update(t->opt, t->net->weights + offset, t->grads + offset, offset,
                              cc__block_len(tensor->count, begin, UPDATE_SPAN), lr);
@@ -54,10 +77,7 @@ static void optimizer_step(cc_trainer *t, int threads)
             norm_squared += cc__sum_squares(t->grads + net->tensors[k].offset,
                                             net->tensors[k].count);
     cc__optimizer_begin_step(t->opt, norm_squared);
-    const float lr = cc__lr_at_epoch(cc__optimizer_params(t->opt), t->epoch);
-    for (int k = 0; k < net->tensor_count; k++)
-        if (t->trainable[k])
-            update_tensor(t, &net->tensors[k], lr, threads);
+    update_all(t, cc__lr_at_epoch(cc__optimizer_params(t->opt), t->epoch), threads);
 }
 
 cc_status cc__trainer_gradients(cc_trainer *t, const float *input, const int32_t *labels,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step (docs/robustness.md): build the four libFuzzer targets with clang
+# CI step (docs/robustness.md): build the five libFuzzer targets with clang
 # and run each for a bounded time on a copy of its seed corpus, then run a
 # subset of the tests (the gcc build in build/ that .ci/run made) under
 # valgrind's memcheck. About 4 to 6 minutes in all. FUZZ_SECONDS overrides the
@@ -17,7 +17,7 @@ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCOLCONV_FUZZ=ON -DBUILD_TEST
     -DCOLCONV_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build-fuzz -j2 > /dev/null
 
-for name in conv weights desc plans; do
+for name in conv weights desc plans onnx; do
     mkdir -p "$work/$name" "$work/artifacts-$name"
     echo "robustness: fuzz_$name for ${FUZZ_SECONDS}s"
     # One thread per run inside the fuzzer is its own choice (the input picks 1 or 2).

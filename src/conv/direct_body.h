@@ -69,6 +69,28 @@ DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const floa
         out[i * j->out_c] = cc__activate(lanes[i] + (bias != NULL ? bias[i] : 0.0f), act);
 }
 
+/* NCHW (out_x == 1): `pixels` consecutive output pixels, channel vector
+ * k of each (acc[p][k]), transposed through the stack so that each of the
+ * `count` channels' pixels go out as one vector with bias and activation
+ * (one scalar store per value otherwise: first layers such as MobileNet's
+ * 3-channel stride-2 conv took twice as long). */
+_Static_assert(DB_OCVEC_P <= DV, "a tile's pixels fit in one vector");
+
+DB_INLINE void db_store_planar(const cc__direct_job *j, float *out, const float *bias,
+                               dvec acc[][2], int k, int pixels, int count)
+{
+    float tile[DV * DV], planes[DV * DV];
+    for (int p = 0; p < pixels; p++)
+        dv_store(tile + p * DV, acc[p][k]);
+    dv_transpose(tile, DV, pixels, planes, DV, count);
+    for (int c = 0; c < count; c++) {
+        dvec v = dv_load(planes + c * DV);
+        if (bias != NULL)
+            v = dv_add(v, dv_bcast(bias[c]));
+        db_store_act(out + c * j->out_c, v, pixels, j->g->act);
+    }
+}
+
 /* ---- ocvec: vectors over output channels ---------------------------------- */
 
 /* `pixels` consecutive output pixels (stride sw apart in the input) x `nb`
@@ -118,6 +140,13 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
                 }
             }
         }
+    }
+    if (j->out_c != 1 && j->out_x == 1 && pixels > 1) {
+        db_store_planar(j, out, bias, acc, 0, pixels, count0);
+        if (nb == 2)
+            db_store_planar(j, out + DV * j->out_c, bias != NULL ? bias + DV : NULL, acc, 1,
+                            pixels, count1);
+        return;
     }
     for (int p = 0; p < pixels; p++) {
         float *o = out + p * j->out_x;

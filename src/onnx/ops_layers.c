@@ -49,17 +49,23 @@ typedef struct {
 
 /* auto_pad SAME_UPPER / SAME_LOWER: the output is ceil(in / stride), the
  * padding total split with the odd cell at the end (UPPER) or start. */
-static void same_pads(const geometry *g, const int64_t in[2], bool upper, int pads[4])
+static cc_status same_pads(const cc__onnx_ctx *ctx, const geometry *g, const int64_t in[2],
+                           bool upper, int pads[4])
 {
     for (int a = 0; a < 2; a++) {
+        /* in, kernel, dilation and stride are below 2^31: no overflow. */
         const int64_t out = (in[a] + g->stride[a] - 1) / g->stride[a];
         const int64_t span = (int64_t)(g->kernel[a] - 1) * g->dilation[a] + 1;
         int64_t total = (out - 1) * g->stride[a] + span - in[a];
         total = total > 0 ? total : 0;
+        if (total > INT32_MAX)
+            return cc__onnx_unsupported(ctx, "auto_pad needs %lld cells of padding",
+                                        (long long)total);
         const int64_t small = total / 2, large = total - small;
         pads[a] = (int)(upper ? small : large);
         pads[a + 2] = (int)(upper ? large : small);
     }
+    return CC_OK;
 }
 
 /* Reads strides, dilations (fallback 1), pads and auto_pad into g, whose
@@ -79,7 +85,7 @@ static cc_status read_geometry(const cc__onnx_ctx *ctx, const int64_t in[2], geo
     char auto_pad[32];
     CC__TRY_ONNX(cc__onnx_attr_string(ctx->node, "auto_pad", "NOTSET", auto_pad, sizeof auto_pad));
     if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0)
-        same_pads(g, in, auto_pad[5] == 'U', g->pads);
+        CC__TRY_ONNX(same_pads(ctx, g, in, auto_pad[5] == 'U', g->pads));
     else if (strcmp(auto_pad, "VALID") == 0)
         memset(g->pads, 0, sizeof g->pads);
     else if (strcmp(auto_pad, "NOTSET") != 0)

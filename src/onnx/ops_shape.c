@@ -233,12 +233,14 @@ static cc_status op_squeeze_unsqueeze(cc__onnx_ctx *ctx, bool unsqueeze)
     const cc__onnx_const *c = &x->c;
     int64_t axes[CC__ONNX_MAX_RANK], dims[CC__ONNX_MAX_RANK];
     size_t n;
-    const int rank = unsqueeze ? c->rank + 0 : c->rank;
+    const int rank = c->rank;
     if (unsqueeze) {
+        /* Negative axes count from the end of the output: its rank first. */
         CC__TRY_ONNX(read_axes(ctx, CC__ONNX_MAX_RANK, axes, &n));
         const int out_rank = c->rank + (int)n;
         if (out_rank > CC__ONNX_MAX_RANK)
             return cc__onnx_unsupported(ctx, "rank %d", out_rank);
+        CC__TRY_ONNX(read_axes(ctx, out_rank, axes, &n));
         for (size_t a = 0; a < n; a++)
             if (axes[a] >= out_rank)
                 return cc__onnx_bad(ctx, "axis %lld beyond rank %d", (long long)axes[a],

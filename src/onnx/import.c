@@ -15,6 +15,9 @@
 #define MAX_OPSET 17
 
 static cc_status fail_node(const cc__onnx_ctx *ctx, cc_status status, const char *format,
+                           va_list args) __attribute__((format(printf, 3, 0)));
+
+static cc_status fail_node(const cc__onnx_ctx *ctx, cc_status status, const char *format,
                            va_list args)
 {
     char detail[384];

@@ -24,13 +24,16 @@
  * output is absorbed: the network's input is always the image in the layout
  * chosen at load; the shapes cc_onnx_inspect reports are the model's own.
  *
- * Operators: Conv, Gemm, MatMul + Add, Relu, LeakyRelu, Clip, Sigmoid, Tanh,
- * HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool,
- * GlobalMaxPool, LRN, Concat (channels), Add, Mul, BatchNormalization,
+ * Operators: Conv, Gemm, MatMul + Add, Relu, LeakyRelu, Elu, Clip (a finite
+ * min; min 0 is exact, another min within a rounding), Sigmoid, Tanh,
+ * HardSigmoid (beta 0.5), HardSwish, MaxPool, AveragePool, GlobalAveragePool,
+ * GlobalMaxPool, LRN (odd sizes), Concat (channels), Add (two tensors, or a
+ * constant per channel), Mul (by a constant per channel), BatchNormalization,
  * Flatten, Reshape/Squeeze/Unsqueeze with constant shapes that only flatten
- * or change nothing, Pad (constant zero), Softmax, Dropout, Identity,
- * Constant, and Shape/Gather/Unsqueeze/Concat/Cast chains that fold to
- * constants. colconv never runs a model it does not fully understand:
+ * or change nothing, Pad (constant zero, before a Conv or AveragePool),
+ * Softmax (channels), Dropout, Identity, Constant, and the shape arithmetic
+ * exporters write (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, Slice,
+ * Reshape, ConstantOfShape, Add/Sub/Mul/Div on constants), folded. colconv never runs a model it does not fully understand:
  * anything else is CC_ERR_UNSUPPORTED, whose message names the operator
  * type, the node's name and the model's opset.
  *

@@ -279,13 +279,15 @@ static void forward_image(const cc__conv_train *t, const float *weights, const f
         forward_image_nhwc(t, weights, bias, input, output, n, slot, saved);
 }
 
-/* NHWC, one group, col blocks kept: the kept blocks of the batch are one
- * [N*OH*OW x K] matrix, so the batch's product is one GEMM on BLAS's
- * threads writing the output in place (no copy), instead of one per image;
- * the gathers run over the images. */
+/* NHWC, one group, col blocks kept, one thread over the images: the kept
+ * blocks of the batch are one [N*OH*OW x K] matrix, so the batch's product
+ * is one GEMM writing the output in place (no copy), instead of one per
+ * image. With threads over the images the per-image path is faster (LeNet
+ * NHWC batch 64, 2 threads: 12.0 ms per step this way, 8.0 per image). */
 static bool batch_gemm(const cc__conv_train *t, const float *saved)
 {
-    return t->g.layout == CC_NHWC && t->g.groups == 1 && saved != NULL;
+    return t->g.layout == CC_NHWC && t->g.groups == 1 && saved != NULL &&
+           image_threads(t, t->g.n) == 1;
 }
 
 static void gather_batch_nhwc(const cc__conv_train *t, const float *input, float *saved)

@@ -21,8 +21,8 @@
  *
  * Small layers (saved_floats > 0) keep the forward's col blocks for the
  * backward's weight gradient. In NHWC with one group the kept blocks of the
- * batch form one [N*OH*OW x K] matrix: the forward and the weight gradient
- * are then one GEMM each over the whole batch, on BLAS's threads. */
+ * batch form one [N*OH*OW x K] matrix: on one thread over the images, the
+ * forward and the weight gradient are then one GEMM each over the batch. */
 #ifndef COLCONV_TRAIN_CONV_BACKWARD_H
 #define COLCONV_TRAIN_CONV_BACKWARD_H
 

@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The fuzzers: library and targets instrumented for coverage, ASan + UBSan.
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCOLCONV_FUZZ=ON -DBUILD_TESTING=OFF \
-    -DCOLCONV_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+    -DCOLCONV_BUILD_BENCH=OFF -DCOLCONV_BUILD_TOOLS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build-fuzz -j2 > /dev/null
 
 for name in conv weights desc plans onnx; do

@@ -32,6 +32,22 @@ void tst_fill(tst_rng *rng, float *data, size_t count, bool integers)
         data[i] = integers ? (float)tst_rng_int(rng, -3, 3) : tst_rng_float(rng, -1.0f, 1.0f);
 }
 
+float *tst_random_floats(tst_rng *rng, size_t count, float lo, float hi)
+{
+    float *x = malloc((count > 0 ? count : 1) * sizeof(float));
+    assert_non_null(x);
+    for (size_t i = 0; i < count; i++)
+        x[i] = tst_rng_float(rng, lo, hi);
+    return x;
+}
+
+double *tst_new_doubles(size_t count)
+{
+    double *x = calloc(count > 0 ? count : 1, sizeof(double));
+    assert_non_null(x);
+    return x;
+}
+
 static const float guard_value = 12345.678f;
 
 tst_buffer tst_buffer_new(size_t count)

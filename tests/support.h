@@ -27,6 +27,10 @@ float tst_rng_float(tst_rng *rng, float lo, float hi);
 /* Fills with uniform reals in [-1, 1), or small integers in [-3, 3] when
  * `integers` (sums of those are exact in float). */
 void tst_fill(tst_rng *rng, float *data, size_t count, bool integers);
+/* count floats uniform in [lo, hi), and count zeroed doubles: malloc'd
+ * (free() them), room for one at least so that count 0 is fine. */
+float *tst_random_floats(tst_rng *rng, size_t count, float lo, float hi);
+double *tst_new_doubles(size_t count);
 
 /* A buffer of `count` floats with GUARD floats of a known pattern on both
  * sides, so that writes out of bounds are caught. */

@@ -42,25 +42,9 @@ static size_t at(const cc__dims *d, cc_layout layout, int n, int c, int y, int x
     return (((size_t)n * d->h + y) * d->w + x) * d->c + c;
 }
 
-static float *random_floats(tst_rng *rng, size_t count, float lo, float hi)
-{
-    float *x = malloc((count > 0 ? count : 1) * sizeof(float));
-    assert_non_null(x);
-    for (size_t i = 0; i < count; i++)
-        x[i] = tst_rng_float(rng, lo, hi);
-    return x;
-}
-
-static double *new_doubles(size_t count)
-{
-    double *x = calloc(count > 0 ? count : 1, sizeof(double));
-    assert_non_null(x);
-    return x;
-}
-
 static double *to_doubles(const float *x, size_t count)
 {
-    double *d = new_doubles(count);
+    double *d = tst_new_doubles(count);
     for (size_t i = 0; i < count; i++)
         d[i] = x[i];
     return d;
@@ -110,7 +94,7 @@ static double fd_loss(const fd_problem *p, const double *w, double *y)
 /* dL/dvar[v] by central differences (free() it). */
 static double *fd_gradient(fd_problem *p, int v, const double *w)
 {
-    double *y = new_doubles(p->ny), *g = new_doubles(p->var_count[v]);
+    double *y = tst_new_doubles(p->ny), *g = tst_new_doubles(p->var_count[v]);
     for (size_t i = 0; i < p->var_count[v]; i++) {
         const double saved = p->var[v][i];
         p->var[v][i] = saved + FD_STEP;
@@ -166,7 +150,7 @@ static float *run_modes(const char *what, uint64_t seed, grad_fn run, const void
     if (memcmp(one.data, two.data, count * sizeof(float)) != 0)
         fail_msg("%s: seed %llu: results on 1 and 2 threads differ", what,
                  (unsigned long long)seed);
-    float *base = random_floats(rng, count, -1.0f, 1.0f);
+    float *base = tst_random_floats(rng, count, -1.0f, 1.0f);
     memcpy(sum.data, base, count * sizeof(float));
     run(ctx, 1, true, sum.data);
     if (!tst_buffer_guards_intact(&sum))
@@ -292,8 +276,8 @@ static void check_pool_case(const pool_case *pc, cc_layout layout, uint64_t seed
     assert_int_equal(cc__pool_output(&q.in, &q.p, &q.out), CC_OK);
     const size_t nx = cc__dims_count(&q.in), ny = cc__dims_count(&q.out);
     float *x = pc->p.kind == CC_POOL_MAX ? spaced_floats(&rng, nx)
-                                         : random_floats(&rng, nx, -1.0f, 1.0f);
-    float *dy = random_floats(&rng, ny, -1.0f, 1.0f);
+                                         : tst_random_floats(&rng, nx, -1.0f, 1.0f);
+    float *dy = tst_random_floats(&rng, ny, -1.0f, 1.0f);
     q.x = x;
     q.dy = dy;
     q.fd = (fd_problem){pool_forward, {to_doubles(x, nx)}, {nx}, ny};
@@ -400,8 +384,8 @@ static void test_global_pool_backward(void **state)
                                     .kind = (cc_pool_kind)kind};
                 const size_t nx = cc__dims_count(&q.in), ny = (size_t)q.in.n * q.in.c;
                 float *x = kind == CC_POOL_MAX ? spaced_floats(&rng, nx)
-                                               : random_floats(&rng, nx, -1.0f, 1.0f);
-                float *dy = random_floats(&rng, ny, -1.0f, 1.0f);
+                                               : tst_random_floats(&rng, nx, -1.0f, 1.0f);
+                float *dy = tst_random_floats(&rng, ny, -1.0f, 1.0f);
                 q.x = x;
                 q.dy = dy;
                 q.fd = (fd_problem){global_forward, {to_doubles(x, nx)}, {nx}, ny};
@@ -537,7 +521,7 @@ static void test_activation_backward(void **state)
         assert_non_null(x);
         assert_non_null(y);
         act_inputs(&rng, &q.act, x, y, count);
-        float *dy = random_floats(&rng, count, -1.0f, 1.0f);
+        float *dy = tst_random_floats(&rng, count, -1.0f, 1.0f);
         q.x = x;
         q.y = y;
         q.dy = dy;
@@ -645,10 +629,10 @@ static void check_fc(cc__dims in, int outputs, cc_layout layout, bool no_dx, uin
     fc_problem q = {.in = in, .layout = layout, .outputs = outputs, .no_dx = no_dx};
     const size_t nx = cc__dims_count(&in), inputs = nx / in.n;
     const size_t nw = inputs * outputs, ny = (size_t)in.n * outputs;
-    float *x = random_floats(&rng, nx, -1.0f, 1.0f);
-    float *weights = random_floats(&rng, nw, -1.0f, 1.0f);
-    float *bias = random_floats(&rng, outputs, -1.0f, 1.0f);
-    float *dy = random_floats(&rng, ny, -1.0f, 1.0f);
+    float *x = tst_random_floats(&rng, nx, -1.0f, 1.0f);
+    float *weights = tst_random_floats(&rng, nw, -1.0f, 1.0f);
+    float *bias = tst_random_floats(&rng, outputs, -1.0f, 1.0f);
+    float *dy = tst_random_floats(&rng, ny, -1.0f, 1.0f);
     const size_t ws = cc__fc_backward_workspace(&in, layout);
     assert_int_equal(ws, layout == CC_NHWC && in.h * in.w > 1 ? nx : 0);
     q.workspace = ws > 0 ? malloc(ws * sizeof(float)) : NULL;
@@ -758,7 +742,7 @@ static void test_softmax_xent(void **state)
         tst_rng_seed(&rng, seed);
         xent_problem q = {.batch = shapes[s][0], .classes = shapes[s][1]};
         const size_t count = (size_t)q.batch * q.classes;
-        float *x = random_floats(&rng, count, -4.0f, 4.0f);
+        float *x = tst_random_floats(&rng, count, -4.0f, 4.0f);
         int32_t *labels = malloc((size_t)q.batch * sizeof(int32_t));
         assert_non_null(labels);
         for (int n = 0; n < q.batch; n++)
@@ -912,12 +896,12 @@ static void check_batchnorm(cc__dims in, cc_layout layout, uint64_t seed)
     tst_rng_seed(&rng, seed);
     bn_problem q = {.in = in, .layout = layout};
     const size_t nx = cc__dims_count(&in), c = (size_t)in.c;
-    float *x = random_floats(&rng, nx, -2.0f, 3.0f);
-    float *scale = random_floats(&rng, c, 0.5f, 1.5f);
-    float *shift = random_floats(&rng, c, -1.0f, 1.0f);
-    float *dy = random_floats(&rng, nx, -1.0f, 1.0f);
-    float *running_mean = random_floats(&rng, c, -1.0f, 1.0f);
-    float *running_var = random_floats(&rng, c, 0.5f, 2.0f);
+    float *x = tst_random_floats(&rng, nx, -2.0f, 3.0f);
+    float *scale = tst_random_floats(&rng, c, 0.5f, 1.5f);
+    float *shift = tst_random_floats(&rng, c, -1.0f, 1.0f);
+    float *dy = tst_random_floats(&rng, nx, -1.0f, 1.0f);
+    float *running_mean = tst_random_floats(&rng, c, -1.0f, 1.0f);
+    float *running_var = tst_random_floats(&rng, c, 0.5f, 2.0f);
     float *rm_before = malloc(c * sizeof(float)), *rv_before = malloc(c * sizeof(float));
     float *save_mean = malloc(c * sizeof(float)), *save_invstd = malloc(c * sizeof(float));
     float *y = malloc(nx * sizeof(float));
@@ -940,7 +924,7 @@ static void check_batchnorm(cc__dims in, cc_layout layout, uint64_t seed)
                                                  running_mean, running_var, x, y, save_mean,
                                                  save_invstd, 2),
                      CC_OK);
-    double *y_want = new_doubles(nx), *mean = new_doubles(c), *var = new_doubles(c);
+    double *y_want = tst_new_doubles(nx), *mean = tst_new_doubles(c), *var = tst_new_doubles(c);
     bn_reference(&q, y_want, mean, var);
     for (size_t i = 0; i < nx; i++)
         if (!(fabs(y[i] - y_want[i]) <= 1e-5 * fmax(1.0, fabs(y_want[i]))))
@@ -1085,8 +1069,8 @@ static void test_lrn_backward(void **state)
             tst_rng_seed(&rng, seed);
             lrn_problem q = {.in = cases[i].in, .layout = layouts[l], .p = cases[i].p};
             const size_t nx = cc__dims_count(&q.in);
-            float *x = random_floats(&rng, nx, -1.5f, 1.5f);
-            float *dy = random_floats(&rng, nx, -1.0f, 1.0f);
+            float *x = tst_random_floats(&rng, nx, -1.5f, 1.5f);
+            float *dy = tst_random_floats(&rng, nx, -1.0f, 1.0f);
             q.workspace = malloc(cc__lrn_backward_workspace(&q.in, 2) * sizeof(float));
             assert_non_null(q.workspace);
             q.x = x;
@@ -1121,7 +1105,7 @@ static void test_lrn_inside_host_team(void **state)
     tst_rng_seed(&rng, base_seed + 650);
     lrn_problem q = {.in = {1, 9, 4, 5}, .layout = CC_NHWC, .p = {5, 0.9f, 0.75f, 1.5f}};
     const size_t nx = cc__dims_count(&q.in), ws = cc__lrn_backward_workspace(&q.in, 1);
-    float *x = random_floats(&rng, nx, -1.0f, 1.0f), *dy = random_floats(&rng, nx, -1.0f, 1.0f);
+    float *x = tst_random_floats(&rng, nx, -1.0f, 1.0f), *dy = tst_random_floats(&rng, nx, -1.0f, 1.0f);
     float *want = malloc(nx * sizeof(float)), *serial = malloc(ws * sizeof(float));
     assert_non_null(want);
     assert_non_null(serial);
@@ -1237,8 +1221,8 @@ static void test_concat_backward(void **state)
             }
             q.out = (cc__dims){cases[i].n, c, cases[i].h, cases[i].w};
             const size_t count = cc__dims_count(&q.out);
-            float *x = random_floats(&rng, count, -1.0f, 1.0f);
-            float *dy = random_floats(&rng, count, -1.0f, 1.0f);
+            float *x = tst_random_floats(&rng, count, -1.0f, 1.0f);
+            float *dy = tst_random_floats(&rng, count, -1.0f, 1.0f);
             q.dy = dy;
             q.fd = (fd_problem){concat_forward, {to_doubles(x, count)}, {count}, count};
             char what[96];
@@ -1293,9 +1277,9 @@ static void test_add_backward(void **state)
     tst_rng rng;
     tst_rng_seed(&rng, seed);
     add_problem q = {.count = 301};
-    float *a = random_floats(&rng, q.count, -1.0f, 1.0f);
-    float *b = random_floats(&rng, q.count, -1.0f, 1.0f);
-    float *dy = random_floats(&rng, q.count, -1.0f, 1.0f);
+    float *a = tst_random_floats(&rng, q.count, -1.0f, 1.0f);
+    float *b = tst_random_floats(&rng, q.count, -1.0f, 1.0f);
+    float *dy = tst_random_floats(&rng, q.count, -1.0f, 1.0f);
     q.dy = dy;
     q.fd = (fd_problem){add_forward, {to_doubles(a, q.count), to_doubles(b, q.count)},
                         {q.count, q.count}, q.count};
@@ -1374,13 +1358,13 @@ static void test_dropout(void **state)
         tst_rng_seed(&rng, seed);
         dropout_problem q = {.p = ps[k], .count = 1001};
         q.key = cc__dropout_key(seed, 3, 17);
-        float *x = random_floats(&rng, q.count, -1.0f, 1.0f);
-        float *dy = random_floats(&rng, q.count, -1.0f, 1.0f);
+        float *x = tst_random_floats(&rng, q.count, -1.0f, 1.0f);
+        float *dy = tst_random_floats(&rng, q.count, -1.0f, 1.0f);
         q.dy = dy;
         q.fd = (fd_problem){dropout_reference, {to_doubles(x, q.count)}, {q.count}, q.count};
         /* The forward: the specified mask, scaled by 1 / (1 - p). */
         float *y = malloc(q.count * sizeof(float));
-        double *y_want = new_doubles(q.count);
+        double *y_want = tst_new_doubles(q.count);
         assert_non_null(y);
         cc__dropout_forward(q.p, q.key, x, y, q.count, 1);
         dropout_reference(&q.fd, y_want);
@@ -1469,9 +1453,9 @@ static void test_threads_split(void **state)
     tst_rng rng;
     tst_rng_seed(&rng, base_seed + 1000);
     const size_t big = 40000;
-    float *x = random_floats(&rng, big * 2, -1.0f, 1.0f);
-    float *y = random_floats(&rng, big * 2, 0.1f, 0.9f);
-    float *dy = random_floats(&rng, big * 2, -1.0f, 1.0f);
+    float *x = tst_random_floats(&rng, big * 2, -1.0f, 1.0f);
+    float *y = tst_random_floats(&rng, big * 2, 0.1f, 0.9f);
+    float *dy = tst_random_floats(&rng, big * 2, -1.0f, 1.0f);
 
     for (size_t l = 0; l < ARRAY_LEN(layouts); l++) {
         pool_problem pool = {.in = {2, 19, 37, 29}, .layout = layouts[l],

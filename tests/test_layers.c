@@ -33,22 +33,6 @@
 
 static uint64_t base_seed = 0x1a7e45;
 
-static float *random_floats(tst_rng *rng, size_t count, float lo, float hi)
-{
-    float *x = malloc((count > 0 ? count : 1) * sizeof(float));
-    assert_non_null(x);
-    for (size_t i = 0; i < count; i++)
-        x[i] = tst_rng_float(rng, lo, hi);
-    return x;
-}
-
-static double *new_doubles(size_t count)
-{
-    double *x = calloc(count > 0 ? count : 1, sizeof(double));
-    assert_non_null(x);
-    return x;
-}
-
 static void expect_guards(const tst_buffer *b, const char *name, uint64_t seed)
 {
     if (!tst_buffer_guards_intact(b))
@@ -106,7 +90,7 @@ static void check_kernel(const char *name, uint64_t seed, kernel_fn run, const v
 static void check_pinned(const char *name, kernel_fn run, const void *ctx,
                          const float *expected, size_t count)
 {
-    double *want = new_doubles(count);
+    double *want = tst_new_doubles(count);
     for (size_t i = 0; i < count; i++)
         want[i] = expected[i];
     check_kernel(name, 0, run, ctx, want, count, (tolerance){4 * EPS, 1e-7, NULL});
@@ -288,11 +272,11 @@ static void visit_pool(const cc__dims *in, cc_layout layout, uint64_t seed, void
         assert_int_equal(out.n, in->n);
         assert_int_equal(out.c, in->c);
         tst_rng rng = {seed + i};
-        float *x = random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
+        float *x = tst_random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
         if ((seed + i) % 2 == 1)
             sprinkle_specials(&rng, x, cc__dims_count(in));
         const size_t count = cc__dims_count(&out);
-        double *want = new_doubles(count), *scale = new_doubles(count);
+        double *want = tst_new_doubles(count), *scale = tst_new_doubles(count);
         ref_pool(in, layout, p, x, &out, want, scale);
         const pool_ctx ctx = {in, layout, p, CC_POOL_MAX, x};
         check_kernel(name, seed + i, run_pool, &ctx, want, count,
@@ -352,10 +336,10 @@ static void test_pool_edges(void **state)
             assert_int_equal(cc__pool_output(in, p, &out), CC_OK);
             const uint64_t seed = base_seed + 700 + i * 2 + l;
             tst_rng rng = {seed};
-            float *x = random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
+            float *x = tst_random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
             sprinkle_specials(&rng, x, cc__dims_count(in));
             const size_t count = cc__dims_count(&out);
-            double *want = new_doubles(count), *scale = new_doubles(count);
+            double *want = tst_new_doubles(count), *scale = tst_new_doubles(count);
             ref_pool(in, layouts[l], p, x, &out, want, scale);
             char name[160];
             snprintf(name, sizeof name, "pool edge case %zu (%s %dx%d s%dx%d)", i,
@@ -381,11 +365,11 @@ static void visit_global_pool(const cc__dims *in, cc_layout layout, uint64_t see
         shape_name(name, sizeof name, kinds[k] == CC_POOL_MAX ? "global max" : "global avg",
                    in, layout);
         tst_rng rng = {seed + k};
-        float *x = random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
+        float *x = tst_random_floats(&rng, cc__dims_count(in), -1.0f, 1.0f);
         if ((seed + k) % 3 == 0)
             sprinkle_specials(&rng, x, cc__dims_count(in));
         const size_t count = (size_t)in->n * in->c, pixels = (size_t)in->h * in->w;
-        double *want = new_doubles(count), *scale = new_doubles(count);
+        double *want = tst_new_doubles(count), *scale = tst_new_doubles(count);
         for (int n = 0; n < in->n; n++)
             for (int c = 0; c < in->c; c++) {
                 double max = -INFINITY, sum = 0.0, abs_sum = 0.0;
@@ -634,7 +618,7 @@ static float *activation_input(tst_rng *rng, size_t count)
 {
     static const float specials[] = {0.0f, -0.0f, 1000.0f, -1000.0f, INFINITY, -INFINITY,
                                      NAN, -90.0f, 90.0f, 1e-30f, -1e-30f};
-    float *x = random_floats(rng, count, -12.0f, 12.0f);
+    float *x = tst_random_floats(rng, count, -12.0f, 12.0f);
     for (size_t i = 0; i < count; i += 7)
         x[i] = specials[(i / 7) % ARRAY_LEN(specials)];
     return x;
@@ -651,7 +635,7 @@ static void test_activation_random(void **state)
                 const uint64_t seed = base_seed + a * 100 + i;
                 tst_rng rng = {seed};
                 float *x = activation_input(&rng, counts[i]);
-                double *want = new_doubles(counts[i]);
+                double *want = tst_new_doubles(counts[i]);
                 for (size_t j = 0; j < counts[i]; j++)
                     want[j] = (float)ref_activate(&activations[a], x[j]);
                 char name[96];
@@ -756,9 +740,9 @@ static void test_add_random(void **state)
             for (int alias = ALIAS_NONE; alias <= ALIAS_ALL; alias++) {
                 const uint64_t seed = base_seed + i * 10 + a;
                 tst_rng rng = {seed};
-                float *x = random_floats(&rng, counts[i], -4.0f, 4.0f);
-                float *y = random_floats(&rng, counts[i], -4.0f, 4.0f);
-                double *want = new_doubles(counts[i]);
+                float *x = tst_random_floats(&rng, counts[i], -4.0f, 4.0f);
+                float *y = tst_random_floats(&rng, counts[i], -4.0f, 4.0f);
+                double *want = tst_new_doubles(counts[i]);
                 for (size_t j = 0; j < counts[i]; j++) {
                     const float sum = x[j] + (alias == ALIAS_ALL ? x[j] : y[j]);
                     want[j] = acts[a] != NULL ? ref_activate(acts[a], sum) : sum;
@@ -821,14 +805,14 @@ static void visit_softmax(const cc__dims *in, cc_layout layout, uint64_t seed, v
     const size_t count = cc__dims_count(in);
     for (size_t m = 0; m < ARRAY_LEN(centres); m++) {
         tst_rng rng = {seed * 8 + m};
-        float *x = random_floats(&rng, count, -6.0f, 6.0f);
+        float *x = tst_random_floats(&rng, count, -6.0f, 6.0f);
         if (isinf(centres[m]))
             sprinkle_specials(&rng, x, count);
         else
             for (size_t i = 0; i < count; i++)
                 x[i] += isnan(centres[m]) ? (tst_rng_next(&rng) & 1 ? 1000.0f : -1000.0f)
                                           : centres[m];
-        double *want = new_doubles(count);
+        double *want = tst_new_doubles(count);
         ref_softmax(in, layout, x, want);
         char name[160];
         shape_name(name, sizeof name, names[m], in, layout);
@@ -928,8 +912,8 @@ static void visit_lrn(const cc__dims *in, cc_layout layout, uint64_t seed, void 
     const size_t count = cc__dims_count(in);
     for (size_t i = 0; i < ARRAY_LEN(params); i++) {
         tst_rng rng = {seed * 8 + i};
-        float *x = random_floats(&rng, count, -3.0f, 3.0f);
-        double *want = new_doubles(count);
+        float *x = tst_random_floats(&rng, count, -3.0f, 3.0f);
+        double *want = tst_new_doubles(count);
         ref_lrn(in, layout, &params[i], x, want);
         char what[64], name[160];
         snprintf(what, sizeof what, "lrn size %d alpha %g beta %g k %g", params[i].size,
@@ -961,8 +945,8 @@ static void test_lrn_random(void **state)
     for (size_t l = 0; l < ARRAY_LEN(layouts); l++) {
         tst_rng rng = {base_seed + 400 + l};
         const size_t count = cc__dims_count(&many);
-        float *x = random_floats(&rng, count, -3.0f, 3.0f);
-        double *want = new_doubles(count);
+        float *x = tst_random_floats(&rng, count, -3.0f, 3.0f);
+        double *want = tst_new_doubles(count);
         ref_lrn(&many, layouts[l], &wide, x, want);
         char name[160];
         shape_name(name, sizeof name, "lrn size 2001", &many, layouts[l]);
@@ -1069,10 +1053,10 @@ static void test_concat_random(void **state)
                     cc__dims dims[3];
                     for (int i = 0; i < lists[li].count; i++) {
                         dims[i] = (cc__dims){out.n, lists[li].channels[i], out.h, out.w};
-                        inputs[i] = random_floats(&rng, cc__dims_count(&dims[i]), -1.0f, 1.0f);
+                        inputs[i] = tst_random_floats(&rng, cc__dims_count(&dims[i]), -1.0f, 1.0f);
                         out.c += lists[li].channels[i];
                     }
-                    double *want = new_doubles(cc__dims_count(&out));
+                    double *want = tst_new_doubles(cc__dims_count(&out));
                     for (int n = 0; n < out.n; n++)
                         for (int y = 0; y < out.h; y++)
                             for (int x = 0; x < out.w; x++)
@@ -1135,18 +1119,18 @@ static void visit_batchnorm(const cc__dims *in, cc_layout layout, uint64_t seed,
     (void)unused;
     tst_rng rng = {seed};
     const size_t count = cc__dims_count(in), channels = (size_t)in->c;
-    float *scale = random_floats(&rng, channels, -2.0f, 2.0f);
-    float *shift = random_floats(&rng, channels, -1.0f, 1.0f);
-    float *mean = random_floats(&rng, channels, -1.0f, 1.0f);
-    float *variance = random_floats(&rng, channels, 0.0f, 2.0f);
+    float *scale = tst_random_floats(&rng, channels, -2.0f, 2.0f);
+    float *shift = tst_random_floats(&rng, channels, -1.0f, 1.0f);
+    float *mean = tst_random_floats(&rng, channels, -1.0f, 1.0f);
+    float *variance = tst_random_floats(&rng, channels, 0.0f, 2.0f);
     variance[0] = 0.0f;
     const cc_batchnorm_params p = {scale, shift, mean, variance, 1e-5f};
     assert_int_equal(cc__batchnorm_check(&p, in->c), CC_OK);
     float *mul = malloc(channels * sizeof(float)), *add = malloc(channels * sizeof(float));
     assert_true(mul != NULL && add != NULL);
     cc__batchnorm_coefficients(&p, in->c, mul, add);
-    float *x = random_floats(&rng, count, -3.0f, 3.0f);
-    double *want = new_doubles(count), *err = new_doubles(count);
+    float *x = tst_random_floats(&rng, count, -3.0f, 3.0f);
+    double *want = tst_new_doubles(count), *err = tst_new_doubles(count);
     for (int n = 0; n < in->n; n++)
         for (int c = 0; c < in->c; c++)
             for (int y = 0; y < in->h; y++)
@@ -1286,16 +1270,16 @@ static void check_fc(int batch, int inputs, int outputs, bool with_bias,
 {
     tst_rng rng = {seed};
     const size_t weight_count = (size_t)inputs * outputs, count = (size_t)batch * outputs;
-    float *w = random_floats(&rng, weight_count, -1.0f, 1.0f);
-    float *bias = with_bias ? random_floats(&rng, (size_t)outputs, -1.0f, 1.0f) : NULL;
-    float *x = random_floats(&rng, (size_t)batch * inputs, -1.0f, 1.0f);
+    float *w = tst_random_floats(&rng, weight_count, -1.0f, 1.0f);
+    float *bias = with_bias ? tst_random_floats(&rng, (size_t)outputs, -1.0f, 1.0f) : NULL;
+    float *x = tst_random_floats(&rng, (size_t)batch * inputs, -1.0f, 1.0f);
     tst_buffer packed = tst_buffer_new(weight_count);
     cc__fc_pack(batch, inputs, outputs, w, packed.data, 2);
     char name[128];
     snprintf(name, sizeof name, "fc batch %d, %d -> %d, %s bias, act %s", batch, inputs,
              outputs, with_bias ? "with" : "no", activation_name(act));
     expect_guards(&packed, name, seed);
-    double *want = new_doubles(count), *scale = new_doubles(count);
+    double *want = tst_new_doubles(count), *scale = tst_new_doubles(count);
     for (int n = 0; n < batch; n++)
         for (int o = 0; o < outputs; o++) {
             double sum = with_bias ? bias[o] : 0.0, abs_sum = with_bias ? fabs(bias[o]) : 0.0;

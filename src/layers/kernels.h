@@ -95,6 +95,12 @@ typedef struct {
                       size_t rows, size_t cols);
     /* y[r] = w[r] . x, r < rows, w [rows][in] row-major. */
     void (*gemv)(const float *w, size_t in, const float *x, float *y, size_t rows);
+    /* C[i][j] = (accumulate ? C[i][j] : 0) + sum_p A(i, p) B[p][j], for
+     * i < m, j < n, p < k, where A(i, p) = a[i * a_rs + p * a_cs] (A or its
+     * transpose read in place) and the rows of B and C are ldb and ldc
+     * floats apart (kernels_gemm_body.h; one thread). */
+    void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
+                 const float *b, size_t ldb, float *c, size_t ldc, bool accumulate);
     /* Softmax over c contiguous channels of each of `count` pixels. */
     void (*softmax_vectors)(const float *x, float *out, size_t c, size_t count);
     /* Softmax over channels (stride apart) of pixels [0, len) of an NCHW

@@ -785,6 +785,8 @@ static void lrn_nhwc(const cc_lrn_params *p, const float *x, float *out, int cha
     }
 }
 
+#include "kernels_gemm_body.h"
+
 const cc__layer_kernels KB_KERNELS = {
     .pool_nchw_rows = pool_nchw_rows,
     .pool_nhwc_row = pool_nhwc_row,
@@ -796,6 +798,7 @@ const cc__layer_kernels KB_KERNELS = {
     .affine_channels = affine_channels,
     .copy_rows = copy_rows,
     .gemv = gemv_rows,
+    .gemm = gemm_small,
     .softmax_vectors = softmax_vectors,
     .softmax_pixels = softmax_pixels,
     .lrn_nchw_block = lrn_nchw_block,

@@ -1,0 +1,143 @@
+/* The small GEMM of the layer kernels (kernels.h, `gemm`), in the vocabulary
+ * of kernels_body.h, which includes this file once per ISA.
+ *
+ * C[i][j] (+)= sum_p A(i, p) B[p][j] with no packing: A's elements are
+ * broadcast from wherever they are (A(i, p) = a[i a_rs + p a_cs], so a
+ * matrix and its transpose are read in place), B's and C's rows are
+ * contiguous. A block of GEMM_ROWS rows of C by GEMM_VECTORS vectors stays
+ * in registers while p runs, and p goes in chunks of GEMM_DEPTH so that the
+ * panel of B that the row blocks share (GEMM_DEPTH x GEMM_VECTORS vectors,
+ * 32 KB on AVX-512) stays in L1. Columns left over at the end, fewer than
+ * a block's, go through a padded copy of their panel (on the stack). Made for the training convolution's
+ * per-image products (LeNet's second layer: 50 x 64 x 500), on which
+ * OpenBLAS spends as long packing both operands, on every call, as it does
+ * multiplying, in AVX2 on every CPU. */
+
+#if KV == 16
+/* 24 accumulators, 4 vectors of B and the broadcasts (memory operands): 32
+ * zmm registers. */
+#define GEMM_ROWS 6
+#define GEMM_VECTORS 4
+#elif KV == 8
+/* 8 accumulators, 2 vectors of B and 4 broadcasts: 16 ymm registers. */
+#define GEMM_ROWS 4
+#define GEMM_VECTORS 2
+#else
+#define GEMM_ROWS 4
+#define GEMM_VECTORS 4
+#endif
+#define GEMM_DEPTH 128
+
+/* rows x GEMM_VECTORS vectors of C over p < depth: rows and the vectors
+ * constant where it is inlined, so that the accumulators stay in registers
+ * (gcc kept them in memory, stored on every step, in variants with a
+ * partial last vector: partial columns go through a padded panel instead). */
+KB_ALWAYS_INLINE void gemm_block_kind(int rows, size_t depth, const float *a, size_t a_rs,
+                                      size_t a_cs, const float *b, size_t ldb, float *c,
+                                      size_t ldc, bool accumulate)
+{
+    kvec acc[GEMM_ROWS][GEMM_VECTORS];
+    const float *row_a[GEMM_ROWS];
+    for (int r = 0; r < rows; r++) {
+        row_a[r] = a + (size_t)r * a_rs;
+        for (int v = 0; v < GEMM_VECTORS; v++)
+            acc[r][v] = accumulate ? kv_load(c + (size_t)r * ldc + (size_t)v * KV) : kv_set1(0.0f);
+    }
+    for (size_t p = 0; p < depth; p++) {
+        kvec bv[GEMM_VECTORS];
+        for (int v = 0; v < GEMM_VECTORS; v++)
+            bv[v] = kv_load(b + p * ldb + (size_t)v * KV);
+        for (int r = 0; r < rows; r++) {
+            const kvec av = kv_set1(row_a[r][p * a_cs]);
+            for (int v = 0; v < GEMM_VECTORS; v++)
+                acc[r][v] = kv_fma(av, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < GEMM_VECTORS; v++)
+            kv_store(c + (size_t)r * ldc + (size_t)v * KV, acc[r][v]);
+}
+
+static void gemm_block(int rows, size_t depth, const float *a, size_t a_rs, size_t a_cs,
+                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate)
+{
+    switch (rows) {
+    case 1:
+        gemm_block_kind(1, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+    case 2:
+        gemm_block_kind(2, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+    case 3:
+        gemm_block_kind(3, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+#if GEMM_ROWS > 4
+    case 5:
+        gemm_block_kind(5, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+    case 6:
+        gemm_block_kind(6, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+#endif
+    default:
+        gemm_block_kind(4, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+    }
+}
+
+/* The last columns, narrower than a panel: B's rows copied into a panel
+ * padded with zeros (once for every row block), each block of C computed
+ * in a padded tile and its `width` columns copied out. */
+static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, size_t a_rs,
+                        size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
+                        bool accumulate)
+{
+    enum { PANEL = GEMM_VECTORS * KV };
+    float padded[GEMM_DEPTH * PANEL];
+    float tile[GEMM_ROWS * PANEL];
+    for (size_t p = 0; p < depth; p++) {
+        memcpy(padded + p * PANEL, b + p * ldb, width * sizeof(float));
+        memset(padded + p * PANEL + width, 0, (PANEL - width) * sizeof(float));
+    }
+    for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
+        const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
+        for (int r = 0; r < rows && accumulate; r++)
+            memcpy(tile + r * PANEL, c + (i0 + (size_t)r) * ldc, width * sizeof(float));
+        gemm_block(rows, depth, a + i0 * a_rs, a_rs, a_cs, padded, PANEL, tile, PANEL,
+                   accumulate);
+        for (int r = 0; r < rows; r++)
+            memcpy(c + (i0 + (size_t)r) * ldc, tile + r * PANEL, width * sizeof(float));
+    }
+}
+
+static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
+                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate)
+{
+    const size_t panel = GEMM_VECTORS * KV;
+    if (k == 0) {
+        for (size_t i = 0; i < m && !accumulate; i++)
+            memset(c + i * ldc, 0, n * sizeof(float));
+        return;
+    }
+    for (size_t j0 = 0; j0 < n; j0 += panel) {
+        const size_t width = n - j0 < panel ? n - j0 : panel;
+        for (size_t p0 = 0; p0 < k; p0 += GEMM_DEPTH) {
+            const size_t depth = k - p0 < GEMM_DEPTH ? k - p0 : GEMM_DEPTH;
+            const float *a_p = a + p0 * a_cs, *b_p = b + p0 * ldb + j0;
+            const bool add = accumulate || p0 > 0;
+            if (width < panel) {
+                gemm_narrow(m, width, depth, a_p, a_rs, a_cs, b_p, ldb, c + j0, ldc, add);
+                continue;
+            }
+            for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
+                const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
+                gemm_block(rows, depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
+                           c + i0 * ldc + j0, ldc, add);
+            }
+        }
+    }
+}
+
+#undef GEMM_ROWS
+#undef GEMM_VECTORS
+#undef GEMM_DEPTH

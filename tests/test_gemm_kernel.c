@@ -1,0 +1,166 @@
+/* Tests of the layer kernels' unpacked GEMM (src/layers/kernels_gemm_body.h,
+ * kernels.h `gemm`), once per kernel family the CPU has.
+ *
+ * Every product is compared with a double-precision sum written here, on
+ * shapes on both sides of the kernel's blocks (rows of 1 to 13 around its 4
+ * and 6, columns around its 16-, 32- and 64-column panels, depths around its
+ * 128-deep chunks, depth 0), with A read in place and transposed, with and
+ * without accumulation, and with B and C rows wider than the product: the
+ * columns of C beyond n keep their pattern, and a buffer's guards theirs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../src/layers/kernels.h"
+#include "support.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* The value the columns of C beyond n hold before and after a product. */
+#define UNTOUCHED 1234.5f
+
+typedef struct {
+    size_t m, n, k;
+    bool transposed_a; /* A stored [k][m] and read as A(i, p) = a[p * m + i] */
+    bool accumulate;
+    size_t b_gap, c_gap; /* floats after each row of B and C */
+} gemm_case;
+
+static void describe(const gemm_case *gc, char *text, size_t size)
+{
+    snprintf(text, size, "m%zu n%zu k%zu%s%s ldb+%zu ldc+%zu (%s)", gc->m, gc->n, gc->k,
+             gc->transposed_a ? " A^T" : "", gc->accumulate ? " accumulate" : "", gc->b_gap,
+             gc->c_gap, cc__isa_name(tst_isa()));
+}
+
+static double a_at(const gemm_case *gc, const float *a, size_t i, size_t p)
+{
+    return gc->transposed_a ? a[p * gc->m + i] : a[i * gc->k + p];
+}
+
+static void check_case(const gemm_case *gc, uint64_t seed)
+{
+    char text[128];
+    describe(gc, text, sizeof text);
+    tst_rng rng;
+    tst_rng_seed(&rng, seed);
+    const size_t ldb = gc->n + gc->b_gap, ldc = gc->n + gc->c_gap;
+    float *a = tst_random_floats(&rng, gc->m * gc->k, -1.0f, 1.0f);
+    float *b = tst_random_floats(&rng, gc->k * ldb, -1.0f, 1.0f);
+    float *start = tst_random_floats(&rng, gc->m * ldc, -1.0f, 1.0f);
+    tst_buffer c = tst_buffer_new(gc->m * ldc);
+    tst_buffer_poison(&c);
+    for (size_t i = 0; i < gc->m; i++)
+        for (size_t j = 0; j < ldc; j++)
+            c.data[i * ldc + j] = j >= gc->n ? UNTOUCHED : gc->accumulate ? start[i * ldc + j]
+                                                                          : NAN;
+    const size_t a_rs = gc->transposed_a ? 1 : gc->k, a_cs = gc->transposed_a ? gc->m : 1;
+    cc__layer_kernels_get()->gemm(gc->m, gc->n, gc->k, a, a_rs, a_cs, b, ldb, c.data, ldc,
+                                  gc->accumulate);
+    if (!tst_buffer_guards_intact(&c))
+        fail_msg("gemm %s seed %llu: a guard float was overwritten", text,
+                 (unsigned long long)seed);
+    for (size_t i = 0; i < gc->m; i++)
+        for (size_t j = 0; j < ldc; j++) {
+            const float got = c.data[i * ldc + j];
+            if (j >= gc->n) {
+                if (got != UNTOUCHED)
+                    fail_msg("gemm %s seed %llu: C[%zu][%zu] beyond n written (%g)", text,
+                             (unsigned long long)seed, i, j, (double)got);
+                continue;
+            }
+            double want = gc->accumulate ? start[i * ldc + j] : 0.0, magnitude = fabs(want);
+            for (size_t p = 0; p < gc->k; p++) {
+                const double term = a_at(gc, a, i, p) * b[p * ldb + j];
+                want += term;
+                magnitude += fabs(term);
+            }
+            /* Float sums of k + 1 terms in any order. */
+            const double tolerance = 2.0 * (double)(gc->k + 1) * FLT_EPSILON * magnitude;
+            if (!(fabs(got - want) <= tolerance))
+                fail_msg("gemm %s seed %llu: C[%zu][%zu] = %.9g, want %.9g (tolerance %.3g)",
+                         text, (unsigned long long)seed, i, j, (double)got, want, tolerance);
+        }
+    tst_buffer_free(&c);
+    free(start);
+    free(b);
+    free(a);
+}
+
+static void test_gemm_shapes(void **state)
+{
+    (void)state;
+    const size_t rows[] = {1, 3, 4, 5, 6, 7, 13};
+    const size_t columns[] = {1, 15, 16, 17, 31, 33, 50, 64, 65, 130};
+    const size_t depths[] = {0, 1, 7, 128, 129, 300};
+    int cases = 0;
+    for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+        for (size_t c = 0; c < ARRAY_LEN(columns); c++)
+            for (size_t d = 0; d < ARRAY_LEN(depths); d++)
+                for (int variant = 0; variant < 4; variant++) {
+                    const gemm_case gc = {rows[r], columns[c], depths[d], (variant & 1) != 0,
+                                          (variant & 2) != 0, (size_t)(variant * 3),
+                                          (size_t)variant};
+                    check_case(&gc, 0x6e33u + (uint64_t)cases);
+                    cases++;
+                }
+    print_message("gemm: %d shapes\n", cases);
+}
+
+/* The training convolution's products (LeNet's layers). */
+static void test_gemm_conv_shapes(void **state)
+{
+    (void)state;
+    const gemm_case shapes[] = {
+        {50, 64, 500, false, false, 0, 0}, /* forward: W [50][500] col [500][64] */
+        {500, 50, 64, false, true, 0, 0},  /* weight gradient, transposed: col dY^T */
+        {500, 64, 50, true, false, 0, 0},  /* input gradient: W^T dY */
+        {20, 576, 25, false, false, 0, 0}, /* first layer forward */
+        {25, 576, 20, true, true, 0, 8},   /* into a wider image, accumulating */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++)
+        check_case(&shapes[i], 0x1e4e7u + i);
+}
+
+/* Integer operands: every family and order gives the exact sum. */
+static void test_gemm_exact(void **state)
+{
+    (void)state;
+    const size_t m = 7, n = 70, k = 131;
+    tst_rng rng;
+    tst_rng_seed(&rng, 99);
+    float *a = tst_random_floats(&rng, m * k, 0.0f, 1.0f);
+    float *b = tst_random_floats(&rng, k * n, 0.0f, 1.0f);
+    float *c = tst_random_floats(&rng, m * n, 0.0f, 1.0f);
+    tst_fill(&rng, a, m * k, true);
+    tst_fill(&rng, b, k * n, true);
+    cc__layer_kernels_get()->gemm(m, n, k, a, k, 1, b, n, c, n, false);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float want = 0.0f;
+            for (size_t p = 0; p < k; p++)
+                want += a[i * k + p] * b[p * n + j];
+            assert_true(c[i * n + j] == want);
+        }
+    free(c);
+    free(b);
+    free(a);
+}
+
+static int run_group(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_shapes),
+        cmocka_unit_test(test_gemm_conv_shapes),
+        cmocka_unit_test(test_gemm_exact),
+    };
+    return cmocka_run_group_tests_name("gemm_kernel", tests, NULL, NULL);
+}
+
+int main(void) { return tst_run_per_isa("test_gemm_kernel", run_group); }

@@ -2,15 +2,19 @@
  * and SGEMM; see conv_backward.h for the products and the threading.
  *
  * Workspace: [Wp: packed_floats (NHWC)] then one slot per thread, each a
- * col tile (col_floats) and a gradient accumulator (acc_floats: OC * K in
- * the layout's tap order, then OC for the bias), every part rounded up to
- * 16 floats so that each starts 64-byte aligned. */
+ * col tile (col_floats), a gradient accumulator (acc_floats: OC * K in the
+ * layout's tap order, or K * OC (NCHW, transposed) when the products run on
+ * the unpacked kernel, then OC for the bias) and a tile of the output
+ * gradient transposed (dy_floats), every part rounded up to 16 floats so
+ * that each starts 64-byte aligned. */
 #include <limits.h>
 #include <omp.h>
 #include <string.h>
 
 #include "../conv/gemm.h"
 #include "../conv/im2col.h"
+#include "../core/core.h"
+#include "../layers/kernels.h"
 #include "conv_backward.h"
 
 /* One col tile holds at most this many floats (2 MiB): it stays in L2/L3
@@ -37,7 +41,7 @@ static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }
 
 static size_t slot_floats(const cc__conv_train *t)
 {
-    return round16(t->col_floats) + round16(t->acc_floats);
+    return round16(t->col_floats) + round16(t->acc_floats) + round16(t->dy_floats);
 }
 
 /* 1x1, stride 1, no padding: the input itself is the col operand. */
@@ -69,6 +73,7 @@ cc_status cc__conv_train_init(const cc__conv_geom *g, int threads, cc__conv_trai
     t->col_floats = k * t->tile;
     t->acc_floats = weights + (size_t)g->oc;
     t->packed_floats = g->layout == CC_NHWC ? weights : 0;
+    t->dy_floats = g->layout == CC_NCHW ? (size_t)g->ocg * t->tile : 0;
     slot = slot_floats(t);
     if (!cc__mul_size(slot, (size_t)t->threads, &all) ||
         !cc__add_size(all, round16(t->packed_floats), &all) ||
@@ -91,6 +96,40 @@ static int blas_threads(const cc__conv_train *t)
 {
     const int threads = cc__run_threads();
     return threads < t->threads ? threads : t->threads;
+}
+
+/* ---- the products ---------------------------------------------------------
+ * On a CPU with AVX-512, a product that runs on one thread (images over
+ * threads, or one thread in all) goes to the layer kernels' unpacked GEMM
+ * (kernels.h): OpenBLAS runs its AVX2 kernels there and packs both operands
+ * on every call, which for these per-image products costs as much as the
+ * product (LeNet's second layer, forward 50 x 64 x 500: 190-215 GFLOP/s
+ * against OpenBLAS's 76-79 on one Zen 5 core). Its panels are 64 columns
+ * wide: a weight gradient with fewer output channels per group than half
+ * that stays on OpenBLAS (LeNet's first layer, 25 x 20 x 576: 23 against 46
+ * GFLOP/s). */
+#define UNPACKED_MIN_COLUMNS 32
+
+static const cc__layer_kernels *unpacked_kernels(const cc__conv_train *t, int team)
+{
+    if (cc__cpu_isa() != CC__ISA_AVX512 || (team == 1 && blas_threads(t) > 1))
+        return NULL;
+    return cc__layer_kernels_get();
+}
+
+/* NCHW: the weight gradient is accumulated transposed, [K][OC/groups] per
+ * group, by the unpacked kernel (its columns are the output channels). */
+static bool transposed_accumulator(const cc__conv_train *t, const cc__layer_kernels *kernels)
+{
+    return kernels != NULL && t->g.layout == CC_NCHW && t->g.ocg >= UNPACKED_MIN_COLUMNS;
+}
+
+/* dst [cols][rows] = src [rows][cols] (src rows src_stride apart). */
+static void transpose(const float *src, size_t src_stride, size_t rows, size_t cols, float *dst)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            dst[c * rows + r] = src[r * src_stride + c];
 }
 
 /* ---- whole-image col blocks without padding ------------------------------
@@ -206,9 +245,9 @@ static float *col_block(const cc__conv_train *t, float *saved, float *col, size_
     return saved + (n * t->g.groups + (size_t)gr) * cc__geom_k(&t->g) * cc__geom_pixels(&t->g);
 }
 
-static void forward_image_nchw(const cc__conv_train *t, const float *weights, const float *bias,
-                               const float *input, float *output, size_t n, float *slot,
-                               float *saved)
+static void forward_image_nchw(const cc__conv_train *t, const cc__layer_kernels *kernels,
+                               const float *weights, const float *bias, const float *input,
+                               float *output, size_t n, float *slot, float *saved)
 {
     const cc__conv_geom *g = &t->g;
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), plane = (size_t)g->h * g->w;
@@ -229,7 +268,10 @@ static void forward_image_nchw(const cc__conv_train *t, const float *weights, co
                 b = col;
                 ldb = pc;
             }
-            cc__sgemm(g->ocg, pc, k, w, k, b, ldb, 0.0f, out, pixels);
+            if (kernels != NULL)
+                kernels->gemm(g->ocg, pc, k, w, k, 1, b, ldb, out, pixels, false);
+            else
+                cc__sgemm(g->ocg, pc, k, w, k, b, ldb, 0.0f, out, pixels);
             for (int o = 0; bias != NULL && o < g->ocg; o++) {
                 const float add = bias[gr * g->ocg + o];
                 for (size_t j = 0; j < pc; j++)
@@ -269,12 +311,12 @@ static void forward_image_nhwc(const cc__conv_train *t, const float *packed, con
     }
 }
 
-static void forward_image(const cc__conv_train *t, const float *weights, const float *bias,
-                          const float *input, float *output, size_t n, float *slot,
-                          float *saved)
+static void forward_image(const cc__conv_train *t, const cc__layer_kernels *kernels,
+                          const float *weights, const float *bias, const float *input,
+                          float *output, size_t n, float *slot, float *saved)
 {
     if (t->g.layout == CC_NCHW)
-        forward_image_nchw(t, weights, bias, input, output, n, slot, saved);
+        forward_image_nchw(t, kernels, weights, bias, input, output, n, slot, saved);
     else
         forward_image_nhwc(t, weights, bias, input, output, n, slot, saved);
 }
@@ -339,16 +381,17 @@ void cc__conv_train_forward(const cc__conv_train *t, const float *weights, const
     float *slots = workspace + round16(t->packed_floats);
     const size_t stride = slot_floats(t);
     const int team = image_threads(t, images);
+    const cc__layer_kernels *kernels = unpacked_kernels(t, team);
     if (team > 1) {
 #pragma omp parallel for num_threads(team) schedule(static)
         for (int n = 0; n < images; n++)
-            forward_image(t, w, bias, input, output, (size_t)n,
+            forward_image(t, kernels, w, bias, input, output, (size_t)n,
                           slots + (size_t)omp_get_thread_num() * stride, saved);
         return;
     }
     const int previous = cc__blas_threads_begin(blas_threads(t));
     for (int n = 0; n < images; n++)
-        forward_image(t, w, bias, input, output, (size_t)n, slots, saved);
+        forward_image(t, kernels, w, bias, input, output, (size_t)n, slots, saved);
     cc__blas_threads_end(previous);
 }
 
@@ -362,10 +405,43 @@ typedef struct {
     float *dinput;         /* NULL: not wanted */
     bool add_dinput;
     bool want_dweights, want_dbias;
+    const cc__layer_kernels *kernels; /* the unpacked GEMM, or NULL: OpenBLAS */
+    bool transposed_acc;              /* transposed_accumulator() */
 } backward_job;
 
+/* acc_g += dY_g col^T: acc_g [OC/groups][K], or its transpose [K][OC/groups]
+ * += col dY_g^T through dyt (a tile of dY_g transposed) when
+ * job->transposed_acc. col [K][pc] rows ldb apart; dy rows `pixels` apart. */
+static void add_weight_gradient_nchw(const cc__conv_train *t, const backward_job *job,
+                                     const float *dy, const float *col, size_t ldb, size_t pc,
+                                     float *dyt, float *acc_g)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), ocg = (size_t)g->ocg;
+    if (job->transposed_acc) {
+        transpose(dy, pixels, ocg, pc, dyt);
+        job->kernels->gemm(k, ocg, pc, col, ldb, 1, dyt, ocg, acc_g, ocg, true);
+    } else {
+        cc__sgemm_trans(false, true, ocg, k, pc, dy, pixels, col, ldb, 1.0f, acc_g, k);
+    }
+}
+
+/* dcol [K][pc] (rows ldc apart) = W_g^T dY_g, or += when add. */
+static void input_gradient_nchw(const cc__conv_train *t, const backward_job *job,
+                                const float *w, const float *dy, size_t pc, float *dcol,
+                                size_t ldc, bool add)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), ocg = (size_t)g->ocg;
+    if (job->kernels != NULL)
+        job->kernels->gemm(k, pc, ocg, w, 1, k, dy, pixels, dcol, ldc, add);
+    else
+        cc__sgemm_trans(true, false, k, pc, ocg, w, k, dy, pixels, add ? 1.0f : 0.0f, dcol,
+                        ldc);
+}
+
 static void backward_image_nchw(const cc__conv_train *t, const backward_job *job, size_t n,
-                                float *col, float *acc)
+                                float *col, float *acc, float *dyt)
 {
     const cc__conv_geom *g = &t->g;
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), plane = (size_t)g->h * g->w;
@@ -392,8 +468,8 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
                     b = col;
                     ldb = pc;
                 }
-                cc__sgemm_trans(false, true, g->ocg, k, pc, dy, pixels, b, ldb, 1.0f,
-                                acc + (size_t)gr * g->ocg * k, k);
+                add_weight_gradient_nchw(t, job, dy, b, ldb, pc, dyt,
+                                         acc + (size_t)gr * g->ocg * k);
             }
             for (int o = 0; job->want_dbias && o < g->ocg; o++) {
                 float sum = 0.0f;
@@ -405,10 +481,9 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
                 continue;
             float *dimage = job->dinput + group_in;
             if (copy_free(g)) {
-                cc__sgemm_trans(true, false, k, pc, g->ocg, w, k, dy, pixels, 1.0f, dimage + p0,
-                                plane);
+                input_gradient_nchw(t, job, w, dy, pc, dimage + p0, plane, true);
             } else {
-                cc__sgemm_trans(true, false, k, pc, g->ocg, w, k, dy, pixels, 0.0f, col, pc);
+                input_gradient_nchw(t, job, w, dy, pc, col, pc, false);
                 if (dense_nchw(t))
                     dense_scatter_nchw(g, col, dimage);
                 else
@@ -476,7 +551,7 @@ static void backward_image(const cc__conv_train *t, const backward_job *job, siz
     }
     float *acc = slot + round16(t->col_floats);
     if (g->layout == CC_NCHW)
-        backward_image_nchw(t, job, n, slot, acc);
+        backward_image_nchw(t, job, n, slot, acc, acc + round16(t->acc_floats));
     else
         backward_image_nhwc(t, job, n, slot, acc);
 }
@@ -506,9 +581,20 @@ static void backward_images(const cc__conv_train *t, const backward_job *job, fl
     cc__blas_threads_end(previous);
 }
 
+/* The adjoint of a transposed accumulator, [group][K][OC/groups], added
+ * into the OIHW gradient. */
+static void add_transposed(const cc__conv_geom *g, const float *acc, float *oihw)
+{
+    const size_t k = cc__geom_k(g), ocg = (size_t)g->ocg;
+    for (size_t gr = 0; gr < (size_t)g->groups; gr++)
+        for (size_t o = 0; o < ocg; o++)
+            for (size_t p = 0; p < k; p++)
+                oihw[(gr * ocg + o) * k + p] += acc[gr * ocg * k + p * ocg + o];
+}
+
 /* dweights and dbias = the sum of the team's accumulators, in thread order. */
 static void reduce_gradients(const cc__conv_train *t, const float *slots, int team,
-                             float *dweights, float *dbias)
+                             bool transposed_acc, float *dweights, float *dbias)
 {
     const cc__conv_geom *g = &t->g;
     const size_t weights = cc__geom_weight_floats(g), stride = slot_floats(t);
@@ -521,6 +607,8 @@ static void reduce_gradients(const cc__conv_train *t, const float *slots, int te
         const float *acc = slots + (size_t)i * stride + acc_offset;
         if (dweights != NULL && g->layout == CC_NHWC) {
             add_taps_first(g, acc, dweights);
+        } else if (dweights != NULL && transposed_acc) {
+            add_transposed(g, acc, dweights);
         } else if (dweights != NULL) {
             for (size_t j = 0; j < weights; j++)
                 dweights[j] += acc[j];
@@ -554,7 +642,7 @@ static void backward_batch_nhwc(const cc__conv_train *t, backward_job *job, floa
     for (size_t r = 0; want_dbias && r < rows; r++)
         for (int o = 0; o < g->oc; o++)
             acc_bias[o] += job->dout[r * g->oc + o];
-    reduce_gradients(t, slots, 1, dweights, dbias);
+    reduce_gradients(t, slots, 1, false, dweights, dbias);
 }
 
 void cc__conv_train_backward(const cc__conv_train *t, const float *weights, const float *input,
@@ -562,7 +650,7 @@ void cc__conv_train_backward(const cc__conv_train *t, const float *weights, cons
                              bool add_dinput, float *dweights, float *dbias, float *workspace)
 {
     backward_job job = {weights, input, dout, saved, dinput, add_dinput, dweights != NULL,
-                        dbias != NULL};
+                        dbias != NULL, NULL, false};
     if (t->g.layout == CC_NHWC) {
         pack_taps_last(&t->g, weights, workspace);
         job.weights = workspace;
@@ -573,6 +661,8 @@ void cc__conv_train_backward(const cc__conv_train *t, const float *weights, cons
         return;
     }
     const int team = image_threads(t, t->g.n);
+    job.kernels = unpacked_kernels(t, team);
+    job.transposed_acc = transposed_accumulator(t, job.kernels);
     backward_images(t, &job, slots, t->g.n, team);
-    reduce_gradients(t, slots, team, dweights, dbias);
+    reduce_gradients(t, slots, team, job.transposed_acc, dweights, dbias);
 }

@@ -35,6 +35,8 @@ typedef struct {
     size_t col_floats;     /* one col tile: K * tile */
     size_t acc_floats;     /* one thread's gradient accumulator: OC * K + OC */
     size_t packed_floats;  /* NHWC: the permuted weights, OC * K; NCHW: 0 */
+    size_t dy_floats;      /* NCHW: a tile of one group's output gradient
+                            * transposed, tile * OC/groups; NHWC: 0 */
     size_t saved_floats;   /* > 0: the forward may keep every image's col block
                             * (N * groups * K * OH * OW floats; tile = OH * OW)
                             * for the backward; 0: too large, or 1x1 copy-free */

@@ -266,6 +266,10 @@ static const pool_case pool_cases[] = {
     {"avg 5x3/2, pads 2 1 1 0, include pad", {1, 3, 9, 7},
      {CC_POOL_AVG, 5, 3, 2, 2, 2, 1, 1, 0, 0, 1}},
     {"avg 2x2, stride 3 (> kernel)", {3, 2, 10, 7}, {CC_POOL_AVG, 2, 2, 3, 3, 0, 0, 0, 0, 0, 0}},
+    /* 2x2/2 all inside (the AVX-512 path): 18 windows a row (16 and 2), the
+     * last row and column of the input in no window. */
+    {"max 2x2/2, odd sizes", {2, 3, 9, 37}, {CC_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0}},
+    {"max 2x2/2, rows of 64 windows", {1, 2, 4, 128}, {CC_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0}},
 };
 
 static void check_pool_case(const pool_case *pc, cc_layout layout, uint64_t seed)
@@ -295,12 +299,21 @@ static void check_pool_case(const pool_case *pc, cc_layout layout, uint64_t seed
     free(x);
 }
 
+/* Every case on the scalar path and, where the CPU has it, on AVX-512's. */
 static void test_pool_backward(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < ARRAY_LEN(pool_cases); i++)
-        for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
-            check_pool_case(&pool_cases[i], layouts[l], base_seed + i);
+    const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX512};
+    for (size_t a = 0; a < ARRAY_LEN(isas); a++) {
+        cc__set_isa_cap(isas[a]);
+        if (cc__cpu_isa() == isas[a])
+            for (size_t i = 0; i < ARRAY_LEN(pool_cases); i++)
+                for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
+                    check_pool_case(&pool_cases[i], layouts[l], base_seed + i);
+        else
+            print_message("pool backward: no %s on this CPU\n", cc__isa_name(isas[a]));
+        cc__set_isa_cap(CC__ISA_AVX512);
+    }
 }
 
 /* Ties go to the first maximum in (ky, kx) order; NaN wins (the last NaN of
@@ -328,6 +341,23 @@ static void test_pool_max_ties(void **state)
     cc__pool_backward(&in2, CC_NCHW, &p2, x2, dy2, dx2, false, 1);
     const float want2[4] = {0, 0, 3, 0};
     assert_memory_equal(dx2, want2, sizeof want2);
+    /* One NaN in each cell of a 2x2 window in turn, and ties: on the scalar
+     * path and, where the CPU has it, on AVX-512's. Windows (a b; c d):
+     * (N 9; 9 9) (1 N; 9 9) (1 2; N 9) (1 2; 0 N) (4 4; 4 4) (1 3; 3 2). */
+    const cc__dims in4 = {1, 1, 2, 12};
+    const float x4[24] = {NAN, 9, 1, NAN, 1, 2, 1, 2, 4, 4, 1, 3,
+                          9,   9, 9, 9,   NAN, 9, 0, NAN, 4, 4, 3, 2};
+    const float dy4[6] = {1, 2, 3, 4, 5, 6};
+    const float want4[24] = {1, 0, 0, 2, 0, 0, 0, 0, 5, 0, 0, 6,
+                             0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 0};
+    const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX512};
+    for (size_t a = 0; a < ARRAY_LEN(isas); a++) {
+        cc__set_isa_cap(isas[a]);
+        float dx4[24];
+        cc__pool_backward(&in4, CC_NCHW, &p2, x4, dy4, dx4, false, 1);
+        assert_memory_equal(dx4, want4, sizeof want4);
+        cc__set_isa_cap(CC__ISA_AVX512);
+    }
     /* A window of padding and -inf: the -inf cell, never the padding. */
     const float x3[2] = {-INFINITY, -INFINITY};
     float dx3[2];

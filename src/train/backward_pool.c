@@ -157,6 +157,15 @@ static void max_plane_backward(const cc__pool_geom *g, int h, int w, const float
     }
 }
 
+/* 2x2 windows at stride 2, every one inside the input, on a CPU with
+ * AVX-512: cc__max2x2_plane_backward_avx512. */
+static bool max2x2_vectorised(const cc__pool_geom *g, int h, int w)
+{
+    return g->is_max && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 &&
+           g->pl == 0 && 2 * (int64_t)g->oh <= h && 2 * (int64_t)g->ow <= w &&
+           cc__cpu_isa() == CC__ISA_AVX512;
+}
+
 /* NHWC: channels [c0, c0 + len) of one window; pixel strides are c floats. */
 static void window_backward_nhwc(const cc__pool_geom *g, int w, size_t c, size_t len,
                                  cc__window rows, cc__window cols, const float *x_image,
@@ -237,7 +246,13 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
     const size_t window = (size_t)g.kh * (size_t)g.kw;
     const int nt = cc__layer_threads(threads, cc__dims_count(in) +
                                                   (size_t)in->n * c * out_plane * window);
-    if (layout == CC_NCHW) {
+    if (layout == CC_NCHW && max2x2_vectorised(&g, in->h, in->w)) {
+        CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
+            cc__max2x2_plane_backward_avx512(in->h, in->w, g.oh, g.ow, input + u * in_plane,
+                                             dy + u * out_plane, dx + u * in_plane,
+                                             accumulate);
+        });
+    } else if (layout == CC_NCHW) {
         CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
             float *dx_plane = dx + u * in_plane;
             if (!accumulate)

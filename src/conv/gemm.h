@@ -19,6 +19,16 @@ void cc__sgemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
 void cc__sgemm_trans(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, const float *a,
                      size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/* gemm_unpacked.c: whether the conv GEMM paths run their products on
+ * cc__gemm_unpacked (CPUs with AVX-512) rather than OpenBLAS. */
+bool cc__gemm_unpacked_wanted(void);
+/* C[m x n] = A[m x k] * B[k x n] (+ C when accumulate), row-major, on
+ * colconv's unpacked kernel, over `threads` threads (one inside an OpenMP
+ * parallel region). Only where cc__gemm_unpacked_wanted(). */
+void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
+                       int threads);
+
 /* y[m] = A[m x n] * x[n] + beta * y (row-major A). */
 void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x,
                float beta, float *y);

@@ -142,7 +142,7 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
 
 /* One NCHW unit: image n, group, column tile. */
 static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
-                          int threads)
+                          int threads, bool unpacked)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
@@ -166,8 +166,12 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             b = col;
             ldb = pc;
         }
-        cc__sgemm(mc, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f, out,
-                  pixels);
+        if (unpacked)
+            cc__gemm_unpacked(mc, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 > 0, out,
+                              pixels, threads);
+        else
+            cc__sgemm(mc, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
+                      out, pixels);
     }
     cc__epilogue_rows(out, mc, pc, pixels,
                       op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
@@ -176,7 +180,7 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
 
 /* One NHWC unit: group, row tile over the batch's output pixels. */
 static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
-                          int threads)
+                          int threads, bool unpacked)
 {
     const cc__conv_geom *g = &op->g;
     const cc__gemm_plan *plan = &op->plan;
@@ -197,8 +201,12 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             a = col;
             lda = kc;
         }
-        cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
-                  k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
+        if (unpacked)
+            cc__gemm_unpacked(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
+                              k0 > 0, out, (size_t)g->oc, threads);
+        else
+            cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
+                      k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
     }
     cc__epilogue_cols(out, rc, mc, (size_t)g->oc,
                       op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
@@ -206,12 +214,12 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
 }
 
 static void run_unit(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,
-                     int threads)
+                     int threads, bool unpacked)
 {
     if (op->g.layout == CC_NCHW)
-        run_unit_nchw(op, unit, io, col, threads);
+        run_unit_nchw(op, unit, io, col, threads, unpacked);
     else
-        run_unit_nhwc(op, unit, io, col, threads);
+        run_unit_nhwc(op, unit, io, col, threads, unpacked);
 }
 
 void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace,
@@ -219,6 +227,7 @@ void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *worksp
 {
     const size_t units = op->plan.units;
     const size_t tile_floats = op->plan.tile_bytes / sizeof(float);
+    const bool unpacked = cc__gemm_unpacked_wanted();
     if (tile_threads > 1) {
         /* Inside this region OpenBLAS's OpenMP build runs each call on one thread. */
 #pragma omp parallel num_threads(tile_threads)
@@ -226,12 +235,12 @@ void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *worksp
             float *col = workspace + (size_t)omp_get_thread_num() * tile_floats;
 #pragma omp for schedule(dynamic, 1)
             for (size_t unit = 0; unit < units; unit++)
-                run_unit(op, unit, io, col, 1);
+                run_unit(op, unit, io, col, 1, unpacked);
         }
         return;
     }
     const int previous = cc__blas_threads_begin(blas_threads);
     for (size_t unit = 0; unit < units; unit++)
-        run_unit(op, unit, io, workspace, blas_threads);
+        run_unit(op, unit, io, workspace, blas_threads, unpacked);
     cc__blas_threads_end(previous);
 }

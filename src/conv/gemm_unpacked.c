@@ -1,0 +1,50 @@
+/* The conv GEMM paths' products on colconv's own unpacked kernel (the
+ * layer kernels' `gemm`, src/layers/kernels_gemm_body.h) on CPUs with
+ * AVX-512, where OpenBLAS 0.3.21 runs its AVX2 kernels: the kernel reaches
+ * 230-240 GFLOP/s on one Zen 5 core where OpenBLAS reaches 100-118 on the
+ * same products (50x64x500 to 256x256x256, operands in cache). On several
+ * threads each takes a share of C's columns, in whole 64-column panels, or
+ * of its rows when there are too few columns for that. */
+#include <omp.h>
+
+#include "../layers/kernels.h"
+#include "gemm.h"
+
+/* Columns of the kernel's panel on AVX-512, and rows of its blocks. */
+#define PANEL_COLUMNS 64
+#define BLOCK_ROWS 6
+
+bool cc__gemm_unpacked_wanted(void) { return cc__cpu_isa() == CC__ISA_AVX512; }
+
+static size_t share(size_t total, size_t unit, int parts, int part)
+{
+    const size_t units = (total + unit - 1) / unit;
+    const size_t begin = units * (size_t)part / (size_t)parts * unit;
+    return begin < total ? begin : total;
+}
+
+void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
+                       int threads)
+{
+    const cc__layer_kernels *kernels = cc__layer_kernels_get();
+    if (threads <= 1 || omp_in_parallel()) {
+        kernels->gemm(m, n, k, a, lda, 1, b, ldb, c, ldc, accumulate);
+        return;
+    }
+    const bool by_columns = n >= 2 * PANEL_COLUMNS;
+#pragma omp parallel num_threads(threads)
+    {
+        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
+        const size_t unit = by_columns ? PANEL_COLUMNS : BLOCK_ROWS;
+        const size_t total = by_columns ? n : m;
+        const size_t begin = share(total, unit, parts, part);
+        const size_t end = share(total, unit, parts, part + 1);
+        if (end > begin && by_columns)
+            kernels->gemm(m, end - begin, k, a, lda, 1, b + begin, ldb, c + begin, ldc,
+                          accumulate);
+        else if (end > begin)
+            kernels->gemm(end - begin, n, k, a + begin * lda, lda, 1, b, ldb, c + begin * ldc,
+                          ldc, accumulate);
+    }
+}

@@ -2,13 +2,17 @@
  * fitted to colconv-bench's per-layer timings of the default report (LeNet,
  * AlexNet, VGG-16, GoogLeNet 1x1, ResNet-50; NCHW, batch 1, 1 and 2
  * threads; the note of the performance issue has the table):
- * - 1x1 without padding, NCHW: the direct path's pointwise kernel (a GEMM
- *   with weights packed at create and the residual in its tiles): over
+ * - 1x1 without padding, NCHW, AVX2: the direct path's pointwise kernel (a
+ *   GEMM with weights packed at create and the residual in its tiles): over
  *   ResNet-50's and GoogLeNet's 1x1 layers, SGEMM on the input itself took
  *   1.02x (1 thread) and 1.11x (2 threads) its time (medians; 0.81-1.29x
- *   layer by layer, which moves from run to run). NHWC (where vectors run
- *   over channels, so the direct kernels have no pointwise kind): that
- *   SGEMM.
+ *   layer by layer, which moves from run to run). AVX-512: GEMM1X1, whose
+ *   products run on colconv's unpacked kernel there (gemm_unpacked.c): over
+ *   the same layers, on an AMD EPYC Zen 5, 26.0 ms against the direct
+ *   kernel's 27.6 at 1 thread, 16.7 against 19.8 at 2 (9 repetitions each);
+ *   the direct kernel still wins a few layers by up to 10% (GoogLeNet's
+ *   4a_1x1, ResNet's layer3.x.conv1). NHWC (where vectors run over
+ *   channels, so the direct kernels have no pointwise kind): the GEMM.
  * - Few input channels per group (at most 4: first layers, depthwise) or
  *   few output channels (at most 7 per group): the direct kernels; im2col
  *   would copy KH*KW times the input for a GEMM too thin to pay for it.
@@ -63,7 +67,7 @@ static long long interior_width(const cc__conv_geom *g)
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
 {
     const bool direct_is_fast = isa != CC__ISA_SCALAR;
-    if (cc__geom_is_pointwise(g) && direct_is_fast && g->layout == CC_NCHW && g->ocg > 1)
+    if (cc__geom_is_pointwise(g) && isa == CC__ISA_AVX2 && g->layout == CC_NCHW && g->ocg > 1)
         return CC_ALGO_DIRECT;
     if (cc__geom_is_pointwise(g) && (g->cg > DIRECT_MAX_GROUP_CHANNELS || !direct_is_fast))
         return CC_ALGO_GEMM1X1;

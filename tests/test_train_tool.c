@@ -245,7 +245,7 @@ static void test_options(void **state)
     assert_true(o.opt.schedule == CC_LR_STEP && o.opt.step_size == 3 && o.opt.gamma == 0.5f);
     const char *defaults[] = {"colconv-train", "--out", "x", "--epochs", "7"};
     assert_true(parse(&o, err, sizeof err, 5, defaults));
-    assert_true(o.opt.kind == CC_OPT_ADAM && o.opt.lr == 1e-3f && o.batch == 64);
+    assert_true(o.opt.kind == CC_OPT_ADAM && o.opt.lr == 1.5e-3f && o.batch == 64);
     assert_true(o.opt.schedule == CC_LR_COSINE && o.opt.t_max == 7);
     const struct {
         const char *option, *value, *expect;

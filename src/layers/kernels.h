@@ -82,6 +82,10 @@ typedef struct {
                         float *out);
     /* out[i] = max(0, in[i]) (NaN and -0 kept), i < n; out may be in. */
     void (*relu)(const float *in, float *out, size_t n);
+    /* out[i] = tanh(in[i]) and 1 / (1 + e^-in[i]), NaN kept, within 2 ulp;
+     * out may be in. */
+    void (*tanh)(const float *in, float *out, size_t n);
+    void (*sigmoid)(const float *in, float *out, size_t n);
     /* out[i] = a[i] + b[i], then ReLU when relu; out may be a or b. */
     void (*add)(const float *a, const float *b, float *out, size_t n, bool relu);
     /* out[i] = x[i] * mul + add; out may be x. */

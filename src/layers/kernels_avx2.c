@@ -47,6 +47,7 @@ static inline kvec kv_div(kvec a, kvec b) { return _mm256_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm256_sqrt_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline kvec kv_relu(kvec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+static inline kvec kv_abs(kvec v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
 {
     return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_LT_OQ));

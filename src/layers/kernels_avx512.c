@@ -39,6 +39,7 @@ static inline kvec kv_div(kvec a, kvec b) { return _mm512_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm512_sqrt_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline kvec kv_relu(kvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+static inline kvec kv_abs(kvec v) { return _mm512_abs_ps(v); }
 static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
 {
     return _mm512_mask_mov_ps(b, _mm512_cmp_ps_mask(x, _mm512_set1_ps(lo), _CMP_LT_OQ), a);

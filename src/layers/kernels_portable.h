@@ -86,6 +86,12 @@ static inline kvec kv_relu(kvec v)
         v.lane[i] = v.lane[i] < 0.0f ? 0.0f : v.lane[i];
     return v;
 }
+static inline kvec kv_abs(kvec v)
+{
+    for (int i = 0; i < KV; i++)
+        v.lane[i] = fabsf(v.lane[i]);
+    return v;
+}
 static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
 {
     for (int i = 0; i < KV; i++)

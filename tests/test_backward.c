@@ -270,6 +270,7 @@ static const pool_case pool_cases[] = {
      * last row and column of the input in no window. */
     {"max 2x2/2, odd sizes", {2, 3, 9, 37}, {CC_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0}},
     {"max 2x2/2, rows of 64 windows", {1, 2, 4, 128}, {CC_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0}},
+    {"avg 2x2/2, odd sizes", {2, 3, 9, 37}, {CC_POOL_AVG, 2, 2, 2, 2, 0, 0, 0, 0, 0, 1}},
 };
 
 static void check_pool_case(const pool_case *pc, cc_layout layout, uint64_t seed)

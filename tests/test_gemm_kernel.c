@@ -1,5 +1,6 @@
-/* Tests of the layer kernels' unpacked GEMM (src/layers/kernels_gemm_body.h,
- * kernels.h `gemm`), once per kernel family the CPU has.
+/* Tests of the layer kernels' unpacked GEMM and sums of row products
+ * (src/layers/kernels_gemm_body.h, kernels.h `gemm`, `gemm_nt_sum`), once per
+ * kernel family the CPU has.
  *
  * Every product is compared with a double-precision sum written here, on
  * shapes on both sides of the kernel's blocks (rows of 1 to 13 around its 4
@@ -153,12 +154,88 @@ static void test_gemm_exact(void **state)
     free(a);
 }
 
+/* ---- gemm_nt_sum ---------------------------------------------------------- */
+
+static void check_nt_case(size_t m, size_t n, size_t k, size_t images, uint64_t seed)
+{
+    char text[160];
+    snprintf(text, sizeof text, "gemm_nt_sum m%zu n%zu k%zu images %zu (%s)", m, n, k, images,
+             cc__isa_name(tst_isa()));
+    tst_rng rng;
+    tst_rng_seed(&rng, seed);
+    /* Rows with gaps after them, images with gaps between them, C with two
+     * columns beyond n that must keep their value. */
+    const size_t lda = k + 3, ldb = k + 1, ldc = n + 2;
+    const size_t a_image = m * lda + 5, b_image = n * ldb + 7;
+    float *a = tst_random_floats(&rng, images * a_image, -1.0f, 1.0f);
+    float *b = tst_random_floats(&rng, images * b_image, -1.0f, 1.0f);
+    float *start = tst_random_floats(&rng, m * ldc, -1.0f, 1.0f);
+    tst_buffer c = tst_buffer_new(m * ldc);
+    tst_buffer_poison(&c);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < ldc; j++)
+            c.data[i * ldc + j] = j >= n ? UNTOUCHED : start[i * ldc + j];
+    cc__layer_kernels_get()->gemm_nt_sum(m, n, k, images, a, lda, a_image, b, ldb, b_image,
+                                         c.data, ldc);
+    if (!tst_buffer_guards_intact(&c))
+        fail_msg("%s: a guard float was overwritten", text);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < ldc; j++) {
+            const float got = c.data[i * ldc + j];
+            if (j >= n) {
+                if (got != UNTOUCHED)
+                    fail_msg("%s: C[%zu][%zu] beyond n written (%g)", text, i, j, (double)got);
+                continue;
+            }
+            double want = start[i * ldc + j], magnitude = fabs(want);
+            for (size_t t = 0; t < images; t++)
+                for (size_t p = 0; p < k; p++) {
+                    const double term = (double)a[t * a_image + i * lda + p] *
+                                        (double)b[t * b_image + j * ldb + p];
+                    want += term;
+                    magnitude += fabs(term);
+                }
+            const double tolerance = 2.0 * (double)(images * k + 1) * FLT_EPSILON * magnitude;
+            if (!(fabs(got - want) <= tolerance))
+                fail_msg("%s: C[%zu][%zu] = %.9g, want %.9g (tolerance %.3g)", text, i, j,
+                         (double)got, want, tolerance);
+        }
+    tst_buffer_free(&c);
+    free(start);
+    free(b);
+    free(a);
+}
+
+static void test_gemm_nt_sum_shapes(void **state)
+{
+    (void)state;
+    /* Every remainder of the blocks (up to 4 x 4) on both sides. */
+    const size_t rows[] = {1, 2, 3, 4, 5, 6, 7, 9};
+    const size_t columns[] = {1, 2, 3, 4, 5, 6, 7, 25};
+    const size_t depths[] = {1, 7, 16, 17, 100};
+    const size_t image_counts[] = {1, 3};
+    int cases = 0;
+    for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+        for (size_t c = 0; c < ARRAY_LEN(columns); c++)
+            for (size_t d = 0; d < ARRAY_LEN(depths); d++)
+                for (size_t i = 0; i < ARRAY_LEN(image_counts); i++) {
+                    check_nt_case(rows[r], columns[c], depths[d], image_counts[i],
+                                  0x47u + (uint64_t)cases);
+                    cases++;
+                }
+    /* LeNet-5's weight gradients over 32 images: 6 x 25 x 784, 16 x 150 x 100. */
+    check_nt_case(6, 25, 784, 32, 0x5a);
+    check_nt_case(16, 150, 100, 32, 0x5b);
+    print_message("gemm_nt_sum: %d shapes\n", cases + 2);
+}
+
 static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_shapes),
         cmocka_unit_test(test_gemm_conv_shapes),
         cmocka_unit_test(test_gemm_exact),
+        cmocka_unit_test(test_gemm_nt_sum_shapes),
     };
     return cmocka_run_group_tests_name("gemm_kernel", tests, NULL, NULL);
 }

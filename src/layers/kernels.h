@@ -105,6 +105,12 @@ typedef struct {
      * floats apart (kernels_gemm_body.h; one thread). */
     void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                  const float *b, size_t ldb, float *c, size_t ldc, bool accumulate);
+    /* C[i][j] += sum over t < images and p < k of A_t[i][p] B_t[j][p], for
+     * i < m, j < n: A_t = a + t * a_image with rows lda floats apart, B_t
+     * likewise (one thread). */
+    void (*gemm_nt_sum)(size_t m, size_t n, size_t k, size_t images, const float *a,
+                        size_t lda, size_t a_image, const float *b, size_t ldb,
+                        size_t b_image, float *c, size_t ldc);
     /* Softmax over c contiguous channels of each of `count` pixels. */
     void (*softmax_vectors)(const float *x, float *out, size_t c, size_t count);
     /* Softmax over channels (stride apart) of pixels [0, len) of an NCHW

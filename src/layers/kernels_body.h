@@ -842,6 +842,7 @@ const cc__layer_kernels KB_KERNELS = {
     .copy_rows = copy_rows,
     .gemv = gemv_rows,
     .gemm = gemm_small,
+    .gemm_nt_sum = gemm_nt_sum,
     .softmax_vectors = softmax_vectors,
     .softmax_pixels = softmax_pixels,
     .lrn_nchw_block = lrn_nchw_block,

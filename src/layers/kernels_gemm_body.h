@@ -138,6 +138,85 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
     }
 }
 
+/* ---- Sums of products of rows ----------------------------------------------
+ * C[i][j] += sum over t < images, p < k of A_t[i][p] B_t[j][p]: dot products
+ * of rows, vectorised along p, a block of 4 x 4 of them in sixteen named
+ * registers across every image (gcc kept arrays of them in memory),
+ * summed across the lanes once at the end. A block at the edge reads its
+ * last row again in place of the missing ones and keeps only the real
+ * sums. The training convolution's weight gradient, dW = sum over images
+ * of dY col^T, when too few output channels make the other form's columns
+ * (LeNet-5: 6 and 16; its rows of p are the 784 and 100 output pixels). */
+#define NT_EDGE 4
+
+#define NT_ROW_FMAS(r, a_)                                                                     \
+    s##r##0 = kv_fma(a_, b0, s##r##0);                                                         \
+    s##r##1 = kv_fma(a_, b1, s##r##1);                                                         \
+    s##r##2 = kv_fma(a_, b2, s##r##2);                                                         \
+    s##r##3 = kv_fma(a_, b3, s##r##3);
+
+#define NT_STEP(load_)                                                                         \
+    do {                                                                                       \
+        const kvec b0 = load_(bq[0] + p), b1 = load_(bq[1] + p);                               \
+        const kvec b2 = load_(bq[2] + p), b3 = load_(bq[3] + p);                               \
+        const kvec a0 = load_(ar[0] + p), a1 = load_(ar[1] + p);                               \
+        const kvec a2 = load_(ar[2] + p), a3 = load_(ar[3] + p);                               \
+        NT_ROW_FMAS(0, a0)                                                                     \
+        NT_ROW_FMAS(1, a1)                                                                     \
+        NT_ROW_FMAS(2, a2)                                                                     \
+        NT_ROW_FMAS(3, a3)                                                                     \
+    } while (0)
+
+static void gemm_nt_block(int rows, int cols, size_t k, size_t images, const float *a,
+                          size_t lda, size_t a_image, const float *b, size_t ldb,
+                          size_t b_image, float *c, size_t ldc)
+{
+    const kvec zero = kv_set1(0.0f);
+    kvec s00 = zero, s01 = zero, s02 = zero, s03 = zero, s10 = zero, s11 = zero, s12 = zero;
+    kvec s13 = zero, s20 = zero, s21 = zero, s22 = zero, s23 = zero, s30 = zero, s31 = zero;
+    kvec s32 = zero, s33 = zero;
+    const size_t whole = k / KV * KV;
+    const int tail = (int)(k - whole);
+    for (size_t t = 0; t < images; t++) {
+        const float *ar[NT_EDGE], *bq[NT_EDGE];
+        for (int i = 0; i < NT_EDGE; i++) {
+            ar[i] = a + t * a_image + (size_t)(i < rows ? i : rows - 1) * lda;
+            bq[i] = b + t * b_image + (size_t)(i < cols ? i : cols - 1) * ldb;
+        }
+        size_t p = 0;
+        for (; p < whole; p += KV)
+            NT_STEP(kv_load);
+#define NT_LOAD_TAIL(ptr) kv_load_n(ptr, tail)
+        if (tail > 0)
+            NT_STEP(NT_LOAD_TAIL);
+#undef NT_LOAD_TAIL
+    }
+    const kvec sums[NT_EDGE][NT_EDGE] = {
+        {s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}, {s30, s31, s32, s33}};
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < cols; q++)
+            c[(size_t)r * ldc + (size_t)q] += kv_hsum(sums[r][q]);
+}
+
+#undef NT_STEP
+#undef NT_ROW_FMAS
+
+static void gemm_nt_sum(size_t m, size_t n, size_t k, size_t images, const float *a,
+                        size_t lda, size_t a_image, const float *b, size_t ldb, size_t b_image,
+                        float *c, size_t ldc)
+{
+    for (size_t i0 = 0; i0 < m; i0 += NT_EDGE) {
+        const int rows = m - i0 < NT_EDGE ? (int)(m - i0) : NT_EDGE;
+        for (size_t j0 = 0; j0 < n; j0 += NT_EDGE) {
+            const int cols = n - j0 < NT_EDGE ? (int)(n - j0) : NT_EDGE;
+            gemm_nt_block(rows, cols, k, images, a + i0 * lda, lda, a_image, b + j0 * ldb, ldb,
+                          b_image, c + i0 * ldc + j0, ldc);
+        }
+    }
+}
+
+#undef NT_EDGE
+
 #undef GEMM_ROWS
 #undef GEMM_VECTORS
 #undef GEMM_DEPTH

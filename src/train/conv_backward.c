@@ -407,7 +407,34 @@ typedef struct {
     bool want_dweights, want_dbias;
     const cc__layer_kernels *kernels; /* the unpacked GEMM, or NULL: OpenBLAS */
     bool transposed_acc;              /* transposed_accumulator() */
+    bool summed_dweights;             /* summed_weight_gradient() */
 } backward_job;
+
+/* NCHW with the forward's col blocks kept, on the unpacked kernels, and
+ * too few output channels for the transposed accumulator: each thread's
+ * weight gradient is one sum of row products over its images
+ * (add_weight_gradient_summed) instead of a GEMM per image on OpenBLAS,
+ * whose packing for LeNet-5's 6 x 25 x 784 and 16 x 150 x 100 products
+ * cost more than they do. */
+static bool summed_weight_gradient(const cc__conv_train *t, const backward_job *job)
+{
+    return job->want_dweights && job->kernels != NULL && !job->transposed_acc &&
+           job->saved != NULL && t->g.layout == CC_NCHW;
+}
+
+/* acc_g += sum over images [begin, begin + count) of dY_g col_g^T. */
+static void add_weight_gradient_summed(const cc__conv_train *t, const backward_job *job,
+                                       size_t begin, size_t count, float *acc)
+{
+    const cc__conv_geom *g = &t->g;
+    const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), ocg = (size_t)g->ocg;
+    const size_t groups = (size_t)g->groups, oc = (size_t)g->oc;
+    for (size_t gr = 0; gr < groups; gr++)
+        job->kernels->gemm_nt_sum(ocg, k, pixels, count,
+                                  job->dout + (begin * oc + gr * ocg) * pixels, pixels,
+                                  oc * pixels, job->saved + (begin * groups + gr) * k * pixels,
+                                  pixels, groups * k * pixels, acc + gr * ocg * k, k);
+}
 
 /* acc_g += dY_g col^T: acc_g [OC/groups][K], or its transpose [K][OC/groups]
  * += col dY_g^T through dyt (a tile of dY_g transposed) when
@@ -453,7 +480,7 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
         for (size_t p0 = 0; p0 < pixels; p0 += t->tile) {
             const size_t pc = min_size(t->tile, pixels - p0);
             const float *dy = job->dout + (n * g->oc + (size_t)gr * g->ocg) * pixels + p0;
-            if (job->want_dweights) {
+            if (job->want_dweights && !job->summed_dweights) {
                 const float *b = image_group + p0;
                 size_t ldb = plane;
                 if (job->saved != NULL) {
@@ -556,28 +583,36 @@ static void backward_image(const cc__conv_train *t, const backward_job *job, siz
         backward_image_nhwc(t, job, n, slot, acc);
 }
 
+/* Images [begin, end) of a thread's share: the team's threads take
+ * contiguous runs in order, so that each sums its weight gradient over one
+ * run (the results depend on the team's size, not on the run). */
+static void backward_share(const cc__conv_train *t, const backward_job *job, int images,
+                           int team, int part, float *slot)
+{
+    const size_t begin = (size_t)images * (size_t)part / (size_t)team;
+    const size_t end = (size_t)images * (size_t)(part + 1) / (size_t)team;
+    float *acc = slot + round16(t->col_floats);
+    memset(acc, 0, t->acc_floats * sizeof(float));
+    for (size_t n = begin; n < end; n++)
+        backward_image(t, job, n, slot);
+    if (job->summed_dweights && end > begin)
+        add_weight_gradient_summed(t, job, begin, end - begin, acc);
+}
+
 /* Runs images [0, images) over `team` threads, thread i on slot i (its
  * accumulator zeroed first). */
 static void backward_images(const cc__conv_train *t, const backward_job *job, float *slots,
                             int images, int team)
 {
     const size_t stride = slot_floats(t);
-    const size_t acc_offset = round16(t->col_floats);
     if (team > 1) {
 #pragma omp parallel num_threads(team)
-        {
-            float *slot = slots + (size_t)omp_get_thread_num() * stride;
-            memset(slot + acc_offset, 0, t->acc_floats * sizeof(float));
-#pragma omp for schedule(static)
-            for (int n = 0; n < images; n++)
-                backward_image(t, job, (size_t)n, slot);
-        }
+        backward_share(t, job, images, omp_get_num_threads(), omp_get_thread_num(),
+                       slots + (size_t)omp_get_thread_num() * stride);
         return;
     }
-    memset(slots + acc_offset, 0, t->acc_floats * sizeof(float));
     const int previous = cc__blas_threads_begin(blas_threads(t));
-    for (int n = 0; n < images; n++)
-        backward_image(t, job, (size_t)n, slots);
+    backward_share(t, job, images, 1, 0, slots);
     cc__blas_threads_end(previous);
 }
 
@@ -650,7 +685,7 @@ void cc__conv_train_backward(const cc__conv_train *t, const float *weights, cons
                              bool add_dinput, float *dweights, float *dbias, float *workspace)
 {
     backward_job job = {weights, input, dout, saved, dinput, add_dinput, dweights != NULL,
-                        dbias != NULL, NULL, false};
+                        dbias != NULL, NULL, false, false};
     if (t->g.layout == CC_NHWC) {
         pack_taps_last(&t->g, weights, workspace);
         job.weights = workspace;
@@ -663,6 +698,7 @@ void cc__conv_train_backward(const cc__conv_train *t, const float *weights, cons
     const int team = image_threads(t, t->g.n);
     job.kernels = unpacked_kernels(t, team);
     job.transposed_acc = transposed_accumulator(t, job.kernels);
+    job.summed_dweights = summed_weight_gradient(t, &job);
     backward_images(t, &job, slots, t->g.n, team);
     reduce_gradients(t, slots, team, job.transposed_acc, dweights, dbias);
 }

@@ -137,8 +137,15 @@ static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
 }
 
 /* Where AVX-512's pick differs from AVX2's: NCHW 1x1 layers go to GEMM1X1
- * (colconv's unpacked GEMM) past 4 input channels per group. */
+ * (colconv's unpacked GEMM) past 4 input channels per group, and the direct
+ * kernels need 7 interior outputs a row, not 6. */
 static const boundary_case avx512_boundaries[] = {
+    {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    {"interior width 7", L3X3(1, 8, 9, 9, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
+    {"stride 2, interior width 6", L3X3(1, 8, 14, 14, 8, 2, 1), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+    {"stride 2, interior width 7", L3X3(1, 8, 16, 16, 8, 2, 1), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
     {"1x1 NCHW, 2 outputs", NCHW_1X1(256, 14, 2, 1), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     {"1x1 NCHW stride 2", NCHW_1X1(256, 14, 64, 2), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     {"1x1 NCHW, 5 input channels", NCHW_1X1(5, 14, 64, 1), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},

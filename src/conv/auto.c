@@ -27,7 +27,12 @@
  *   ones (0.98) stay on im2col, the fastest there.
  * - Otherwise the direct kernels, unless too few outputs of a row see no
  *   padding for their pixel tiles (6 wide): they then run their one-pixel
- *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). */
+ *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). On
+ *   AVX-512, where im2col's products run on the unpacked kernel, 7 or more:
+ *   ResNet-50's layer4.0.conv2 (3x3 stride 2 to 7x7, 512 channels, 6
+ *   interior outputs a row) took 4.48 ms on direct and 2.29 on im2col at 1
+ *   thread, 2.63 and 1.64 at 2 (Zen 5); the next widest layer of the
+ *   report, AlexNet's 13x13 (11), stays on Winograd or direct. */
 #include "conv_internal.h"
 
 /* Up to this many input channels per group, the direct kernels win; up to
@@ -40,8 +45,10 @@
 #define WINOGRAD_MIN_GROUP_CHANNELS 16
 #define WINOGRAD_MAX_COST_RATIO 0.7
 #define WINOGRAD_FIXED_TILES 8.0
-/* The direct kernels' full pixel tiles need this many interior outputs. */
+/* The direct kernels' full pixel tiles need this many interior outputs
+ * (AVX-512: one more, im2col being faster there). */
 #define DIRECT_MIN_INTERIOR_WIDTH 6
+#define DIRECT_MIN_INTERIOR_WIDTH_AVX512 7
 
 static bool winograd_pays(const cc__conv_geom *g)
 {
@@ -76,7 +83,9 @@ cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
         return CC_ALGO_DIRECT;
     if (winograd_pays(g))
         return CC_ALGO_WINOGRAD;
-    if (direct_is_fast && interior_width(g) >= DIRECT_MIN_INTERIOR_WIDTH)
+    const long long min_width = isa == CC__ISA_AVX512 ? DIRECT_MIN_INTERIOR_WIDTH_AVX512
+                                                      : DIRECT_MIN_INTERIOR_WIDTH;
+    if (direct_is_fast && interior_width(g) >= min_width)
         return CC_ALGO_DIRECT;
     return CC_ALGO_IM2COL;
 }

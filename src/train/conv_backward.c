@@ -99,29 +99,34 @@ static int blas_threads(const cc__conv_train *t)
 }
 
 /* ---- the products ---------------------------------------------------------
- * On a CPU with AVX-512, a product that runs on one thread (images over
- * threads, or one thread in all) goes to the layer kernels' unpacked GEMM
- * (kernels.h): OpenBLAS runs its AVX2 kernels there and packs both operands
- * on every call, which for these per-image products costs as much as the
- * product (LeNet's second layer, forward 50 x 64 x 500: 190-215 GFLOP/s
- * against OpenBLAS's 76-79 on one Zen 5 core). Its panels are 64 columns
- * wide: a weight gradient with fewer output channels per group than half
- * that stays on OpenBLAS (LeNet's first layer, 25 x 20 x 576: 23 against 46
- * GFLOP/s). */
+ * A product that runs on one thread (images over threads, or one thread in
+ * all) goes to the layer kernels' unpacked GEMM (kernels.h) on CPUs with
+ * AVX2 or AVX-512: OpenBLAS runs its AVX2 kernels on both and packs both
+ * operands on every call, which for these per-image products costs as much
+ * as the product (LeNet's second layer, forward 50 x 64 x 500, one Zen 5
+ * core, quiet: the AVX-512 kernel 239 GFLOP/s, the AVX2 one 115, OpenBLAS
+ * 100-103; input gradient 500 x 64 x 50: 231, 119 and 112-115). The weight
+ * gradient takes the unpacked kernel on AVX-512 only (its AVX2 family, 8
+ * accumulators, 80 against OpenBLAS's 107 on 500 x 50 x 64). Its panels are
+ * 64 columns wide: with fewer output channels per group than half that, a
+ * weight gradient goes to the sums of row products instead (LeNet's first
+ * layer, 25 x 20 x 576: the GEMM 23-29 GFLOP/s, OpenBLAS 46-67). */
 #define UNPACKED_MIN_COLUMNS 32
 
 static const cc__layer_kernels *unpacked_kernels(const cc__conv_train *t, int team)
 {
-    if (cc__cpu_isa() != CC__ISA_AVX512 || (team == 1 && blas_threads(t) > 1))
+    if (cc__cpu_isa() == CC__ISA_SCALAR || (team == 1 && blas_threads(t) > 1))
         return NULL;
     return cc__layer_kernels_get();
 }
 
-/* NCHW: the weight gradient is accumulated transposed, [K][OC/groups] per
- * group, by the unpacked kernel (its columns are the output channels). */
+/* NCHW on AVX-512: the weight gradient is accumulated transposed,
+ * [K][OC/groups] per group, by the unpacked kernel (its columns are the
+ * output channels). */
 static bool transposed_accumulator(const cc__conv_train *t, const cc__layer_kernels *kernels)
 {
-    return kernels != NULL && t->g.layout == CC_NCHW && t->g.ocg >= UNPACKED_MIN_COLUMNS;
+    return kernels != NULL && cc__cpu_isa() == CC__ISA_AVX512 && t->g.layout == CC_NCHW &&
+           t->g.ocg >= UNPACKED_MIN_COLUMNS;
 }
 
 /* dst [cols][rows] = src [rows][cols] (src rows src_stride apart). */
@@ -410,15 +415,16 @@ typedef struct {
     bool summed_dweights;             /* summed_weight_gradient() */
 } backward_job;
 
-/* NCHW with the forward's col blocks kept, on the unpacked kernels, and
- * too few output channels for the transposed accumulator: each thread's
+/* NCHW on AVX-512 with the forward's col blocks kept, and too few output
+ * channels for the transposed accumulator: each thread's
  * weight gradient is one sum of row products over its images
  * (add_weight_gradient_summed) instead of a GEMM per image on OpenBLAS,
  * whose packing for LeNet-5's 6 x 25 x 784 and 16 x 150 x 100 products
  * cost more than they do. */
 static bool summed_weight_gradient(const cc__conv_train *t, const backward_job *job)
 {
-    return job->want_dweights && job->kernels != NULL && !job->transposed_acc &&
+    return job->want_dweights && job->kernels != NULL && cc__cpu_isa() == CC__ISA_AVX512 &&
+           !job->transposed_acc &&
            job->saved != NULL && t->g.layout == CC_NCHW;
 }
 

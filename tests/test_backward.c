@@ -300,11 +300,12 @@ static void check_pool_case(const pool_case *pc, cc_layout layout, uint64_t seed
     free(x);
 }
 
-/* Every case on the scalar path and, where the CPU has it, on AVX-512's. */
+/* Every case on the scalar path and, where the CPU has them, on AVX2's and
+ * AVX-512's. */
 static void test_pool_backward(void **state)
 {
     (void)state;
-    const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX512};
+    const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX2, CC__ISA_AVX512};
     for (size_t a = 0; a < ARRAY_LEN(isas); a++) {
         cc__set_isa_cap(isas[a]);
         if (cc__cpu_isa() == isas[a])
@@ -343,7 +344,7 @@ static void test_pool_max_ties(void **state)
     const float want2[4] = {0, 0, 3, 0};
     assert_memory_equal(dx2, want2, sizeof want2);
     /* One NaN in each cell of a 2x2 window in turn, and ties: on the scalar
-     * path and, where the CPU has it, on AVX-512's. Windows (a b; c d):
+     * path and, where the CPU has them, on AVX2's and AVX-512's. Windows (a b; c d):
      * (N 9; 9 9) (1 N; 9 9) (1 2; N 9) (1 2; 0 N) (4 4; 4 4) (1 3; 3 2). */
     const cc__dims in4 = {1, 1, 2, 12};
     const float x4[24] = {NAN, 9, 1, NAN, 1, 2, 1, 2, 4, 4, 1, 3,
@@ -351,7 +352,7 @@ static void test_pool_max_ties(void **state)
     const float dy4[6] = {1, 2, 3, 4, 5, 6};
     const float want4[24] = {1, 0, 0, 2, 0, 0, 0, 0, 5, 0, 0, 6,
                              0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 0};
-    const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX512};
+    const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX2, CC__ISA_AVX512};
     for (size_t a = 0; a < ARRAY_LEN(isas); a++) {
         cc__set_isa_cap(isas[a]);
         float dx4[24];

@@ -44,6 +44,9 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
  * AVX-512 (backward_pool_avx512.c): only when the CPU has it. */
 void cc__max2x2_plane_backward_avx512(int h, int w, int oh, int ow, const float *x_plane,
                                       const float *dy_plane, float *dx_plane, bool accumulate);
+/* The same with AVX2 (backward_pool_avx2.c): only when the CPU has it. */
+void cc__max2x2_plane_backward_avx2(int h, int w, int oh, int ow, const float *x_plane,
+                                    const float *dy_plane, float *dx_plane, bool accumulate);
 /* Global pooling: dy is [n][c]. Max: to the first maximum of the plane
  * (the last NaN), found from `input`; average: dy / (h * w) to every cell
  * (`input` may be NULL). */

@@ -275,6 +275,11 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
                                              dy + u * out_plane, dx + u * in_plane,
                                              accumulate);
         });
+    } else if (tiled && g.is_max && cc__cpu_isa() == CC__ISA_AVX2) {
+        CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
+            cc__max2x2_plane_backward_avx2(in->h, in->w, g.oh, g.ow, input + u * in_plane,
+                                           dy + u * out_plane, dx + u * in_plane, accumulate);
+        });
     } else if (tiled && !g.is_max) {
         CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
             avg2x2_plane_backward(in->h, in->w, g.oh, g.ow, dy + u * out_plane,

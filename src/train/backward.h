@@ -37,16 +37,16 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
                        const float *input, const float *dy, float *dx, bool accumulate,
                        int threads);
 
-/* Max pooling's backward for 2x2 windows at stride 2, all inside the
- * plane (2 oh <= h, 2 ow <= w), on one NCHW plane [h][w]: dy_plane
- * [oh][ow] to each window's maximum, as cc__pool_backward, written into
- * dx_plane (the cells in no window zeroed) or added to it when accumulate.
- * AVX-512 (backward_pool_avx512.c): only when the CPU has it. */
-void cc__max2x2_plane_backward_avx512(int h, int w, int oh, int ow, const float *x_plane,
-                                      const float *dy_plane, float *dx_plane, bool accumulate);
-/* The same with AVX2 (backward_pool_avx2.c): only when the CPU has it. */
-void cc__max2x2_plane_backward_avx2(int h, int w, int oh, int ow, const float *x_plane,
-                                    const float *dy_plane, float *dx_plane, bool accumulate);
+/* Max pooling's backward for 2x2 windows at stride 2 over one pair of NCHW
+ * input rows x0 and x1 (the windows [0, n), all inside the input): dy[n]
+ * to each window's maximum, as cc__pool_backward, written into the
+ * gradient rows d0 and d1 (cells [0, 2n); the rest is the caller's) or
+ * added to them when accumulate. AVX-512 (backward_pool_avx512.c) and AVX2
+ * (backward_pool_avx2.c): only when the CPU has them. */
+void cc__max2x2_rows_avx512(const float *x0, const float *x1, const float *dy, float *d0,
+                            float *d1, int n, bool accumulate);
+void cc__max2x2_rows_avx2(const float *x0, const float *x1, const float *dy, float *d0,
+                          float *d1, int n, bool accumulate);
 /* Global pooling: dy is [n][c]. Max: to the first maximum of the plane
  * (the last NaN), found from `input`; average: dy / (h * w) to every cell
  * (`input` may be NULL). */

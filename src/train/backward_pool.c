@@ -142,28 +142,63 @@ static void zero_rows(float *dst, size_t stride, size_t rows, size_t len)
         memset(dst + r * stride, 0, len * sizeof(float));
 }
 
-/* An average plane of 2x2 windows at stride 2, all inside the input (no
- * padding: each divisor is 4): each output's quarter to its four cells,
- * written (the cells in no window zeroed) or added when accumulate. The
- * general loop, a window at a time with its divisor, took 8% of a LeNet-5
- * training step. */
-static void avg2x2_plane_backward(int h, int w, int oh, int ow, const float *dy_plane,
-                                  float *dx_plane, bool accumulate)
+/* One pair of rows of a 2x2 stride-2 pooling's backward: see
+ * cc__max2x2_rows_avx512 (x0 and x1 may be NULL for an average). */
+typedef void (*rows_2x2)(const float *x0, const float *x1, const float *dy, float *d0,
+                         float *d1, int n, bool accumulate);
+
+/* An average's pair of rows: each output's quarter (no padding: every
+ * divisor is 4) to its four cells. */
+static void avg2x2_rows(const float *x0, const float *x1, const float *dy, float *d0, float *d1,
+                        int n, bool accumulate)
+{
+    (void)x0;
+    (void)x1;
+    for (size_t x = 0; x < 2 * (size_t)n; x++) {
+        const float share = dy[x / 2] / 4.0f;
+        d0[x] = accumulate ? d0[x] + share : share;
+        d1[x] = accumulate ? d1[x] + share : share;
+    }
+}
+
+/* A plane of 2x2 windows at stride 2, all inside the input, a pair of rows
+ * at a time; without accumulate, the cells in no window are zeroed. The
+ * general loops, a window at a time with its divisor (and a zeroing pass
+ * first), took 8% of a LeNet-5 training step for the averages and 8-10% of
+ * a LeNet one for the maxima. */
+static void tiled_2x2_plane(int h, int w, int oh, int ow, const float *x_plane,
+                            const float *dy_plane, float *dx_plane, bool accumulate,
+                            rows_2x2 rows)
 {
     const size_t width = (size_t)w, covered = 2 * (size_t)ow;
     for (int oy = 0; oy < oh; oy++) {
-        float *d0 = dx_plane + 2 * (size_t)oy * width, *d1 = d0 + width;
-        const float *dy_row = dy_plane + (size_t)oy * (size_t)ow;
-        for (size_t x = 0; x < covered; x++) {
-            const float share = dy_row[x / 2] / 4.0f;
-            d0[x] = accumulate ? d0[x] + share : share;
-            d1[x] = accumulate ? d1[x] + share : share;
-        }
+        const size_t top = 2 * (size_t)oy * width;
+        float *d0 = dx_plane + top, *d1 = d0 + width;
+        rows(x_plane != NULL ? x_plane + top : NULL,
+             x_plane != NULL ? x_plane + top + width : NULL, dy_plane + (size_t)oy * (size_t)ow,
+             d0, d1, ow, accumulate);
         for (size_t x = covered; x < width && !accumulate; x++)
             d0[x] = d1[x] = 0.0f;
     }
     if (!accumulate && 2 * oh < h)
         zero_rows(dx_plane + 2 * (size_t)oh * width, 0, 1, (size_t)(h - 2 * oh) * width);
+}
+
+/* The row function for a 2x2 stride-2 pooling on this CPU, or NULL: max
+ * pooling without AVX2 takes the general path. */
+static rows_2x2 tiled_rows(bool is_max)
+{
+    if (!is_max)
+        return avg2x2_rows;
+    switch (cc__cpu_isa()) {
+    case CC__ISA_AVX512:
+        return cc__max2x2_rows_avx512;
+    case CC__ISA_AVX2:
+        return cc__max2x2_rows_avx2;
+    case CC__ISA_SCALAR:
+        break;
+    }
+    return NULL;
 }
 
 /* A max plane: the windows inside the input by rows (max_row_interior),
@@ -268,22 +303,12 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
     const size_t window = (size_t)g.kh * (size_t)g.kw;
     const int nt = cc__layer_threads(threads, cc__dims_count(in) +
                                                   (size_t)in->n * c * out_plane * window);
-    const bool tiled = layout == CC_NCHW && tiled_2x2(&g, in->h, in->w);
-    if (tiled && g.is_max && cc__cpu_isa() == CC__ISA_AVX512) {
+    const rows_2x2 rows =
+        layout == CC_NCHW && tiled_2x2(&g, in->h, in->w) ? tiled_rows(g.is_max) : NULL;
+    if (rows != NULL) {
         CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
-            cc__max2x2_plane_backward_avx512(in->h, in->w, g.oh, g.ow, input + u * in_plane,
-                                             dy + u * out_plane, dx + u * in_plane,
-                                             accumulate);
-        });
-    } else if (tiled && g.is_max && cc__cpu_isa() == CC__ISA_AVX2) {
-        CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
-            cc__max2x2_plane_backward_avx2(in->h, in->w, g.oh, g.ow, input + u * in_plane,
-                                           dy + u * out_plane, dx + u * in_plane, accumulate);
-        });
-    } else if (tiled && !g.is_max) {
-        CC__LAYER_FOR(u, (size_t)in->n * c, nt, {
-            avg2x2_plane_backward(in->h, in->w, g.oh, g.ow, dy + u * out_plane,
-                                  dx + u * in_plane, accumulate);
+            tiled_2x2_plane(in->h, in->w, g.oh, g.ow, input == NULL ? NULL : input + u * in_plane,
+                            dy + u * out_plane, dx + u * in_plane, accumulate, rows);
         });
     } else if (layout == CC_NCHW) {
         CC__LAYER_FOR(u, (size_t)in->n * c, nt, {

@@ -6,7 +6,6 @@
  * cells back in place (0-7 and 8-15). Compiled with -mavx2 -mfma (its
  * name); called only when the CPU has them. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "backward.h"
 
@@ -30,9 +29,9 @@ static inline void put(float *p, __m256i lanes, __m256 v, bool accumulate)
     _mm256_maskstore_ps(p, lanes, v);
 }
 
-/* Windows [0, n) of one row pair, as backward_pool_avx512.c's row_pair. */
-static void row_pair(const float *x0, const float *x1, const float *dy, float *d0, float *d1,
-                     int n, bool accumulate)
+/* Windows [0, n) of one row pair, as cc__max2x2_rows_avx512. */
+void cc__max2x2_rows_avx2(const float *x0, const float *x1, const float *dy, float *d0,
+                          float *d1, int n, bool accumulate)
 {
     for (int j = 0; j < n; j += 8) {
         const int windows = n - j < 8 ? n - j : 8;
@@ -63,23 +62,4 @@ static void row_pair(const float *x0, const float *x1, const float *dy, float *d
         put(d1 + at, first, _mm256_unpacklo_ps(gc, gd), accumulate);
         put(d1 + at + 8, second, _mm256_unpackhi_ps(gc, gd), accumulate);
     }
-}
-
-void cc__max2x2_plane_backward_avx2(int h, int w, int oh, int ow, const float *x_plane,
-                                    const float *dy_plane, float *dx_plane, bool accumulate)
-{
-    const size_t width = (size_t)w, covered = 2 * (size_t)ow;
-    for (int oy = 0; oy < oh; oy++) {
-        const size_t top = 2 * (size_t)oy * width;
-        float *d0 = dx_plane + top, *d1 = d0 + width;
-        row_pair(x_plane + top, x_plane + top + width, dy_plane + (size_t)oy * (size_t)ow, d0,
-                 d1, ow, accumulate);
-        if (!accumulate && covered < width) {
-            memset(d0 + covered, 0, (width - covered) * sizeof(float));
-            memset(d1 + covered, 0, (width - covered) * sizeof(float));
-        }
-    }
-    if (!accumulate && 2 * oh < h)
-        memset(dx_plane + 2 * (size_t)oh * width, 0,
-               (size_t)(h - 2 * oh) * width * sizeof(float));
 }

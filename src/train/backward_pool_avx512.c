@@ -8,7 +8,6 @@
  * at a time, the winner by selects) took 8-10% of a LeNet training step.
  * Compiled with -mavx512f (its name); called only when the CPU has it. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "backward.h"
 
@@ -29,8 +28,8 @@ static inline void put(float *p, __mmask16 lanes, __m512 v, bool accumulate)
 /* Windows [0, n) of one row pair: x0/x1 the input rows, d0/d1 their
  * gradients (written, or added to when accumulate), dy the row of output
  * gradients. */
-static void row_pair(const float *x0, const float *x1, const float *dy, float *d0, float *d1,
-                     int n, bool accumulate)
+void cc__max2x2_rows_avx512(const float *x0, const float *x1, const float *dy, float *d0,
+                            float *d1, int n, bool accumulate)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -66,23 +65,4 @@ static void row_pair(const float *x0, const float *x1, const float *dy, float *d
         put(d1 + at, first, _mm512_permutex2var_ps(gc, low, gd), accumulate);
         put(d1 + at + 16, second, _mm512_permutex2var_ps(gc, high, gd), accumulate);
     }
-}
-
-void cc__max2x2_plane_backward_avx512(int h, int w, int oh, int ow, const float *x_plane,
-                                      const float *dy_plane, float *dx_plane, bool accumulate)
-{
-    const size_t width = (size_t)w, covered = 2 * (size_t)ow;
-    for (int oy = 0; oy < oh; oy++) {
-        const size_t top = 2 * (size_t)oy * width;
-        float *d0 = dx_plane + top, *d1 = d0 + width;
-        row_pair(x_plane + top, x_plane + top + width, dy_plane + (size_t)oy * (size_t)ow, d0,
-                 d1, ow, accumulate);
-        if (!accumulate && covered < width) {
-            memset(d0 + covered, 0, (width - covered) * sizeof(float));
-            memset(d1 + covered, 0, (width - covered) * sizeof(float));
-        }
-    }
-    if (!accumulate && 2 * oh < h)
-        memset(dx_plane + 2 * (size_t)oh * width, 0,
-               (size_t)(h - 2 * oh) * width * sizeof(float));
 }

@@ -55,19 +55,25 @@ static cc_status add_tensors_or_pop(cc_net *net, cc_status status)
     return status;
 }
 
-static cc_status conv_geometry(const cc_net *net, cc_node input, const cc_net_conv_params *p,
-                               cc__conv_geom *g)
+cc_conv2d_params cc__net_conv2d_params(const cc_net_conv_params *p, const cc__dims *in,
+                                       int batch, cc_layout layout, cc_act act)
 {
-    const cc__dims *in = dims_of(net, input);
-    const cc_conv2d_params full = {
-        .batch = in->n, .in_channels = in->c, .in_h = in->h, .in_w = in->w,
+    return (cc_conv2d_params){
+        .batch = batch, .in_channels = in->c, .in_h = in->h, .in_w = in->w,
         .out_channels = p->out_channels, .kernel_h = p->kernel_h, .kernel_w = p->kernel_w,
         .stride_h = p->stride_h, .stride_w = p->stride_w,
         .pad_top = p->pad_top, .pad_bottom = p->pad_bottom,
         .pad_left = p->pad_left, .pad_right = p->pad_right,
         .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
-        .groups = p->groups, .layout = net->layout, .activation = CC_ACT_NONE,
+        .groups = p->groups, .layout = layout, .activation = act,
     };
+}
+
+static cc_status conv_geometry(const cc_net *net, cc_node input, const cc_net_conv_params *p,
+                               cc__conv_geom *g)
+{
+    const cc__dims *in = dims_of(net, input);
+    const cc_conv2d_params full = cc__net_conv2d_params(p, in, in->n, net->layout, CC_ACT_NONE);
     CC__NET_TRY(cc__conv_geom_init(&full, g));
     return cc__conv_check_algo(g, p->algo);
 }

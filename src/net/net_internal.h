@@ -137,6 +137,11 @@ cc_status cc__net_append(cc_net *net, cc__node_kind kind, const char *name, cons
  * caller removes the node with cc__net_pop. */
 cc_status cc__net_add_tensor(cc_net *net, const char *suffix, cc__tensor_role role, int rank,
                              const int *shape, size_t fan_in, size_t fan_out);
+/* The cc_conv2d_params of a conv layer: its parameters p on an input of
+ * dims `in` (but `batch` images), in `layout`, with activation `act`
+ * (layers_add.c; for the builder's checks, the packing and training). */
+cc_conv2d_params cc__net_conv2d_params(const cc_net_conv_params *p, const cc__dims *in,
+                                       int batch, cc_layout layout, cc_act act);
 /* Removes the last node and its tensors (undoing a failed add). */
 void cc__net_pop(cc_net *net);
 /* Frees what a build made and marks the network unbuilt. */

@@ -64,16 +64,7 @@ static cc_conv2d_params conv_params(const cc_net *net, const cc__plan *plan, int
 {
     const cc__node *x = &net->nodes[node];
     const cc__dims *in = &net->nodes[x->inputs[0]].out;
-    const cc_net_conv_params *p = &x->u.conv;
-    return (cc_conv2d_params){
-        .batch = in->n, .in_channels = in->c, .in_h = in->h, .in_w = in->w,
-        .out_channels = p->out_channels, .kernel_h = p->kernel_h, .kernel_w = p->kernel_w,
-        .stride_h = p->stride_h, .stride_w = p->stride_w,
-        .pad_top = p->pad_top, .pad_bottom = p->pad_bottom,
-        .pad_left = p->pad_left, .pad_right = p->pad_right,
-        .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
-        .groups = p->groups, .layout = net->layout, .activation = conv_act(plan, node),
-    };
+    return cc__net_conv2d_params(&x->u.conv, in, in->n, net->layout, conv_act(plan, node));
 }
 
 /* Scales each output channel's filter and rewrites the bias (see the top). */

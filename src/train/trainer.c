@@ -80,16 +80,8 @@ static cc_status conv_plan(cc_trainer *t, int i)
     const cc_net *net = t->net;
     const cc__node *x = &net->nodes[i];
     const cc__dims *in = &net->nodes[x->inputs[0]].out;
-    const cc_net_conv_params *p = &x->u.conv;
-    const cc_conv2d_params params = {
-        .batch = t->batch, .in_channels = in->c, .in_h = in->h, .in_w = in->w,
-        .out_channels = p->out_channels, .kernel_h = p->kernel_h, .kernel_w = p->kernel_w,
-        .stride_h = p->stride_h, .stride_w = p->stride_w,
-        .pad_top = p->pad_top, .pad_bottom = p->pad_bottom,
-        .pad_left = p->pad_left, .pad_right = p->pad_right,
-        .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
-        .groups = p->groups, .layout = net->layout, .activation = CC_ACT_NONE,
-    };
+    const cc_conv2d_params params =
+        cc__net_conv2d_params(&x->u.conv, in, t->batch, net->layout, CC_ACT_NONE);
     cc__conv_geom g;
     CC__NET_TRY(cc__conv_geom_init(&params, &g));
     return cc__conv_train_init(&g, t->threads, &t->conv[i]);

@@ -276,6 +276,26 @@ static void strides_of(int rank, const int64_t *dims, size_t *strides)
     }
 }
 
+/* Fills c (made with its dims) from in: the element at index idx of c is
+ * in's element first + sum over d of idx[d] * steps[d] (steps in elements,
+ * negative for a reversed slice): a transpose or a slice of a constant. */
+static void gather_strided(const cc__onnx_const *in, int64_t first, const int64_t *steps,
+                           cc__onnx_const *c)
+{
+    int64_t idx[CC__ONNX_MAX_RANK] = {0};
+    for (size_t k = 0; k < c->count; k++) {
+        int64_t from = first;
+        for (int d = 0; d < c->rank; d++)
+            from += idx[d] * steps[d];
+        if (c->elem == CC__ONNX_FLOAT)
+            c->f[k] = in->f[from];
+        else
+            c->i[k] = in->i[from];
+        for (int d = c->rank - 1; d >= 0 && ++idx[d] == c->dims[d]; d--)
+            idx[d] = 0;
+    }
+}
+
 /* out[idx] = in[permuted idx], over every element, any rank. */
 static cc_status transpose_const(cc__onnx_ctx *ctx, const cc__onnx_const *in,
                                  const int64_t *perm, size_t n)
@@ -283,7 +303,7 @@ static cc_status transpose_const(cc__onnx_ctx *ctx, const cc__onnx_const *in,
     const int rank = in->rank;
     if (perm != NULL && n != (size_t)rank)
         return cc__onnx_bad(ctx, "perm has %zu values for rank %d", n, rank);
-    int64_t p[CC__ONNX_MAX_RANK], dims[CC__ONNX_MAX_RANK];
+    int64_t p[CC__ONNX_MAX_RANK], dims[CC__ONNX_MAX_RANK] = {0};
     bool seen[CC__ONNX_MAX_RANK] = {false};
     for (int d = 0; d < rank; d++) {
         p[d] = perm != NULL ? perm[d] : rank - 1 - d;
@@ -296,18 +316,10 @@ static cc_status transpose_const(cc__onnx_ctx *ctx, const cc__onnx_const *in,
     strides_of(rank, in->dims, in_strides);
     cc__onnx_const c;
     CC__TRY_ONNX(cc__onnx_const_make(in->elem, rank, dims, &c));
-    int64_t idx[CC__ONNX_MAX_RANK] = {0};
-    for (size_t k = 0; k < c.count; k++) {
-        size_t from = 0;
-        for (int d = 0; d < rank; d++)
-            from += (size_t)idx[d] * in_strides[p[d]];
-        if (c.elem == CC__ONNX_FLOAT)
-            c.f[k] = in->f[from];
-        else
-            c.i[k] = in->i[from];
-        for (int d = rank - 1; d >= 0 && ++idx[d] == dims[d]; d--)
-            idx[d] = 0;
-    }
+    int64_t steps[CC__ONNX_MAX_RANK];
+    for (int d = 0; d < rank; d++)
+        steps[d] = (int64_t)in_strides[p[d]];
+    gather_strided(in, 0, steps, &c);
     return output_const(ctx, &c);
 }
 
@@ -588,18 +600,12 @@ static cc_status op_slice(cc__onnx_ctx *ctx)
     strides_of(rank, in->dims, in_strides);
     cc__onnx_const c;
     CC__TRY_ONNX(cc__onnx_const_make(in->elem, rank, dims, &c));
-    int64_t idx[CC__ONNX_MAX_RANK] = {0};
-    for (size_t k = 0; k < c.count; k++) {
-        size_t from = 0;
-        for (int d = 0; d < rank; d++)
-            from += (size_t)(start[d] + idx[d] * step[d]) * in_strides[d];
-        if (c.elem == CC__ONNX_FLOAT)
-            c.f[k] = in->f[from];
-        else
-            c.i[k] = in->i[from];
-        for (int d = rank - 1; d >= 0 && ++idx[d] == dims[d]; d--)
-            idx[d] = 0;
+    int64_t first = 0, steps[CC__ONNX_MAX_RANK];
+    for (int d = 0; d < rank; d++) {
+        first += start[d] * (int64_t)in_strides[d];
+        steps[d] = step[d] * (int64_t)in_strides[d];
     }
+    gather_strided(in, first, steps, &c);
     return output_const(ctx, &c);
 }
 

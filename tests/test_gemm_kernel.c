@@ -98,7 +98,7 @@ static void test_gemm_shapes(void **state)
 {
     (void)state;
     const size_t rows[] = {1, 3, 4, 5, 6, 7, 13};
-    const size_t columns[] = {1, 15, 16, 17, 31, 33, 50, 64, 65, 130};
+    const size_t columns[] = {1, 15, 16, 17, 31, 33, 50, 64, 65, 130, 196};
     const size_t depths[] = {0, 1, 7, 128, 129, 300};
     int cases = 0;
     for (size_t r = 0; r < ARRAY_LEN(rows); r++)

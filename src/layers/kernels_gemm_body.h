@@ -28,66 +28,95 @@
 #endif
 #define GEMM_DEPTH 128
 
-/* rows x GEMM_VECTORS vectors of C over p < depth: rows and the vectors
- * constant where it is inlined, so that the accumulators stay in registers
- * (gcc kept them in memory, stored on every step, in variants with a
- * partial last vector: partial columns go through a padded panel instead). */
-KB_ALWAYS_INLINE void gemm_block_kind(int rows, size_t depth, const float *a, size_t a_rs,
-                                      size_t a_cs, const float *b, size_t ldb, float *c,
-                                      size_t ldc, bool accumulate)
+/* rows x vectors (<= GEMM_VECTORS) vectors of C over p < depth: rows and
+ * vectors constant where it is inlined, so that the accumulators stay in
+ * registers (gcc kept them in memory, stored on every step, in variants
+ * with a partial last vector: partial columns go through a padded panel
+ * instead). */
+KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const float *a,
+                                      size_t a_rs, size_t a_cs, const float *b, size_t ldb,
+                                      float *c, size_t ldc, bool accumulate)
 {
     kvec acc[GEMM_ROWS][GEMM_VECTORS];
     const float *row_a[GEMM_ROWS];
     for (int r = 0; r < rows; r++) {
         row_a[r] = a + (size_t)r * a_rs;
-        for (int v = 0; v < GEMM_VECTORS; v++)
+        for (int v = 0; v < vectors; v++)
             acc[r][v] = accumulate ? kv_load(c + (size_t)r * ldc + (size_t)v * KV) : kv_set1(0.0f);
     }
     for (size_t p = 0; p < depth; p++) {
         kvec bv[GEMM_VECTORS];
-        for (int v = 0; v < GEMM_VECTORS; v++)
+        for (int v = 0; v < vectors; v++)
             bv[v] = kv_load(b + p * ldb + (size_t)v * KV);
         for (int r = 0; r < rows; r++) {
             const kvec av = kv_set1(row_a[r][p * a_cs]);
-            for (int v = 0; v < GEMM_VECTORS; v++)
+            for (int v = 0; v < vectors; v++)
                 acc[r][v] = kv_fma(av, bv[v], acc[r][v]);
         }
     }
     for (int r = 0; r < rows; r++)
-        for (int v = 0; v < GEMM_VECTORS; v++)
+        for (int v = 0; v < vectors; v++)
             kv_store(c + (size_t)r * ldc + (size_t)v * KV, acc[r][v]);
 }
 
-static void gemm_block(int rows, size_t depth, const float *a, size_t a_rs, size_t a_cs,
-                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate)
+/* One instance per block height, for `vectors` vectors. */
+KB_ALWAYS_INLINE void gemm_block_rows(int rows, int vectors, size_t depth, const float *a,
+                                      size_t a_rs, size_t a_cs, const float *b, size_t ldb,
+                                      float *c, size_t ldc, bool accumulate)
 {
     switch (rows) {
     case 1:
-        gemm_block_kind(1, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        gemm_block_kind(1, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         break;
     case 2:
-        gemm_block_kind(2, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        gemm_block_kind(2, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         break;
     case 3:
-        gemm_block_kind(3, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        gemm_block_kind(3, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         break;
 #if GEMM_ROWS > 4
     case 5:
-        gemm_block_kind(5, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        gemm_block_kind(5, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         break;
     case 6:
-        gemm_block_kind(6, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        gemm_block_kind(6, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         break;
 #endif
     default:
-        gemm_block_kind(4, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        gemm_block_kind(4, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         break;
     }
 }
 
-/* The last columns, narrower than a panel: B's rows copied into a panel
- * padded with zeros (once for every row block), each block of C computed
- * in a padded tile and its `width` columns copied out. */
+static void gemm_block(int rows, int vectors, size_t depth, const float *a, size_t a_rs,
+                       size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
+                       bool accumulate)
+{
+    switch (vectors) {
+    case 1:
+        gemm_block_rows(rows, 1, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+#if GEMM_VECTORS > 2
+    case 3:
+        gemm_block_rows(rows, 3, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+#endif
+#if GEMM_VECTORS > 3
+    case 2:
+        gemm_block_rows(rows, 2, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+#endif
+    default:
+        gemm_block_rows(rows, GEMM_VECTORS, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        break;
+    }
+}
+
+/* The last columns, narrower than a panel: B's rows copied into a panel of
+ * the fewest whole vectors that hold them, padded with zeros (once for
+ * every row block), each block of C computed in a padded tile of that
+ * width and its `width` columns copied out. (A 14 x 14 image's 196
+ * columns: three panels and one vector, not a fourth panel of 64.) */
 static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, size_t a_rs,
                         size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
                         bool accumulate)
@@ -95,18 +124,20 @@ static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, si
     enum { PANEL = GEMM_VECTORS * KV };
     float padded[GEMM_DEPTH * PANEL];
     float tile[GEMM_ROWS * PANEL];
+    const int vectors = (int)((width + KV - 1) / KV);
+    const size_t pitch = (size_t)vectors * KV;
     for (size_t p = 0; p < depth; p++) {
-        memcpy(padded + p * PANEL, b + p * ldb, width * sizeof(float));
-        memset(padded + p * PANEL + width, 0, (PANEL - width) * sizeof(float));
+        memcpy(padded + p * pitch, b + p * ldb, width * sizeof(float));
+        memset(padded + p * pitch + width, 0, (pitch - width) * sizeof(float));
     }
     for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
         const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
         for (int r = 0; r < rows && accumulate; r++)
-            memcpy(tile + r * PANEL, c + (i0 + (size_t)r) * ldc, width * sizeof(float));
-        gemm_block(rows, depth, a + i0 * a_rs, a_rs, a_cs, padded, PANEL, tile, PANEL,
+            memcpy(tile + (size_t)r * pitch, c + (i0 + (size_t)r) * ldc, width * sizeof(float));
+        gemm_block(rows, vectors, depth, a + i0 * a_rs, a_rs, a_cs, padded, pitch, tile, pitch,
                    accumulate);
         for (int r = 0; r < rows; r++)
-            memcpy(c + (i0 + (size_t)r) * ldc, tile + r * PANEL, width * sizeof(float));
+            memcpy(c + (i0 + (size_t)r) * ldc, tile + (size_t)r * pitch, width * sizeof(float));
     }
 }
 
@@ -131,7 +162,7 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
             }
             for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
                 const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
-                gemm_block(rows, depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
+                gemm_block(rows, GEMM_VECTORS, depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
                            c + i0 * ldc + j0, ldc, add);
             }
         }

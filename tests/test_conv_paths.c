@@ -381,6 +381,49 @@ static void deterministic_across_runs(void **state)
     cc_set_num_threads(0);
 }
 
+/* Many output channels on images of fewer pixels than a panel of the
+ * unpacked GEMM (ResNet's and GoogLeNet's 7x7 layers): on AVX-512 the GEMM
+ * paths make the pixels the rows of their product (plan.pixel_rows), on
+ * the input itself (1x1) or on the col tile, with K whole or in blocks
+ * (the tiny tile budget), whole groups of 64+ channels or not. */
+static const cc_conv2d_params pixel_rows_shapes[] = {
+    /* batch, in c, h, w, out c, kh, kw, sh, sw, pads t b l r, dilation, groups */
+    {1, 37, 7, 7, 64, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, CC_NCHW, CC_ACT_RELU},
+    {2, 19, 7, 7, 80, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0, 0, CC_NCHW, CC_ACT_NONE},
+    {1, 24, 13, 13, 65, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 0, CC_NCHW, CC_ACT_RELU6},
+    {1, 40, 14, 14, 96, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, CC_NCHW, CC_ACT_NONE},
+    {1, 16, 1, 1, 70, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, CC_NCHW, CC_ACT_NONE},
+    {1, 33, 5, 12, 128, 2, 3, 0, 0, 0, 1, 1, 0, 0, 0, 0, CC_NCHW, CC_ACT_RELU},
+    {2, 10, 7, 7, 136, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0, 2, CC_NCHW, CC_ACT_NONE},
+};
+
+static void pixel_rows_products(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 29);
+    const size_t budgets[] = {0, 2048};
+    for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+        cc__set_tile_budget_bytes(budgets[b]);
+        for (size_t i = 0; i < sizeof pixel_rows_shapes / sizeof pixel_rows_shapes[0]; i++) {
+            const cc_conv2d_params *p = &pixel_rows_shapes[i];
+            const size_t w_count = tst_conv_sizes(p).weights;
+            float *weights = calloc(w_count, sizeof(float));
+            assert_non_null(weights);
+            cc_conv2d *op = NULL;
+            assert_int_equal(cc_conv2d_create(p, CC_ALGO_IM2COL, weights, NULL, &op), CC_OK);
+            assert_int_equal(op->plan.pixel_rows, cc__gemm_unpacked_wanted());
+            cc_conv2d_destroy(op);
+            free(weights);
+            char what[64];
+            snprintf(what, sizeof what, "pixel-rows shape %zu, budget %zu", i, budgets[b]);
+            check_all_paths(*p, &rng, false, what);
+            check_all_paths(*p, &rng, true, what);
+        }
+    }
+    cc__set_tile_budget_bytes(0);
+}
+
 /* act(conv + bias + residual) through the network's entry points, with a
  * workspace the caller owns, against the reference without activation
  * followed by the add and activation in double. */
@@ -465,6 +508,7 @@ static int run_group(void)
         cmocka_unit_test(split_gemm_calls),
         cmocka_unit_test(deterministic_across_runs),
         cmocka_unit_test(fused_residual_with_external_workspace),
+        cmocka_unit_test(pixel_rows_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,10 @@ typedef struct {
     size_t tiles;       /* tiles per image (NCHW) or per batch (NHWC), per group */
     size_t units;       /* total units of the layer */
     bool copy_free;     /* 1x1 stride 1: the input is the operand, no col */
-    size_t tile_bytes;  /* workspace of one thread; 0 when copy_free */
+    bool pixel_rows;    /* NCHW, fewer pixels than a panel of the unpacked kernel:
+                         * pixels as the rows of the product (gemm_conv.c) */
+    size_t tile_bytes;  /* workspace of one thread: the col tile (none when
+                         * copy_free), then with pixel_rows the product's tile */
 } cc__gemm_plan;
 
 /* How the Winograd path cuts a layer: F(m x m, 3x3) output tiles over the

@@ -22,12 +22,25 @@ void cc__sgemm_trans(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, c
 /* gemm_unpacked.c: whether the conv GEMM paths run their products on
  * cc__gemm_unpacked (CPUs with AVX-512) rather than OpenBLAS. */
 bool cc__gemm_unpacked_wanted(void);
-/* C[m x n] = A[m x k] * B[k x n] (+ C when accumulate), row-major, on
- * colconv's unpacked kernel, over `threads` threads (one inside an OpenMP
- * parallel region). Only where cc__gemm_unpacked_wanted(). */
-void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda,
+/* C[m x n] = A[m x k] * B[k x n] (+ C when accumulate), B and C row-major,
+ * A(i, p) = a[i a_rs + p a_cs] (A row-major: a_rs = lda, a_cs = 1; read
+ * transposed in place: a_rs = 1, a_cs = lda), on colconv's unpacked
+ * kernel, over `threads` threads (one inside an OpenMP parallel region).
+ * Correct on every ISA; faster than OpenBLAS where
+ * cc__gemm_unpacked_wanted(). */
+void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
                        int threads);
+
+/* The same with B in panels of GEMM_PANEL_COLUMNS columns: panel q, columns
+ * [64 q, 64 q + w) with w = min(64, n - 64 q), is rows [k0, k0 + k) of a
+ * [k_total][w] row-major block at b_panels + 64 q k_total; each streams
+ * from memory as one run of floats (weights packed once, read with no
+ * stride). Threads take whole panels. */
+#define GEMM_PANEL_COLUMNS 64
+void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
+                              size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
+                              bool accumulate, float *c, size_t ldc, int threads);
 
 /* y[m] = A[m x n] * x[n] + beta * y (row-major A). */
 void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x,

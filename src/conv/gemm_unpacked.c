@@ -11,7 +11,7 @@
 #include "gemm.h"
 
 /* Columns of the kernel's panel on AVX-512, and rows of its blocks. */
-#define PANEL_COLUMNS 64
+#define PANEL_COLUMNS GEMM_PANEL_COLUMNS
 #define BLOCK_ROWS 6
 
 bool cc__gemm_unpacked_wanted(void) { return cc__cpu_isa() == CC__ISA_AVX512; }
@@ -23,13 +23,13 @@ static size_t share(size_t total, size_t unit, int parts, int part)
     return begin < total ? begin : total;
 }
 
-void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda,
+void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
                        int threads)
 {
     const cc__layer_kernels *kernels = cc__layer_kernels_get();
     if (threads <= 1 || omp_in_parallel()) {
-        kernels->gemm(m, n, k, a, lda, 1, b, ldb, c, ldc, accumulate);
+        kernels->gemm(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         return;
     }
     const bool by_columns = n >= 2 * PANEL_COLUMNS;
@@ -41,10 +41,26 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda,
         const size_t begin = share(total, unit, parts, part);
         const size_t end = share(total, unit, parts, part + 1);
         if (end > begin && by_columns)
-            kernels->gemm(m, end - begin, k, a, lda, 1, b + begin, ldb, c + begin, ldc,
+            kernels->gemm(m, end - begin, k, a, a_rs, a_cs, b + begin, ldb, c + begin, ldc,
                           accumulate);
         else if (end > begin)
-            kernels->gemm(end - begin, n, k, a + begin * lda, lda, 1, b, ldb, c + begin * ldc,
-                          ldc, accumulate);
+            kernels->gemm(end - begin, n, k, a + begin * a_rs, a_rs, a_cs, b, ldb,
+                          c + begin * ldc, ldc, accumulate);
+    }
+}
+
+void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
+                              size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
+                              bool accumulate, float *c, size_t ldc, int threads)
+{
+    const cc__layer_kernels *kernels = cc__layer_kernels_get();
+    const size_t panels = (n + PANEL_COLUMNS - 1) / PANEL_COLUMNS;
+    const int team = threads > 1 && !omp_in_parallel() ? threads : 1;
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
+    for (size_t q = 0; q < panels; q++) {
+        const size_t j0 = q * PANEL_COLUMNS;
+        const size_t width = n - j0 < PANEL_COLUMNS ? n - j0 : PANEL_COLUMNS;
+        const float *b = b_panels + j0 * k_total + k0 * width;
+        kernels->gemm(m, width, k, a, a_rs, a_cs, b, width, c + j0, ldc, accumulate);
     }
 }

@@ -4,7 +4,8 @@
  * 230-240 GFLOP/s on one Zen 5 core where OpenBLAS reaches 100-118 on the
  * same products (50x64x500 to 256x256x256, operands in cache). On several
  * threads each takes a share of C's columns, in whole 64-column panels, or
- * of its rows when there are too few columns for that. */
+ * of its rows, whichever leaves the busiest thread the least work (a 14x14
+ * image's 196 columns make panels of 64, 64, 64 and 4: rows then). */
 #include <omp.h>
 
 #include "../layers/kernels.h"
@@ -13,6 +14,7 @@
 /* Columns of the kernel's panel on AVX-512, and rows of its blocks. */
 #define PANEL_COLUMNS GEMM_PANEL_COLUMNS
 #define BLOCK_ROWS 6
+#define VECTOR_COLUMNS 16
 
 bool cc__gemm_unpacked_wanted(void) { return cc__cpu_isa() == CC__ISA_AVX512; }
 
@@ -21,6 +23,34 @@ static size_t share(size_t total, size_t unit, int parts, int part)
     const size_t units = (total + unit - 1) / unit;
     const size_t begin = units * (size_t)part / (size_t)parts * unit;
     return begin < total ? begin : total;
+}
+
+static size_t round_up(size_t x, size_t unit) { return (x + unit - 1) / unit * unit; }
+
+/* The largest share of the kernel's work (C's rows x columns as it
+ * computes them: blocks of BLOCK_ROWS rows, whole vectors of columns) that
+ * one of `parts` threads gets when they split the columns in panels, or
+ * the rows in blocks. */
+static size_t column_split_work(size_t m, size_t n, int parts)
+{
+    size_t most = 0;
+    for (int part = 0; part < parts; part++) {
+        const size_t width = share(n, PANEL_COLUMNS, parts, part + 1) -
+                             share(n, PANEL_COLUMNS, parts, part);
+        const size_t work = round_up(width, VECTOR_COLUMNS);
+        most = work > most ? work : most;
+    }
+    return round_up(m, BLOCK_ROWS) * most;
+}
+
+static size_t row_split_work(size_t m, size_t n, int parts)
+{
+    size_t most = 0;
+    for (int part = 0; part < parts; part++) {
+        const size_t rows = share(m, BLOCK_ROWS, parts, part + 1) - share(m, BLOCK_ROWS, parts, part);
+        most = rows > most ? rows : most;
+    }
+    return round_up(most, BLOCK_ROWS) * round_up(n, VECTOR_COLUMNS);
 }
 
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
@@ -32,7 +62,8 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
         kernels->gemm(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
         return;
     }
-    const bool by_columns = n >= 2 * PANEL_COLUMNS;
+    const bool by_columns =
+        column_split_work(m, n, threads) <= row_split_work(m, n, threads);
 #pragma omp parallel num_threads(threads)
     {
         const int parts = omp_get_num_threads(), part = omp_get_thread_num();

@@ -78,29 +78,21 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
     }
 }
 
-/* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
- * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV]; when `last`, plus
- * the bias (per row, may be NULL) and the residual (laid out as out, may
- * be NULL), and through the activation. nv, the
- * vectors of the tile (a constant at each call), is DB_ROWS_W, or 1 for a
- * panel of at most DV pixels (the last of a small plane: 7x7's 49 pixels
- * fill 49 of 56 lanes rather than 49 of 64). */
-DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *panel, int kn,
-                          float *out, ptrdiff_t ld, int rows, int count, bool first,
-                          bool last, const float *bias, const float *residual, int nv)
+/* The register tile alone: tile[M][NR] = (zero ? 0 : tile) + w[kn][M] x
+ * panel[kn][nv*DV], nv (1 or DB_ROWS_W) a constant where it is inlined.
+ * With the edge cases of db_pw_tile in the same function, gcc kept the
+ * accumulators on the stack, loaded and stored around every FMA (the
+ * Winograd products ran at 45% of the FMA peak on a Zen 5); here they stay
+ * in registers. */
+DB_INLINE void db_pw_core(const float *w, const float *panel, int kn, float *tile, bool zero,
+                          int nv)
 {
     dvec acc[DB_ROWS_M][DB_ROWS_W];
 #pragma GCC unroll 16
     for (int r = 0; r < DB_ROWS_M; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) {
-            const int lanes = db_pw_lanes(count, v);
-            const float *o = out + r * ld + v * DV;
-            if (first || r >= rows || lanes == 0)
-                acc[r][v] = dv_zero();
-            else
-                acc[r][v] = lanes == DV ? dv_load(o) : dv_load_n(o, lanes);
-        }
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = zero ? dv_zero() : dv_load(tile + r * DB_PW_NR + v * DV);
 #pragma GCC unroll 4
     for (int t = 0; t < kn; t++) {
         const float *wt = w + (size_t)t * DB_ROWS_M;
@@ -118,14 +110,52 @@ DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *
         }
     }
 #pragma GCC unroll 16
-    for (int r = 0; r < DB_ROWS_M; r++) {
-        if (r >= rows)
-            break;
+    for (int r = 0; r < DB_ROWS_M; r++)
 #pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            dv_store(tile + r * DB_PW_NR + v * DV, acc[r][v]);
+}
+
+static __attribute__((noinline)) void db_pw_core_wide(const float *w, const float *panel, int kn,
+                                                      float *tile, bool zero)
+{
+    db_pw_core(w, panel, kn, tile, zero, DB_ROWS_W);
+}
+
+static __attribute__((noinline)) void db_pw_core_narrow(const float *w, const float *panel,
+                                                        int kn, float *tile, bool zero)
+{
+    db_pw_core(w, panel, kn, tile, zero, 1);
+}
+
+/* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
+ * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV]; when `last`, plus
+ * the bias (per row, may be NULL) and the residual (laid out as out, may
+ * be NULL), and through the activation. nv is DB_ROWS_W, or 1 for a panel
+ * of at most DV pixels (the last of a small plane: 7x7's 49 pixels fill
+ * 49 of 56 lanes rather than 49 of 64). The sums go through a tile on the
+ * stack (db_pw_core); the rows and lanes outside the output stay there. */
+DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *panel, int kn,
+                          float *out, ptrdiff_t ld, int rows, int count, bool first,
+                          bool last, const float *bias, const float *residual, int nv)
+{
+    float tile[DB_ROWS_M * DB_PW_NR] __attribute__((aligned(64)));
+    for (int r = 0; r < DB_ROWS_M && !first; r++)
+        for (int v = 0; v < nv; v++) {
+            const int lanes = r < rows ? db_pw_lanes(count, v) : 0;
+            const float *o = out + r * ld + v * DV;
+            dv_store(tile + r * DB_PW_NR + v * DV,
+                     lanes == DV ? dv_load(o) : lanes == 0 ? dv_zero() : dv_load_n(o, lanes));
+        }
+    if (nv == 1)
+        db_pw_core_narrow(w, panel, kn, tile, first);
+    else
+        db_pw_core_wide(w, panel, kn, tile, first);
+    for (int r = 0; r < rows; r++)
         for (int v = 0; v < nv; v++) {
             const int lanes = db_pw_lanes(count, v);
             float *o = out + r * ld + v * DV;
-            dvec value = acc[r][v];
+            dvec value = dv_load(tile + r * DB_PW_NR + v * DV);
             if (lanes == 0)
                 break;
             if (!last) {
@@ -143,7 +173,6 @@ DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *
             }
             db_store_act(o, value, lanes, j->g->act);
         }
-    }
 }
 
 void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int mb_hi,
@@ -155,13 +184,17 @@ void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int
     const float *in = j->input + n * j->in_n + (ptrdiff_t)group * g->cg * j->in_c;
     const size_t oc_group = (size_t)group * g->ocg;
     float *out = j->output + n * j->out_n + (ptrdiff_t)oc_group * j->out_c;
-    for (size_t k0 = 0; k0 < cg; k0 += DB_PW_KC) {
-        const int kn = (int)(cg - k0 < DB_PW_KC ? cg - k0 : DB_PW_KC);
+    /* K in equal blocks of at most KC (256 channels: 4 x 64, not 3 x 85 and
+     * a block of 1 that loads and stores the whole tile for one step). */
+    const size_t k_blocks = (cg + DB_PW_KC - 1) / DB_PW_KC;
+    const size_t kc = (cg + k_blocks - 1) / k_blocks;
+    for (size_t k0 = 0; k0 < cg; k0 += kc) {
+        const int kn = (int)(cg - k0 < kc ? cg - k0 : kc);
         const bool first = k0 == 0, last = k0 + (size_t)kn == cg;
         for (size_t p0 = p_lo; p0 < p_hi; p0 += DB_PW_NR) {
             const int count = (int)(p_hi - p0 < DB_PW_NR ? p_hi - p0 : DB_PW_NR);
             const bool block_ends = p0 + DB_PW_NR >= p_hi;
-            db_pw_pack(j, in, k0, kn, p0, count, block_ends ? k0 + DB_PW_KC : k0,
+            db_pw_pack(j, in, k0, kn, p0, count, block_ends ? k0 + kc : k0,
                        block_ends ? p_lo : p0 + DB_PW_NR, panel);
             for (int mb = mb_lo; mb < mb_hi; mb++) {
                 const int oc0 = mb * DB_ROWS_M;

@@ -137,8 +137,9 @@ static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
 }
 
 /* Where AVX-512's pick differs from AVX2's: NCHW 1x1 layers go to GEMM1X1
- * (colconv's unpacked GEMM) past 4 input channels per group, and the direct
- * kernels need 7 interior outputs a row, not 6. */
+ * (colconv's unpacked GEMM) past 4 input channels per group, the direct
+ * kernels need 7 interior outputs a row, not 6, and stride-1 layers of few
+ * input channels with 16 or more filters per group go to im2col. */
 static const boundary_case avx512_boundaries[] = {
     {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
     {"interior width 7", L3X3(1, 8, 9, 9, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
@@ -150,6 +151,16 @@ static const boundary_case avx512_boundaries[] = {
     {"1x1 NCHW stride 2", NCHW_1X1(256, 14, 64, 2), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     {"1x1 NCHW, 5 input channels", NCHW_1X1(5, 14, 64, 1), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     {"1x1 NCHW, 4 input channels", NCHW_1X1(4, 14, 64, 1), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
+    /* Stride-1 first layers with 16 or more filters per group: im2col. */
+    {"4 input channels", L3X3(1, 4, 7, 7, 32, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    {"2 groups of 4 input channels", L3X3(1, 8, 7, 7, 32, 1, 2), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+    {"4 input channels, 16 filters", L3X3(1, 4, 28, 28, 16, 1, 1), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+    {"4 input channels, 15 filters", L3X3(1, 4, 28, 28, 15, 1, 1), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
+    {"4 input channels, 16 filters, stride 2", L3X3(1, 4, 28, 28, 16, 2, 1), CC_ALGO_DIRECT,
+     CC_ALGO_IM2COL},
 };
 
 static const boundary_case *avx512_override(const boundary_case *b)

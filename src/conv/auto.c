@@ -16,6 +16,16 @@
  * - Few input channels per group (at most 4: first layers, depthwise) or
  *   few output channels (at most 7 per group): the direct kernels; im2col
  *   would copy KH*KW times the input for a GEMM too thin to pay for it.
+ *   On AVX-512, where im2col's product runs on the unpacked kernel, a
+ *   stride-1 NCHW first layer (not 1x1) with 16 or more filters per group
+ *   goes to im2col:
+ *   on an AMD EPYC Zen 5, 1 / 2 threads, LeNet's conv1 (1 -> 20, 5x5)
+ *   took 0.012-0.018 / 0.012-0.016 ms on im2col against 0.018-0.024 /
+ *   0.018-0.027 on direct, VGG's conv1_1 (3 -> 64) 1.16x less on im2col
+ *   at 1 thread and 1.04x more at 2; LeNet-5's conv1 (6 filters) stays
+ *   direct (0.008 against 0.011), and so do strided first layers
+ *   (ResNet's 7x7/2 conv1: im2col 1.30 / 1.91x slower, AlexNet's 11x11/4
+ *   1.47 / 1.39x).
  * - 3x3 stride 1 with enough channels: Winograd F(4x4,3x3) when its cost
  *   is under 0.7 of the direct multiply-adds: 36 products per 4x4 tile
  *   instead of 9 per output, plus a run's fixed cost, about 8 tiles' worth
@@ -40,6 +50,9 @@
  * the 1x1 rules have sent to a GEMM before. */
 #define DIRECT_MAX_GROUP_CHANNELS 4
 #define DIRECT_MAX_GROUP_OUTPUTS 7
+/* AVX-512: stride-1 layers of few input channels with this many filters
+ * per group or more go to im2col. */
+#define IM2COL_MIN_FIRST_LAYER_OUTPUTS_AVX512 16
 /* Winograd needs this many channels per group on both sides, and its cost
  * ratio (above) at most this. */
 #define WINOGRAD_MIN_GROUP_CHANNELS 16
@@ -58,6 +71,15 @@ static bool winograd_pays(const cc__conv_geom *g)
            g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
            4.0 * ((double)tiles + WINOGRAD_FIXED_TILES) <=
                WINOGRAD_MAX_COST_RATIO * (double)outputs;
+}
+
+/* A stride-1 NCHW layer, not 1x1, of few input channels and many filters
+ * per group (the layers measured). */
+static bool first_layer_for_im2col(const cc__conv_geom *g)
+{
+    return g->layout == CC_NCHW && !cc__geom_is_pointwise(g) &&
+           g->cg <= DIRECT_MAX_GROUP_CHANNELS && g->sh == 1 && g->sw == 1 &&
+           g->ocg >= IM2COL_MIN_FIRST_LAYER_OUTPUTS_AVX512;
 }
 
 /* Outputs of a row whose kernel window lies wholly inside the input (in
@@ -80,7 +102,8 @@ cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
         return CC_ALGO_GEMM1X1;
     if (direct_is_fast &&
         (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg <= DIRECT_MAX_GROUP_OUTPUTS))
-        return CC_ALGO_DIRECT;
+        return isa == CC__ISA_AVX512 && first_layer_for_im2col(g) ? CC_ALGO_IM2COL
+                                                                  : CC_ALGO_DIRECT;
     if (winograd_pays(g))
         return CC_ALGO_WINOGRAD;
     const long long min_width = isa == CC__ISA_AVX512 ? DIRECT_MIN_INTERIOR_WIDTH_AVX512

@@ -210,8 +210,10 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     const size_t out_offset = (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
     float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * g->ocg * k;
-    /* pixel_rows: the product's [pc][OCg] tile after the col tile. */
-    float *product = col + (plan->copy_free ? 0 : plan->k_block * plan->tile);
+    /* pixel_rows: the product's [pc][OCg] tile after the col tile (col is
+     * NULL for a copy-free layer without pixel_rows: no workspace). */
+    float *product =
+        plan->pixel_rows ? col + (plan->copy_free ? 0 : plan->k_block * plan->tile) : NULL;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
         const size_t kc = min_size(plan->k_block, k - k0);
         const float *b = image_group + k0 * plane + p0;
@@ -292,7 +294,8 @@ void cc__gemm_conv_run(const cc_conv2d *op, const cc__conv_io *io, float *worksp
         /* Inside this region OpenBLAS's OpenMP build runs each call on one thread. */
 #pragma omp parallel num_threads(tile_threads)
         {
-            float *col = workspace + (size_t)omp_get_thread_num() * tile_floats;
+            float *col =
+                tile_floats > 0 ? workspace + (size_t)omp_get_thread_num() * tile_floats : NULL;
 #pragma omp for schedule(dynamic, 1)
             for (size_t unit = 0; unit < units; unit++)
                 run_unit(op, unit, io, col, 1, unpacked);

@@ -6,12 +6,13 @@
  *         group is the OCg x kc row-major A operand (lda = kc). With one
  *         block this is OIHW unchanged.
  *   NCHW with pixel_rows: W^T, the B operand of out^T = col^T W^T (whose
- *         A, col^T, is the col tile or the input read transposed in place),
- *         per group in panels of 64 output channels (cc__gemm_unpacked_panels):
- *         [group][panel][K][width], so that each panel streams in order. The unpacked kernel's vectors run along
- *         a row of the product, 64 columns a panel on AVX-512: on images
- *         of fewer pixels than that (ResNet's and GoogLeNet's 7 x 7, 49
- *         pixels, padded to 64) they run along the output channels
+ *         A, col^T, is the col tile or the input read transposed in
+ *         place), per group in panels of 64 output channels
+ *         (cc__gemm_unpacked_panels): [group][panel][K][width], so that
+ *         each panel streams in order. The unpacked kernel's vectors run
+ *         along a row of the product, 64 columns a panel on AVX-512: on
+ *         images of fewer pixels than that (ResNet's and GoogLeNet's 7 x 7,
+ *         49 pixels, padded to 64) they run along the output channels
  *         instead, and the product's tile [pixels][OCg] is transposed into
  *         the output. (ResNet-50's layer4 1x1, 2048 x 49 x 512 on one Zen 5
  *         core, operands in cache: 146 GFLOP/s as C = W col, 168 as C^T.)

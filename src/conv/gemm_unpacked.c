@@ -27,30 +27,31 @@ static size_t share(size_t total, size_t unit, int parts, int part)
 
 static size_t round_up(size_t x, size_t unit) { return (x + unit - 1) / unit * unit; }
 
-/* The largest share of the kernel's work (C's rows x columns as it
- * computes them: blocks of BLOCK_ROWS rows, whole vectors of columns) that
- * one of `parts` threads gets when they split the columns in panels, or
- * the rows in blocks. */
-static size_t column_split_work(size_t m, size_t n, int parts)
+/* The largest of the shares that `parts` threads get of `total` items cut
+ * in whole units. */
+static size_t largest_share(size_t total, size_t unit, int parts)
 {
     size_t most = 0;
     for (int part = 0; part < parts; part++) {
-        const size_t width = share(n, PANEL_COLUMNS, parts, part + 1) -
-                             share(n, PANEL_COLUMNS, parts, part);
-        const size_t work = round_up(width, VECTOR_COLUMNS);
-        most = work > most ? work : most;
+        const size_t length = share(total, unit, parts, part + 1) - share(total, unit, parts, part);
+        most = length > most ? length : most;
     }
-    return round_up(m, BLOCK_ROWS) * most;
+    return most;
+}
+
+/* The busiest thread's share of the kernel's work (C's rows x columns as
+ * it computes them: blocks of BLOCK_ROWS rows, whole vectors of columns)
+ * when the threads split the columns in panels, or the rows in blocks. */
+static size_t column_split_work(size_t m, size_t n, int parts)
+{
+    return round_up(m, BLOCK_ROWS) *
+           round_up(largest_share(n, PANEL_COLUMNS, parts), VECTOR_COLUMNS);
 }
 
 static size_t row_split_work(size_t m, size_t n, int parts)
 {
-    size_t most = 0;
-    for (int part = 0; part < parts; part++) {
-        const size_t rows = share(m, BLOCK_ROWS, parts, part + 1) - share(m, BLOCK_ROWS, parts, part);
-        most = rows > most ? rows : most;
-    }
-    return round_up(most, BLOCK_ROWS) * round_up(n, VECTOR_COLUMNS);
+    return round_up(largest_share(m, BLOCK_ROWS, parts), BLOCK_ROWS) *
+           round_up(n, VECTOR_COLUMNS);
 }
 
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,

@@ -134,7 +134,7 @@ static void expect_close(const tst_buffer *got, const tst_buffer *want, double c
 /* Reference outputs by table and case. They do not depend on the ISA, and
  * every pass draws the same cases, so the first pass computes them and the
  * next reuse them (the reference took most of the suite's time). */
-enum { LARGE_LAYER = 6, TABLES };
+enum { LARGE_LAYER = 6, ONE_CHANNEL_LEFT = 7, TABLES };
 static tst_buffer references[TABLES][SHAPES];
 static double contracts[TABLES][SHAPES];
 
@@ -219,6 +219,41 @@ static void large_layer(void **state)
         free_data(&d);
     }
     cc__set_tile_budget_bytes(0);
+}
+
+/* Output channels cut so that one is left alone, on one block of tiles, at
+ * 1 and 2 threads, both layouts: the plan's chunks of 193 channels (96, 96
+ * and 1), and the two threads' shares of 7 (AVX2's blocks of 6 rows: 6 and
+ * 1) and of 9 (AVX-512's blocks of 8: 8 and 1). A chunk of one channel
+ * still reads weights packed in the layer's blocks of rows. */
+static void one_channel_left(void **state)
+{
+    (void)state;
+    const int channels[] = {193, 7, 9};
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 7);
+    for (int i = 0; i < 6; i++) {
+        const cc_conv2d_params p = {.batch = 1, .in_channels = 64, .in_h = 16, .in_w = 16,
+                                    .out_channels = channels[i / 2], .kernel_h = 3,
+                                    .kernel_w = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+                                    .pad_right = 1, .layout = (cc_layout)(i % 2)};
+        conv_data d = new_data(&p, &rng);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        double contract;
+        const tst_buffer *want = reference_of(ONE_CHANNEL_LEFT, i, &p, &d, d.bias, desc,
+                                              &contract);
+        for (int threads = 1; threads <= 2; threads++) {
+            cc_set_num_threads(threads);
+            for (cc_algo a = CC_ALGO_WINOGRAD; a <= CC_ALGO_WINOGRAD_F6X6; a++) {
+                tst_buffer got = run_path(&p, a, d.weights, d.bias, d.input, desc);
+                expect_close(&got, want, contract, d.n.output, a, desc);
+                tst_buffer_free(&got);
+            }
+        }
+        cc_set_num_threads(0);
+        free_data(&d);
+    }
 }
 
 /* Grows p until a run takes two threads (one per 2^19 multiply-adds,
@@ -511,6 +546,7 @@ static int run_group(void)
         cmocka_unit_test(nchw_small_blocks),
         cmocka_unit_test(nhwc_small_blocks),
         cmocka_unit_test(large_layer),
+        cmocka_unit_test(one_channel_left),
         cmocka_unit_test(deterministic_across_threads),
         cmocka_unit_test(fused_residual),
         cmocka_unit_test(workspace_is_bounded),

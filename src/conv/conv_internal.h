@@ -89,6 +89,7 @@ typedef struct {
     size_t block;       /* tiles per block (<= tiles) */
     size_t chunk;       /* output channels per chunk (<= OCg) */
     size_t chunks;      /* chunks per group */
+    size_t unit;        /* chunks start on multiples of it: the product kernels' channel block */
     size_t v_stride;    /* floats from one point's transformed input to the next */
     size_t m_stride;    /* the same for a chunk's transformed output */
     size_t bytes;       /* one workspace slot: a block's transformed input and a chunk's output */
@@ -166,12 +167,16 @@ size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
  * layer without padding, stride 1, one image of one row (h == oh == 1, no
  * bias, no activation) whose rows of values (channel planes in NCHW,
  * pixels in NHWC) are in_rows and out_rows floats apart instead of
- * packed: the Winograd path's products in the transform domain. */
+ * packed: the Winograd path's products in the transform domain. The
+ * weights were packed for packed_as, a layer as g with as many or more
+ * output channels (g's are its first, or a slice of its weights from a
+ * channel block's start). */
 size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa);
+int cc__direct_channel_block(const cc__conv_geom *g, cc__isa isa);
 void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw, float *packed);
-void cc__direct_run_1x1_rows(const cc__conv_geom *g, cc__isa isa, const float *packed,
-                             const float *input, ptrdiff_t in_rows, float *output,
-                             ptrdiff_t out_rows);
+void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed_as,
+                             cc__isa isa, const float *packed, const float *input,
+                             ptrdiff_t in_rows, float *output, ptrdiff_t out_rows);
 
 /* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
  * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.

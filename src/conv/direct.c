@@ -168,11 +168,16 @@ static void pack_rows(const cc__conv_geom *g, int me, int blocks, const float *o
                         }
 }
 
+int cc__direct_channel_block(const cc__conv_geom *g, cc__isa isa)
+{
+    const direct_kind kind = kind_of(g);
+    return kind == KIND_ROWS || kind == KIND_POINTWISE ? rows_oc_of(g, isa) : lanes_of(isa);
+}
+
 size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa)
 {
     const direct_kind kind = kind_of(g);
-    const bool by_rows = kind == KIND_ROWS || kind == KIND_POINTWISE;
-    const int width = by_rows ? rows_oc_of(g, isa) : lanes_of(isa);
+    const int width = cc__direct_channel_block(g, isa);
     const size_t groups = kind == KIND_DWC ? 1 : (size_t)g->groups;
     const size_t taps_per_block = kind == KIND_DWC ? (size_t)g->kh * g->kw : cc__geom_k(g);
     size_t floats;
@@ -476,19 +481,25 @@ void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
 /* One image of one row: its units are the channel blocks, run here one
  * after the other (no OpenMP construct: the Winograd path calls this inside
  * its own parallel region, where even a one-thread region costs a team). */
-void cc__direct_run_1x1_rows(const cc__conv_geom *g, cc__isa isa, const float *packed,
-                             const float *input, ptrdiff_t in_rows, float *output,
-                             ptrdiff_t out_rows)
+void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed_as,
+                             cc__isa isa, const float *packed, const float *input,
+                             ptrdiff_t in_rows, float *output, ptrdiff_t out_rows)
 {
     const cc__direct_family *family = family_of(isa);
+    const direct_kind kind = kind_of(packed_as);
     cc__direct_job j = make_job(g, isa, packed, NULL, input, output);
+    /* The packing's kind and channel block, not g's: one output channel of
+     * a many-channel layer is packed in the layer's blocks of rows. */
+    j.rows_oc = rows_oc_of(packed_as, isa);
+    if (kind != KIND_DWC)
+        j.blocks = ceil_div(g->ocg, cc__direct_channel_block(packed_as, isa));
     if (g->layout == CC_NCHW) {
         j.in_c = in_rows, j.out_c = out_rows;
     } else {
         j.in_x = in_rows, j.out_x = out_rows;
         j.in_y = in_rows * g->w, j.out_y = out_rows * g->ow;
     }
-    switch (kind_of(g)) {
+    switch (kind) {
     case KIND_POINTWISE:
         family->pointwise(&j, 0, 0, 0, j.blocks, 0, cc__geom_pixels(g));
         break;

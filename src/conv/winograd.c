@@ -24,7 +24,8 @@
  *
  * Threads: with at least BLOCKS_PER_THREAD blocks per thread, each thread
  * takes whole blocks in its own workspace slot; with fewer, all threads
- * transform a block's input, then share its chunks. Every value is computed
+ * transform a block's input, then take equal shares of its output channels
+ * (in whole channel blocks of the product kernels). Every value is computed
  * by the same operations in the same order whichever thread does it, so
  * results do not depend on the thread count. */
 #include <omp.h>
@@ -179,6 +180,9 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
     size_t count;
     *packed = NULL;
     plan->point_floats = products_on_sgemm(isa) ? slice : cc__direct_packed_floats(&pg, isa);
+    /* SGEMM's results depend on its blocking, so shares of a block are
+     * whole chunks there: the same products whatever the thread count. */
+    plan->unit = products_on_sgemm(isa) ? plan->chunk : (size_t)cc__direct_channel_block(&pg, isa);
     if (plan->point_floats == 0 || !cc__mul_sizes(&count, 2, slices, plan->point_floats))
         return cc__fail(CC_ERR_NOMEM, "conv2d: Winograd weights overflow size_t");
     float *all = transformed_weights(g, plan, oihw);
@@ -430,7 +434,8 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
     const cc__winograd_plan *plan = &b->op->wino;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg, block = plan->block;
-    cc__conv_geom pg = point_geom(g, b->count);
+    const cc__conv_geom packed_as = point_geom(g, b->count);
+    cc__conv_geom pg = packed_as;
     pg.oc = pg.ocg = (int)chunk;
     const bool nchw = g->layout == CC_NCHW;
     for (size_t p = 0; p < points; p++) {
@@ -438,7 +443,7 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
         const float *v = b->v + p * plan->v_stride;
         float *m = mc + p * plan->m_stride;
         if (!products_on_sgemm(b->op->isa))
-            cc__direct_run_1x1_rows(&pg, b->op->isa, u + o_lo * cg, v,
+            cc__direct_run_1x1_rows(&pg, &packed_as, b->op->isa, u + o_lo * cg, v,
                                     nchw ? (ptrdiff_t)block : (ptrdiff_t)cg, m,
                                     nchw ? (ptrdiff_t)block : (ptrdiff_t)chunk);
         else if (nchw)
@@ -573,13 +578,38 @@ static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk
         }
 }
 
-/* Chunk k of the block: its products, then its output transform. */
+/* Output channels [o_lo, o_lo + chunk) of the block: their products, then
+ * their output transform. */
+static void finish_channels(const block_run *b, size_t o_lo, size_t chunk, float *mc)
+{
+    multiply_chunk(b, o_lo, chunk, mc);
+    transform_output_chunk(b, o_lo, chunk, mc);
+}
+
+/* Chunk k of the block. */
 static void finish_chunk(const block_run *b, size_t k, float *mc)
 {
     const size_t o_lo = k * b->op->wino.chunk;
-    const size_t chunk = min_size(b->op->wino.chunk, (size_t)b->op->g.ocg - o_lo);
-    multiply_chunk(b, o_lo, chunk, mc);
-    transform_output_chunk(b, o_lo, chunk, mc);
+    finish_channels(b, o_lo, min_size(b->op->wino.chunk, (size_t)b->op->g.ocg - o_lo), mc);
+}
+
+/* The share of the group's output channels of `thread` of `threads` that
+ * share a block, [o_lo, o_hi): equal shares in whole channel blocks of the
+ * product kernels, done in equal chunks of at most plan->chunk channels.
+ * (The plan's chunks taken in turn gave ResNet's 128-channel layers chunks
+ * of 48, 48 and 32: 96 channels to one thread and 32 to the other.) */
+static void finish_share(const block_run *b, int thread, int threads, float *mc)
+{
+    const cc__winograd_plan *plan = &b->op->wino;
+    const size_t ocg = (size_t)b->op->g.ocg, units = ceil_div(ocg, plan->unit);
+    const size_t o_lo = min_size(ocg, units * (size_t)thread / (size_t)threads * plan->unit);
+    const size_t o_hi = min_size(ocg, units * (size_t)(thread + 1) / (size_t)threads * plan->unit);
+    if (o_lo >= o_hi)
+        return;
+    const size_t chunks = ceil_div(o_hi - o_lo, plan->chunk);
+    const size_t chunk = ceil_div(ceil_div(o_hi - o_lo, chunks), plan->unit) * plan->unit;
+    for (size_t o = o_lo; o < o_hi; o += chunk)
+        finish_channels(b, o, min_size(chunk, o_hi - o), mc);
 }
 
 /* The workspace slot of `thread`: a block's V, then a chunk's Mc. */
@@ -604,18 +634,18 @@ static void run_block_alone(const block_run *b, float *mc)
 }
 
 /* A block shared by the threads of the region: they transform its input
- * into slot 0's V, then take its chunks, each in its own slot's Mc. Each
- * `omp for` ends with the barrier the next phase needs. */
+ * into slot 0's V, then each finishes its share of the output channels in
+ * its own slot's Mc. The `omp for` ends with the barrier the products
+ * need, and the barrier after the shares keeps V until all are done. */
 static void run_block_shared(const block_run *b, float *workspace)
 {
     const size_t inputs = phase_items(b, (size_t)b->op->g.cg);
-    float *mc = slot_mc(b->op, workspace, omp_get_thread_num());
+    const int thread = omp_get_thread_num();
 #pragma omp for schedule(static)
     for (size_t item = 0; item < inputs; item++)
         transform_input_item(b, item);
-#pragma omp for schedule(static)
-    for (size_t k = 0; k < b->op->wino.chunks; k++)
-        finish_chunk(b, k, mc);
+    finish_share(b, thread, omp_get_num_threads(), slot_mc(b->op, workspace, thread));
+#pragma omp barrier
 }
 
 /* Blocks per thread from which each thread takes whole blocks in its own

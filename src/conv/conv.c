@@ -240,7 +240,7 @@ static cc_status run_reference_path(const cc_conv2d *op, const cc__conv_io *io, 
     cc__reference_run(&g, op->weights, op->bias, io->input, io->output);
     if (io->residual != NULL)
         cc__epilogue_residual(io->output, io->residual, cc__geom_output_floats(&g), op->g.act,
-                              threads);
+                              op->isa, threads);
     return CC_OK;
 }
 

@@ -451,7 +451,7 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
     cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output);
     run_job(&j, isa, family, residual, workspace, threads);
     if (residual != NULL && !pointwise)
-        cc__epilogue_residual(output, residual, cc__geom_output_floats(g), g->act, threads);
+        cc__epilogue_residual(output, residual, cc__geom_output_floats(g), g->act, isa, threads);
 }
 
 static const cc__direct_family *family_of(cc__isa isa)

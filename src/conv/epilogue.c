@@ -1,82 +1,84 @@
-/* Bias + activation over a hot block of output. The activation switch sits
- * outside the inner loops so that each inner loop vectorises. */
-#include "epilogue.h"
+/* Bias, residual and activation over a block of output in one pass per
+ * row (the row sweeps of the operator's ISA, epilogue_body.h), split over
+ * the unit's threads. */
+#define EP_NAME(x) x##_portable
+#include "epilogue_body.h"
 
-static void activate_span(float *x, size_t count, cc_act act)
+/* Below this many values a fork of the team costs more than the sweep. */
+#define PARALLEL_FLOATS ((size_t)1 << 15)
+
+/* One row: x[i] = act(x[i] + bias[0] or bias[i] + residual[i]). */
+typedef void (*row_sweep)(float *x, const float *bias, const float *residual, size_t n,
+                          cc_act act);
+
+static row_sweep row_bias_sweep(cc__isa isa)
 {
-    switch (act) {
-    case CC_ACT_RELU:
-        for (size_t i = 0; i < count; i++)
-            x[i] = x[i] < 0.0f ? 0.0f : x[i];
-        break;
-    case CC_ACT_SIGMOID:
-        for (size_t i = 0; i < count; i++)
-            x[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case CC_ACT_TANH:
-        for (size_t i = 0; i < count; i++)
-            x[i] = tanhf(x[i]);
-        break;
-    case CC_ACT_RELU6:
-        for (size_t i = 0; i < count; i++)
-            x[i] = x[i] < 0.0f ? 0.0f : x[i] > 6.0f ? 6.0f : x[i];
-        break;
-    case CC_ACT_NONE:
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return cc__epilogue_row_bias_avx512;
+    case CC__ISA_AVX2:
+        return cc__epilogue_row_bias_avx2;
+    case CC__ISA_SCALAR:
         break;
     }
+    return cc__epilogue_row_bias_portable;
 }
 
-static void add_span(float *x, const float *y, size_t count)
+static row_sweep col_bias_sweep(cc__isa isa)
 {
-    for (size_t i = 0; i < count; i++)
-        x[i] += y[i];
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return cc__epilogue_col_bias_avx512;
+    case CC__ISA_AVX2:
+        return cc__epilogue_col_bias_avx2;
+    case CC__ISA_SCALAR:
+        break;
+    }
+    return cc__epilogue_col_bias_portable;
+}
+
+static bool worth_forking(int threads, size_t rows, size_t cols)
+{
+    return threads > 1 && rows > 1 && rows * cols >= PARALLEL_FLOATS;
 }
 
 void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
-                       const float *residual, cc_act act)
+                       const float *residual, cc_act act, cc__isa isa, int threads)
 {
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
-    for (size_t r = 0; r < rows; r++) {
-        float *row = block + r * ld;
-        if (bias != NULL) {
-            const float b = bias[r];
-            for (size_t c = 0; c < cols; c++)
-                row[c] += b;
-        }
-        if (residual != NULL)
-            add_span(row, residual + r * ld, cols);
-        activate_span(row, cols, act);
-    }
+    const row_sweep row = row_bias_sweep(isa);
+#pragma omp parallel for num_threads(threads) if (worth_forking(threads, rows, cols)) \
+    schedule(static)
+    for (size_t r = 0; r < rows; r++)
+        row(block + r * ld, bias != NULL ? bias + r : NULL,
+            residual != NULL ? residual + r * ld : NULL, cols, act);
 }
 
 void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
-                       const float *residual, cc_act act)
+                       const float *residual, cc_act act, cc__isa isa, int threads)
 {
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
-    for (size_t r = 0; r < rows; r++) {
-        float *row = block + r * ld;
-        if (bias != NULL)
-            add_span(row, bias, cols);
-        if (residual != NULL)
-            add_span(row, residual + r * ld, cols);
-        activate_span(row, cols, act);
-    }
+    const row_sweep row = col_bias_sweep(isa);
+#pragma omp parallel for num_threads(threads) if (worth_forking(threads, rows, cols)) \
+    schedule(static)
+    for (size_t r = 0; r < rows; r++)
+        row(block + r * ld, bias, residual != NULL ? residual + r * ld : NULL, cols, act);
 }
 
 /* Chunks of the residual sweep: large enough to amortise a fork. */
 #define RESIDUAL_CHUNK ((size_t)1 << 16)
 
 void cc__epilogue_residual(float *out, const float *residual, size_t count, cc_act act,
-                           int threads)
+                           cc__isa isa, int threads)
 {
     const size_t chunks = (count + RESIDUAL_CHUNK - 1) / RESIDUAL_CHUNK;
+    const row_sweep row = row_bias_sweep(isa);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && chunks > 1) schedule(static)
     for (size_t chunk = 0; chunk < chunks; chunk++) {
         const size_t start = chunk * RESIDUAL_CHUNK;
         const size_t length = count - start < RESIDUAL_CHUNK ? count - start : RESIDUAL_CHUNK;
-        add_span(out + start, residual + start, length);
-        activate_span(out + start, length, act);
+        row(out + start, NULL, residual + start, length, act);
     }
 }

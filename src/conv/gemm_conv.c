@@ -238,7 +238,8 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
         transpose_into(product, pc, mc, out, pixels, threads);
     cc__epilogue_rows(out, mc, pc, pixels,
                       op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
-                      io->residual != NULL ? io->residual + out_offset : NULL, g->act);
+                      io->residual != NULL ? io->residual + out_offset : NULL, g->act, op->isa,
+                      threads);
 }
 
 /* One NHWC unit: group, row tile over the batch's output pixels. */
@@ -273,7 +274,8 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     }
     cc__epilogue_cols(out, rc, mc, (size_t)g->oc,
                       op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
-                      io->residual != NULL ? io->residual + out_offset : NULL, g->act);
+                      io->residual != NULL ? io->residual + out_offset : NULL, g->act, op->isa,
+                      threads);
 }
 
 static void run_unit(const cc_conv2d *op, size_t unit, const cc__conv_io *io, float *col,

@@ -3,8 +3,10 @@
  * Every block starts with a header of CC__ALIGNMENT bytes holding a copy of
  * the allocator that made it, so a block is always freed by its own
  * allocator even after cc_set_allocator switched to another one. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "core.h"
 
@@ -14,9 +16,27 @@ typedef struct {
 
 _Static_assert(sizeof(block_header) <= CC__ALIGNMENT, "header fits its slot");
 
+/* Blocks of HUGE_FROM bytes or more (packed weights, a network's buffers)
+ * are made of whole 2 MiB pages, which Linux backs with huge pages when
+ * asked (transparent_hugepage "madvise", Debian's default): a page fault
+ * per 4 KiB cost 6 us each on a virtual machine (a fifth of the creation
+ * of a 512-channel Winograd layer), and the weights a run streams then
+ * take 1 TLB entry per 2 MiB. At most 1/2 of a block is rounding. */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_FROM ((size_t)4 << 20)
+
 static void *default_alloc(void *context, size_t alignment, size_t size)
 {
     (void)context;
+    if (size >= HUGE_FROM && size <= SIZE_MAX - HUGE_PAGE) {
+        const size_t rounded = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        void *block = aligned_alloc(HUGE_PAGE, rounded);
+#ifdef MADV_HUGEPAGE
+        if (block != NULL)
+            (void)madvise(block, rounded, MADV_HUGEPAGE); /* a hint: 4 KiB pages otherwise */
+#endif
+        return block;
+    }
     size_t rounded = (size + alignment - 1) / alignment * alignment;
     return aligned_alloc(alignment, rounded);
 }

@@ -173,6 +173,12 @@ size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
  * channel block's start). */
 size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa);
 int cc__direct_channel_block(const cc__conv_geom *g, cc__isa isa);
+/* Output channels [o_lo, o_lo + count) of a one-group layer packed_as (not
+ * depthwise), from their OIHW weights, into their place in its packing
+ * (o_lo a multiple of cc__direct_channel_block): packed in parts, a layer's
+ * packing is the same as packed whole. */
+void cc__direct_pack_channels(const cc__conv_geom *packed_as, cc__isa isa, const float *oihw,
+                              int o_lo, int count, float *packed);
 void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw, float *packed);
 void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed_as,
                              cc__isa isa, const float *packed, const float *input,

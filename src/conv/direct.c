@@ -206,6 +206,22 @@ void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw
     }
 }
 
+void cc__direct_pack_channels(const cc__conv_geom *packed_as, cc__isa isa, const float *oihw,
+                              int o_lo, int count, float *packed)
+{
+    const direct_kind kind = kind_of(packed_as);
+    const int width = cc__direct_channel_block(packed_as, isa);
+    cc__conv_geom part = *packed_as;
+    part.oc = part.ocg = count;
+    const int blocks = ceil_div(count, width);
+    float *to = packed + (size_t)o_lo * cc__geom_k(packed_as);
+    memset(to, 0, (size_t)blocks * cc__geom_k(packed_as) * (size_t)width * sizeof(float));
+    if (kind == KIND_ROWS || kind == KIND_POINTWISE)
+        pack_rows(&part, width, blocks, oihw, to);
+    else
+        pack_ocvec(&part, width, blocks, oihw, to);
+}
+
 cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
                           float **packed)
 {

@@ -132,43 +132,51 @@ static cc__conv_geom point_geom(const cc__conv_geom *g, size_t tiles)
     return p;
 }
 
-/* u[group][p][OCg][Cg]: every transform point's 1x1 weights, OIHW. */
-static float *transformed_weights(const cc__conv_geom *g, const cc__winograd_plan *plan,
-                                  const float *oihw)
-{
-    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
-    const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
-    size_t count;
-    if (!cc__mul_sizes(&count, 2, points, (size_t)g->oc * cg)) {
-        cc__fail(CC_ERR_NOMEM, "conv2d: Winograd weights overflow size_t");
-        return NULL;
-    }
-    float *all = cc__alloc_array(count, sizeof(float), "conv2d: Winograd weights");
-    if (all == NULL)
-        return NULL;
-    float u[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA];
-    for (size_t oc = 0; oc < (size_t)g->oc; oc++) {
-        const size_t group = oc / ocg, o = oc % ocg;
-        for (size_t c = 0; c < cg; c++) {
-            cc__wino_weight(plan->m, oihw + (oc * cg + c) * 9, u);
-            for (size_t p = 0; p < points; p++)
-                all[((group * points + p) * ocg + o) * cg + c] = u[p];
-        }
-    }
-    return all;
-}
-
 /* Products on the direct kernels, or SGEMM on CPUs without AVX2 + FMA:
  * OpenBLAS has kernels for those, and the portable family, with a multiply
  * and an add rounded apart, took F(4x4,3x3) beyond its 1e-4 tolerance. */
 static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
 
-/* NHWC SGEMM products take U[p] as Cg x OCg: u[OCg][Cg] transposed. */
-static void transpose(const float *u, size_t rows, size_t cols, float *to)
+/* Output channels transformed and packed at a time: whole channel blocks
+ * of every kernel family (as chunks), few enough that their transformed
+ * weights stay in cache until they are packed. */
+#define PACK_CHANNELS CHUNK_UNIT
+
+/* u[p][count][Cg]: every transform point's 1x1 weights (OIHW) of output
+ * channels [o_lo, o_lo + count) of the group. */
+static void transform_channels(const cc__conv_geom *g, const cc__winograd_plan *plan,
+                               const float *oihw, size_t group, size_t o_lo, size_t count,
+                               float *u)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < cols; c++)
-            to[c * rows + r] = u[r * cols + c];
+    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha, cg = (size_t)g->cg;
+    float point_values[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA];
+    for (size_t o = 0; o < count; o++) {
+        const float *w = oihw + (group * (size_t)g->ocg + o_lo + o) * cg * 9;
+        for (size_t c = 0; c < cg; c++) {
+            cc__wino_weight(plan->m, w + c * 9, point_values);
+            for (size_t p = 0; p < points; p++)
+                u[(p * count + o) * cg + c] = point_values[p];
+        }
+    }
+}
+
+/* The same channels' slice of one point's packed weights, from its u: for
+ * the direct kernels; for SGEMM, OCg x Cg rows (NCHW) or their transpose,
+ * Cg x OCg (NHWC). */
+static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winograd_plan *plan,
+                          const float *u, size_t o_lo, size_t count, float *point_packed)
+{
+    const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
+    if (!products_on_sgemm(isa)) {
+        const cc__conv_geom pg = point_geom(g, plan->block);
+        cc__direct_pack_channels(&pg, isa, u, (int)o_lo, (int)count, point_packed);
+    } else if (g->layout == CC_NHWC) {
+        for (size_t o = 0; o < count; o++)
+            for (size_t c = 0; c < cg; c++)
+                point_packed[c * ocg + o_lo + o] = u[o * cg + c];
+    } else {
+        memcpy(point_packed + o_lo * cg, u, count * cg * sizeof(float));
+    }
 }
 
 cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_plan *plan,
@@ -176,31 +184,42 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
 {
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     const size_t slices = points * (size_t)g->groups, slice = (size_t)g->ocg * (size_t)g->cg;
+    const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
     const cc__conv_geom pg = point_geom(g, plan->block);
-    size_t count;
+    size_t count, u_floats;
     *packed = NULL;
     plan->point_floats = products_on_sgemm(isa) ? slice : cc__direct_packed_floats(&pg, isa);
     /* SGEMM's results depend on its blocking, so shares of a block are
      * whole chunks there: the same products whatever the thread count. */
     plan->unit = products_on_sgemm(isa) ? plan->chunk : (size_t)cc__direct_channel_block(&pg, isa);
-    if (plan->point_floats == 0 || !cc__mul_sizes(&count, 2, slices, plan->point_floats))
+    if (plan->point_floats == 0 || !cc__mul_sizes(&count, 2, slices, plan->point_floats) ||
+        !cc__mul_sizes(&u_floats, 3, points, PACK_CHANNELS, cg))
         return cc__fail(CC_ERR_NOMEM, "conv2d: Winograd weights overflow size_t");
-    float *all = transformed_weights(g, plan, oihw);
-    if (all == NULL)
-        return CC_ERR_NOMEM;
+    /* The blocks of channels on the run's threads, each with its own u. */
+    const int threads = cc__run_threads();
+    const size_t blocks = ceil_div(ocg, PACK_CHANNELS), items = (size_t)g->groups * blocks;
+    float *u = cc__alloc_array(u_floats, (size_t)threads * sizeof(float),
+                               "conv2d: Winograd weights");
     *packed = cc__alloc_array(count, sizeof(float), "conv2d: Winograd weights");
-    for (size_t s = 0; *packed != NULL && s < slices; s++) {
-        const float *u = all + s * slice;
-        float *to = *packed + s * plan->point_floats;
-        if (!products_on_sgemm(isa))
-            cc__direct_pack_into(&pg, isa, u, to);
-        else if (g->layout == CC_NHWC)
-            transpose(u, (size_t)g->ocg, (size_t)g->cg, to);
-        else
-            memcpy(to, u, slice * sizeof(float));
+    if (u == NULL || *packed == NULL) {
+        cc__free(u);
+        cc__free(*packed);
+        *packed = NULL;
+        return CC_ERR_NOMEM;
     }
-    cc__free(all);
-    return *packed != NULL ? CC_OK : CC_ERR_NOMEM;
+    float *all = *packed;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && items > 1) schedule(dynamic, 1)
+    for (size_t item = 0; item < items; item++) {
+        const size_t group = item / blocks, o_lo = item % blocks * PACK_CHANNELS;
+        const size_t n = min_size(PACK_CHANNELS, ocg - o_lo);
+        float *mine = u + (size_t)omp_get_thread_num() * u_floats;
+        transform_channels(g, plan, oihw, group, o_lo, n, mine);
+        for (size_t p = 0; p < points; p++)
+            pack_channels(g, isa, plan, mine + p * n * cg, o_lo, n,
+                          all + (group * points + p) * plan->point_floats);
+    }
+    cc__free(u);
+    return CC_OK;
 }
 
 /* The first `lanes` of a lane group to memory (a constant-size copy when

@@ -271,6 +271,39 @@ static void picks_the_fastest_timed(void **state)
     cc__plan_set_timer(NULL);
 }
 
+/* The timer of leaves_out_slow_warmups: `slow` takes 4 ms, the others 1,
+ * and its calls are counted. */
+static cc_algo slow;
+static int slow_runs;
+
+static double slow_path_timer(cc_algo algo, int threads)
+{
+    (void)threads;
+    if (algo != slow)
+        return 1.0;
+    slow_runs++;
+    return 4.0;
+}
+
+/* A path whose warm-up took 4x the first path's is timed no further (its
+ * screen runs only cost planning time), and the plan is another path. */
+static void leaves_out_slow_warmups(void **state)
+{
+    (void)state;
+    const cc_conv2d_params p = {.batch = 2, .in_channels = 48, .in_h = 20, .in_w = 20,
+                                .out_channels = 40, .kernel_h = 3, .kernel_w = 3,
+                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const cc_algo estimate = cc_conv2d_estimate(&p);
+    slow = estimate == CC_ALGO_WINOGRAD ? CC_ALGO_IM2COL : CC_ALGO_WINOGRAD;
+    slow_runs = 0;
+    cc_set_planning(CC_PLAN_MEASURE);
+    cc__plan_set_timer(slow_path_timer);
+    const cc_algo picked = create_auto(&p, NULL);
+    cc__plan_set_timer(NULL);
+    assert_int_not_equal(picked, slow);
+    assert_int_equal(slow_runs, 1);
+}
+
 /* A plan's thread count is part of its key: one thread is another plan. */
 static void thread_count_is_in_the_key(void **state)
 {
@@ -843,6 +876,7 @@ int main(void)
         cmocka_unit_test_setup(plans_round_trip, reset),
         cmocka_unit_test_setup(thread_count_is_in_the_key, reset),
         cmocka_unit_test_setup(picks_the_fastest_timed, reset),
+        cmocka_unit_test_setup(leaves_out_slow_warmups, reset),
         cmocka_unit_test_setup(estimate_caches_nothing, reset),
         cmocka_unit_test_setup(named_paths_leave_the_cache, reset),
         cmocka_unit_test_setup(synthetic_round_trip, reset),

@@ -4,8 +4,11 @@
  * on the wall clock.
  *
  * The cost is bounded so that planning a network costs about 20 runs of it:
- *   1. each path: one untimed warm-up (page faults of its workspace, the
- *      OpenMP team's start), then one timed run per split: the screen;
+ *   1. each path: one warm-up (page faults of its workspace, the OpenMP
+ *      team's start), then one timed run per split: the screen; a path
+ *      whose warm-up took WARMUP_CUTOFF times the fastest warm-up before
+ *      it is left out there (it could not come within SCREEN_RATIO: its
+ *      screen runs only cost time, 2-4x a fast path's on VGG's layers);
  *   2. the finalists, at most 3 candidates within 1.5x of the fastest
  *      screen time, run in rounds (one run each per round, so that a drift
  *      of the machine's speed hits them alike) until 5 rounds or, after 2,
@@ -34,6 +37,7 @@ enum {
     MAX_ROUNDS = 5
 };
 #define SCREEN_RATIO 1.5
+#define WARMUP_CUTOFF 3.0
 #define ROUNDS_BUDGET 8.0
 #define ROUNDS_MIN_BUDGET_MS 1.0
 
@@ -57,6 +61,7 @@ typedef struct {
     int op_count;
     candidate c[MAX_CANDIDATES];
     int count;
+    double fastest_warmup_ms; /* 0 before the first */
 } session;
 
 static double now_ms(void)
@@ -140,7 +145,8 @@ static void add_splits(session *m, cc_conv2d *op, cc_algo algo, int threads)
 }
 
 /* Creates the path's operator on the scratch data, warms it up and adds its
- * splits. A path the layer cannot take is left out. */
+ * splits. A path the layer cannot take, or whose warm-up is too slow, is
+ * left out. */
 static cc_status add_path(session *m, cc_algo algo, int threads)
 {
     if (cc__conv_check_algo(m->g, algo) != CC_OK)
@@ -151,11 +157,16 @@ static cc_status add_path(session *m, cc_algo algo, int threads)
     if (status != CC_OK)
         return status == CC_ERR_NOMEM ? status : CC_OK;
     m->ops[m->op_count++] = op;
-    double ignored;
-    status = run(op, 0, &m->data, &ignored);
-    if (status == CC_OK)
-        add_splits(m, op, algo, threads);
-    return status;
+    double warmup_ms;
+    status = run(op, 0, &m->data, &warmup_ms);
+    if (status != CC_OK)
+        return status;
+    if (m->fastest_warmup_ms > 0.0 && warmup_ms > WARMUP_CUTOFF * m->fastest_warmup_ms)
+        return CC_OK;
+    if (m->fastest_warmup_ms == 0.0 || warmup_ms < m->fastest_warmup_ms)
+        m->fastest_warmup_ms = warmup_ms;
+    add_splits(m, op, algo, threads);
+    return CC_OK;
 }
 
 /* The cost rule's pick first, then the other paths AUTO may pick. */

@@ -79,13 +79,17 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
 }
 
 /* The register tile alone: tile[M][NR] = (zero ? 0 : tile) + w[kn][M] x
- * panel[kn][nv*DV], nv (1 or DB_ROWS_W) a constant where it is inlined.
+ * panel[kn][nv*DV], nv (1 or DB_ROWS_W) a constant where it is inlined;
+ * meanwhile the next channel block's kn x M weights (from `ahead`) are
+ * prefetched: in a network the weights come from memory, and each weight
+ * here serves a single FMA per lane vector (Winograd's 14x14 layers, 16
+ * tiles: 1.5-1.7 ms with cold caches against 0.8 with warm ones).
  * With the edge cases of db_pw_tile in the same function, gcc kept the
  * accumulators on the stack, loaded and stored around every FMA (the
  * Winograd products ran at 45% of the FMA peak on a Zen 5); here they stay
  * in registers. */
-DB_INLINE void db_pw_core(const float *w, const float *panel, int kn, float *tile, bool zero,
-                          int nv)
+DB_INLINE void db_pw_core(const float *w, const float *ahead, const float *panel, int kn,
+                          float *tile, bool zero, int nv)
 {
     dvec acc[DB_ROWS_M][DB_ROWS_W];
 #pragma GCC unroll 16
@@ -97,6 +101,7 @@ DB_INLINE void db_pw_core(const float *w, const float *panel, int kn, float *til
     for (int t = 0; t < kn; t++) {
         const float *wt = w + (size_t)t * DB_ROWS_M;
         const float *pt = panel + (size_t)t * DB_PW_NR;
+        __builtin_prefetch(ahead + (size_t)t * DB_ROWS_M);
         dvec x[DB_ROWS_W];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
@@ -116,16 +121,18 @@ DB_INLINE void db_pw_core(const float *w, const float *panel, int kn, float *til
             dv_store(tile + r * DB_PW_NR + v * DV, acc[r][v]);
 }
 
-static __attribute__((noinline)) void db_pw_core_wide(const float *w, const float *panel, int kn,
-                                                      float *tile, bool zero)
+static __attribute__((noinline)) void db_pw_core_wide(const float *w, const float *ahead,
+                                                      const float *panel, int kn, float *tile,
+                                                      bool zero)
 {
-    db_pw_core(w, panel, kn, tile, zero, DB_ROWS_W);
+    db_pw_core(w, ahead, panel, kn, tile, zero, DB_ROWS_W);
 }
 
-static __attribute__((noinline)) void db_pw_core_narrow(const float *w, const float *panel,
-                                                        int kn, float *tile, bool zero)
+static __attribute__((noinline)) void db_pw_core_narrow(const float *w, const float *ahead,
+                                                        const float *panel, int kn, float *tile,
+                                                        bool zero)
 {
-    db_pw_core(w, panel, kn, tile, zero, 1);
+    db_pw_core(w, ahead, panel, kn, tile, zero, 1);
 }
 
 /* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
@@ -135,9 +142,10 @@ static __attribute__((noinline)) void db_pw_core_narrow(const float *w, const fl
  * of at most DV pixels (the last of a small plane: 7x7's 49 pixels fill
  * 49 of 56 lanes rather than 49 of 64). The sums go through a tile on the
  * stack (db_pw_core); the rows and lanes outside the output stay there. */
-DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *panel, int kn,
-                          float *out, ptrdiff_t ld, int rows, int count, bool first,
-                          bool last, const float *bias, const float *residual, int nv)
+DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *ahead,
+                          const float *panel, int kn, float *out, ptrdiff_t ld, int rows,
+                          int count, bool first, bool last, const float *bias,
+                          const float *residual, int nv)
 {
     float tile[DB_ROWS_M * DB_PW_NR] __attribute__((aligned(64)));
     for (int r = 0; r < DB_ROWS_M && !first; r++)
@@ -148,9 +156,9 @@ DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *
                      lanes == DV ? dv_load(o) : lanes == 0 ? dv_zero() : dv_load_n(o, lanes));
         }
     if (nv == 1)
-        db_pw_core_narrow(w, panel, kn, tile, first);
+        db_pw_core_narrow(w, ahead, panel, kn, tile, first);
     else
-        db_pw_core_wide(w, panel, kn, tile, first);
+        db_pw_core_wide(w, ahead, panel, kn, tile, first);
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < nv; v++) {
             const int lanes = db_pw_lanes(count, v);
@@ -200,16 +208,19 @@ void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int
                 const int oc0 = mb * DB_ROWS_M;
                 const float *w =
                     j->packed + (((size_t)group * j->blocks + (size_t)mb) * cg + k0) * DB_ROWS_M;
+                /* The next block's weights for this K block (the last
+                 * block's own: a prefetch never leaves the array). */
+                const float *ahead = mb + 1 < mb_hi ? w + cg * DB_ROWS_M : w;
                 const float *bias = j->bias != NULL ? j->bias + oc_group + (size_t)oc0 : NULL;
                 float *o = out + (ptrdiff_t)oc0 * j->out_c + (ptrdiff_t)p0;
                 const float *res = j->residual != NULL ? j->residual + (o - j->output) : NULL;
                 const int rows = db_min(DB_ROWS_M, g->ocg - oc0);
                 if (count <= DV)
-                    db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias,
-                               res, 1);
+                    db_pw_tile(j, w, ahead, panel, kn, o, j->out_c, rows, count, first, last,
+                               bias, res, 1);
                 else
-                    db_pw_tile(j, w, panel, kn, o, j->out_c, rows, count, first, last, bias,
-                               res, DB_ROWS_W);
+                    db_pw_tile(j, w, ahead, panel, kn, o, j->out_c, rows, count, first, last,
+                               bias, res, DB_ROWS_W);
             }
         }
     }

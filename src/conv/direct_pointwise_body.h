@@ -79,7 +79,8 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
 }
 
 /* The register tile alone: tile[M][NR] = (zero ? 0 : tile) + w[kn][M] x
- * panel[kn][nv*DV], nv (1 or DB_ROWS_W) a constant where it is inlined;
+ * panel[kn][nv*DV] (rows ld apart), nv (1 or DB_ROWS_W) a constant where
+ * it is inlined;
  * meanwhile the next channel block's kn x M weights (from `ahead`) are
  * prefetched: in a network the weights come from memory, and each weight
  * here serves a single FMA per lane vector (Winograd's 14x14 layers, 16
@@ -88,8 +89,8 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
  * accumulators on the stack, loaded and stored around every FMA (the
  * Winograd products ran at 45% of the FMA peak on a Zen 5); here they stay
  * in registers. */
-DB_INLINE void db_pw_core(const float *w, const float *ahead, const float *panel, int kn,
-                          float *tile, bool zero, int nv)
+DB_INLINE void db_pw_core(const float *w, const float *ahead, const float *panel,
+                          ptrdiff_t ld, int kn, float *tile, bool zero, int nv)
 {
     dvec acc[DB_ROWS_M][DB_ROWS_W];
 #pragma GCC unroll 16
@@ -100,7 +101,7 @@ DB_INLINE void db_pw_core(const float *w, const float *ahead, const float *panel
 #pragma GCC unroll 4
     for (int t = 0; t < kn; t++) {
         const float *wt = w + (size_t)t * DB_ROWS_M;
-        const float *pt = panel + (size_t)t * DB_PW_NR;
+        const float *pt = panel + (ptrdiff_t)t * ld;
         __builtin_prefetch(ahead + (size_t)t * DB_ROWS_M);
         dvec x[DB_ROWS_W];
 #pragma GCC unroll 4
@@ -122,30 +123,31 @@ DB_INLINE void db_pw_core(const float *w, const float *ahead, const float *panel
 }
 
 static __attribute__((noinline)) void db_pw_core_wide(const float *w, const float *ahead,
-                                                      const float *panel, int kn, float *tile,
-                                                      bool zero)
+                                                      const float *panel, ptrdiff_t ld, int kn,
+                                                      float *tile, bool zero)
 {
-    db_pw_core(w, ahead, panel, kn, tile, zero, DB_ROWS_W);
+    db_pw_core(w, ahead, panel, ld, kn, tile, zero, DB_ROWS_W);
 }
 
 static __attribute__((noinline)) void db_pw_core_narrow(const float *w, const float *ahead,
-                                                        const float *panel, int kn, float *tile,
-                                                        bool zero)
+                                                        const float *panel, ptrdiff_t ld, int kn,
+                                                        float *tile, bool zero)
 {
-    db_pw_core(w, ahead, panel, kn, tile, zero, 1);
+    db_pw_core(w, ahead, panel, ld, kn, tile, zero, 1);
 }
 
 /* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
- * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV]; when `last`, plus
+ * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV] (rows panel_ld
+ * apart); when `last`, plus
  * the bias (per row, may be NULL) and the residual (laid out as out, may
  * be NULL), and through the activation. nv is DB_ROWS_W, or 1 for a panel
  * of at most DV pixels (the last of a small plane: 7x7's 49 pixels fill
  * 49 of 56 lanes rather than 49 of 64). The sums go through a tile on the
  * stack (db_pw_core); the rows and lanes outside the output stay there. */
 DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *ahead,
-                          const float *panel, int kn, float *out, ptrdiff_t ld, int rows,
-                          int count, bool first, bool last, const float *bias,
-                          const float *residual, int nv)
+                          const float *panel, ptrdiff_t panel_ld, int kn, float *out,
+                          ptrdiff_t ld, int rows, int count, bool first, bool last,
+                          const float *bias, const float *residual, int nv)
 {
     float tile[DB_ROWS_M * DB_PW_NR] __attribute__((aligned(64)));
     for (int r = 0; r < DB_ROWS_M && !first; r++)
@@ -156,9 +158,9 @@ DB_INLINE void db_pw_tile(const cc__direct_job *j, const float *w, const float *
                      lanes == DV ? dv_load(o) : lanes == 0 ? dv_zero() : dv_load_n(o, lanes));
         }
     if (nv == 1)
-        db_pw_core_narrow(w, ahead, panel, kn, tile, first);
+        db_pw_core_narrow(w, ahead, panel, panel_ld, kn, tile, first);
     else
-        db_pw_core_wide(w, ahead, panel, kn, tile, first);
+        db_pw_core_wide(w, ahead, panel, panel_ld, kn, tile, first);
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < nv; v++) {
             const int lanes = db_pw_lanes(count, v);
@@ -202,8 +204,16 @@ void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int
         for (size_t p0 = p_lo; p0 < p_hi; p0 += DB_PW_NR) {
             const int count = (int)(p_hi - p0 < DB_PW_NR ? p_hi - p0 : DB_PW_NR);
             const bool block_ends = p0 + DB_PW_NR >= p_hi;
-            db_pw_pack(j, in, k0, kn, p0, count, block_ends ? k0 + kc : k0,
-                       block_ends ? p_lo : p0 + DB_PW_NR, panel);
+            /* One whole vector of pixels at stride 1 is read in place
+             * (Winograd's 14x14 layers: 16 tiles, rows of one vector);
+             * anything else through the panel. */
+            const bool in_place = count == DV && g->sh == 1 && g->sw == 1;
+            const float *rows =
+                in_place ? in + (ptrdiff_t)k0 * j->in_c + (ptrdiff_t)p0 : panel;
+            const ptrdiff_t rows_ld = in_place ? j->in_c : (ptrdiff_t)DB_PW_NR;
+            if (!in_place)
+                db_pw_pack(j, in, k0, kn, p0, count, block_ends ? k0 + kc : k0,
+                           block_ends ? p_lo : p0 + DB_PW_NR, panel);
             for (int mb = mb_lo; mb < mb_hi; mb++) {
                 const int oc0 = mb * DB_ROWS_M;
                 const float *w =
@@ -214,13 +224,13 @@ void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int
                 const float *bias = j->bias != NULL ? j->bias + oc_group + (size_t)oc0 : NULL;
                 float *o = out + (ptrdiff_t)oc0 * j->out_c + (ptrdiff_t)p0;
                 const float *res = j->residual != NULL ? j->residual + (o - j->output) : NULL;
-                const int rows = db_min(DB_ROWS_M, g->ocg - oc0);
+                const int out_rows = db_min(DB_ROWS_M, g->ocg - oc0);
                 if (count <= DV)
-                    db_pw_tile(j, w, ahead, panel, kn, o, j->out_c, rows, count, first, last,
-                               bias, res, 1);
+                    db_pw_tile(j, w, ahead, rows, rows_ld, kn, o, j->out_c, out_rows, count,
+                               first, last, bias, res, 1);
                 else
-                    db_pw_tile(j, w, ahead, panel, kn, o, j->out_c, rows, count, first, last,
-                               bias, res, DB_ROWS_W);
+                    db_pw_tile(j, w, ahead, rows, rows_ld, kn, o, j->out_c, out_rows, count,
+                               first, last, bias, res, DB_ROWS_W);
             }
         }
     }

@@ -34,9 +34,10 @@ static inline ptrdiff_t db_pw_input_offset(const cc__direct_job *j, size_t p)
 }
 
 /* panel[t][0..NR) = input channel k0 + t at output pixels p0 .. p0 + count,
- * zeros past count. in: the image's first channel of the group. The
- * input of the panel that follows (channels next_k0 + t that exist, its
- * first and last pixels, from next_p0) is prefetched meanwhile: without
+ * zeros past count in the vectors the core reads. in: the image's first
+ * channel of the group. The input of the panel that follows (channels
+ * next_k0 + t that exist, its first and last pixels, from next_p0) is
+ * prefetched meanwhile: without
  * that, the copy waits on a cache miss per channel (a quarter of the run,
  * measured on ResNet's 56x56 layers). */
 DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, int kn,
@@ -52,12 +53,14 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
         __builtin_prefetch(next + next_first_at);
         __builtin_prefetch(next + next_last_at);
     }
+    /* The vectors the core reads: one for a narrow panel (db_pw_tile). */
+    const int vectors = count <= DV ? 1 : DB_ROWS_W;
     if (g->sh == 1 && g->sw == 1) { /* output pixel p reads input pixel p */
         for (int t = 0; t < kn; t++) {
             const float *src = in + (ptrdiff_t)(k0 + (size_t)t) * j->in_c + (ptrdiff_t)p0;
             float *dst = panel + (size_t)t * DB_PW_NR;
 #pragma GCC unroll 4
-            for (int v = 0; v < DB_ROWS_W; v++) {
+            for (int v = 0; v < vectors; v++) {
                 const int lanes = db_pw_lanes(count, v);
                 dv_store(dst + v * DV,
                          lanes == DV ? dv_load(src + v * DV) : dv_load_n(src + v * DV, lanes));
@@ -73,7 +76,7 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
         float *dst = panel + (size_t)t * DB_PW_NR;
         for (int i = 0; i < count; i++)
             dst[i] = src[offset[i]];
-        for (int i = count; i < DB_PW_NR; i++)
+        for (int i = count; i < vectors * DV; i++)
             dst[i] = 0.0f;
     }
 }

@@ -10,7 +10,10 @@
  *      it is left out there (it could not come within SCREEN_RATIO: its
  *      screen runs only cost time, 2-4x a fast path's on VGG's layers);
  *   2. the finalists, at most 3 candidates within 1.5x of the fastest
- *      screen time, run in rounds (one run each per round, so that a drift
+ *      screen time, and the cost rule's pick on all threads whatever its
+ *      screen time (one run is one sample: a hiccup of the machine during
+ *      it left AlexNet's conv4 on a path 4.7x slower than Winograd), run
+ *      in rounds (one run each per round, so that a drift
  *      of the machine's speed hits them alike) until 5 rounds or, after 2,
  *      until the rounds have taken 8 times the fastest screen time (at
  *      least 1 ms, so that layers of microseconds get their 5 rounds); the
@@ -62,6 +65,7 @@ typedef struct {
     candidate c[MAX_CANDIDATES];
     int count;
     double fastest_warmup_ms; /* 0 before the first */
+    cc_algo estimate;         /* the cost rule's pick */
 } session;
 
 static double now_ms(void)
@@ -173,6 +177,7 @@ static cc_status add_path(session *m, cc_algo algo, int threads)
 static cc_status add_paths(session *m, cc__isa isa, int threads)
 {
     const cc_algo estimate = cc__auto_choose(m->g, isa);
+    m->estimate = estimate;
     const cc_algo others[PATHS] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1,
                                    CC_ALGO_WINOGRAD};
     cc_status status = add_path(m, estimate, threads);
@@ -199,9 +204,15 @@ static cc_status screen(session *m, int finalists[MAX_FINALISTS], int *count)
     }
     const double best = m->c[order[0]].screen_ms;
     *count = 0;
+    bool estimate_in = false;
     for (int k = 0; k < m->count && *count < MAX_FINALISTS; k++)
-        if (m->c[order[k]].screen_ms <= SCREEN_RATIO * best)
+        if (m->c[order[k]].screen_ms <= SCREEN_RATIO * best) {
+            estimate_in = estimate_in || order[k] == 0;
             finalists[(*count)++] = order[k];
+        }
+    /* Candidate 0 is the cost rule's pick on all threads (add_paths). */
+    if (!estimate_in && m->c[0].algo == m->estimate)
+        finalists[*count < MAX_FINALISTS ? (*count)++ : MAX_FINALISTS - 1] = 0;
     return CC_OK;
 }
 

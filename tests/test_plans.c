@@ -233,6 +233,27 @@ static void plans_round_trip(void **state)
     remove(path);
 }
 
+/* The layer the faked clocks below time: every path but GEMM1X1 takes it. */
+static cc_conv2d_params timed_layer(void)
+{
+    const cc_conv2d_params p = {.batch = 2, .in_channels = 48, .in_h = 20, .in_w = 20,
+                                .out_channels = 40, .kernel_h = 3, .kernel_w = 3,
+                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    return p;
+}
+
+/* The plan MEASURE makes for timed_layer() with the clock faked by timer. */
+static cc_algo measured_with(cc__plan_timer timer, int *threads)
+{
+    const cc_conv2d_params p = timed_layer();
+    cc_plans_clear();
+    cc_set_planning(CC_PLAN_MEASURE);
+    cc__plan_set_timer(timer);
+    const cc_algo picked = create_auto(&p, threads);
+    cc__plan_set_timer(NULL);
+    return picked;
+}
+
 /* The timer of picks_the_fastest_timed: `fastest` on `fastest_threads`
  * threads takes 1 ms, everything else 1.2 or 1.3 ms (so that several
  * finalists reach the rounds and their medians decide). */
@@ -251,24 +272,17 @@ static double fake_timer(cc_algo algo, int threads)
 static void picks_the_fastest_timed(void **state)
 {
     (void)state;
-    const cc_conv2d_params p = {.batch = 2, .in_channels = 48, .in_h = 20, .in_w = 20,
-                                .out_channels = 40, .kernel_h = 3, .kernel_w = 3,
-                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
     const cc_algo paths[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_WINOGRAD};
-    cc_set_planning(CC_PLAN_MEASURE);
-    cc__plan_set_timer(fake_timer);
     for (int i = 0; i < 3; i++)
         for (int threads = 1; threads <= 2; threads++) {
-            cc_plans_clear();
             fastest = paths[i];
             fastest_threads = threads;
             int used = 0;
-            const cc_algo picked = create_auto(&p, &used);
+            const cc_algo picked = measured_with(fake_timer, &used);
             if (picked != fastest || used != threads)
                 fail_msg("%s on %d thread(s) timed fastest; the plan runs %s on %d",
                          cc_algo_name(fastest), threads, cc_algo_name(picked), used);
         }
-    cc__plan_set_timer(NULL);
 }
 
 /* The timer of leaves_out_slow_warmups: `slow` takes 4 ms, the others 1,
@@ -290,17 +304,11 @@ static double slow_path_timer(cc_algo algo, int threads)
 static void leaves_out_slow_warmups(void **state)
 {
     (void)state;
-    const cc_conv2d_params p = {.batch = 2, .in_channels = 48, .in_h = 20, .in_w = 20,
-                                .out_channels = 40, .kernel_h = 3, .kernel_w = 3,
-                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const cc_conv2d_params p = timed_layer();
     const cc_algo estimate = cc_conv2d_estimate(&p);
     slow = estimate == CC_ALGO_WINOGRAD ? CC_ALGO_IM2COL : CC_ALGO_WINOGRAD;
     slow_runs = 0;
-    cc_set_planning(CC_PLAN_MEASURE);
-    cc__plan_set_timer(slow_path_timer);
-    const cc_algo picked = create_auto(&p, NULL);
-    cc__plan_set_timer(NULL);
-    assert_int_not_equal(picked, slow);
+    assert_int_not_equal(measured_with(slow_path_timer, NULL), slow);
     assert_int_equal(slow_runs, 1);
 }
 
@@ -323,17 +331,11 @@ static double hiccup_timer(cc_algo algo, int threads)
 static void keeps_the_estimate_in_the_rounds(void **state)
 {
     (void)state;
-    const cc_conv2d_params p = {.batch = 2, .in_channels = 48, .in_h = 20, .in_w = 20,
-                                .out_channels = 40, .kernel_h = 3, .kernel_w = 3,
-                                .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    const cc_conv2d_params p = timed_layer();
     hiccup_path = cc_conv2d_estimate(&p);
     hiccup_runs = 0;
     cc_set_num_threads(1);
-    cc_set_planning(CC_PLAN_MEASURE);
-    cc__plan_set_timer(hiccup_timer);
-    const cc_algo picked = create_auto(&p, NULL);
-    cc__plan_set_timer(NULL);
-    assert_int_equal(picked, hiccup_path);
+    assert_int_equal(measured_with(hiccup_timer, NULL), hiccup_path);
     assert_true(hiccup_runs > 2);
 }
 

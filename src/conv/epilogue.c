@@ -11,30 +11,22 @@
 typedef void (*row_sweep)(float *x, const float *bias, const float *residual, size_t n,
                           cc_act act);
 
-static row_sweep row_bias_sweep(cc__isa isa)
-{
-    switch (isa) {
-    case CC__ISA_AVX512:
-        return cc__epilogue_row_bias_avx512;
-    case CC__ISA_AVX2:
-        return cc__epilogue_row_bias_avx2;
-    case CC__ISA_SCALAR:
-        break;
-    }
-    return cc__epilogue_row_bias_portable;
-}
+/* An ISA family's sweeps: bias per row (NCHW) and per column (NHWC). */
+typedef struct {
+    row_sweep row_bias, col_bias;
+} sweeps;
 
-static row_sweep col_bias_sweep(cc__isa isa)
+static sweeps sweeps_of(cc__isa isa)
 {
     switch (isa) {
     case CC__ISA_AVX512:
-        return cc__epilogue_col_bias_avx512;
+        return (sweeps){cc__epilogue_row_bias_avx512, cc__epilogue_col_bias_avx512};
     case CC__ISA_AVX2:
-        return cc__epilogue_col_bias_avx2;
+        return (sweeps){cc__epilogue_row_bias_avx2, cc__epilogue_col_bias_avx2};
     case CC__ISA_SCALAR:
         break;
     }
-    return cc__epilogue_col_bias_portable;
+    return (sweeps){cc__epilogue_row_bias_portable, cc__epilogue_col_bias_portable};
 }
 
 static bool worth_forking(int threads, size_t rows, size_t cols)
@@ -47,7 +39,7 @@ void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const 
 {
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
-    const row_sweep row = row_bias_sweep(isa);
+    const row_sweep row = sweeps_of(isa).row_bias;
 #pragma omp parallel for num_threads(threads) if (worth_forking(threads, rows, cols)) \
     schedule(static)
     for (size_t r = 0; r < rows; r++)
@@ -60,7 +52,7 @@ void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const 
 {
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
-    const row_sweep row = col_bias_sweep(isa);
+    const row_sweep row = sweeps_of(isa).col_bias;
 #pragma omp parallel for num_threads(threads) if (worth_forking(threads, rows, cols)) \
     schedule(static)
     for (size_t r = 0; r < rows; r++)
@@ -74,7 +66,7 @@ void cc__epilogue_residual(float *out, const float *residual, size_t count, cc_a
                            cc__isa isa, int threads)
 {
     const size_t chunks = (count + RESIDUAL_CHUNK - 1) / RESIDUAL_CHUNK;
-    const row_sweep row = row_bias_sweep(isa);
+    const row_sweep row = sweeps_of(isa).row_bias;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && chunks > 1) schedule(static)
     for (size_t chunk = 0; chunk < chunks; chunk++) {
         const size_t start = chunk * RESIDUAL_CHUNK;

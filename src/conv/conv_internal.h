@@ -190,8 +190,8 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
  * slot (one per thread) sized for L2 and at most about `budget` bytes (at
  * least one tile's, whatever the budget).
  * cc__winograd_pack: the transformed weights, packed for the direct kernels
- * of `isa` (their floats per group and point go to plan->point_floats),
- * allocated with cc__alloc.
+ * of `isa` (their floats per group and point go to plan->point_floats,
+ * their channel block to plan->unit), allocated with cc__alloc.
  * cc__winograd_run: the whole batch on up to `threads` OpenMP threads, bias,
  * residual and activation included, in `workspace` (plan->bytes). */
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo);

@@ -37,9 +37,8 @@ static inline ptrdiff_t db_pw_input_offset(const cc__direct_job *j, size_t p)
  * zeros past count in the vectors the core reads. in: the image's first
  * channel of the group. The input of the panel that follows (channels
  * next_k0 + t that exist, its first and last pixels, from next_p0) is
- * prefetched meanwhile: without
- * that, the copy waits on a cache miss per channel (a quarter of the run,
- * measured on ResNet's 56x56 layers). */
+ * prefetched meanwhile: without that, the copy waits on a cache miss per
+ * channel (a quarter of the run, measured on ResNet's 56x56 layers). */
 DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, int kn,
                           size_t p0, int count, size_t next_k0, size_t next_p0, float *panel)
 {
@@ -83,11 +82,11 @@ DB_INLINE void db_pw_pack(const cc__direct_job *j, const float *in, size_t k0, i
 
 /* The register tile alone: tile[M][NR] = (zero ? 0 : tile) + w[kn][M] x
  * panel[kn][nv*DV] (rows ld apart), nv (1 or DB_ROWS_W) a constant where
- * it is inlined;
- * meanwhile the next channel block's kn x M weights (from `ahead`) are
- * prefetched: in a network the weights come from memory, and each weight
- * here serves a single FMA per lane vector (Winograd's 14x14 layers, 16
- * tiles: 1.5-1.7 ms with cold caches against 0.8 with warm ones).
+ * it is inlined; meanwhile the next channel block's kn x M weights (from
+ * `ahead`) are prefetched: in a network the weights come from memory, and
+ * each weight here serves a single FMA per lane vector (Winograd's 14x14
+ * layers, 16 tiles: 1.5-1.7 ms with cold caches against 0.8 with warm
+ * ones).
  * With the edge cases of db_pw_tile in the same function, gcc kept the
  * accumulators on the stack, loaded and stored around every FMA (the
  * Winograd products ran at 45% of the FMA peak on a Zen 5); here they stay
@@ -141,9 +140,8 @@ static __attribute__((noinline)) void db_pw_core_narrow(const float *w, const fl
 
 /* Output rows [0, rows) x pixels [0, count) at out (rows ld apart) +=
  * (or, when `first`, =) w[kn][M] x panel[kn][nv*DV] (rows panel_ld
- * apart); when `last`, plus
- * the bias (per row, may be NULL) and the residual (laid out as out, may
- * be NULL), and through the activation. nv is DB_ROWS_W, or 1 for a panel
+ * apart); when `last`, plus the bias (per row, may be NULL) and the
+ * residual (laid out as out, may be NULL), and through the activation. nv is DB_ROWS_W, or 1 for a panel
  * of at most DV pixels (the last of a small plane: 7x7's 49 pixels fill
  * 49 of 56 lanes rather than 49 of 64). The sums go through a tile on the
  * stack (db_pw_core); the rows and lanes outside the output stay there. */

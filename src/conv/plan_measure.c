@@ -13,8 +13,8 @@
  *      screen time, and the cost rule's pick on all threads whatever its
  *      screen time (one run is one sample: a hiccup of the machine during
  *      it left AlexNet's conv4 on a path 4.7x slower than Winograd), run
- *      in rounds (one run each per round, so that a drift
- *      of the machine's speed hits them alike) until 5 rounds or, after 2,
+ *      in rounds (one run each per round, so that a drift of the
+ *      machine's speed hits them alike) until 5 rounds or, after 2,
  *      until the rounds have taken 8 times the fastest screen time (at
  *      least 1 ms, so that layers of microseconds get their 5 rounds); the
  *      warm-up and the screen run are a finalist's two warm-up runs, and

@@ -21,7 +21,7 @@ _Static_assert(sizeof(block_header) <= CC__ALIGNMENT, "header fits its slot");
  * asked (transparent_hugepage "madvise", Debian's default): a page fault
  * per 4 KiB cost 6 us each on a virtual machine (a fifth of the creation
  * of a 512-channel Winograd layer), and the weights a run streams then
- * take 1 TLB entry per 2 MiB. At most 1/2 of a block is rounding. */
+ * take 1 TLB entry per 2 MiB. Rounding is less than a third of a block. */
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_FROM ((size_t)4 << 20)
 

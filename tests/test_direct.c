@@ -19,6 +19,8 @@
 /* The AVX-512 family's tiles over portable 16-float vectors. */
 #define DV CC__DIRECT_LANES_AVX512
 #include "../src/conv/direct_portable.h"
+/* Compiled without AVX-512: its curves (sigmoid, tanh) are the portable ones. */
+#define DB_ISA CC__ISA_SCALAR
 #define DB_OCVEC_P CC__DIRECT_OCVEC_PIXELS_AVX512
 #define DB_DWC_P CC__DIRECT_DWC_PIXELS_AVX512
 #define DB_ROWS_M CC__DIRECT_ROWS_OC_AVX512

@@ -82,6 +82,7 @@ static inline dvec dv_relu(dvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v
 /* minps, like maxps, returns its second operand when one is NaN. */
 static inline dvec dv_relu6(dvec v) { return _mm512_min_ps(_mm512_set1_ps(6.0f), dv_relu(v)); }
 
+#define DB_ISA CC__ISA_AVX512
 #define DB_OCVEC_P CC__DIRECT_OCVEC_PIXELS_AVX512
 #define DB_DWC_P CC__DIRECT_DWC_PIXELS_AVX512
 #define DB_ROWS_M CC__DIRECT_ROWS_OC_AVX512

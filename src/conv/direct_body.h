@@ -21,6 +21,7 @@
  *   DB_DWC_P                 pixels of the dwc tile
  *   DB_ROWS_M, DB_ROWS_W     channels and vectors of the rows tile
  *   DB_ROWS_DW_W             vectors of the depthwise rows tile (1 channel)
+ *   DB_ISA                   the ISA family (cc__isa)
  *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW DB_POINTWISE_UNIT DB_DWC_NCHW_UNIT
  *                            the entry points' names
  *
@@ -34,8 +35,8 @@
 
 static inline int db_min(int a, int b) { return a < b ? a : b; }
 
-/* act(v) stored to out[0..count). Sigmoid and tanh go through the scalar
- * cc__activate on the just-stored, still cached values. */
+/* act(v) stored to out[0..count). Sigmoid and tanh are applied to the
+ * just-stored, still cached values. */
 DB_INLINE void db_store_act(float *out, dvec v, int count, cc_act act)
 {
     if (act == CC_ACT_RELU)
@@ -46,9 +47,8 @@ DB_INLINE void db_store_act(float *out, dvec v, int count, cc_act act)
         dv_store(out, v);
     else
         dv_store_n(out, v, count);
-    if (act == CC_ACT_SIGMOID || act == CC_ACT_TANH)
-        for (int i = 0; i < count; i++)
-            out[i] = cc__activate(out[i], act);
+    if (cc__act_is_curve(act))
+        cc__activate_curve(out, (size_t)count, act, DB_ISA);
 }
 
 /* act(v + bias) for `count` consecutive channels of one output pixel: one
@@ -63,10 +63,15 @@ DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const floa
         db_store_act(out, v, count, act);
         return;
     }
+    const cc_act inline_act = cc__act_is_curve(act) ? CC_ACT_NONE : act;
     float lanes[DV];
     dv_store(lanes, v);
     for (int i = 0; i < count; i++)
-        out[i * j->out_c] = cc__activate(lanes[i] + (bias != NULL ? bias[i] : 0.0f), act);
+        lanes[i] = cc__activate(lanes[i] + (bias != NULL ? bias[i] : 0.0f), inline_act);
+    if (cc__act_is_curve(act))
+        cc__activate_curve(lanes, (size_t)count, act, DB_ISA);
+    for (int i = 0; i < count; i++)
+        out[i * j->out_c] = lanes[i];
 }
 
 /* NCHW (out_x == 1): `pixels` consecutive output pixels, channel vector

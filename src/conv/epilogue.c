@@ -2,7 +2,10 @@
  * row (the row sweeps of the operator's ISA, epilogue_body.h), split over
  * the unit's threads. */
 #define EP_NAME(x) x##_portable
+#define EP_ISA CC__ISA_SCALAR
 #include "epilogue_body.h"
+
+#include "../layers/kernels.h"
 
 /* Below this many values a fork of the team costs more than the sweep. */
 #define PARALLEL_FLOATS ((size_t)1 << 15)
@@ -27,6 +30,14 @@ static sweeps sweeps_of(cc__isa isa)
         break;
     }
     return (sweeps){cc__epilogue_row_bias_portable, cc__epilogue_col_bias_portable};
+}
+
+void cc__activate_curve(float *x, size_t n, cc_act act, cc__isa isa)
+{
+    if (act == CC_ACT_TANH)
+        cc__layer_kernels_of(isa)->tanh(x, x, n);
+    else if (act == CC_ACT_SIGMOID)
+        cc__layer_kernels_of(isa)->sigmoid(x, x, n);
 }
 
 static bool worth_forking(int threads, size_t rows, size_t cols)

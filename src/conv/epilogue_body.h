@@ -1,8 +1,9 @@
 /* The epilogue's row sweeps, compiled once per ISA family: the includer
- * defines EP_NAME(x), the instance's name for x (epilogue.c, the portable
- * one; epilogue_avx2.c and epilogue_avx512.c, compiled with those ISAs).
+ * defines EP_NAME(x), the instance's name for x, and EP_ISA, its ISA
+ * family (epilogue.c, the portable one; epilogue_avx2.c and epilogue_avx512.c, compiled with those ISAs).
  * Each combination of activation and operands is its own loop (sweep,
- * inlined with constant arguments), so that each vectorises. */
+ * inlined with constant arguments), so that each vectorises; the curves
+ * (sigmoid, tanh) follow the sweep as a pass of their own over the row. */
 #include "epilogue.h"
 
 /* x[i] = act(x[i] + bias[i * bias_step] + residual[i]) over n values;
@@ -36,10 +37,9 @@ static inline __attribute__((always_inline)) void sweep_act(float *x, const floa
         sweep(x, bias, bias_step, residual, n, CC_ACT_RELU);
         break;
     case CC_ACT_SIGMOID:
-        sweep(x, bias, bias_step, residual, n, CC_ACT_SIGMOID);
-        break;
     case CC_ACT_TANH:
-        sweep(x, bias, bias_step, residual, n, CC_ACT_TANH);
+        sweep(x, bias, bias_step, residual, n, CC_ACT_NONE);
+        cc__activate_curve(x, n, act, EP_ISA);
         break;
     case CC_ACT_RELU6:
         sweep(x, bias, bias_step, residual, n, CC_ACT_RELU6);
@@ -63,3 +63,4 @@ void EP_NAME(cc__epilogue_col_bias)(float *x, const float *bias, const float *re
 }
 
 #undef EP_NAME
+#undef EP_ISA

@@ -489,10 +489,8 @@ static void finish_lanes(const block_run *b, const cc__wino_lanes bias, cc__wino
         for (int k = 0; k < values; k++)
             for (int l = 0; l < L; l++)
                 y[k][l] = y[k][l] < 0.0f ? 0.0f : y[k][l] > 6.0f ? 6.0f : y[k][l];
-    } else if (act != CC_ACT_NONE) {
-        for (int k = 0; k < values; k++)
-            for (int l = 0; l < L; l++)
-                y[k][l] = cc__activate(y[k][l], act);
+    } else if (cc__act_is_curve(act)) {
+        cc__activate_curve(&y[0][0], (size_t)values * L, act, b->op->isa);
     }
 }
 

@@ -4,9 +4,11 @@
 #define KB_KERNELS cc__layer_kernels_portable
 #include "kernels_body.h"
 
-const cc__layer_kernels *cc__layer_kernels_get(void)
+const cc__layer_kernels *cc__layer_kernels_get(void) { return cc__layer_kernels_of(cc__cpu_isa()); }
+
+const cc__layer_kernels *cc__layer_kernels_of(cc__isa isa)
 {
-    switch (cc__cpu_isa()) {
+    switch (isa) {
     case CC__ISA_AVX512:
         return &cc__layer_kernels_avx512;
     case CC__ISA_AVX2:

@@ -132,4 +132,7 @@ extern const cc__layer_kernels cc__layer_kernels_avx512;
 /* The table of the widest ISA cc__cpu_isa() allows now. */
 const cc__layer_kernels *cc__layer_kernels_get(void);
 
+/* The table of an ISA family (one the CPU has). */
+const cc__layer_kernels *cc__layer_kernels_of(cc__isa isa);
+
 #endif

@@ -46,9 +46,57 @@ static void gather_row_segment(const cc__conv_geom *g, const float *plane, int o
     memset(dst + (copy_to - ox0), 0, (size_t)(end - copy_to) * sizeof *dst);
 }
 
+static long long clamp_ll(long long x, long long lo, long long hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* Stride 1 and dilation 1 with output rows as wide as the input's ("same"
+ * padding along x): output pixel p of tap (ky, kx) reads input pixel
+ * p + shift of the plane, so a tap's row of the col is one shifted copy,
+ * then zeros where the input row or column falls outside. Row by row, the
+ * 7x7 images of ResNet-50 and DenseNet-121 spent 3/4 of their im2col time
+ * in the calls to copy and fill 7 floats. */
+static bool plane_shifts(const cc__conv_geom *g)
+{
+    return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->ow == g->w;
+}
+
+/* dst[0..pcount) = the taps (ky, kx) of output pixels p0.. (plane_shifts). */
+static void gather_shifted_plane(const cc__conv_geom *g, const float *plane, int ky, int kx,
+                                 size_t p0, size_t pcount, float *dst)
+{
+    const long long w = g->w, first = (long long)p0, end = first + (long long)pcount;
+    const long long dy = (long long)ky - g->pt, dx = (long long)kx - g->pl;
+    const long long shift = dy * w + dx;
+    /* The pixels whose p + shift lies inside the plane. */
+    const long long lo = clamp_ll(-shift, first, end);
+    const long long hi = clamp_ll((long long)g->h * w - shift, lo, end);
+    memset(dst, 0, (size_t)(lo - first) * sizeof *dst);
+    memcpy(dst + (lo - first), plane + (lo + shift), (size_t)(hi - lo) * sizeof *dst);
+    memset(dst + (hi - first), 0, (size_t)(end - hi) * sizeof *dst);
+    const long long left_end = clamp_ll(-dx, 0, w), right_begin = clamp_ll(w - dx, 0, w);
+    for (long long oy = first / w; oy * w < end; oy++) {
+        const long long row_lo = oy * w < first ? first : oy * w;
+        const long long row_hi = oy * w + w > end ? end : oy * w + w;
+        const long long iy = oy + dy;
+        if (iy < 0 || iy >= g->h) {
+            memset(dst + (row_lo - first), 0, (size_t)(row_hi - row_lo) * sizeof *dst);
+            continue;
+        }
+        for (long long ox = 0; ox < left_end; ox++)
+            if (oy * w + ox >= row_lo && oy * w + ox < row_hi)
+                dst[oy * w + ox - first] = 0.0f;
+        for (long long ox = right_begin; ox < w; ox++)
+            if (oy * w + ox >= row_lo && oy * w + ox < row_hi)
+                dst[oy * w + ox - first] = 0.0f;
+    }
+}
+
 void cc__im2col_nchw(const cc__conv_geom *g, const float *image_group, size_t k0, size_t kcount,
                      size_t p0, size_t pcount, float *col, int threads)
 {
+    const bool shifts = plane_shifts(g);
     const size_t taps = (size_t)g->kh * g->kw;
     const size_t plane_size = (size_t)g->h * g->w;
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
@@ -58,6 +106,10 @@ void cc__im2col_nchw(const cc__conv_geom *g, const float *image_group, size_t k0
         const int ky = (int)(k % taps / g->kw), kx = (int)(k % taps % g->kw);
         const float *plane = image_group + c * plane_size;
         float *dst = col + kk * pcount;
+        if (shifts) {
+            gather_shifted_plane(g, plane, ky, kx, p0, pcount, dst);
+            continue;
+        }
         size_t done = 0;
         while (done < pcount) {
             const size_t p = p0 + done;

@@ -443,7 +443,8 @@ static void reuse_changes_nothing(void **state)
 {
     (void)state;
     for (int layout = CC_NCHW; layout <= CC_NHWC; layout++) {
-        const cc_net_build_options plain = {0}, no_reuse = {1, 0}, nothing = {1, 1};
+        const cc_net_build_options plain = {0}, no_reuse = {.no_buffer_reuse = 1},
+                                  nothing = {.no_buffer_reuse = 1, .no_fusion = 1};
         cc_net *planned = mixed_built((cc_layout)layout, 3, &plain);
         cc_net *separate = mixed_built((cc_layout)layout, 3, &no_reuse);
         cc_net *unfused = mixed_built((cc_layout)layout, 3, &nothing);
@@ -578,7 +579,7 @@ static void golden_bottleneck(void **state)
         for (int fusion = 0; fusion <= 1; fusion++) {
             cc_net *net = two_bottlenecks((cc_layout)layout);
             assert_int_equal(cc_net_load_weights(net, GOLDEN_DIR "bottleneck.ccw"), CC_OK);
-            const cc_net_build_options o = {0, !fusion};
+            const cc_net_build_options o = {.no_fusion = !fusion};
             assert_int_equal(cc_net_build(net, &o), CC_OK);
             golden_compare(net, (cc_layout)layout, "bottleneck");
             cc_net_destroy(net);

@@ -56,21 +56,26 @@ static void permute(const float *in, float *out, const int64_t s[4], bool to_nhw
             }
 }
 
-/* One import, build and run; the output in NCHW (flat: [N][C]) order. */
-static void run_model(const char *name, cc_layout layout, bool fusion, const npy_array *x,
-                      const npy_array *y)
+/* One import, build and run with the layers in `compute`; the output in
+ * NCHW (flat: [N][C]) order. */
+static void run_model(const char *name, cc_layout layout, bool fusion, cc_layout compute,
+                      const npy_array *x, const npy_array *y)
 {
-    char path[512];
-    const char *how = layout == CC_NCHW ? (fusion ? "nchw, fusion" : "nchw, no fusion")
-                                        : (fusion ? "nhwc, fusion" : "nhwc, no fusion");
+    char path[512], how[64];
+    snprintf(how, sizeof how, "%s, %s, layers in %s", layout == CC_NCHW ? "nchw" : "nhwc",
+             fusion ? "fusion" : "no fusion", compute == CC_NCHW ? "nchw" : "nhwc");
     model_path(name, ".onnx", path, sizeof path);
     const cc_onnx_options options = {layout, (int)x->shape[0]};
     cc_net *net = NULL;
     if (cc_net_load_onnx(path, &options, &net) != CC_OK)
         fail_msg("%s (%s): load: %s", name, how, cc_last_error());
-    const cc_net_build_options build = {0, !fusion};
+    const cc_net_build_options build = {
+        .no_fusion = !fusion, .compute_layout = compute == CC_NCHW ? CC_COMPUTE_NCHW : CC_COMPUTE_NHWC};
     if (cc_net_build(net, &build) != CC_OK)
         fail_msg("%s (%s): build: %s", name, how, cc_last_error());
+    cc_net_stats stats;
+    assert_int_equal(cc_net_get_stats(net, &stats), CC_OK);
+    assert_int_equal(stats.compute_layout, compute);
     assert_int_equal(cc_net_input_count(net), x->count);
     assert_int_equal(cc_net_output_count(net), y->count);
     cc_net_layer_info out;
@@ -110,7 +115,9 @@ static void model_matches_pytorch(void **state)
     assert_true(y.rank == 2 || y.rank == 4);
     for (int layout = 0; layout < 2; layout++)
         for (int fusion = 0; fusion < 2; fusion++)
-            run_model(name, layout ? CC_NHWC : CC_NCHW, fusion, &x, &y);
+            for (int compute = 0; compute < 2; compute++)
+                run_model(name, layout ? CC_NHWC : CC_NCHW, fusion,
+                          compute ? CC_NHWC : CC_NCHW, &x, &y);
     npy_free(&x), npy_free(&y);
 }
 

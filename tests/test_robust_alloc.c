@@ -308,7 +308,7 @@ static void net_script(const void *arg, float *output)
     cc_net_stats stats;
     STEP(cc_net_get_stats(net, &stats));
     STEP(cc_net_init_weights(net, CC_INIT_HE, 99));
-    const cc_net_build_options options = {0, c->no_fusion};
+    const cc_net_build_options options = {.no_fusion = c->no_fusion};
     STEP(cc_net_build(net, &options));
     const size_t in_count = cc_net_input_count(net), out_count = cc_net_output_count(net);
     float *input = malloc(in_count * sizeof(float));

@@ -31,8 +31,21 @@ static cc_status alloc_gather(cc_net *net)
     return net->gather != NULL && net->gather_channels != NULL ? CC_OK : CC_ERR_NOMEM;
 }
 
+/* The input in the compute layout, when it differs from the network's. */
+static cc_status alloc_reordered_input(cc_net *net)
+{
+    if (!cc__net_reorders(net, &net->nodes[0]))
+        return CC_OK;
+    net->reordered_input =
+        cc__alloc_array(cc__dims_count(&net->nodes[0].out), sizeof(float), "net_build: input");
+    return net->reordered_input != NULL ? CC_OK : CC_ERR_NOMEM;
+}
+
 static cc_status build_parts(cc_net *net, const cc_net_build_options *options)
 {
+    CC__NET_TRY(cc__net_choose_compute(net, options != NULL ? options->compute_layout
+                                                             : CC_COMPUTE_AUTO));
+    CC__NET_TRY(alloc_reordered_input(net));
     CC__NET_TRY(cc__plan_make(net, options, &net->plan));
     CC__NET_TRY(cc__packed_make(net, &net->plan, net->weights, &net->packed));
     CC__NET_TRY(cc__net_workspace_reserve(net, cc__net_workspace_need(net)));
@@ -78,6 +91,7 @@ cc_status cc_net_get_stats(const cc_net *net, cc_net_stats *stats)
     }
     stats->weight_bytes = net->weight_floats * sizeof(float);
     stats->built = net->built;
+    stats->compute_layout = net->compute;
     if (net->built) {
         stats->activation_bytes = net->plan.unplanned_bytes;
         stats->planned_activation_bytes = net->plan.planned_bytes;

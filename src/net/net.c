@@ -66,6 +66,7 @@ cc_status cc_net_create(cc_layout layout, int batch, int channels, int height, i
         return cc__fail(CC_ERR_NOMEM, "net_create: cannot make the run lock");
     }
     created->layout = layout;
+    created->compute = layout;
     cc__node *input;
     cc_status status = cc__net_append(created, CC__NODE_INPUT, "input", "input", NULL, 0, &in,
                                       false, &input);
@@ -93,6 +94,9 @@ void cc__net_free_build(cc_net *net)
     cc__free(net->workspace);
     net->workspace = NULL;
     net->workspace_bytes = 0;
+    cc__free(net->reordered_input);
+    net->reordered_input = NULL;
+    net->compute = net->layout;
     net->built = false;
 }
 

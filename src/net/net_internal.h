@@ -101,7 +101,9 @@ typedef struct {
 } cc__packed;
 
 struct cc_net {
-    cc_layout layout;
+    cc_layout layout;      /* of the input and output */
+    cc_layout compute;     /* the layers' (the build's choice; layout before) */
+    float *reordered_input; /* the input in the compute layout, when they differ */
     cc__node *nodes;
     int node_count, node_capacity;
     cc__tensor *tensors;
@@ -125,6 +127,16 @@ struct cc_net {
         if (net_try_status != CC_OK)            \
             return net_try_status;              \
     } while (0)
+
+/* compute_layout.c */
+/* Sets net->compute for the build's option (CC_ERR_INVALID_ARG for a value
+ * outside the enum). */
+cc_status cc__net_choose_compute(cc_net *net, cc_compute_layout option);
+/* Whether node's output is laid out differently in the compute layout and
+ * the network's (an image of several channels and pixels). */
+bool cc__net_reorders(const cc_net *net, const cc__node *node);
+/* out = in (dims d, layout from) in the other layout; out must not overlap in. */
+void cc__net_reorder(const cc__dims *d, cc_layout from, const float *in, float *out);
 
 /* net.c */
 /* Appends a node of `kind` reading `inputs`, named `name` (or automatically

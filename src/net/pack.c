@@ -64,7 +64,7 @@ static cc_conv2d_params conv_params(const cc_net *net, const cc__plan *plan, int
 {
     const cc__node *x = &net->nodes[node];
     const cc__dims *in = &net->nodes[x->inputs[0]].out;
-    return cc__net_conv2d_params(&x->u.conv, in, in->n, net->layout, conv_act(plan, node));
+    return cc__net_conv2d_params(&x->u.conv, in, in->n, net->compute, conv_act(plan, node));
 }
 
 /* Scales each output channel's filter and rewrites the bias (see the top). */
@@ -153,7 +153,7 @@ static cc_status pack_fc(const cc_net *net, const float *weights, int node, floa
     const cc__node *x = &net->nodes[node];
     const cc__dims *in = &net->nodes[x->inputs[0]].out;
     const cc__tensor *t = &net->tensors[x->first_tensor];
-    const bool permute = net->layout == CC_NHWC && (in->h > 1 || in->w > 1);
+    const bool permute = net->compute == CC_NHWC && (in->h > 1 || in->w > 1);
     *packed = NULL;
     if (in->n == 1 && !permute)
         return CC_OK;

@@ -290,7 +290,7 @@ static int merge_group(const cc_net *net, cc__plan *plan, plan_scratch *s, int f
 static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o,
                                 cc__plan *plan, plan_scratch *s)
 {
-    if (o->no_buffer_reuse || net->layout != CC_NCHW)
+    if (o->no_buffer_reuse || net->compute != CC_NCHW)
         return;
     for (int i = 0; i < net->node_count; i++) {
         const cc__node *node = &net->nodes[i];

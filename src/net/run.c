@@ -57,12 +57,12 @@ static void run_concat(const cc_net *net, const float *input, int i, float *out,
     for (int k = 0; k < x->input_count; k++) {
         const cc__node *in = &net->nodes[x->inputs[k]];
         const float *v = value(net, input, x->inputs[k]);
-        const bool placed = net->layout == CC_NCHW && x->out.n == 1 && v == out + offset;
+        const bool placed = net->compute == CC_NCHW && x->out.n == 1 && v == out + offset;
         net->gather[k] = placed ? NULL : v;
         net->gather_channels[k] = in->out.c;
         offset += (size_t)in->out.c * pixels;
     }
-    cc__concat_run(&x->out, net->layout, x->input_count, net->gather, net->gather_channels, out,
+    cc__concat_run(&x->out, net->compute, x->input_count, net->gather, net->gather_channels, out,
                    threads);
 }
 
@@ -98,10 +98,10 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
     case CC__NODE_CONV:
         return run_conv(net, input, i, in, out);
     case CC__NODE_POOL:
-        cc__pool_run(d, net->layout, &x->u.pool, in, out, threads);
+        cc__pool_run(d, net->compute, &x->u.pool, in, out, threads);
         break;
     case CC__NODE_GLOBAL_POOL:
-        cc__global_pool_run(d, net->layout, x->u.global_pool, in, out, threads);
+        cc__global_pool_run(d, net->compute, x->u.global_pool, in, out, threads);
         break;
     case CC__NODE_ACTIVATION:
         cc__activation_run(&x->u.act, in, out, cc__dims_count(d), threads);
@@ -110,10 +110,10 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
         run_fc(net, i, in, out, threads);
         break;
     case CC__NODE_SOFTMAX:
-        cc__softmax_run(d, net->layout, in, out, threads);
+        cc__softmax_run(d, net->compute, in, out, threads);
         break;
     case CC__NODE_LRN:
-        cc__lrn_run(d, net->layout, &x->u.lrn, in, out, threads);
+        cc__lrn_run(d, net->compute, &x->u.lrn, in, out, threads);
         break;
     case CC__NODE_CONCAT:
         run_concat(net, input, i, out, threads);
@@ -123,7 +123,7 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
         break;
     case CC__NODE_BATCHNORM: {
         const float *mul = net->packed->data[i];
-        cc__batchnorm_act_run(d, net->layout, mul, mul + d->c,
+        cc__batchnorm_act_run(d, net->compute, mul, mul + d->c,
                               net->plan.has_act[i] ? &net->plan.act[i] : NULL, in, out, threads);
         break;
     }
@@ -139,6 +139,10 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
 static cc_status run_locked(cc_net *net, const float *input, float *output, double *layer_ms)
 {
     const int threads = cc__run_threads();
+    if (net->reordered_input != NULL) {
+        cc__net_reorder(&net->nodes[0].out, net->layout, input, net->reordered_input);
+        input = net->reordered_input;
+    }
     cc__team_lock(threads);
     const cc__flush_scope flush = cc__flush_begin(threads);
     cc_status status = CC_OK;
@@ -158,7 +162,9 @@ static cc_status run_locked(cc_net *net, const float *input, float *output, doub
         return status;
     const int last = net->node_count - 1;
     const float *result = value(net, input, last);
-    if (result != output)
+    if (cc__net_reorders(net, &net->nodes[last]))
+        cc__net_reorder(&net->nodes[last].out, net->compute, result, output);
+    else if (result != output)
         memmove(output, result, cc__node_bytes(&net->nodes[last]));
     return CC_OK;
 }

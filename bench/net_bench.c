@@ -190,6 +190,7 @@ static void read_stats(cc_net *n, bench_net_result *r)
     r->params = stats.params;
     r->planned_activation_bytes = stats.planned_activation_bytes;
     r->workspace_bytes = stats.workspace_bytes;
+    r->layers_layout = stats.compute_layout == CC_NHWC ? "NHWC" : "NCHW";
 }
 
 /* Times the built network n (r->batch images) and profiles it; frees n.

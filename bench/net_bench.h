@@ -39,6 +39,7 @@ typedef struct {
     bench_times times;       /* one cc_net_run of the whole batch */
     double gflop, gflops, images_per_s;
     size_t params, planned_activation_bytes, workspace_bytes;
+    const char *layers_layout; /* "NCHW" or "NHWC": the layout the layers ran in */
     /* Time per layer type, from cc_net_run_timed (each layer's fastest of
      * a few runs); conv_ms is the Conv2D entry, -1 when unknown. */
     bench_type_time types[BENCH_MAX_TYPES];

@@ -242,11 +242,11 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
     format_work(n->gflop, work, sizeof work);
     fprintf(out, "  %s network, batch %d, %d thread%s: %.2f images/s (%.3f ms [%.3f - %.3f] per "
                  "batch, %d reps; %s, %.1f GFLOP/s; %zu params, %zu activation bytes "
-                 "planned, %zu conv workspace bytes)\n",
+                 "planned, %zu conv workspace bytes; layers in %s)\n",
             n->net, n->batch, n->threads, n->threads == 1 ? "" : "s", n->images_per_s,
             n->times.median_ms, n->times.min_ms, n->times.max_ms, n->times.reps,
             work + strspn(work, " "), n->gflops, n->params, n->planned_activation_bytes,
-            n->workspace_bytes);
+            n->workspace_bytes, n->layers_layout != NULL ? n->layers_layout : "NCHW");
     if (n->type_count > 0) {
         fprintf(out, "  %s time per layer type:", n->net);
         for (int t = 0; t < n->type_count; t++)

@@ -259,6 +259,8 @@ static void networks_follow_schema(void **state)
         assert_true(number_field(net, "gflops") > 0);
         assert_true(number_field(net, "images_per_s") > 0);
         assert_true(number_field(net, "workspace_bytes") >= 0);
+        const char *layers = string_field(net, "layers_layout");
+        assert_true(strcmp(layers, "NCHW") == 0 || strcmp(layers, "NHWC") == 0);
         assert_int_equal((int)number_field(net, "threads"), 1);
         assert_int_equal((int)number_field(net, "batch"), 1);
         const cJSON *ratio = field(net, "ratio_to_sgemm");

@@ -175,8 +175,34 @@ DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const fl
                   count0, count1);
 }
 
-/* One output row: border pixels one by one, the interior in full tiles, the
- * rest of the interior one by one. */
+/* The ocvec kind's short tile: 2/3 of DB_OCVEC_P pixels. */
+#define DB_OCVEC_S (DB_OCVEC_P * 2 / 3)
+
+/* The full tiles over an interior of `width` pixels: *large of DB_OCVEC_P
+ * pixels, then *small of DB_OCVEC_S, the fewest pixel slots found this way
+ * (16 pixels, Winograd's tiles of a 14x14 image: two short tiles, not a
+ * tile and a tile that computes 8 pixels again: 16 slots instead of 24).
+ * None when the interior is narrower than a short tile. */
+static inline void db_ocvec_tiles(int width, int *large, int *small)
+{
+    const int q = width / DB_OCVEC_P, r = width % DB_OCVEC_P;
+    *large = *small = 0;
+    if (width < DB_OCVEC_S)
+        return;
+    if (r == 0)
+        *large = q;
+    else if (r > DB_OCVEC_S)
+        *large = q > 0 ? q + 1 : 0, *small = q > 0 ? 0 : 2;
+    else if (r > 2 * DB_OCVEC_S - DB_OCVEC_P || q == 0)
+        *large = q, *small = 1;
+    else
+        *large = q - 1, *small = 2;
+}
+
+/* One output row: border pixels one by one, the interior in full tiles
+ * (db_ocvec_tiles; a tile that would pass the interior's end ends there
+ * instead: its first pixels are computed twice, to the same values), a
+ * narrower interior one by one. */
 DB_INLINE void db_ocvec_span(const cc__direct_job *j, const float *in, const float *w,
                              ptrdiff_t w_next, int ky_lo, int ky_hi, ptrdiff_t iy0, int nb,
                              float *out, const float *bias, int count0, int count1)
@@ -187,19 +213,22 @@ DB_INLINE void db_ocvec_span(const cc__direct_job *j, const float *in, const flo
     int ox = 0;
     for (; ox < x_lo; ox++)
         db_ocvec_pixel(j, in, w, w_next, ky_lo, ky_hi, iy0, ox, nb, out, bias, count0, count1);
-    for (; ox < x_hi; ox += DB_OCVEC_P) {
-        /* A last, short piece of a wide enough interior is done as a full
-         * tile ending at x_hi: its first pixels are computed twice, to the
-         * same values. */
-        if (ox + DB_OCVEC_P > x_hi) {
-            if (x_hi - x_lo < DB_OCVEC_P)
-                break;
-            ox = x_hi - DB_OCVEC_P;
-        }
+    int large, small;
+    db_ocvec_tiles(x_hi - x_lo, &large, &small);
+    for (int t = 0; t < large; t++, ox += DB_OCVEC_P) {
+        const int x = db_min(ox, x_hi - DB_OCVEC_P);
         db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, 0, g->kw, iy0,
-                      (ptrdiff_t)ox * g->sw - g->pl, DB_OCVEC_P, nb,
-                      out + (ptrdiff_t)ox * j->out_x, bias, count0, count1);
+                      (ptrdiff_t)x * g->sw - g->pl, DB_OCVEC_P, nb,
+                      out + (ptrdiff_t)x * j->out_x, bias, count0, count1);
     }
+    for (int t = 0; t < small; t++, ox += DB_OCVEC_S) {
+        const int x = db_min(ox, x_hi - DB_OCVEC_S);
+        db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, 0, g->kw, iy0,
+                      (ptrdiff_t)x * g->sw - g->pl, DB_OCVEC_S, nb,
+                      out + (ptrdiff_t)x * j->out_x, bias, count0, count1);
+    }
+    if (large + small > 0)
+        ox = x_hi;
     for (; ox < g->ow; ox++)
         db_ocvec_pixel(j, in, w, w_next, ky_lo, ky_hi, iy0, ox, nb, out, bias, count0, count1);
 }

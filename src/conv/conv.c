@@ -148,21 +148,28 @@ cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float 
     return cc__conv2d_create_ex(p, algo, weights, bias, false, op);
 }
 
-/* A run's work in multiply-adds; below MIN_WORK_PER_THREAD per thread a fork
- * costs more than it saves (LeNet-5's first layer runs on one thread). A
- * plan's thread cap (a measured split) lowers it further. At 1 << 19,
+/* A run's work in multiply-adds; below this per thread a fork costs more
+ * than it saves (LeNet-5's layers run on one thread). A plan's thread cap
+ * (a measured split) lowers it further. */
+#define MIN_WORK_PER_THREAD ((size_t)1 << 19)
+/* Depthwise layers (direct kernels, rows split over the threads at no
+ * other cost than the fork) take a thread per 1 << 17. At 1 << 19,
  * MobileNet-v2's depthwise layers at 14x14 and 7x7 ran on one thread
  * between layers on two, and read half their input from the other core's
- * cache: 0.035 ms alone, 0.06 in the network at 2 threads; at 1 << 17 the
+ * cache (0.035 ms alone, 0.06 in the network at 2 threads); at 1 << 17 the
  * network's median went from 4.9-5.9 to 4.2-5.5 ms (Zen 5, 2 threads;
- * 1 << 15 no better, and LeNet-5 slower). */
-#define MIN_WORK_PER_THREAD ((size_t)1 << 17)
+ * 1 << 15 no better). Other layers keep 1 << 19: LeNet's conv1 took 0.011
+ * ms on im2col on one thread and 0.029 on two, and AUTO's rule was fitted
+ * to the direct kernels' times at this split. */
+#define MIN_DEPTHWISE_WORK_PER_THREAD ((size_t)1 << 17)
 
 int cc__conv_threads(const cc_conv2d *op)
 {
     const int threads = cc__run_threads();
     const size_t work = cc__geom_output_floats(&op->g) * cc__geom_k(&op->g);
-    const size_t most = work / MIN_WORK_PER_THREAD;
+    const bool depthwise = op->g.cg == 1 && op->g.ocg == 1;
+    const size_t most =
+        work / (depthwise ? MIN_DEPTHWISE_WORK_PER_THREAD : MIN_WORK_PER_THREAD);
     const int by_work = most < (size_t)threads ? (most > 0 ? (int)most : 1) : threads;
     return op->thread_cap > 0 && op->thread_cap < by_work ? op->thread_cap : by_work;
 }

@@ -139,8 +139,9 @@ static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
 /* Where AVX-512's pick differs from AVX2's: NCHW 1x1 layers go to GEMM1X1
  * (colconv's unpacked GEMM) past 4 input channels per group, the direct
  * kernels need 7 interior outputs a row, not 6, stride-1 layers of few
- * input channels with 16 or more filters per group go to im2col, and NHWC
- * 1x1 layers of 32 outputs or fewer go to direct. */
+ * input channels with 16 or more filters per group go to im2col, NHWC 1x1
+ * layers of 32 outputs or fewer go to direct, and Winograd needs 32 input
+ * channels per group. */
 static const boundary_case avx512_boundaries[] = {
     {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
     {"interior width 7", L3X3(1, 8, 9, 9, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
@@ -154,6 +155,12 @@ static const boundary_case avx512_boundaries[] = {
     {"1x1 NCHW, 4 input channels", NCHW_1X1(4, 14, 64, 1), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
     /* NHWC 1x1 layers of 32 outputs or fewer: direct. */
     {"1x1 NHWC, 32 outputs", NHWC_1X1(128, 14, 32), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
+    /* Winograd needs 32 input channels per group. */
+    {"16 in, 16 out", L3X3(1, 16, 28, 28, 16, 1, 1), CC_ALGO_DIRECT, CC_ALGO_WINOGRAD},
+    {"2 groups of 16 in, 16 out", L3X3(1, 32, 28, 28, 32, 1, 2), CC_ALGO_DIRECT,
+     CC_ALGO_WINOGRAD},
+    {"31 in, 16 out", L3X3(1, 31, 28, 28, 16, 1, 1), CC_ALGO_DIRECT, CC_ALGO_WINOGRAD},
+    {"32 in, 16 out", L3X3(1, 32, 28, 28, 16, 1, 1), CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD},
     {"1x1 NHWC, 33 outputs", NHWC_1X1(128, 14, 33), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     /* Stride-1 first layers with 16 or more filters per group: im2col. */
     {"4 input channels", L3X3(1, 4, 7, 7, 32, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},

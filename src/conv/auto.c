@@ -40,7 +40,12 @@
  *   to weights packed at create, on an AMD EPYC Zen 5 (AVX-512), 1 thread:
  *   AlexNet's 13x13 layers (ratio 0.57) ran 2.5-2.8x faster on Winograd
  *   than on direct, VGG's layers (0.25-0.49) keep Winograd, ResNet's 7x7
- *   ones (0.98) stay on im2col, the fastest there.
+ *   ones (0.98) stay on im2col, the fastest there. On AVX-512 the
+ *   products need 32 input channels per group (their K): with 16 to 24,
+ *   Winograd lost to direct in both layouts (Zen 5, 1 thread: 16 -> 32 at
+ *   56x56 NCHW 0.28 ms against 0.17, NHWC 0.18 against 0.14; SqueezeNet's
+ *   16 -> 64 at 55x55 NHWC 0.31-0.40 against 0.26), with 32 it won (32 ->
+ *   128 at 27x27 NHWC 0.19 against 0.27).
  * - Otherwise the direct kernels, unless too few outputs of a row see no
  *   padding for their pixel tiles (6 wide): they then run their one-pixel
  *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). On
@@ -64,6 +69,8 @@
 /* Winograd needs this many channels per group on both sides, and its cost
  * ratio (above) at most this. */
 #define WINOGRAD_MIN_GROUP_CHANNELS 16
+/* AVX-512: this many input channels per group (the products' K). */
+#define WINOGRAD_MIN_GROUP_INPUTS_AVX512 32
 #define WINOGRAD_MAX_COST_RATIO 0.7
 #define WINOGRAD_FIXED_TILES 8.0
 /* The direct kernels' full pixel tiles need this many interior outputs
@@ -71,11 +78,13 @@
 #define DIRECT_MIN_INTERIOR_WIDTH 6
 #define DIRECT_MIN_INTERIOR_WIDTH_AVX512 7
 
-static bool winograd_pays(const cc__conv_geom *g)
+static bool winograd_pays(const cc__conv_geom *g, cc__isa isa)
 {
     const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
     const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
-    return cc__geom_is_winograd_shape(g) && g->cg >= WINOGRAD_MIN_GROUP_CHANNELS &&
+    const int min_inputs = isa == CC__ISA_AVX512 ? WINOGRAD_MIN_GROUP_INPUTS_AVX512
+                                                 : WINOGRAD_MIN_GROUP_CHANNELS;
+    return cc__geom_is_winograd_shape(g) && g->cg >= min_inputs &&
            g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
            4.0 * ((double)tiles + WINOGRAD_FIXED_TILES) <=
                WINOGRAD_MAX_COST_RATIO * (double)outputs;
@@ -115,7 +124,7 @@ cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
         (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg <= DIRECT_MAX_GROUP_OUTPUTS))
         return isa == CC__ISA_AVX512 && first_layer_for_im2col(g) ? CC_ALGO_IM2COL
                                                                   : CC_ALGO_DIRECT;
-    if (winograd_pays(g))
+    if (winograd_pays(g, isa))
         return CC_ALGO_WINOGRAD;
     const long long min_width = isa == CC__ISA_AVX512 ? DIRECT_MIN_INTERIOR_WIDTH_AVX512
                                                       : DIRECT_MIN_INTERIOR_WIDTH;

@@ -157,7 +157,8 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
     cJSON_AddNumberToObject(o, "workspace_bytes", (double)n->workspace_bytes);
     cJSON_AddNumberToObject(o, "params", (double)n->params);
     cJSON_AddNumberToObject(o, "planned_activation_bytes", (double)n->planned_activation_bytes);
-    cJSON_AddStringToObject(o, "layers_layout", n->layers_layout != NULL ? n->layers_layout : "NCHW");
+    cJSON_AddStringToObject(o, "layers_layout",
+                            n->layers_layout != NULL ? n->layers_layout : "NCHW");
     add_number_or_null(o, "conv_ms", n->conv_ms, n->conv_ms >= 0);
     add_number_or_null(o, "im2col_share", n->im2col_share, n->im2col_share >= 0);
     cJSON_AddNumberToObject(o, "build_ms", n->build_ms);

@@ -212,8 +212,9 @@ typedef struct {
 } cc_net_build_options;
 
 /* Plans and allocates everything a run needs; options may be NULL (reuse and
- * fusion on, compute layout AUTO). Needs weights (CC_ERR_INVALID_ARG otherwise); may be called
- * once. On failure the network stays unbuilt and may be built again. */
+ * fusion on, compute layout AUTO). Needs weights (CC_ERR_INVALID_ARG
+ * otherwise; so is a compute_layout outside the enum); may be called once.
+ * On failure the network stays unbuilt and may be built again. */
 CC_API cc_status cc_net_build(cc_net *net, const cc_net_build_options *options);
 
 /* output = network(input). input is the network's input tensor, output

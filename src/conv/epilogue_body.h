@@ -1,6 +1,7 @@
 /* The epilogue's row sweeps, compiled once per ISA family: the includer
  * defines EP_NAME(x), the instance's name for x, and EP_ISA, its ISA
- * family (epilogue.c, the portable one; epilogue_avx2.c and epilogue_avx512.c, compiled with those ISAs).
+ * family (epilogue.c, the portable one; epilogue_avx2.c and
+ * epilogue_avx512.c, compiled with those ISAs).
  * Each combination of activation and operands is its own loop (sweep,
  * inlined with constant arguments), so that each vectorises; the curves
  * (sigmoid, tanh) follow the sweep as a pass of their own over the row. */

@@ -375,6 +375,7 @@ typedef struct {
     int size; /* 0: the network's own */
     cc_layout layout;
     const char *weights_path; /* loaded instead of initialised when not NULL */
+    cc_compute_layout compute; /* the layers' layout */
 } zoo_case;
 
 static void zoo_script(const void *arg, float *output)
@@ -386,7 +387,8 @@ static void zoo_script(const void *arg, float *output)
         STEP(cc_net_load_weights(net, c->weights_path));
     else
         STEP(cc_net_init_weights(net, CC_INIT_XAVIER, 7));
-    STEP(cc_net_build(net, NULL));
+    const cc_net_build_options options = {.compute_layout = c->compute};
+    STEP(cc_net_build(net, &options));
     const size_t in_count = cc_net_input_count(net);
     float *input = malloc(in_count * sizeof(float));
     fill(input, in_count, 6);
@@ -419,9 +421,14 @@ static void zoo_networks(void **state)
     assert_int_equal(cc_net_save_weights(saved, path), CC_OK);
     cc_net_destroy(saved);
     const zoo_case cases[] = {
-        {"lenet5", 0, CC_NCHW, NULL},       {"lenet5", 0, CC_NHWC, path},
-        {"lenet", 0, CC_NHWC, NULL},        {"inception3a", 8, CC_NCHW, NULL},
-        {"inception3a", 6, CC_NHWC, NULL},  {"bottleneck", 6, CC_NHWC, NULL},
+        {"lenet5", 0, CC_NCHW, NULL, CC_COMPUTE_AUTO},
+        {"lenet5", 0, CC_NHWC, path, CC_COMPUTE_AUTO},
+        {"lenet", 0, CC_NHWC, NULL, CC_COMPUTE_AUTO},
+        {"inception3a", 8, CC_NCHW, NULL, CC_COMPUTE_AUTO},
+        {"inception3a", 6, CC_NHWC, NULL, CC_COMPUTE_AUTO},
+        {"bottleneck", 6, CC_NHWC, NULL, CC_COMPUTE_AUTO},
+        /* Layers in NHWC under an NCHW network: its input reordered. */
+        {"bottleneck", 6, CC_NCHW, NULL, CC_COMPUTE_NHWC},
     };
     int points = 0;
     cc_set_num_threads(1);

@@ -62,6 +62,13 @@ static bool plane_shifts(const cc__conv_geom *g)
     return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->ow == g->w;
 }
 
+/* Output pixels [lo, hi) of a col row that holds pixels from `first`: 0. */
+static void zero_pixels(float *dst, long long first, long long lo, long long hi)
+{
+    if (hi > lo)
+        memset(dst + (lo - first), 0, (size_t)(hi - lo) * sizeof *dst);
+}
+
 /* dst[0..pcount) = the taps (ky, kx) of output pixels p0.. (plane_shifts). */
 static void gather_shifted_plane(const cc__conv_geom *g, const float *plane, int ky, int kx,
                                  size_t p0, size_t pcount, float *dst)
@@ -72,24 +79,21 @@ static void gather_shifted_plane(const cc__conv_geom *g, const float *plane, int
     /* The pixels whose p + shift lies inside the plane. */
     const long long lo = clamp_ll(-shift, first, end);
     const long long hi = clamp_ll((long long)g->h * w - shift, lo, end);
-    memset(dst, 0, (size_t)(lo - first) * sizeof *dst);
+    zero_pixels(dst, first, first, lo);
     memcpy(dst + (lo - first), plane + (lo + shift), (size_t)(hi - lo) * sizeof *dst);
-    memset(dst + (hi - first), 0, (size_t)(end - hi) * sizeof *dst);
+    zero_pixels(dst, first, hi, end);
+    /* Columns ox < -dx and ox >= w - dx read outside their input row. */
     const long long left_end = clamp_ll(-dx, 0, w), right_begin = clamp_ll(w - dx, 0, w);
     for (long long oy = first / w; oy * w < end; oy++) {
         const long long row_lo = oy * w < first ? first : oy * w;
         const long long row_hi = oy * w + w > end ? end : oy * w + w;
         const long long iy = oy + dy;
         if (iy < 0 || iy >= g->h) {
-            memset(dst + (row_lo - first), 0, (size_t)(row_hi - row_lo) * sizeof *dst);
+            zero_pixels(dst, first, row_lo, row_hi);
             continue;
         }
-        for (long long ox = 0; ox < left_end; ox++)
-            if (oy * w + ox >= row_lo && oy * w + ox < row_hi)
-                dst[oy * w + ox - first] = 0.0f;
-        for (long long ox = right_begin; ox < w; ox++)
-            if (oy * w + ox >= row_lo && oy * w + ox < row_hi)
-                dst[oy * w + ox - first] = 0.0f;
+        zero_pixels(dst, first, row_lo, clamp_ll(oy * w + left_end, row_lo, row_hi));
+        zero_pixels(dst, first, clamp_ll(oy * w + right_begin, row_lo, row_hi), row_hi);
     }
 }
 

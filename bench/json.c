@@ -131,6 +131,24 @@ static cJSON *convs_json(const bench_net_result *n)
     return convs;
 }
 
+static cJSON *memory_json(const bench_net_result *n)
+{
+    cJSON *layers = cJSON_CreateArray();
+    for (int i = 0; i < n->memory_count; i++) {
+        const bench_memory_layer *m = &n->memory[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "layer", m->name);
+        cJSON_AddStringToObject(o, "type", m->type);
+        cJSON_AddNumberToObject(o, "bytes", m->bytes);
+        cJSON_AddNumberToObject(o, "ms", m->ms);
+        add_number_or_null(o, "copy_ms", m->copy_ms, m->copy_ms > 0);
+        const double ratio = bench_memory_ratio(m);
+        add_number_or_null(o, "ratio_to_copy", ratio, ratio >= 0);
+        cJSON_AddItemToArray(layers, o);
+    }
+    return layers;
+}
+
 static cJSON *net_json(const bench_net_result *n, const bench_run *run)
 {
     cJSON *o = cJSON_CreateObject();
@@ -167,9 +185,12 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
     for (int t = 0; t < n->type_count; t++)
         cJSON_AddNumberToObject(types, n->types[t].type, n->types[t].ms);
     cJSON_AddStringToObject(o, "time_per_type_method",
-                            n->type_count > 0 ? "cc_net_run_timed: each layer's fastest of 3 runs, "
-                                                "summed by type (fused layers in their host)"
+                            n->type_count > 0 ? "cc_net_run_timed: each layer's fastest of the "
+                                                "profile runs, summed by type (fused layers in "
+                                                "their host)"
                                               : "");
+    cJSON_AddNumberToObject(o, "profile_runs", n->profile_runs);
+    cJSON_AddItemToObject(o, "memory_layers", memory_json(n));
     cJSON_AddItemToObject(o, "conv_layers", convs_json(n));
     cJSON_AddStringToObject(o, "status", ok ? "ok" : "failed");
     cJSON_AddStringToObject(o, "error", n->error);

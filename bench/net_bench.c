@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_rate.h"
 #include "layer_table.h"
 
 /* The zoo's own (static) copy of name, or NULL. */
@@ -96,9 +97,12 @@ static double auto_ms(const bench_layer_result *r)
 }
 
 /* Time per layer type from cc_net_run_timed: each node's fastest of
- * PROFILE_RUNS runs, summed by the layer's type (a fused layer's time is in
- * the layer that computes it). */
-#define PROFILE_RUNS 3
+ * PROFILE_RUNS runs (fewer when they take over PROFILE_BUDGET_MS, 3 at
+ * least), summed by the layer's type (a fused layer's time is in the layer
+ * that computes it). */
+#define PROFILE_RUNS 10
+#define PROFILE_MIN_RUNS 3
+#define PROFILE_BUDGET_MS 1000.0
 
 static void add_type_time(bench_net_result *r, const char *type, double ms)
 {
@@ -122,6 +126,41 @@ static void add_conv_time(bench_net_result *r, const cc_net_layer_info *info, do
     c->ms = ms;
 }
 
+double bench_memory_ratio(const bench_memory_layer *layer)
+{
+    return layer->ms > 0 && layer->copy_ms > 0 ? layer->copy_ms / layer->ms : -1.0;
+}
+
+static bool is_memory_layer(const cc_net_layer_info *info)
+{
+    return strcmp(info->type, "Conv2D") != 0 && strcmp(info->type, "Dropout") != 0;
+}
+
+static void add_memory_layer(bench_net_result *r, const cc_net_layer_info *info, double ms)
+{
+    bench_memory_layer *m = &r->memory[r->memory_count++];
+    snprintf(m->name, sizeof m->name, "%s", info->name);
+    snprintf(m->type, sizeof m->type, "%s", info->type);
+    const double weight_bytes =
+        strcmp(info->type, "Dense") == 0 ? (double)info->params * sizeof(float) : 0.0;
+    m->bytes = (double)info->input_bytes + (double)info->output_bytes + weight_bytes;
+    m->ms = ms;
+    m->copy_ms = -1;
+}
+
+/* Times the copy that is each memory layer's yardstick (after the network's
+ * runs, so that the layer times are not disturbed): from memory for a Dense
+ * layer, whose weights come from there in every run, else warm. */
+static void time_copies(bench_net_result *r)
+{
+    for (int i = 0; i < r->memory_count; i++) {
+        bench_memory_layer *m = &r->memory[i];
+        m->copy_ms = strcmp(m->type, "Dense") == 0
+                         ? bench_copy_cold_ms((size_t)m->bytes, r->threads)
+                         : bench_copy_ms((size_t)m->bytes, r->threads);
+    }
+}
+
 static void profile_types(cc_net *n, const float *input, float *output, bench_net_result *r)
 {
     const int nodes = cc_net_node_count(n);
@@ -134,22 +173,33 @@ static void profile_types(cc_net *n, const float *input, float *output, bench_ne
         return;
     }
     int profiled = 0;
+    bool failed = false;
+    const double start = bench_now_ms();
     for (; profiled < PROFILE_RUNS; profiled++) {
-        if (cc_net_run_timed(n, input, output, run) != CC_OK)
+        if (profiled >= PROFILE_MIN_RUNS && bench_now_ms() - start > PROFILE_BUDGET_MS)
             break;
+        if (cc_net_run_timed(n, input, output, run) != CC_OK) {
+            failed = true;
+            break;
+        }
         for (int i = 0; i < nodes; i++)
             best[i] = profiled == 0 || run[i] < best[i] ? run[i] : best[i];
     }
-    r->conv_count = 0;
-    for (int i = 0; i < nodes && profiled == PROFILE_RUNS; i++) {
+    r->conv_count = r->memory_count = 0;
+    r->profile_runs = profiled;
+    for (int i = 0; i < nodes && !failed; i++) {
         cc_net_layer_info info;
         if (cc_net_get_layer_info(n, i, &info) != CC_OK || info.fused || i == cc_net_input(n))
             continue;
         add_type_time(r, info.type, best[i]);
         if (strcmp(info.type, "Conv2D") == 0 && r->conv_count < BENCH_MAX_CONVS)
             add_conv_time(r, &info, best[i]);
+        else if (is_memory_layer(&info) && r->memory_count < BENCH_MAX_MEMORY_LAYERS)
+            add_memory_layer(r, &info, best[i]);
     }
-    r->conv_ms = profiled == PROFILE_RUNS ? 0 : -1;
+    if (!failed)
+        time_copies(r);
+    r->conv_ms = failed ? -1 : 0;
     for (int t = 0; t < r->type_count; t++)
         if (strcmp(r->types[t].type, "Conv2D") == 0)
             r->conv_ms = r->types[t].ms;

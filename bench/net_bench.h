@@ -8,7 +8,7 @@
 
 #include "conv_bench.h"
 
-enum { BENCH_MAX_TYPES = 16, BENCH_MAX_CONVS = 256 };
+enum { BENCH_MAX_TYPES = 16, BENCH_MAX_CONVS = 256, BENCH_MAX_MEMORY_LAYERS = 512 };
 
 typedef struct {
     char type[32]; /* Keras's layer type: "Conv2D", "MaxPooling2D", "Dense", ... */
@@ -23,6 +23,23 @@ typedef struct {
     double gflop; /* the whole batch */
     double ms;
 } bench_conv_time;
+
+/* A layer that only streams memory (every type but Conv2D, Dropout and the
+ * input), timed inside the network beside a memcpy of as many bytes on as
+ * many threads (copy_rate.h). bytes: its inputs and output, and a Dense
+ * layer's weights and bias. */
+typedef struct {
+    char name[64];
+    char type[32];
+    double bytes;
+    double ms;      /* its fastest of the profiled runs */
+    double copy_ms; /* bench_copy_ms(bytes, threads), or for a Dense layer
+                     * bench_copy_cold_ms; -1 when unknown */
+} bench_memory_layer;
+
+/* The share of the copy rate a memory layer reaches: copy_ms / ms (1: as
+ * fast as memcpy), or -1 when unknown. */
+double bench_memory_ratio(const bench_memory_layer *layer);
 
 typedef struct {
     const char *net; /* a zoo name (static), or an imported model's file name
@@ -44,12 +61,17 @@ typedef struct {
      * a few runs); conv_ms is the Conv2D entry, -1 when unknown. */
     bench_type_time types[BENCH_MAX_TYPES];
     int type_count;
+    int profile_runs; /* the cc_net_run_timed runs each layer's time is the fastest of */
     double conv_ms;
     /* Every conv layer that runs its own sweep, in network order (the
      * first BENCH_MAX_CONVS), from the same profiled runs; 0 when they
      * failed. */
     bench_conv_time convs[BENCH_MAX_CONVS];
     int conv_count;
+    /* Every memory-bound layer that runs its own sweep, in network order
+     * (the first BENCH_MAX_MEMORY_LAYERS), from the same profiled runs. */
+    bench_memory_layer memory[BENCH_MAX_MEMORY_LAYERS];
+    int memory_count;
     /* Share of conv time spent building im2col matrices, estimated per
      * layer AUTO runs on im2col as (im2col time - SGEMM alone on the same
      * shape); -1 when unknown. */

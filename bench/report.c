@@ -215,8 +215,8 @@ static void report_net_convs(FILE *out, const bench_net_result *n)
     double total = 0;
     for (int i = 0; i < n->conv_count; i++)
         total += n->convs[i].ms;
-    fprintf(out, "  %s conv layers in the network (each one's fastest of 3 timed runs, with "
-                 "the layers fused into it), %.3f ms in all:\n", n->net, total);
+    fprintf(out, "  %s conv layers in the network (each one's fastest of %d timed runs, with "
+                 "the layers fused into it), %.3f ms in all:\n", n->net, n->profile_runs, total);
     fprintf(out, "    %-36s %-16s %13s %9s %9s %5s\n", "layer", "output", "work", "ms",
             "GFLOP/s", "share");
     for (int i = 0; i < n->conv_count; i++) {
@@ -226,6 +226,30 @@ static void report_net_convs(FILE *out, const bench_net_result *n)
         format_work(c->gflop, work, sizeof work);
         fprintf(out, "    %-36s %-16s %13s %9.3f %9.1f %4.0f%%\n", c->name, shape, work, c->ms,
                 c->ms > 0 ? c->gflop / (c->ms * 1e-3) : 0.0, total > 0 ? 100 * c->ms / total : 0);
+    }
+}
+
+/* The share of the copy rate a memory layer must reach (issue 12). */
+#define MEMORY_TARGET 0.8
+
+static void report_net_memory(FILE *out, const bench_net_result *n)
+{
+    int at_target = 0;
+    for (int i = 0; i < n->memory_count; i++)
+        at_target += bench_memory_ratio(&n->memory[i]) >= MEMORY_TARGET;
+    fprintf(out, "  %s memory-bound layers in the network (each one's fastest of %d timed runs; "
+                 "/copy = its GB/s over a memcpy of as many bytes on as many threads, timed "
+                 "after; %d of %d at %.1f or more):\n",
+            n->net, n->profile_runs, at_target, n->memory_count, MEMORY_TARGET);
+    fprintf(out, "    %-36s %-20s %11s %9s %9s %9s %6s\n", "layer", "type", "bytes", "ms", "GB/s",
+            "copy GB/s", "/copy");
+    for (int i = 0; i < n->memory_count; i++) {
+        const bench_memory_layer *m = &n->memory[i];
+        const double ratio = bench_memory_ratio(m);
+        fprintf(out, "    %-36s %-20s %11.0f %9.4f %9.1f %9.1f %6.2f%s\n", m->name, m->type,
+                m->bytes, m->ms, m->ms > 0 ? m->bytes / (m->ms * 1e6) : 0.0,
+                m->copy_ms > 0 ? m->bytes / (m->copy_ms * 1e6) : 0.0, ratio,
+                ratio >= 0 && ratio < MEMORY_TARGET ? "  below" : "");
     }
 }
 
@@ -252,8 +276,8 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
         for (int t = 0; t < n->type_count; t++)
             fprintf(out, "%s %s %.3f ms (%.0f%%)", t ? "," : "", n->types[t].type, n->types[t].ms,
                     n->times.median_ms > 0 ? 100.0 * n->types[t].ms / n->times.median_ms : 0.0);
-        fprintf(out, "  [each layer's fastest of 3 timed runs; fused layers count in "
-                     "their host]\n");
+        fprintf(out, "  [each layer's fastest of %d timed runs; fused layers count in "
+                     "their host]\n", n->profile_runs);
     } else {
         fprintf(out, "  %s time per layer type: n/a (the profiled runs failed)\n", n->net);
     }
@@ -263,6 +287,8 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
                 n->net, n->build_ms, n->plans_added);
     if (n->imported && n->conv_count > 0)
         report_net_convs(out, n);
+    if (n->memory_count > 0)
+        report_net_memory(out, n);
     if (n->im2col_share >= 0)
         fprintf(out, "  %s share of conv time building im2col matrices: %.0f%% (estimated: on the "
                      "layers AUTO runs on im2col, im2col time - SGEMM alone on the same shape)\n",

@@ -587,6 +587,43 @@ static void layer_line_format(void **state)
     free(text);
 }
 
+/* The memory-bound layers: each with its GB/s, its copy's and the ratio,
+ * "below" under 0.8, and the count of those at 0.8 or more; an unknown
+ * copy time gives no ratio (-1) and counts as below nothing. */
+static void memory_layers_are_reported(void **state)
+{
+    (void)state;
+    bench_net_result net = {0};
+    net.net = "synthetic", net.batch = 1, net.threads = 2, net.profile_runs = 10;
+    net.times = (bench_times){1.0, 1.0, 1.0, 1};
+    net.conv_ms = net.im2col_share = -1;
+    net.type_count = 1;
+    snprintf(net.types[0].type, sizeof net.types[0].type, "MaxPooling2D");
+    const bench_memory_layer layers[] = {
+        {"pool1", "MaxPooling2D", 2e6, 0.02, 0.01},  /* 100 GB/s, copy 200: 0.50 */
+        {"fc6", "Dense", 4e6, 0.1, 0.09},            /* 0.90 */
+        {"prob", "Softmax", 8000, 0.001, -1},        /* copy not timed */
+    };
+    memcpy(net.memory, layers, sizeof layers);
+    net.memory_count = 3;
+    assert_true(fabs(bench_memory_ratio(&net.memory[0]) - 0.5) < 1e-12);
+    assert_true(bench_memory_ratio(&net.memory[2]) == -1);
+    char *text = net_text(&net);
+    char line[512];
+    if (line_with(text, "memory-bound layers", line, sizeof line) == NULL)
+        fail_msg("no memory table in:\n%s", text);
+    assert_non_null(strstr(line, "fastest of 10 timed runs"));
+    assert_non_null(strstr(line, "1 of 3 at 0.8 or more"));
+    assert_non_null(line_with(text, "pool1 ", line, sizeof line));
+    assert_non_null(strstr(line, "   100.0     200.0   0.50  below"));
+    assert_non_null(line_with(text, "fc6 ", line, sizeof line));
+    assert_non_null(strstr(line, "0.90"));
+    assert_null(strstr(line, "below"));
+    assert_non_null(line_with(text, "prob ", line, sizeof line));
+    assert_null(strstr(line, "below"));
+    free(text);
+}
+
 /* A run that fails on call fail_at (0: none), with status 7. */
 typedef struct {
     int calls, fail_at;
@@ -989,6 +1026,7 @@ int main(void)
         cmocka_unit_test(unknown_isa_cap_is_reported),
         cmocka_unit_test(auto_misses_are_reported),
         cmocka_unit_test(layer_line_format),
+        cmocka_unit_test(memory_layers_are_reported),
         cmocka_unit_test(bench_time_checks_every_run),
         cmocka_unit_test(failed_runs_have_no_time),
         cmocka_unit_test(failed_creates_exit_1),

@@ -239,6 +239,7 @@ static void summary_textbook_conv(void **state)
     assert_int_equal(cc_net_get_layer_info(net, conv, &info), CC_OK);
     assert_int_equal(info.params, (5 * 5 * 3 + 1) * 200);
     assert_int_equal(info.output_bytes, 200 * 150 * 100 * 4);
+    assert_int_equal(info.input_bytes, 3 * 150 * 100 * 4);
     assert_int_equal(info.flops, 2ull * 200 * 150 * 100 * 5 * 5 * 3);
     cc_net_stats stats;
     assert_int_equal(cc_net_get_stats(net, &stats), CC_OK);
@@ -248,6 +249,13 @@ static void summary_textbook_conv(void **state)
     assert_non_null(strstr(text, "Total params: 15,200\n"));
     assert_non_null(strstr(text, "(1, 200, 150, 100)"));
     assert_non_null(strstr(text, "12,000,000 without buffer reuse"));
+    const cc_node both[2] = {conv, conv};
+    cc_node sum;
+    assert_int_equal(cc_net_add_add(net, "sum", both, 2, &sum), CC_OK);
+    assert_int_equal(cc_net_get_layer_info(net, sum, &info), CC_OK);
+    assert_int_equal(info.input_bytes, 2 * 200 * 150 * 100 * 4);
+    assert_int_equal(cc_net_get_layer_info(net, cc_net_input(net), &info), CC_OK);
+    assert_int_equal(info.input_bytes, 0);
     cc_net_destroy(net);
 }
 

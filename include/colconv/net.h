@@ -246,6 +246,7 @@ typedef struct {
     size_t params;       /* as published: a batch norm counts scale and shift */
     uint64_t flops;      /* multiply-add = 2 FLOPs; see cc_net_summary */
     size_t output_bytes;
+    size_t input_bytes;  /* the output bytes of its inputs, summed (what it reads) */
     int fused;           /* nonzero after the build: computed in another layer's sweep
                           * (a fused add: in the conv computing one of its inputs) */
     int input_count;

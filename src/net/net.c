@@ -332,6 +332,9 @@ cc_status cc_net_get_layer_info(const cc_net *net, cc_node node, cc_net_layer_in
     if (node < 0 || node >= net->node_count)
         return cc__fail(CC_ERR_INVALID_ARG, "net_get_layer_info: node %d does not exist", node);
     const cc__node *x = &net->nodes[node];
+    size_t input_bytes = 0;
+    for (int i = 0; i < x->input_count; i++)
+        input_bytes += cc__node_bytes(&net->nodes[x->inputs[i]]);
     *info = (cc_net_layer_info){
         .name = x->name,
         .type = cc__node_type(x),
@@ -343,6 +346,7 @@ cc_status cc_net_get_layer_info(const cc_net *net, cc_node node, cc_net_layer_in
         .params = x->params,
         .flops = x->flops,
         .output_bytes = cc__node_bytes(x),
+        .input_bytes = input_bytes,
         .fused = net->built && net->plan.exec[node] != node,
         .input_count = x->input_count,
     };

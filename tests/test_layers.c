@@ -933,15 +933,16 @@ static void test_lrn_random(void **state)
     (void)state;
     lrn_cases_run = 0;
     for_each_shape(visit_lrn, NULL);
-    /* NCHW pixel blocks and their tails; NHWC channels in several chunks of
-     * the squares buffer, and channels too many for it with a window wider
-     * still (the per-pixel path). */
+    /* NCHW pixel blocks and their tails; NHWC pixels in groups of several,
+     * of two (1500 channels) and of one, and a pixel too wide for the
+     * squares buffer with a window wider than the ring of NCHW rows (the
+     * per-pixel and plain paths). */
     const cc__dims shapes[] = {{1, 6, 25, 24}, {2, 1500, 1, 3}, {1, 7, 3, 37}};
     for (size_t i = 0; i < ARRAY_LEN(shapes); i++)
         for (size_t l = 0; l < ARRAY_LEN(layouts); l++)
             visit_lrn(&shapes[i], layouts[l], base_seed + 300 + i * 2 + l, NULL);
     const cc_lrn_params wide = {2001, 0.5f, 0.75f, 1.0f};
-    const cc__dims many = {2, 1100, 1, 2};
+    const cc__dims many = {2, 2100, 1, 2};
     for (size_t l = 0; l < ARRAY_LEN(layouts); l++) {
         tst_rng rng = {base_seed + 400 + l};
         const size_t count = cc__dims_count(&many);

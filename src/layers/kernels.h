@@ -60,9 +60,9 @@ static inline float cc__pool_divisor(const cc__pool_geom *g, cc__window rows, cc
 /* NCHW softmax: pixels per call of softmax_pixels (their max and sum on the
  * stack while the channel loops run over contiguous pixels). */
 #define CC__SOFTMAX_PIXELS 64
-/* NHWC LRN: floats of the squares buffer (a chunk of channels and its
- * window's halo) on the stack. */
-#define CC__LRN_CHUNK 1024
+/* NCHW LRN: pixels per call of lrn_nchw_block at most (a few rows of their
+ * squares on the stack; more take a slower loop). */
+#define CC__LRN_PIXELS 512
 
 typedef struct {
     /* NCHW: output rows [oy0, oy1) of one channel plane [h][w] into

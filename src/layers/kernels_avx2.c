@@ -34,17 +34,20 @@ static inline kvec kv_gather(const float *p, int stride)
                                              _mm256_set1_epi32(stride));
     return _mm256_i32gather_ps(p, lanes, 4);
 }
-/* maxps returns its second operand when either is NaN (so v when v is);
- * lanes where m is NaN keep m. */
+/* maxps returns its second operand when either is NaN: max(v, m) keeps a
+ * NaN m; lanes where v is NaN take v. The compare tests v, not m, so the
+ * dependency chain through m is the max and the blend. */
 static inline kvec kv_max(kvec m, kvec v)
 {
-    return _mm256_blendv_ps(_mm256_max_ps(m, v), m, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(_mm256_max_ps(v, m), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 static inline kvec kv_add(kvec a, kvec b) { return _mm256_add_ps(a, b); }
 static inline kvec kv_mul(kvec a, kvec b) { return _mm256_mul_ps(a, b); }
 static inline kvec kv_fma(kvec a, kvec b, kvec c) { return _mm256_fmadd_ps(a, b, c); }
 static inline kvec kv_div(kvec a, kvec b) { return _mm256_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm256_sqrt_ps(a); }
+/* Relative error below 1.5 * 2^-12. */
+static inline kvec kv_rsqrt_estimate(kvec a) { return _mm256_rsqrt_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline kvec kv_relu(kvec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
 static inline kvec kv_abs(kvec v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }

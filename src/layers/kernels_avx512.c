@@ -26,17 +26,21 @@ static inline kvec kv_gather(const float *p, int stride)
         _mm512_set1_epi32(stride));
     return _mm512_i32gather_ps(lanes, p, 4);
 }
-/* maxps returns its second operand when either is NaN: lanes where m is
- * not NaN take max(m, v) (v when v is NaN), the others keep m. */
+/* maxps returns its second operand when either is NaN: max(v, m) keeps a
+ * NaN m; lanes where v is NaN take v. The mask tests v, not m, so the
+ * dependency chain through m (a pooling window's cells, one after the
+ * other) is the max alone. */
 static inline kvec kv_max(kvec m, kvec v)
 {
-    return _mm512_mask_max_ps(m, _mm512_cmp_ps_mask(m, m, _CMP_ORD_Q), m, v);
+    return _mm512_mask_max_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v, m);
 }
 static inline kvec kv_add(kvec a, kvec b) { return _mm512_add_ps(a, b); }
 static inline kvec kv_mul(kvec a, kvec b) { return _mm512_mul_ps(a, b); }
 static inline kvec kv_fma(kvec a, kvec b, kvec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline kvec kv_div(kvec a, kvec b) { return _mm512_div_ps(a, b); }
 static inline kvec kv_sqrt(kvec a) { return _mm512_sqrt_ps(a); }
+/* Relative error below 2^-14. */
+static inline kvec kv_rsqrt_estimate(kvec a) { return _mm512_rsqrt14_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline kvec kv_relu(kvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
 static inline kvec kv_abs(kvec v) { return _mm512_abs_ps(v); }

@@ -13,8 +13,9 @@
  *   kv_store(p, v) kv_store_n(p, v, n)
  *   kv_even(p)                 p[0], p[2], ..., p[2 KV - 2] (reads p[0 .. 2 KV))
  *   kv_gather(p, s)            p[0], p[s], ..., p[(KV - 1) s]
- *   kv_max(m, v)               max where a NaN wins (m's when both are)
+ *   kv_max(m, v)               max where a NaN wins (v's when both are)
  *   kv_add kv_mul kv_div kv_sqrt
+ *   kv_rsqrt_estimate(v)       about 1 / sqrt(v) (12 bits or more)
  *   kv_fma(a, b, c)            a * b + c (fused where the ISA has FMA)
  *   kv_relu(v)                 max(0, v), NaN and -0 kept
  *   kv_abs(v)                  |v|
@@ -319,13 +320,19 @@ static void pool_nchw_rows(const cc__pool_geom *g, int h, int w, const float *pl
  * a time held in registers, start as its window's first cell and take in
  * the others; an average is divided before the store. */
 
-/* Channels [c0, c0 + nv * KV) (nv = 4 or 1), or [c0, c0 + tail) with
- * tail < KV, of one output pixel. */
+/* Channel vectors of one output pixel held in registers at once: enough
+ * independent max (or add) chains to keep the loads busy while each waits
+ * on its previous cell. */
+#define KB_POOL_VECTORS 8
+
+/* Channels [c0, c0 + nv * KV) (nv <= KB_POOL_VECTORS; a constant where it
+ * is inlined), or [c0, c0 + tail) with tail < KV (nv 1), of one output
+ * pixel. */
 KB_ALWAYS_INLINE void pool_pixel_block(const float *image, size_t w,
                                        size_t cs, cc__window rows, cc__window cols, float d,
                                        float *out, int nv, int tail, bool is_max)
 {
-    kvec acc[4];
+    kvec acc[KB_POOL_VECTORS];
     const float *first = image + ((size_t)rows.begin * w + (size_t)cols.begin) * cs;
     for (int v = 0; v < nv; v++)
         acc[v] = tail > 0 ? kv_load_n(first, tail) : kv_load(first + v * KV);
@@ -345,20 +352,42 @@ KB_ALWAYS_INLINE void pool_pixel_block(const float *image, size_t w,
     }
 }
 
+/* The whole channel vectors [c0, c0 + nv * KV) of one pixel, nv <
+ * KB_POOL_VECTORS, with nv a constant in each call. */
+KB_ALWAYS_INLINE void pool_pixel_rest(const float *image, size_t w, size_t cs,
+                                      cc__window rows, cc__window cols, float d, float *out,
+                                      int nv, bool is_max)
+{
+    switch (nv) {
+    case 1: pool_pixel_block(image, w, cs, rows, cols, d, out, 1, 0, is_max); break;
+    case 2: pool_pixel_block(image, w, cs, rows, cols, d, out, 2, 0, is_max); break;
+    case 3: pool_pixel_block(image, w, cs, rows, cols, d, out, 3, 0, is_max); break;
+    case 4: pool_pixel_block(image, w, cs, rows, cols, d, out, 4, 0, is_max); break;
+    case 5: pool_pixel_block(image, w, cs, rows, cols, d, out, 5, 0, is_max); break;
+    case 6: pool_pixel_block(image, w, cs, rows, cols, d, out, 6, 0, is_max); break;
+    default: pool_pixel_block(image, w, cs, rows, cols, d, out, 7, 0, is_max); break;
+    }
+}
+
 KB_ALWAYS_INLINE void pool_nhwc_kind(const cc__pool_geom *g, int h, int w, int c,
                                      const float *image, float *out_row, int oy, bool is_max)
 {
     const size_t cs = (size_t)c, ws = (size_t)w;
+    const size_t block = KB_POOL_VECTORS * KV;
+    const int rest = (int)(cs % block / KV);
     const cc__window rows = cc__window_at(oy, g->sh, g->kh, g->pt, g->pb, h);
     for (int ox = 0; ox < g->ow; ox++) {
         const cc__window cols = cc__window_at(ox, g->sw, g->kw, g->pl, g->pr, w);
         const float d = is_max ? 1.0f : cc__pool_divisor(g, rows, cols);
         float *out = out_row + (size_t)ox * cs;
         size_t c0 = 0;
-        for (; c0 + 4 * KV <= cs; c0 += 4 * KV)
-            pool_pixel_block(image + c0, ws, cs, rows, cols, d, out + c0, 4, 0, is_max);
-        for (; c0 + KV <= cs; c0 += KV)
-            pool_pixel_block(image + c0, ws, cs, rows, cols, d, out + c0, 1, 0, is_max);
+        for (; c0 + block <= cs; c0 += block)
+            pool_pixel_block(image + c0, ws, cs, rows, cols, d, out + c0, KB_POOL_VECTORS, 0,
+                             is_max);
+        if (rest > 0) {
+            pool_pixel_rest(image + c0, ws, cs, rows, cols, d, out + c0, rest, is_max);
+            c0 += (size_t)rest * KV;
+        }
         if (c0 < cs)
             pool_pixel_block(image + c0, ws, cs, rows, cols, d, out + c0, 1, (int)(cs - c0),
                              is_max);
@@ -624,17 +653,39 @@ static void sigmoid_span(const float *in, float *out, size_t n)
     KB_SPAN(n, i, m, kb_sigmoid(kv_load(in + i)), kb_sigmoid(kv_load_n(in + i, m)), out);
 }
 
-/* x * base^-beta for base > 0: beta 0.75 (AlexNet's and GoogLeNet's LRN),
- * 0.5 and 1 by square roots and a division; any other beta by powf. */
-KB_ALWAYS_INLINE kvec kb_scale_pow(kvec x, kvec base, float beta)
+/* 1 / sqrt(b) for b > 0: the estimate and a Newton step, within a few
+ * ulp (the step squares the estimate's relative error: 2^-24 from 2^-12). */
+KB_ALWAYS_INLINE kvec kb_rsqrt(kvec b)
 {
-    if (beta == 0.75f) {
-        const kvec s = kv_sqrt(base);
-        return kv_div(x, kv_mul(s, kv_sqrt(s)));
+    const kvec r = kv_rsqrt_estimate(b);
+    const kvec minus_half_b_r2 = kv_mul(kv_mul(kv_set1(-0.5f), b), kv_mul(r, r));
+    return kv_mul(r, kv_add(kv_set1(1.5f), minus_half_b_r2));
+}
+
+/* The powers kb_scale_pow knows, told apart once per call of a kernel
+ * rather than once per vector. */
+typedef enum { KB_POW_075, KB_POW_05, KB_POW_1, KB_POW_ANY } kb_pow_kind;
+
+static kb_pow_kind kb_pow_kind_of(float beta)
+{
+    return beta == 0.75f ? KB_POW_075 : beta == 0.5f ? KB_POW_05 : beta == 1.0f ? KB_POW_1 : KB_POW_ANY;
+}
+
+/* x * base^-beta for base > 0 (kind = kb_pow_kind_of(beta)): beta 0.75
+ * (AlexNet's and GoogLeNet's LRN) as x r^2 / sqrt(r) with r = base^-1/2
+ * (r^-1/2 = base^1/4), 0.5 by the same reciprocal square root, within a
+ * few ulp (the tests allow 64): the estimate instructions cost a fraction
+ * of a square root or a division, which made LRN compute-bound. 1 by a
+ * division, any other beta by powf. */
+KB_ALWAYS_INLINE kvec kb_scale_pow(kvec x, kvec base, float beta, kb_pow_kind kind)
+{
+    if (kind == KB_POW_075) {
+        const kvec r = kb_rsqrt(base);
+        return kv_mul(kv_mul(x, kv_mul(r, r)), kb_rsqrt(r));
     }
-    if (beta == 0.5f)
-        return kv_div(x, kv_sqrt(base));
-    if (beta == 1.0f)
+    if (kind == KB_POW_05)
+        return kv_mul(x, kb_rsqrt(base));
+    if (kind == KB_POW_1)
         return kv_div(x, base);
     float b[KV], v[KV];
     kv_store(b, base);
@@ -721,45 +772,123 @@ static void softmax_pixels(const float *x, float *out, size_t c, size_t stride, 
 /* ---- LRN across channels ---------------------------------------------------
  * The window sums accumulate in ascending channel order from the window's
  * first square, as before vectorising: the sums are bit for bit those of
- * the scalar loops; the power is vectorised (kb_scale_pow). */
+ * the scalar loops (a zero square for a channel outside the tensor adds
+ * nothing); the power is vectorised (kb_scale_pow). Each square is computed
+ * once, into a buffer on the stack that the sums read back; they read it
+ * at the offsets it was written at (NCHW), or long after it was written
+ * (NHWC), never through a store still in flight that the load straddles
+ * (it cannot be forwarded, and a stall per load made LRN 5x slower). */
+
+/* Rows of squares in the NCHW ring: windows of up to this many channels. */
+#define KB_LRN_RING 8
+/* Floats of the NHWC squares buffer: a group of pixels, each its channels'
+ * squares between the window's halos of zeros. */
+#define KB_LRN_FLOATS 4096
+
+/* Windows of `channels` centred as cc_lrn_params says, clipped to the
+ * tensor: the channels before and after the centre. */
+static void lrn_window(const cc_lrn_params *p, int channels, int *before, int *after)
+{
+    *before = p->size / 2 < channels ? p->size / 2 : channels - 1;
+    *after = (p->size - 1) / 2 < channels ? (p->size - 1) / 2 : channels - 1;
+}
+
+/* out = x * (k + scale * sum)^-beta for one vector of m lanes. */
+KB_ALWAYS_INLINE void lrn_store(const cc_lrn_params *p, kb_pow_kind kind, kvec sum,
+                                const float *x, float *out, int m)
+{
+    const kvec base = kv_add(kv_set1(p->k), kv_mul(kv_set1(p->alpha / (float)p->size), sum));
+    const kvec v = m == KV ? kv_load(x) : kv_load_n(x, m);
+    kb_store_upto(out, kb_scale_pow(v, base, p->beta, kind), m);
+}
+
+/* NCHW, window wider than the ring: each sum from the input. */
+static void lrn_nchw_plain(const cc_lrn_params *p, const float *image, float *out,
+                           int channels, size_t pixels, size_t p0, size_t len)
+{
+    const kb_pow_kind kind = kb_pow_kind_of(p->beta);
+    int before, after;
+    lrn_window(p, channels, &before, &after);
+    for (int c = 0; c < channels; c++) {
+        const int lo = c - before < 0 ? 0 : c - before;
+        const int hi = c + after >= channels ? channels - 1 : c + after;
+        for (size_t i = p0; i < p0 + len; i += KV) {
+            const int m = p0 + len - i < KV ? (int)(p0 + len - i) : KV;
+            kvec sum = kv_set1(0.0f);
+            for (int j = lo; j <= hi; j++) {
+                const float *q = image + (size_t)j * pixels + i;
+                const kvec v = m == KV ? kv_load(q) : kv_load_n(q, m);
+                sum = j == lo ? kv_mul(v, v) : kv_add(sum, kv_mul(v, v));
+            }
+            lrn_store(p, kind, sum, image + (size_t)c * pixels + i,
+                      out + (size_t)c * pixels + i, m);
+        }
+    }
+}
+
+/* NCHW through a ring of squared rows: row j of the block (channel j's
+ * pixels [p0, p0 + len)) in slot j % width, computed when the window
+ * first reaches it. */
+KB_ALWAYS_INLINE void lrn_nchw_ring(const cc_lrn_params *p, const float *image, float *out,
+                                    int channels, size_t pixels, size_t p0, size_t len,
+                                    kb_pow_kind kind)
+{
+    float ring[KB_LRN_RING][CC__LRN_PIXELS];
+    int before, after;
+    lrn_window(p, channels, &before, &after);
+    const int width = before + after + 1;
+    int next = 0;
+    for (int c = 0; c < channels; c++) {
+        const int lo = c - before < 0 ? 0 : c - before;
+        const int hi = c + after >= channels ? channels - 1 : c + after;
+        for (; next <= hi; next++) {
+            const float *row = image + (size_t)next * pixels + p0;
+            float *slot = ring[next % width];
+            for (size_t i = 0; i < len; i += KV) {
+                const kvec v = i + KV <= len ? kv_load(row + i) : kv_load_n(row + i, (int)(len - i));
+                kv_store(slot + i, kv_mul(v, v));
+            }
+        }
+        const float *rows[KB_LRN_RING];
+        for (int j = lo; j <= hi; j++)
+            rows[j - lo] = ring[j % width];
+        const int count = hi - lo + 1;
+        const size_t at = (size_t)c * pixels + p0;
+        for (size_t i = 0; i < len; i += KV) {
+            kvec sum = kv_load(rows[0] + i);
+            for (int j = 1; j < count; j++)
+                sum = kv_add(sum, kv_load(rows[j] + i));
+            lrn_store(p, kind, sum, image + at + i, out + at + i,
+                      len - i < KV ? (int)(len - i) : KV);
+        }
+    }
+}
 
 /* NCHW: pixels [p0, p0 + len) of every channel of one image [channels][pixels]. */
 static void lrn_nchw_block(const cc_lrn_params *p, const float *image, float *out, int channels,
                            size_t pixels, size_t p0, size_t len)
 {
-    const kvec scale = kv_set1(p->alpha / (float)p->size), k = kv_set1(p->k);
-    for (int c = 0; c < channels; c++) {
-        const int lo = c - p->size / 2 < 0 ? 0 : c - p->size / 2;
-        const int hi = c + (p->size - 1) / 2 >= channels ? channels - 1 : c + (p->size - 1) / 2;
-        for (size_t i = p0; i < p0 + len; i += KV) {
-            const int m = p0 + len - i < KV ? (int)(p0 + len - i) : KV;
-            const float *first = image + (size_t)lo * pixels + i;
-            kvec v = m == KV ? kv_load(first) : kv_load_n(first, m);
-            kvec sum = kv_mul(v, v);
-            for (int j = lo + 1; j <= hi; j++) {
-                const float *q = image + (size_t)j * pixels + i;
-                v = m == KV ? kv_load(q) : kv_load_n(q, m);
-                sum = kv_add(sum, kv_mul(v, v));
-            }
-            const float *xc = image + (size_t)c * pixels + i;
-            const kvec x = m == KV ? kv_load(xc) : kv_load_n(xc, m);
-            const kvec r = kb_scale_pow(x, kv_add(k, kv_mul(scale, sum)), p->beta);
-            float *oc = out + (size_t)c * pixels + i;
-            if (m == KV)
-                kv_store(oc, r);
-            else
-                kv_store_n(oc, r, m);
-        }
+    int before, after;
+    lrn_window(p, channels, &before, &after);
+    if (before + after + 1 > KB_LRN_RING || len > CC__LRN_PIXELS) {
+        lrn_nchw_plain(p, image, out, channels, pixels, p0, len);
+        return;
+    }
+    switch (kb_pow_kind_of(p->beta)) {
+    case KB_POW_075: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_075); break;
+    case KB_POW_05: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_05); break;
+    case KB_POW_1: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_1); break;
+    default: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_ANY); break;
     }
 }
 
-/* NHWC with windows wider than the squares buffer: each pixel's sums
+/* NHWC with a pixel too wide for the buffer: each pixel's sums
  * accumulated in out (ascending channels, clipped), then normalised in
  * place. */
 static void lrn_nhwc_wide(const cc_lrn_params *p, const float *x, float *out, int channels,
                           size_t count, int before, int after)
 {
-    const kvec scale = kv_set1(p->alpha / (float)p->size), k = kv_set1(p->k);
+    const kb_pow_kind kind = kb_pow_kind_of(p->beta);
     for (size_t u = 0; u < count; u++) {
         const float *xp = x + u * (size_t)channels;
         float *op = out + u * (size_t)channels;
@@ -772,57 +901,64 @@ static void lrn_nhwc_wide(const cc_lrn_params *p, const float *x, float *out, in
         }
         for (int i = 0; i < channels; i += KV) {
             const int m = channels - i < KV ? channels - i : KV;
-            const kvec sum = m == KV ? kv_load(op + i) : kv_load_n(op + i, m);
-            const kvec v = m == KV ? kv_load(xp + i) : kv_load_n(xp + i, m);
-            const kvec r = kb_scale_pow(v, kv_add(k, kv_mul(scale, sum)), p->beta);
-            if (m == KV)
-                kv_store(op + i, r);
-            else
-                kv_store_n(op + i, r, m);
+            lrn_store(p, kind, m == KV ? kv_load(op + i) : kv_load_n(op + i, m), xp + i, op + i, m);
         }
     }
 }
 
-/* NHWC: `count` pixels' channel vectors. The squares go to a buffer with
- * zeros for the channels outside [0, channels) (adding a zero to a sum of
- * squares changes nothing), in chunks of channels with their window's
- * halo. */
-static void lrn_nhwc(const cc_lrn_params *p, const float *x, float *out, int channels,
-                     size_t count)
+/* NHWC in groups of pixels: first every pixel's squares, each row of the
+ * buffer [before zeros][channels squares][after zeros], then every
+ * pixel's sums (whole vectors, up to KV floats past a row's zeros: the
+ * next row's, or the buffer's slack, never stored). */
+KB_ALWAYS_INLINE void lrn_nhwc_groups(const cc_lrn_params *p, const float *x, float *out,
+                                      int channels, size_t count, int before, int after,
+                                      kb_pow_kind kind)
 {
-    float sq[CC__LRN_CHUNK + KB_SLACK];
-    const int before = p->size / 2 < channels ? p->size / 2 : channels - 1;
-    const int after = (p->size - 1) / 2 < channels ? (p->size - 1) / 2 : channels - 1;
-    const int chunk = CC__LRN_CHUNK - before - after - KV;
-    const kvec scale = kv_set1(p->alpha / (float)p->size), k = kv_set1(p->k);
-    if (chunk < KV) {
-        lrn_nhwc_wide(p, x, out, channels, count, before, after);
-        return;
-    }
-    for (size_t u = 0; u < count; u++) {
-        const float *xp = x + u * (size_t)channels;
-        float *op = out + u * (size_t)channels;
-        for (int c0 = 0; c0 < channels; c0 += chunk) {
-            const int n = channels - c0 < chunk ? channels - c0 : chunk;
-            /* sq[i] is channel c0 - before + i. */
-            for (int i = 0; i < n + before + after + KV; i++) {
-                const int ch = c0 - before + i;
-                sq[i] = ch >= 0 && ch < channels ? xp[ch] * xp[ch] : 0.0f;
+    float buf[KB_LRN_FLOATS + 2 * KB_SLACK];
+    const size_t row = (size_t)(before + channels + after + KV);
+    const size_t group = KB_LRN_FLOATS / row, cs = (size_t)channels;
+    for (size_t u0 = 0; u0 < count; u0 += group) {
+        const size_t n = count - u0 < group ? count - u0 : group;
+        for (size_t q = 0; q < n; q++) {
+            const float *xp = x + (u0 + q) * cs;
+            float *sq = buf + q * row;
+            kb_fill(sq, 0.0f, before);
+            for (int i = 0; i < channels; i += KV) {
+                const int m = channels - i < KV ? channels - i : KV;
+                const kvec v = m == KV ? kv_load(xp + i) : kv_load_n(xp + i, m);
+                kb_store_upto(sq + before + i, kv_mul(v, v), m);
             }
-            for (int i = 0; i < n; i += KV) {
-                const int m = n - i < KV ? n - i : KV;
+            kb_fill(sq + before + channels, 0.0f, after + KV);
+        }
+        for (size_t q = 0; q < n; q++) {
+            const float *sq = buf + q * row;
+            const size_t at = (u0 + q) * cs;
+            for (int i = 0; i < channels; i += KV) {
                 kvec sum = kv_load(sq + i);
                 for (int d = 1; d <= before + after; d++)
                     sum = kv_add(sum, kv_load(sq + i + d));
-                const float *xc = xp + c0 + i;
-                const kvec r = kb_scale_pow(m == KV ? kv_load(xc) : kv_load_n(xc, m),
-                                            kv_add(k, kv_mul(scale, sum)), p->beta);
-                if (m == KV)
-                    kv_store(op + c0 + i, r);
-                else
-                    kv_store_n(op + c0 + i, r, m);
+                lrn_store(p, kind, sum, x + at + (size_t)i, out + at + (size_t)i,
+                          channels - i < KV ? channels - i : KV);
             }
         }
+    }
+}
+
+/* NHWC: `count` pixels' channel vectors. */
+static void lrn_nhwc(const cc_lrn_params *p, const float *x, float *out, int channels,
+                     size_t count)
+{
+    int before, after;
+    lrn_window(p, channels, &before, &after);
+    if ((size_t)(before + channels + after + KV) > KB_LRN_FLOATS) {
+        lrn_nhwc_wide(p, x, out, channels, count, before, after);
+        return;
+    }
+    switch (kb_pow_kind_of(p->beta)) {
+    case KB_POW_075: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_075); break;
+    case KB_POW_05: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_05); break;
+    case KB_POW_1: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_1); break;
+    default: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_ANY); break;
     }
 }
 

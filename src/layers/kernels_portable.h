@@ -80,6 +80,13 @@ static inline kvec kv_sqrt(kvec a)
     return a;
 }
 
+static inline kvec kv_rsqrt_estimate(kvec a)
+{
+    for (int i = 0; i < KV; i++)
+        a.lane[i] = 1.0f / sqrtf(a.lane[i]);
+    return a;
+}
+
 static inline kvec kv_relu(kvec v)
 {
     for (int i = 0; i < KV; i++)

@@ -28,7 +28,7 @@ cc_status cc__lrn_check(const cc_lrn_params *p)
 
 /* NCHW pixels per unit of work: the window's rows of the block stay in L1
  * while the channels go by. NHWC pixels per unit. */
-#define LRN_PIXEL_BLOCK 512
+#define LRN_PIXEL_BLOCK CC__LRN_PIXELS
 #define LRN_VECTOR_BLOCK 16
 
 void cc__lrn_run(const cc__dims *in, cc_layout layout, const cc_lrn_params *p,

@@ -181,6 +181,7 @@ static cJSON *net_json(const bench_net_result *n, const bench_run *run)
     add_number_or_null(o, "im2col_share", n->im2col_share, n->im2col_share >= 0);
     cJSON_AddNumberToObject(o, "build_ms", n->build_ms);
     cJSON_AddNumberToObject(o, "plans_added", (double)n->plans_added);
+    cJSON_AddNumberToObject(o, "planning_ms", n->planning_ms);
     cJSON *types = cJSON_AddObjectToObject(o, "time_per_type_ms");
     for (int t = 0; t < n->type_count; t++)
         cJSON_AddNumberToObject(types, n->types[t].type, n->types[t].ms);

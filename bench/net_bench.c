@@ -48,6 +48,7 @@ static cc_net *build_net(const char *net, int batch, cc_layout layout, bench_net
     cc_net *n = NULL;
     cc_status status = make_net(net, batch, layout, &n);
     const size_t plans = cc_plans_count();
+    const double measuring = cc_plans_measuring_ms();
     const double start = bench_now_ms();
     if (status == CC_OK)
         status = cc_net_build(n, NULL);
@@ -58,6 +59,7 @@ static cc_net *build_net(const char *net, int batch, cc_layout layout, bench_net
     }
     if (result != NULL) {
         result->build_ms = bench_now_ms() - start;
+        result->planning_ms = cc_plans_measuring_ms() - measuring;
         const size_t now = cc_plans_count();
         result->plans_added = now > plans ? now - plans : 0;
     }

@@ -80,6 +80,7 @@ typedef struct {
      * convs whose plans are not cached yet) and the plans it added. */
     double build_ms;
     size_t plans_added;
+    double planning_ms; /* of build_ms, measuring (cc_plans_measuring_ms) */
     cc_planning planning; /* the mode it was built under */
 } bench_net_result;
 

@@ -283,8 +283,11 @@ void bench_report_net(FILE *out, const bench_net_result *n, const bench_layer_re
     }
     if (n->planning == CC_PLAN_MEASURE)
         fprintf(out, "  %s network built in %.1f ms under --planning measure; %zu conv plans "
-                     "measured by the build (the others were cached)\n",
-                n->net, n->build_ms, n->plans_added);
+                     "measured by the build (the others were cached) in %.1f ms, %.2fx the "
+                     "time of 20 runs (%.1f ms)\n",
+                n->net, n->build_ms, n->plans_added, n->planning_ms,
+                n->times.median_ms > 0 ? n->planning_ms / (20 * n->times.median_ms) : 0.0,
+                20 * n->times.median_ms);
     if (n->imported && n->conv_count > 0)
         report_net_convs(out, n);
     if (n->memory_count > 0)

@@ -621,6 +621,16 @@ static void memory_layers_are_reported(void **state)
     assert_null(strstr(line, "below"));
     assert_non_null(line_with(text, "prob ", line, sizeof line));
     assert_null(strstr(line, "below"));
+    assert_null(strstr(text, "measured by the build")); /* built under ESTIMATE */
+    free(text);
+    /* Under MEASURE: the build's measuring time against 20 runs. */
+    net.planning = CC_PLAN_MEASURE;
+    net.build_ms = 100, net.plans_added = 3, net.planning_ms = 50;
+    text = net_text(&net);
+    if (line_with(text, "measured by the build", line, sizeof line) == NULL)
+        fail_msg("no planning line in:\n%s", text);
+    assert_non_null(strstr(line, "built in 100.0 ms under --planning measure; 3 conv plans"));
+    assert_non_null(strstr(line, "in 50.0 ms, 2.50x the time of 20 runs (20.0 ms)"));
     free(text);
 }
 

@@ -359,16 +359,40 @@ static void thread_count_is_in_the_key(void **state)
 static void estimate_caches_nothing(void **state)
 {
     (void)state;
+    const double measuring = cc_plans_measuring_ms();
     for (int i = 0; i < TEST_LAYERS; i++) {
         const cc_conv2d_params p = test_layer(i);
         assert_int_equal(create_auto(&p, NULL), cc_conv2d_estimate(&p));
     }
     assert_int_equal(cc_plans_count(), 0);
+    assert_true(cc_plans_measuring_ms() == measuring);
     cc_conv2d_params bad = test_layer(0);
     bad.kernel_h = 0;
     assert_int_equal(cc_conv2d_estimate(&bad), CC_ALGO_AUTO);
     assert_true(strlen(cc_last_error()) > 0);
     assert_int_equal(cc_conv2d_estimate(NULL), CC_ALGO_AUTO);
+}
+
+/* cc_plans_measuring_ms grows by the time a MEASURE create spends
+ * measuring, and not when the plan is cached or the path named. */
+static void measuring_time_is_summed(void **state)
+{
+    (void)state;
+    cc_set_planning(CC_PLAN_MEASURE);
+    const cc_conv2d_params p = test_layer(0);
+    const double before = cc_plans_measuring_ms();
+    const double start = cc__plan_now_ms();
+    create_auto(&p, NULL);
+    const double elapsed = cc__plan_now_ms() - start, measured = cc_plans_measuring_ms() - before;
+    if (!(measured > 0 && measured <= elapsed))
+        fail_msg("a measured create took %g ms, of which %g measuring", elapsed, measured);
+    create_auto(&p, NULL);
+    layer_data d = layer_data_new(&p, 3);
+    cc_conv2d *op = NULL;
+    assert_int_equal(cc_conv2d_create(&p, CC_ALGO_DIRECT, d.weights, d.bias, &op), CC_OK);
+    cc_conv2d_destroy(op);
+    layer_data_free(&d);
+    assert_true(cc_plans_measuring_ms() - before == measured);
 }
 
 /* A create that names a path neither fills nor consults the cache. */
@@ -914,6 +938,7 @@ int main(void)
         cmocka_unit_test_setup(leaves_out_slow_warmups, reset),
         cmocka_unit_test_setup(keeps_the_estimate_in_the_rounds, reset),
         cmocka_unit_test_setup(estimate_caches_nothing, reset),
+        cmocka_unit_test_setup(measuring_time_is_summed, reset),
         cmocka_unit_test_setup(named_paths_leave_the_cache, reset),
         cmocka_unit_test_setup(synthetic_round_trip, reset),
         cmocka_unit_test_setup(other_machines_are_skipped, reset),

@@ -176,6 +176,12 @@ CC_API cc_status cc_plans_load(const char *path, size_t *loaded);
  * message for cc_last_error(), when p is invalid. */
 CC_API cc_algo cc_conv2d_estimate(const cc_conv2d_params *p);
 
+/* Milliseconds of wall time this process has spent measuring plans (MEASURE's
+ * timed runs and the creates they need), summed over every layer measured:
+ * what planning a network costs beyond its build (reports compare it with
+ * the network's runs). cc_plans_clear does not reset it. */
+CC_API double cc_plans_measuring_ms(void);
+
 /* The threads a run of op started now would use: cc_get_num_threads() (1
  * inside a host's parallel region), fewer for a layer too small to share, or
  * when op's plan says so; 0 for NULL. */

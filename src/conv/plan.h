@@ -72,6 +72,9 @@ cc_status cc__plan_measure(const cc__conv_geom *g, cc__isa isa, int threads,
  * lasted (the run itself still happens). NULL: the wall clock. */
 typedef double (*cc__plan_timer)(cc_algo algo, int threads);
 void cc__plan_set_timer(cc__plan_timer timer);
+/* The monotonic wall clock in milliseconds (what the screens and rounds time
+ * by, and what cc_plans_measuring_ms sums). */
+double cc__plan_now_ms(void);
 
 /* ---- the mode (plan_choose.c) ---- */
 

@@ -14,6 +14,16 @@
 /* -1 until cc_set_planning or the first read of COLCONV_PLANNING. */
 static atomic_int mode = -1;
 static pthread_mutex_t measuring = PTHREAD_MUTEX_INITIALIZER;
+/* Under `measuring`: the time spent in cc__plan_measure. */
+static double measured_ms;
+
+double cc_plans_measuring_ms(void)
+{
+    pthread_mutex_lock(&measuring);
+    const double ms = measured_ms;
+    pthread_mutex_unlock(&measuring);
+    return ms;
+}
 
 cc_planning cc__planning_from_env(const char *value)
 {
@@ -60,7 +70,9 @@ static cc_status measure_and_store(const cc__conv_geom *g, const cc__plan_key *k
         use(&plan, choice);
         return CC_OK;
     }
+    const double start = cc__plan_now_ms();
     cc_status status = cc__plan_measure(g, (cc__isa)key->isa, key->threads, choice);
+    measured_ms += cc__plan_now_ms() - start;
     if (status != CC_OK)
         return status;
     plan = (cc__conv_plan){*key, choice->algo, choice->threads > 0 ? choice->threads : key->threads};

@@ -68,7 +68,7 @@ typedef struct {
     cc_algo estimate;         /* the cost rule's pick */
 } session;
 
-static double now_ms(void)
+double cc__plan_now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -120,9 +120,9 @@ void cc__plan_set_timer(cc__plan_timer timer) { atomic_store(&test_timer, timer)
 static cc_status run(cc_conv2d *op, int cap, const scratch *s, double *ms)
 {
     op->thread_cap = cap;
-    const double start = now_ms();
+    const double start = cc__plan_now_ms();
     const cc_status status = cc__conv2d_run_ex(op, s->input, s->output, NULL, NULL);
-    *ms = now_ms() - start;
+    *ms = cc__plan_now_ms() - start;
     const cc__plan_timer timer = atomic_load(&test_timer);
     if (timer != NULL)
         *ms = timer(op->algo, cc__conv_threads(op));
@@ -225,7 +225,7 @@ static double rounds_budget(double fastest_screen_ms)
 
 static cc_status rounds(session *m, const int *finalists, int count, double budget_ms)
 {
-    const double start = now_ms();
+    const double start = cc__plan_now_ms();
     for (int r = 0; r < MAX_ROUNDS; r++) {
         for (int k = 0; k < count; k++) {
             candidate *c = &m->c[finalists[k]];
@@ -234,7 +234,7 @@ static cc_status rounds(session *m, const int *finalists, int count, double budg
                 return status;
             c->runs++;
         }
-        if (r + 1 >= MIN_ROUNDS && now_ms() - start > budget_ms)
+        if (r + 1 >= MIN_ROUNDS && cc__plan_now_ms() - start > budget_ms)
             break;
     }
     return CC_OK;

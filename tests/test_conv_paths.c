@@ -439,11 +439,11 @@ static void check_residual_path(const cc_conv2d_params *p, cc_algo algo, const f
     float *workspace = need > 0 ? malloc(need) : NULL;
     if (need > 0) {
         float out_unused;
-        assert_int_equal(cc__conv2d_run_ex(op, input, &out_unused, residual, NULL),
+        assert_int_equal(cc__conv2d_run_ex(op, input, &out_unused, residual, NULL, 0),
                          CC_ERR_INVALID_ARG);
     }
     tst_buffer got = tst_buffer_new(out_count);
-    assert_int_equal(cc__conv2d_run_ex(op, input, got.data, residual, workspace), CC_OK);
+    assert_int_equal(cc__conv2d_run_ex(op, input, got.data, residual, workspace, 0), CC_OK);
     assert_true(tst_buffer_guards_intact(&got));
     const double tolerance = tst_conv_tolerance(expected, out_count);
     const size_t bad = tst_first_mismatch(got.data, expected, out_count, tolerance);
@@ -496,6 +496,116 @@ static void fused_residual_with_external_workspace(void **state)
     cc__set_tile_budget_bytes(0);
 }
 
+/* NHWC outputs written as a slice of a wider tensor (a network's concat
+ * computed in place): each path writes channels [offset, offset + OC) of
+ * pixels `stride` floats apart, bit for bit what it writes to a tensor of
+ * its own, and leaves every other float of the wider tensor as it was; a
+ * stride below OC, NCHW, a residual and the reference path are refused. */
+enum { SLICE_OFFSET = 3, SLICE_EXTRA = 5 };
+
+static void check_strided(const cc_conv2d_params *p, cc_algo algo, const float *weights,
+                          const float *bias, const float *input, const char *desc, int threads)
+{
+    cc_conv2d *op = NULL;
+    if (cc__conv2d_create_ex(p, algo, weights, bias, false, &op) != CC_OK)
+        return; /* a path this layer cannot take */
+    cc_set_num_threads(threads);
+    const size_t oc = (size_t)p->out_channels, stride = oc + SLICE_EXTRA;
+    const size_t pixels = tst_conv_sizes(p).output / oc;
+    tst_buffer own = tst_buffer_new(pixels * oc), wide = tst_buffer_new(pixels * stride);
+    tst_buffer_poison(&wide);
+    float *poison = malloc(pixels * stride * sizeof(float));
+    assert_non_null(poison);
+    memcpy(poison, wide.data, pixels * stride * sizeof(float));
+    assert_int_equal(cc__conv2d_run_ex(op, input, own.data, NULL, NULL, 0), CC_OK);
+    assert_int_equal(cc__conv2d_run_ex(op, input, wide.data + SLICE_OFFSET, NULL, NULL, stride),
+                     CC_OK);
+    assert_true(tst_buffer_guards_intact(&wide));
+    for (size_t px = 0; px < pixels; px++)
+        for (size_t c = 0; c < stride; c++) {
+            const size_t at = px * stride + c;
+            const bool in_slice = c >= SLICE_OFFSET && c < SLICE_OFFSET + oc;
+            const float want = in_slice ? own.data[px * oc + c - SLICE_OFFSET] : poison[at];
+            if (memcmp(&wide.data[at], &want, sizeof want) != 0)
+                fail_msg("%s [%s] %d thread(s): pixel %zu channel %zu of the wide tensor is "
+                         "%.9g, want %.9g (%s)",
+                         cc_algo_name(algo), desc, threads, px, c, (double)wide.data[at],
+                         (double)want, in_slice ? "its slice" : "outside its slice");
+        }
+    /* Refused: a stride below the channels, and a residual. */
+    if (oc > 1)
+        assert_int_equal(cc__conv2d_run_ex(op, input, wide.data, NULL, NULL, oc - 1),
+                         CC_ERR_INVALID_ARG);
+    assert_int_equal(cc__conv2d_run_ex(op, input, wide.data, own.data, NULL, stride),
+                     CC_ERR_INVALID_ARG);
+    free(poison);
+    tst_buffer_free(&own);
+    tst_buffer_free(&wide);
+    cc_conv2d_destroy(op);
+    cc_set_num_threads(0);
+}
+
+/* The reference path and an NCHW layer refuse a pixel stride. */
+static void check_strided_refused(cc_conv2d_params p, const float *weights, const float *input)
+{
+    const size_t stride = (size_t)p.out_channels + SLICE_EXTRA;
+    float *out = malloc(tst_conv_sizes(&p).output / (size_t)p.out_channels * stride *
+                        sizeof(float));
+    assert_non_null(out);
+    cc_conv2d *ref = NULL, *nchw = NULL;
+    assert_int_equal(cc__conv2d_create_ex(&p, CC_ALGO_REFERENCE, weights, NULL, false, &ref),
+                     CC_OK);
+    assert_int_equal(cc__conv2d_run_ex(ref, input, out, NULL, NULL, stride), CC_ERR_INVALID_ARG);
+    p.layout = CC_NCHW;
+    assert_int_equal(cc__conv2d_create_ex(&p, CC_ALGO_DIRECT, weights, NULL, false, &nchw),
+                     CC_OK);
+    assert_int_equal(cc__conv2d_run_ex(nchw, input, out, NULL, NULL, stride), CC_ERR_INVALID_ARG);
+    cc_conv2d_destroy(ref);
+    cc_conv2d_destroy(nchw);
+    free(out);
+}
+
+static void strided_nhwc_output(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 31);
+    const cc_algo algos[] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1, CC_ALGO_WINOGRAD,
+                             CC_ALGO_WINOGRAD_F6X6};
+    const size_t budgets[] = {0, 256};
+    for (int i = 0; i < 4 * FLAVOURS; i++) {
+        cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
+        p.layout = CC_NHWC;
+        if (i % 3 == 0) { /* Winograd's shape too */
+            p.kernel_h = p.kernel_w = 3;
+            p.stride_h = p.stride_w = 1;
+            p.dilation_h = p.dilation_w = 0;
+            fit_input_to_kernel(&p);
+        }
+        if (i % 4 == 1)
+            grow_to_two_threads(&p, i % FLAVOURS);
+        const tst_conv_counts counts = tst_conv_sizes(&p);
+        float *input = malloc(counts.input * sizeof(float));
+        float *weights = malloc(counts.weights * sizeof(float));
+        float *bias = malloc((size_t)p.out_channels * sizeof(float));
+        assert_true(input && weights && bias);
+        tst_fill(&rng, input, counts.input, false);
+        tst_fill(&rng, weights, counts.weights, false);
+        tst_fill(&rng, bias, (size_t)p.out_channels, false);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        cc__set_tile_budget_bytes(budgets[i % 2]);
+        for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+            for (int threads = 1; threads <= 2; threads++)
+                check_strided(&p, algos[a], weights, bias, input, desc, threads);
+        check_strided_refused(p, weights, input);
+        free(input);
+        free(weights);
+        free(bias);
+    }
+    cc__set_tile_budget_bytes(0);
+}
+
 static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +619,7 @@ static int run_group(void)
         cmocka_unit_test(deterministic_across_runs),
         cmocka_unit_test(fused_residual_with_external_workspace),
         cmocka_unit_test(pixel_rows_products),
+        cmocka_unit_test(strided_nhwc_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,10 +144,10 @@ static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *fa
     tst_buffer_poison(&workspace);
     float *slots = floats > 0 ? workspace.data : NULL;
     if (family == NULL)
-        cc__direct_run(g, isa, packed, bias, input, output, residual, slots, threads);
+        cc__direct_run(g, isa, packed, bias, input, output, residual, slots, threads, 0);
     else
         cc__direct_run_family(g, isa, family, packed, bias, input, output, residual, slots,
-                              threads);
+                              threads, 0);
     assert_true(tst_buffer_guards_intact(&workspace));
     tst_buffer_free(&workspace);
 }

@@ -1,17 +1,20 @@
 /* Concats whose inputs are computed in place (src/net/plan.c): in NCHW at
  * batch 1, a concat input's group that only the concat reads and that
  * nothing writes after it is moved into its channel slice of the concat's
- * buffer, and the concat copies nothing for it.
+ * buffer, and the concat copies nothing for it; in NHWC, at any batch, the
+ * same for a group that is one conv's sweep (no residual) read by the
+ * concat alone, the conv writing its pixels the concat's channels apart.
  *
  * Each graph is built three ways (the default plan; no_buffer_reuse, where
  * every layer has its own buffer and nothing is placed; no_fusion) in both
  * layouts at batch 1 and 2, run on 1 and 2 threads, and every output must
  * equal the no_buffer_reuse one bit for bit. White-box: at batch 1 in NCHW
- * exactly the expected inputs share the concat's storage, at their channel
- * offset; elsewhere none does. Graphs: Inception's four towers, an input
- * read again after the concat, an input given twice, the network's input
- * among the inputs, a concat of a concat, an activation in place on the
- * concat, and an add computed in place on one input that reads another. */
+ * and at any batch in NHWC exactly the expected inputs share the concat's
+ * storage, at their channel offset; elsewhere none does. Graphs:
+ * Inception's four towers, an input read again after the concat, an input
+ * given twice, the network's input among the inputs, a concat of a concat,
+ * an activation in place on the concat, an add computed in place on one
+ * input that reads another, and a conv read by a pool before the concat. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,12 +32,20 @@
 #define MAX_CONCAT 4
 
 /* A graph under test: builds itself on net; sets the concats (and which
- * of their inputs should be placed) it expects at batch 1 in NCHW. */
+ * of their inputs should be placed) it expects at batch 1 in NCHW, and in
+ * NHWC. */
 typedef struct {
     cc_node concat[2];
     int concat_count;
     bool placed[2][MAX_CONCAT];
+    bool placed_nhwc[2][MAX_CONCAT];
 } expectation;
+
+/* The NHWC expectation is the NCHW one (every placed input a conv). */
+static void same_in_nhwc(expectation *e)
+{
+    memcpy(e->placed_nhwc, e->placed, sizeof e->placed);
+}
 
 typedef void (*graph_fn)(cc_net *net, expectation *e);
 
@@ -71,6 +82,7 @@ static void inception_towers(cc_net *net, expectation *e)
     for (int i = 0; i < 4; i++)
         e->placed[0][i] = true;
     conv(net, e->concat[0], 4, 1, false);
+    same_in_nhwc(e);
 }
 
 static void read_after(cc_net *net, expectation *e)
@@ -82,6 +94,7 @@ static void read_after(cc_net *net, expectation *e)
     const cc_node y = conv(net, e->concat[0], 3, 1, false);
     cc_node sum;
     assert_int_equal(cc_net_add_add(net, NULL, (const cc_node[]){y, a}, 2, &sum), CC_OK);
+    same_in_nhwc(e);
 }
 
 static void repeated(cc_net *net, expectation *e)
@@ -90,6 +103,8 @@ static void repeated(cc_net *net, expectation *e)
     const cc_node a = conv(net, x, 3, 3, true), b = conv(net, x, 2, 1, true);
     e->concat[e->concat_count++] = concat(net, (const cc_node[]){a, b, a}, 3);
     e->placed[0][0] = e->placed[0][1] = true;
+    /* NHWC: a strided slice would be read again as a tensor: a copied. */
+    e->placed_nhwc[0][1] = true;
     conv(net, e->concat[0], 2, 1, false);
 }
 
@@ -100,6 +115,7 @@ static void with_input(cc_net *net, expectation *e)
     e->concat[e->concat_count++] = concat(net, (const cc_node[]){x, a}, 2);
     e->placed[0][1] = true;
     conv(net, e->concat[0], 2, 3, false);
+    same_in_nhwc(e);
 }
 
 static void nested(cc_net *net, expectation *e)
@@ -111,6 +127,9 @@ static void nested(cc_net *net, expectation *e)
     e->concat[e->concat_count++] = concat(net, (const cc_node[]){d, e->concat[0]}, 2);
     e->placed[0][0] = e->placed[0][1] = e->placed[1][0] = e->placed[1][1] = true;
     conv(net, e->concat[1], 3, 1, false);
+    /* NHWC: the inner concat is written by no single conv: copied. */
+    same_in_nhwc(e);
+    e->placed_nhwc[1][1] = false;
 }
 
 static void relu_on_concat(cc_net *net, expectation *e)
@@ -122,6 +141,7 @@ static void relu_on_concat(cc_net *net, expectation *e)
     const cc_activation act = {CC_ACTIVATION_SIGMOID, 0.0f};
     cc_node out;
     assert_int_equal(cc_net_add_activation(net, NULL, e->concat[0], &act, &out), CC_OK);
+    same_in_nhwc(e);
 }
 
 static void add_in_place(cc_net *net, expectation *e)
@@ -134,6 +154,24 @@ static void add_in_place(cc_net *net, expectation *e)
     assert_int_equal(cc_net_add_add(net, NULL, (const cc_node[]){t, b}, 2, &sum), CC_OK);
     e->concat[e->concat_count++] = concat(net, (const cc_node[]){sum, b}, 2);
     e->placed[0][0] = e->placed[0][1] = true;
+    /* NHWC: sum is an add in place on the tanh's buffer (no conv's sweep
+     * alone), and the add reads b too: both copied. */
+    conv(net, e->concat[0], 2, 1, false);
+}
+
+/* a is read by a pool before the concat, and the pool is an input too:
+ * NCHW places all three; NHWC only b (a has another reader, the pool is
+ * no conv). */
+static void read_before(cc_net *net, expectation *e)
+{
+    const cc_node x = cc_net_input(net);
+    const cc_node a = conv(net, x, 3, 3, true), b = conv(net, x, 2, 1, false);
+    const cc_pool2d_params pool = {CC_POOL_MAX, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0};
+    cc_node pooled;
+    assert_int_equal(cc_net_add_pool(net, NULL, a, &pool, &pooled), CC_OK);
+    e->concat[e->concat_count++] = concat(net, (const cc_node[]){a, b, pooled}, 3);
+    e->placed[0][0] = e->placed[0][1] = e->placed[0][2] = true;
+    e->placed_nhwc[0][1] = true;
     conv(net, e->concat[0], 2, 1, false);
 }
 
@@ -160,21 +198,24 @@ static float *run(cc_net *net, const float *x, int threads)
     return y;
 }
 
-/* The inputs of each concat that share its storage, at their offset. */
+/* The inputs of each concat that share its storage, at their offset
+ * (placing: as e expects in the network's layout, else none). */
 static void expect_placement(const cc_net *net, const expectation *e, bool placing,
                              const char *name)
 {
+    const bool nhwc = net->compute == CC_NHWC;
     for (int c = 0; c < e->concat_count; c++) {
         const cc__node *node = &net->nodes[e->concat[c]];
-        const size_t pixels = (size_t)node->out.h * (size_t)node->out.w;
+        const size_t per_channel = nhwc ? 1 : (size_t)node->out.h * (size_t)node->out.w;
         size_t offset = net->plan.offset[e->concat[c]];
         for (int k = 0; k < node->input_count; k++) {
             const int in = node->inputs[k];
             const bool shared = net->plan.storage[in] == net->plan.storage[e->concat[c]] &&
                                 net->plan.offset[in] == offset;
-            if (shared != (placing && e->placed[c][k]))
+            const bool expected = nhwc ? e->placed_nhwc[c][k] : e->placed[c][k];
+            if (shared != (placing && expected))
                 fail_msg("%s: concat %d input %d is %splaced", name, c, k, shared ? "" : "not ");
-            offset += (size_t)net->nodes[in].out.c * pixels;
+            offset += (size_t)net->nodes[in].out.c * per_channel;
         }
     }
 }
@@ -191,7 +232,7 @@ static void check_graph(const char *name, graph_fn graph)
             cc_net *plain = make(graph, (cc_layout)layout, batch, &separate, &e);
             cc_net *placed = make(graph, (cc_layout)layout, batch, NULL, &e);
             cc_net *loose = make(graph, (cc_layout)layout, batch, &unfused, &e);
-            expect_placement(placed, &e, layout == CC_NCHW && batch == 1, label);
+            expect_placement(placed, &e, layout == CC_NHWC || batch == 1, label);
             expect_placement(plain, &e, false, label);
             const size_t in = cc_net_input_count(plain), out = cc_net_output_count(plain);
             tst_rng rng;
@@ -259,6 +300,12 @@ static void test_add_in_place(void **state)
     check_graph("add in place on an input", add_in_place);
 }
 
+static void test_read_before_concat(void **state)
+{
+    (void)state;
+    check_graph("input read by a pool before the concat", read_before);
+}
+
 /* Inception 3a from the zoo at batch 1, its layers in NCHW: every tower is
  * computed in its slice. */
 static void test_zoo_inception(void **state)
@@ -286,7 +333,8 @@ int main(void)
         cmocka_unit_test(test_inception_towers),   cmocka_unit_test(test_read_after_concat),
         cmocka_unit_test(test_repeated_input),     cmocka_unit_test(test_network_input),
         cmocka_unit_test(test_nested),             cmocka_unit_test(test_activation_on_concat),
-        cmocka_unit_test(test_add_in_place),       cmocka_unit_test(test_zoo_inception),
+        cmocka_unit_test(test_add_in_place),
+        cmocka_unit_test(test_read_before_concat),       cmocka_unit_test(test_zoo_inception),
     };
     return cmocka_run_group_tests_name("net_concat", tests, NULL, NULL);
 }

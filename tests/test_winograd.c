@@ -355,10 +355,10 @@ static void fused_residual(void **state)
         const size_t need = cc__conv2d_workspace_need(op, cc__conv_threads(op));
         assert_true(need > 0);
         tst_buffer got = tst_buffer_new(d.n.output);
-        assert_int_equal(cc__conv2d_run_ex(op, d.input, got.data, residual, NULL),
+        assert_int_equal(cc__conv2d_run_ex(op, d.input, got.data, residual, NULL, 0),
                          CC_ERR_INVALID_ARG);
         float *workspace = malloc(need);
-        assert_int_equal(cc__conv2d_run_ex(op, d.input, got.data, residual, workspace), CC_OK);
+        assert_int_equal(cc__conv2d_run_ex(op, d.input, got.data, residual, workspace, 0), CC_OK);
         assert_true(tst_buffer_guards_intact(&got));
         expect_close(&got, &want, contract, d.n.output, CC_ALGO_WINOGRAD, desc);
         free(workspace);

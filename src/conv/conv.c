@@ -229,7 +229,7 @@ static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float 
     }
     if (op->algo == CC_ALGO_DIRECT) {
         cc__direct_run(&op->g, op->isa, op->weights, op->bias, io->input, io->output,
-                       io->residual, workspace, threads);
+                       io->residual, workspace, threads, io->out_pixel_stride);
     } else if (is_winograd(op->algo)) {
         cc__winograd_run(op, io, workspace, threads);
     } else {
@@ -256,16 +256,37 @@ static cc_status run_reference_path(const cc_conv2d *op, const cc__conv_io *io, 
     return CC_OK;
 }
 
+/* A strided output (a slice of a wider NHWC tensor): the paths but the
+ * reference write it, without a residual (whose sweep assumes the output's
+ * own layout). */
+static cc_status check_pixel_stride(const cc_conv2d *op, const float *residual,
+                                    size_t out_pixel_stride)
+{
+    if (out_pixel_stride == 0)
+        return CC_OK;
+    if (op->g.layout != CC_NHWC || out_pixel_stride < (size_t)op->g.oc || residual != NULL ||
+        op->algo == CC_ALGO_REFERENCE)
+        return cc__fail(CC_ERR_INVALID_ARG,
+                        "conv2d_run: an output pixel stride (%zu) needs an NHWC layer of at "
+                        "most that many output channels (%d), no residual and a path other "
+                        "than the reference",
+                        out_pixel_stride, op->g.oc);
+    return CC_OK;
+}
+
 cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
-                            const float *residual, float *workspace)
+                            const float *residual, float *workspace, size_t out_pixel_stride)
 {
     if (op == NULL || input == NULL || output == NULL)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d_run: %s is NULL",
                         op == NULL ? "op" : input == NULL ? "input" : "output");
+    const cc_status stride_status = check_pixel_stride(op, residual, out_pixel_stride);
+    if (stride_status != CC_OK)
+        return stride_status;
     const int threads = cc__conv_threads(op);
     if (op->external_workspace && workspace == NULL && cc__conv2d_workspace_need(op, threads) > 0)
         return cc__fail(CC_ERR_INVALID_ARG, "conv2d_run: this operator needs a workspace");
-    const cc__conv_io io = {input, output, residual};
+    const cc__conv_io io = {input, output, residual, out_pixel_stride};
     cc__team_lock(threads);
     const cc__flush_scope flush = cc__flush_begin(threads);
     const cc_status status = op->algo == CC_ALGO_REFERENCE
@@ -278,7 +299,7 @@ cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
 
 cc_status cc_conv2d_run(cc_conv2d *op, const float *input, float *output)
 {
-    return cc__conv2d_run_ex(op, input, output, NULL, NULL);
+    return cc__conv2d_run_ex(op, input, output, NULL, NULL, 0);
 }
 
 cc_algo cc_conv2d_algo(const cc_conv2d *op) { return op == NULL ? CC_ALGO_AUTO : op->algo; }

@@ -126,12 +126,22 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
                                 const float *oihw, float **packed);
 /* The tensors of one run. residual, when not NULL, has the output's shape
  * and layout, does not alias it, and is added after the bias, before the
- * activation (a fused residual add). */
+ * activation (a fused residual add). out_pixel_stride (NHWC only, no
+ * residual): the floats from one output pixel to the next when the output
+ * is a slice of a wider tensor's channels (a network's concat computed in
+ * place); 0 for a tensor of its own. */
 typedef struct {
     const float *input;
     float *output;
     const float *residual;
+    size_t out_pixel_stride;
 } cc__conv_io;
+
+/* The floats from one NHWC output pixel to the next in io. */
+static inline size_t cc__io_pixel_stride(const cc__conv_io *io, const cc__conv_geom *g)
+{
+    return io->out_pixel_stride != 0 ? io->out_pixel_stride : (size_t)g->oc;
+}
 
 /* tile_threads > 1 spreads units over that many OpenMP threads, each with
  * its own tile_bytes of workspace; 1 runs units in order with BLAS on
@@ -158,7 +168,8 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
                           float **packed);
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output,
-                    const float *residual, float *workspace, int threads);
+                    const float *residual, float *workspace, int threads,
+                    size_t out_pixel_stride);
 size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
 /* cc__direct_packed_floats: the floats cc__direct_pack_into writes (0 when
  * that overflows size_t); cc__direct_pack_into: cc__direct_pack into the
@@ -206,16 +217,19 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
  * holds no workspace and every run must be given one.
  * cc__conv2d_workspace_need: bytes a run on `threads` threads needs.
  * cc__conv2d_run_ex: as cc_conv2d_run, plus a fused residual (NULL for
- * none, see cc__conv_io) and a workspace of at least
+ * none, see cc__conv_io), a workspace of at least
  * cc__conv2d_workspace_need(op, cc__conv_threads(op)) bytes (NULL: the
- * op's own; required when the op was created with external_workspace).
+ * op's own; required when the op was created with external_workspace) and
+ * the output's pixel stride (cc__conv_io; 0: its own tensor; else NHWC, at
+ * least oc, without a residual, on any path but the reference:
+ * CC_ERR_INVALID_ARG otherwise).
  * cc__conv_threads: the threads a run started now uses: cc__run_threads(),
  * fewer for small layers whose work does not pay for a fork. */
 cc_status cc__conv2d_create_ex(const cc_conv2d_params *p, cc_algo algo, const float *weights,
                                const float *bias, bool external_workspace, cc_conv2d **op);
 size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads);
 cc_status cc__conv2d_run_ex(cc_conv2d *op, const float *input, float *output,
-                            const float *residual, float *workspace);
+                            const float *residual, float *workspace, size_t out_pixel_stride);
 int cc__conv_threads(const cc_conv2d *op);
 
 /* CC_OK when `algo` is a cc_algo that can run g; else CC_ERR_INVALID_ARG

@@ -241,8 +241,11 @@ cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw
 
 typedef void (*group_row_fn)(const cc__direct_job *job, int n, int group, int block, int oy);
 
+/* out_pixel_stride: NHWC, the floats from one output pixel to the next (0:
+ * oc, a tensor of its own). */
 static cc__direct_job make_job(const cc__conv_geom *g, cc__isa isa, const float *packed,
-                               const float *bias, const float *input, float *output)
+                               const float *bias, const float *input, float *output,
+                               size_t out_pixel_stride)
 {
     const ptrdiff_t in_plane = (ptrdiff_t)g->h * g->w, out_plane = (ptrdiff_t)g->oh * g->ow;
     cc__direct_job j = {.g = g, .packed = packed, .bias = bias, .input = input,
@@ -255,7 +258,9 @@ static cc__direct_job make_job(const cc__conv_geom *g, cc__isa isa, const float 
         j.out_c = out_plane, j.out_y = g->ow, j.out_x = 1;
     } else {
         j.in_c = 1, j.in_y = (ptrdiff_t)g->w * g->c, j.in_x = g->c;
-        j.out_c = 1, j.out_y = (ptrdiff_t)g->ow * g->oc, j.out_x = g->oc;
+        const ptrdiff_t pixel = out_pixel_stride != 0 ? (ptrdiff_t)out_pixel_stride : g->oc;
+        j.out_c = 1, j.out_y = (ptrdiff_t)g->ow * pixel, j.out_x = pixel;
+        j.out_n = out_plane * pixel;
     }
     return j;
 }
@@ -455,7 +460,8 @@ static void run_job(cc__direct_job *j, cc__isa isa, const cc__direct_family *fam
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output,
-                           const float *residual, float *workspace, int threads)
+                           const float *residual, float *workspace, int threads,
+                           size_t out_pixel_stride)
 {
     if (threads < 1)
         threads = 1;
@@ -465,7 +471,7 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
     cc__conv_geom row_geom = *g;
     if (residual != NULL && !pointwise)
         row_geom.act = CC_ACT_NONE;
-    cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output);
+    cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output, out_pixel_stride);
     run_job(&j, isa, family, residual, workspace, threads);
     if (residual != NULL && !pointwise)
         cc__epilogue_residual(output, residual, cc__geom_output_floats(g), g->act, isa, threads);
@@ -489,10 +495,11 @@ static const cc__direct_family *family_of(cc__isa isa)
 
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output,
-                    const float *residual, float *workspace, int threads)
+                    const float *residual, float *workspace, int threads,
+                    size_t out_pixel_stride)
 {
     cc__direct_run_family(g, isa, family_of(isa), packed, bias, input, output, residual,
-                          workspace, threads);
+                          workspace, threads, out_pixel_stride);
 }
 
 /* One image of one row: its units are the channel blocks, run here one
@@ -504,7 +511,7 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
 {
     const cc__direct_family *family = family_of(isa);
     const direct_kind kind = kind_of(packed_as);
-    cc__direct_job j = make_job(g, isa, packed, NULL, input, output);
+    cc__direct_job j = make_job(g, isa, packed, NULL, input, output, 0);
     /* The packing's kind and channel block, not g's: one output channel of
      * a many-channel layer is packed in the layer's blocks of rows. */
     j.rows_oc = rows_oc_of(packed_as, isa);

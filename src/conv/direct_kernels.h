@@ -197,6 +197,7 @@ typedef struct {
 void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
                            const cc__direct_family *family, const float *packed,
                            const float *bias, const float *input, float *output,
-                           const float *residual, float *workspace, int threads);
+                           const float *residual, float *workspace, int threads,
+                           size_t out_pixel_stride);
 
 #endif

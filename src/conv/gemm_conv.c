@@ -253,7 +253,8 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     const int group = (int)(unit / plan->tiles);
     const size_t r0 = unit % plan->tiles * plan->tile;
     const size_t rc = min_size(plan->tile, rows - r0);
-    const size_t out_offset = r0 * g->oc + (size_t)group * g->ocg;
+    const size_t ldc = cc__io_pixel_stride(io, g);
+    const size_t out_offset = r0 * ldc + (size_t)group * g->ocg;
     float *out = io->output + out_offset;
     const float *weights = op->weights + (size_t)group * k * g->ocg;
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
@@ -267,12 +268,12 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
         }
         if (unpacked)
             cc__gemm_unpacked(rc, mc, kc, a, lda, 1, weights + k0 * g->ocg, (size_t)g->ocg,
-                              k0 > 0, out, (size_t)g->oc, threads);
+                              k0 > 0, out, ldc, threads);
         else
             cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
-                      k0 == 0 ? 0.0f : 1.0f, out, (size_t)g->oc);
+                      k0 == 0 ? 0.0f : 1.0f, out, ldc);
     }
-    cc__epilogue_cols(out, rc, mc, (size_t)g->oc,
+    cc__epilogue_cols(out, rc, mc, ldc,
                       op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
                       io->residual != NULL ? io->residual + out_offset : NULL, g->act, op->isa,
                       threads);

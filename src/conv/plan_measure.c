@@ -121,7 +121,7 @@ static cc_status run(cc_conv2d *op, int cap, const scratch *s, double *ms)
 {
     op->thread_cap = cap;
     const double start = cc__plan_now_ms();
-    const cc_status status = cc__conv2d_run_ex(op, s->input, s->output, NULL, NULL);
+    const cc_status status = cc__conv2d_run_ex(op, s->input, s->output, NULL, NULL, 0);
     *ms = cc__plan_now_ms() - start;
     const cc__plan_timer timer = atomic_load(&test_timer);
     if (timer != NULL)

@@ -536,11 +536,12 @@ static void scatter_nhwc(const block_run *b, size_t t, size_t o0, size_t lanes,
     const size_t rows = min_size((size_t)m, (size_t)g->oh - origin.y0);
     const size_t cols = min_size((size_t)m, (size_t)g->ow - origin.x0);
     const size_t oc0 = b->group * (size_t)g->ocg + o0;
+    const size_t pixel = cc__io_pixel_stride(b->io, g);
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             const size_t at =
                 ((origin.n * (size_t)g->oh + origin.y0 + i) * (size_t)g->ow + origin.x0 + j) *
-                    (size_t)g->oc + oc0;
+                    pixel + oc0;
             float *out = b->io->output + at;
             if (b->io->residual == NULL) {
                 copy_lanes(out, y[i * (size_t)m + j], lanes);

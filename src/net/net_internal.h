@@ -83,6 +83,9 @@ typedef struct {
     size_t *offset;        /* floats into its storage at which a node's output
                             * starts: nonzero for a concat input computed in
                             * its slice of the concat's storage */
+    size_t *pixel_stride;  /* conv: floats from one output pixel to the next
+                            * when it writes its slice of an NHWC concat's
+                            * storage (the concat's channels); else 0 */
     int *buffer;           /* storage roots: buffer index; -1 for the input */
     size_t *buffer_bytes;  /* buffer_count sizes */
     int buffer_count;

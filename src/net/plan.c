@@ -28,10 +28,13 @@
  *     after the concat is moved into the concat's group at its channel
  *     offset (plan->offset): its layers write their slice of the concat's
  *     buffer, which the concat then leaves as it is. At batch 1 an NCHW
- *     slice of channels is a contiguous tensor; at batch > 1 or in NHWC it
- *     is strided, which the layers that write it (convs) do not support.
- *     The merged group is rooted at its earliest member, so that its
- *     buffer is live from the first slice's step.
+ *     slice of channels is a contiguous tensor, which any layer may write.
+ *     In NHWC (any batch) a slice is strided: only a conv writes one (its
+ *     pixels plan->pixel_stride apart), so there the input's group must be
+ *     one conv's sweep (the conv and what is fused into it, no residual,
+ *     not the reference path), read by the concat alone. NCHW at batch > 1
+ *     stays a copy. The merged group is rooted at its earliest member, so
+ *     that its buffer is live from the first slice's step.
  * A group's storage is live from its root's step to the last step that
  * reads any member (the output's group: to the end). Buffers are assigned
  * greedily in step order: a group takes the smallest free buffer that fits,
@@ -93,6 +96,7 @@ void cc__plan_free(cc__plan *plan)
     cc__free(plan->act);
     cc__free(plan->residual);
     cc__free(plan->offset);
+    cc__free(plan->pixel_stride);
     cc__free(plan->buffer);
     cc__free(plan->buffer_bytes);
     memset(plan, 0, sizeof *plan);
@@ -109,11 +113,13 @@ static cc_status plan_alloc(const cc_net *net, cc__plan *plan)
     plan->act = cc__alloc_array(n, sizeof(cc_activation), "net_build: plan");
     plan->residual = cc__alloc_array(n, sizeof(int), "net_build: plan");
     plan->offset = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
+    plan->pixel_stride = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
     plan->buffer = cc__alloc_array(n, sizeof(int), "net_build: plan");
     plan->buffer_bytes = cc__alloc_array(n, sizeof(size_t), "net_build: plan");
     if (plan->exec == NULL || plan->storage == NULL || plan->folded_bn == NULL ||
         plan->has_act == NULL || plan->act == NULL || plan->residual == NULL ||
-        plan->offset == NULL || plan->buffer == NULL || plan->buffer_bytes == NULL) {
+        plan->offset == NULL || plan->pixel_stride == NULL || plan->buffer == NULL ||
+        plan->buffer_bytes == NULL) {
         cc__plan_free(plan);
         return CC_ERR_NOMEM;
     }
@@ -247,6 +253,7 @@ static void decide_storage(const cc_net *net, const cc_net_build_options *o, cc_
         plan->has_act[i] = false;
         plan->residual[i] = -1;
         plan->offset[i] = 0;
+        plan->pixel_stride[i] = 0;
         s->group_last[i] = s->last_reader[i];
         plan->storage[i] = i;
         if (node->kind == CC__NODE_DROPOUT) {
@@ -286,17 +293,46 @@ static int merge_group(const cc_net *net, cc__plan *plan, plan_scratch *s, int f
     return root;
 }
 
-/* Pass 1b: concat inputs computed in place (see the top), NCHW at batch 1. */
+/* NHWC: the conv whose sweep alone computes group `group` (its members
+ * all executed by it), that writes no residual and not by the reference
+ * path, and whose group only node `reader` reads, through one of its
+ * inputs (a second would read the strided slice as a tensor of its own);
+ * -1 if there is none. */
+static int strided_writer(const cc_net *net, const cc__plan *plan, int group, int reader)
+{
+    const int conv = plan->exec[group];
+    const cc__node *x = &net->nodes[conv];
+    if (x->kind != CC__NODE_CONV || plan->residual[conv] >= 0 ||
+        x->u.conv.algo == CC_ALGO_REFERENCE)
+        return -1;
+    int reads = 0;
+    for (int j = 0; j < net->node_count; j++) {
+        if (plan->storage[j] == group && plan->exec[j] != conv)
+            return -1;
+        if (plan->exec[j] == conv)
+            continue;
+        for (int k = 0; k < net->nodes[j].input_count; k++)
+            if (plan->storage[net->nodes[j].inputs[k]] == group && (j != reader || ++reads > 1))
+                return -1;
+    }
+    return conv;
+}
+
+/* Pass 1b: concat inputs computed in place (see the top): NCHW at batch 1,
+ * and convs in NHWC. */
 static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o,
                                 cc__plan *plan, plan_scratch *s)
 {
-    if (o->no_buffer_reuse || net->compute != CC_NCHW)
+    const bool nhwc = net->compute == CC_NHWC;
+    if (o->no_buffer_reuse)
         return;
     for (int i = 0; i < net->node_count; i++) {
         const cc__node *node = &net->nodes[i];
-        if (node->kind != CC__NODE_CONCAT || node->out.n != 1)
+        if (node->kind != CC__NODE_CONCAT || (!nhwc && node->out.n != 1))
             continue;
-        const size_t pixels = (size_t)node->out.h * (size_t)node->out.w;
+        /* Floats from one input's slice to the next: a plane per channel in
+         * NCHW, a channel in NHWC. */
+        const size_t per_channel = nhwc ? 1 : (size_t)node->out.h * (size_t)node->out.w;
         size_t offset = 0;
         for (int k = 0; k < node->input_count; k++) {
             const int input = node->inputs[k];
@@ -306,11 +342,16 @@ static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o
              * repeated input, or a group placed in place of an earlier
              * one), read by nobody after the concat, holding just this
              * tensor at the start of its storage. */
-            const bool fits = group != 0 && group != mine && s->group_last[group] <= i &&
-                              s->group_bytes[group] == bytes && plan->offset[input] == 0;
-            if (fits)
+            bool fits = group != 0 && group != mine && s->group_last[group] <= i &&
+                        s->group_bytes[group] == bytes && plan->offset[input] == 0;
+            const int writer = fits && nhwc ? strided_writer(net, plan, group, i) : -1;
+            fits = fits && (!nhwc || writer >= 0);
+            if (fits) {
                 merge_group(net, plan, s, group, mine, offset);
-            offset += (size_t)net->nodes[input].out.c * pixels;
+                if (nhwc)
+                    plan->pixel_stride[writer] = (size_t)node->out.c;
+            }
+            offset += (size_t)net->nodes[input].out.c * per_channel;
         }
     }
 }

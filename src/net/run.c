@@ -32,7 +32,7 @@ static cc_status run_conv(cc_net *net, const float *input, int i, const float *i
     CC__NET_TRY(cc__net_workspace_reserve(net, cc__net_op_workspace_need(op)));
     const int residual = net->plan.residual[i];
     return cc__conv2d_run_ex(op, in, out, residual >= 0 ? value(net, input, residual) : NULL,
-                             net->workspace);
+                             net->workspace, net->plan.pixel_stride[i]);
 }
 
 static void run_fc(const cc_net *net, int i, const float *in, float *out, int threads)
@@ -52,15 +52,18 @@ static void run_fc(const cc_net *net, int i, const float *in, float *out, int th
 static void run_concat(const cc_net *net, const float *input, int i, float *out, int threads)
 {
     const cc__node *x = &net->nodes[i];
-    const size_t pixels = (size_t)x->out.h * (size_t)x->out.w;
+    /* Floats from one input's slice to the next: a plane per channel in
+     * NCHW (batch 1), a channel in NHWC. */
+    const size_t per_channel =
+        net->compute == CC_NHWC ? 1 : (size_t)x->out.h * (size_t)x->out.w;
     size_t offset = 0;
     for (int k = 0; k < x->input_count; k++) {
         const cc__node *in = &net->nodes[x->inputs[k]];
         const float *v = value(net, input, x->inputs[k]);
-        const bool placed = net->compute == CC_NCHW && x->out.n == 1 && v == out + offset;
+        const bool placed = v == out + offset;
         net->gather[k] = placed ? NULL : v;
         net->gather_channels[k] = in->out.c;
-        offset += (size_t)in->out.c * pixels;
+        offset += (size_t)in->out.c * per_channel;
     }
     cc__concat_run(&x->out, net->compute, x->input_count, net->gather, net->gather_channels, out,
                    threads);

@@ -5,12 +5,12 @@
 
 #include "timing.h"
 
-/* Timed copies: the fastest of at least MIN_COPIES, more while they take
- * under COPY_BUDGET_MS (small layers are timed at the clock's resolution
- * only when repeated). */
-enum { MIN_COPIES = 5, MAX_COPIES = 2000, COLD_COPIES = 5 };
+/* Warm copies: the fastest over COPY_BUDGET_MS (bench_time's budget; the
+ * small layers' copies are timed at the clock's resolution only when
+ * repeated). Cold ones: the fastest of COLD_COPIES, each after writing
+ * FLUSH_BYTES, twice a 32 MiB last-level cache. */
+enum { COLD_COPIES = 5 };
 #define COPY_BUDGET_MS 40.0
-/* Bytes written between cold copies: twice a 32 MiB last-level cache. */
 #define FLUSH_BYTES ((size_t)64 << 20)
 
 /* Below this many bytes a copy runs on one thread, as colconv's layers do
@@ -34,36 +34,49 @@ static void copy_split(char *dst, const char *src, size_t size, int threads)
     }
 }
 
-/* flush NULL: warm copies, time-boxed; else COLD_COPIES, each after
- * writing flush (FLUSH_BYTES). */
+typedef struct {
+    char *dst;
+    const char *src;
+    size_t size;
+    int threads;
+} copy_call;
+
+static int run_copy(void *context)
+{
+    const copy_call *c = context;
+    copy_split(c->dst, c->src, c->size, c->threads);
+    return 0;
+}
+
+/* flush NULL: warm copies (bench_time); else cold ones. */
 static double time_copies(size_t bytes, int threads, char *flush)
 {
     const size_t size = bytes / 2 > 64 ? bytes / 2 : 64;
     char *src = malloc(size), *dst = malloc(size);
-    if (src == NULL || dst == NULL) {
-        free(src);
-        free(dst);
-        return -1;
-    }
-    memset(src, 1, size);
-    memset(dst, 2, size);
-    copy_split(dst, src, size, threads);
-    double best = -1, spent = 0;
-    const int most = flush != NULL ? COLD_COPIES : MAX_COPIES;
-    for (int i = 0; i < most && (i < MIN_COPIES || spent < COPY_BUDGET_MS); i++) {
-        if (flush != NULL)
-            memset(flush, i, FLUSH_BYTES);
-        const double start = bench_now_ms();
-        copy_split(dst, src, size, threads);
-        const double ms = bench_now_ms() - start;
-        spent += ms;
-        best = best < 0 || ms < best ? ms : best;
+    double best = -1;
+    if (src != NULL && dst != NULL) {
+        memset(src, 1, size);
+        memset(dst, 2, size);
+        copy_call call = {dst, src, size, threads};
+        if (flush == NULL) {
+            const bench_plan plan = {1, BENCH_MAX_REPS, COPY_BUDGET_MS};
+            bench_times times;
+            best = bench_time(run_copy, &call, &plan, &times) == 0 ? times.min_ms : -1;
+        } else {
+            run_copy(&call);
+            for (int i = 0; i < COLD_COPIES; i++) {
+                memset(flush, i, FLUSH_BYTES);
+                const double start = bench_now_ms();
+                run_copy(&call);
+                const double ms = bench_now_ms() - start;
+                best = best < 0 || ms < best ? ms : best;
+            }
+        }
     }
     free(src);
     free(dst);
     return best;
 }
-
 double bench_copy_ms(size_t bytes, int threads) { return time_copies(bytes, threads, NULL); }
 
 double bench_copy_cold_ms(size_t bytes, int threads)

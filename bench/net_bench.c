@@ -153,7 +153,7 @@ static void add_memory_layer(bench_net_result *r, const cc_net_layer_info *info,
 /* Times the copy that is each memory layer's yardstick (after the network's
  * runs, so that the layer times are not disturbed): from memory for a Dense
  * layer, whose weights come from there in every run, else warm. */
-static void time_copies(bench_net_result *r)
+static void time_yardsticks(bench_net_result *r)
 {
     for (int i = 0; i < r->memory_count; i++) {
         bench_memory_layer *m = &r->memory[i];
@@ -200,7 +200,7 @@ static void profile_types(cc_net *n, const float *input, float *output, bench_ne
             add_memory_layer(r, &info, best[i]);
     }
     if (!failed)
-        time_copies(r);
+        time_yardsticks(r);
     r->conv_ms = failed ? -1 : 0;
     for (int t = 0; t < r->type_count; t++)
         if (strcmp(r->types[t].type, "Conv2D") == 0)

@@ -206,7 +206,7 @@ static void expect_placement(const cc_net *net, const expectation *e, bool placi
     const bool nhwc = net->compute == CC_NHWC;
     for (int c = 0; c < e->concat_count; c++) {
         const cc__node *node = &net->nodes[e->concat[c]];
-        const size_t per_channel = nhwc ? 1 : (size_t)node->out.h * (size_t)node->out.w;
+        const size_t per_channel = cc__concat_channel_floats(net, node);
         size_t offset = net->plan.offset[e->concat[c]];
         for (int k = 0; k < node->input_count; k++) {
             const int in = node->inputs[k];

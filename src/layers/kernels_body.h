@@ -671,6 +671,19 @@ static kb_pow_kind kb_pow_kind_of(float beta)
     return beta == 0.75f ? KB_POW_075 : beta == 0.5f ? KB_POW_05 : beta == 1.0f ? KB_POW_1 : KB_POW_ANY;
 }
 
+/* Calls the always-inline kernel F(args..., kind) with beta's kind as a
+ * constant, so that each power gets its own loop (with the kind a run-time
+ * value, the NHWC LRN took 0.12 ms on 96 x 55x55 instead of 0.086). */
+#define KB_WITH_POW_KIND(beta, F, ...)                                                          \
+    do {                                                                                        \
+        switch (kb_pow_kind_of(beta)) {                                                         \
+        case KB_POW_075: F(__VA_ARGS__, KB_POW_075); break;                                     \
+        case KB_POW_05: F(__VA_ARGS__, KB_POW_05); break;                                       \
+        case KB_POW_1: F(__VA_ARGS__, KB_POW_1); break;                                         \
+        default: F(__VA_ARGS__, KB_POW_ANY); break;                                             \
+        }                                                                                       \
+    } while (0)
+
 /* x * base^-beta for base > 0 (kind = kb_pow_kind_of(beta)): beta 0.75
  * (AlexNet's and GoogLeNet's LRN) as x r^2 / sqrt(r) with r = base^-1/2
  * (r^-1/2 = base^1/4), 0.5 by the same reciprocal square root, within a
@@ -874,12 +887,7 @@ static void lrn_nchw_block(const cc_lrn_params *p, const float *image, float *ou
         lrn_nchw_plain(p, image, out, channels, pixels, p0, len);
         return;
     }
-    switch (kb_pow_kind_of(p->beta)) {
-    case KB_POW_075: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_075); break;
-    case KB_POW_05: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_05); break;
-    case KB_POW_1: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_1); break;
-    default: lrn_nchw_ring(p, image, out, channels, pixels, p0, len, KB_POW_ANY); break;
-    }
+    KB_WITH_POW_KIND(p->beta, lrn_nchw_ring, p, image, out, channels, pixels, p0, len);
 }
 
 /* NHWC with a pixel too wide for the buffer: each pixel's sums
@@ -954,12 +962,7 @@ static void lrn_nhwc(const cc_lrn_params *p, const float *x, float *out, int cha
         lrn_nhwc_wide(p, x, out, channels, count, before, after);
         return;
     }
-    switch (kb_pow_kind_of(p->beta)) {
-    case KB_POW_075: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_075); break;
-    case KB_POW_05: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_05); break;
-    case KB_POW_1: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_1); break;
-    default: lrn_nhwc_groups(p, x, out, channels, count, before, after, KB_POW_ANY); break;
-    }
+    KB_WITH_POW_KIND(p->beta, lrn_nhwc_groups, p, x, out, channels, count, before, after);
 }
 
 #include "kernels_gemm_body.h"

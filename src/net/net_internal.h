@@ -124,6 +124,13 @@ struct cc_net {
     pthread_mutex_t run_lock; /* held for a whole run: runs share the buffers */
 };
 
+/* Floats from one input's slice of a concat's output to the next, per
+ * channel of the input: a plane in NCHW, one float in NHWC. */
+static inline size_t cc__concat_channel_floats(const cc_net *net, const cc__node *concat)
+{
+    return net->compute == CC_NHWC ? 1 : (size_t)concat->out.h * (size_t)concat->out.w;
+}
+
 #define CC__NET_TRY(expression)                 \
     do {                                        \
         cc_status net_try_status = (expression); \

@@ -330,9 +330,7 @@ static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o
         const cc__node *node = &net->nodes[i];
         if (node->kind != CC__NODE_CONCAT || (!nhwc && node->out.n != 1))
             continue;
-        /* Floats from one input's slice to the next: a plane per channel in
-         * NCHW, a channel in NHWC. */
-        const size_t per_channel = nhwc ? 1 : (size_t)node->out.h * (size_t)node->out.w;
+        const size_t per_channel = cc__concat_channel_floats(net, node);
         size_t offset = 0;
         for (int k = 0; k < node->input_count; k++) {
             const int input = node->inputs[k];

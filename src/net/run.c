@@ -52,10 +52,7 @@ static void run_fc(const cc_net *net, int i, const float *in, float *out, int th
 static void run_concat(const cc_net *net, const float *input, int i, float *out, int threads)
 {
     const cc__node *x = &net->nodes[i];
-    /* Floats from one input's slice to the next: a plane per channel in
-     * NCHW (batch 1), a channel in NHWC. */
-    const size_t per_channel =
-        net->compute == CC_NHWC ? 1 : (size_t)x->out.h * (size_t)x->out.w;
+    const size_t per_channel = cc__concat_channel_floats(net, x);
     size_t offset = 0;
     for (int k = 0; k < x->input_count; k++) {
         const cc__node *in = &net->nodes[x->inputs[k]];

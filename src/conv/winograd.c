@@ -364,31 +364,27 @@ static void gather_nchw(const block_run *b, const lane_tiles *lt, const float *p
     }
 }
 
-/* NHWC: lanes are channels c0 .. c0 + lanes - 1 of tile t. */
-static void gather_nhwc(const block_run *b, size_t t, size_t c0, size_t lanes, cc__wino_lanes *d)
+/* NHWC: channels c0 .. c0 + lanes - 1 of tile t's patch, as the
+ * transforms read it from the image. */
+static cc__wino_patch patch_nhwc(const block_run *b, size_t t, size_t c0, size_t lanes)
 {
     const cc__conv_geom *g = &b->op->g;
     const int alpha = b->op->wino.alpha;
     const tile_origin o = origin_of(&b->op->wino, t);
     const long y0 = (long)o.y0 - g->pt, x0 = (long)o.x0 - g->pl;
-    const bool inside = y0 >= 0 && y0 + alpha <= g->h && x0 >= 0 && x0 + alpha <= g->w;
-    if (!inside)
-        memset(d, 0, (size_t)alpha * (size_t)alpha * sizeof *d);
-    for (int i = 0; i < alpha; i++) {
-        const long y = y0 + i;
-        if (y < 0 || y >= g->h)
-            continue;
-        for (int j = 0; j < alpha; j++) {
-            const long x = x0 + j;
-            if (x < 0 || x >= g->w)
-                continue;
-            const float *pixel = b->io->input +
-                                 ((o.n * (size_t)g->h + (size_t)y) * (size_t)g->w + (size_t)x) *
-                                     (size_t)g->c +
-                                 b->group * (size_t)g->cg + c0;
-            load_lanes(d[i * alpha + j], pixel, lanes);
-        }
-    }
+    cc__wino_patch patch = {.first = b->io->input,
+                            .pixel = (ptrdiff_t)g->c,
+                            .row = (ptrdiff_t)g->w * g->c,
+                            .window = {clamp_int(-y0, 0, alpha), clamp_int(g->h - y0, 0, alpha),
+                                       clamp_int(-x0, 0, alpha), clamp_int(g->w - x0, 0, alpha)},
+                            .lanes = (int)lanes};
+    const cc__wino_window *w = &patch.window;
+    if (w->y_lo < w->y_hi && w->x_lo < w->x_hi)
+        patch.first += ((o.n * (size_t)g->h + (size_t)(y0 + w->y_lo)) * (size_t)g->w +
+                        (size_t)(x0 + w->x_lo)) *
+                           (size_t)g->c +
+                       b->group * (size_t)g->cg + c0;
+    return patch;
 }
 
 /* Channels an NCHW item covers: the tiles' locations are computed once for
@@ -421,11 +417,8 @@ static void transform_input_item(const block_run *b, size_t item)
     } else {
         const size_t groups_of_channels = ceil_div(cg, L);
         const size_t t = item / groups_of_channels, c0 = item % groups_of_channels * L;
-        const size_t lanes = min_size(L, cg - c0);
-        gather_nhwc(b, b->start + t, c0, lanes, d);
-        b->transforms.input(b->op->wino.m, d, v);
-        for (size_t p = 0; p < points; p++)
-            copy_lanes(b->v + p * v_stride + t * cg + c0, v[p], lanes);
+        const cc__wino_patch patch = patch_nhwc(b, b->start + t, c0, min_size(L, cg - c0));
+        b->transforms.input_nhwc(b->op->wino.m, &patch, b->v + t * cg + c0, (ptrdiff_t)v_stride);
     }
 }
 
@@ -526,30 +519,29 @@ static void scatter_nchw(const block_run *b, const lane_tiles *lt, size_t oc_at,
     }
 }
 
-/* NHWC: tile t's outputs for channels o0 .. o0 + lanes - 1 of the group. */
-static void scatter_nhwc(const block_run *b, size_t t, size_t o0, size_t lanes,
-                         cc__wino_lanes *y)
+/* NHWC: the output transform of tile t's channels o0 .. o0 + lanes - 1
+ * of the group (x: their first point's line), finished and stored. */
+static void transform_output_nhwc(const block_run *b, size_t t, size_t o0, size_t lanes,
+                                  const float *x)
 {
     const cc__conv_geom *g = &b->op->g;
     const int m = b->op->wino.m;
     const tile_origin origin = origin_of(&b->op->wino, t);
-    const size_t rows = min_size((size_t)m, (size_t)g->oh - origin.y0);
-    const size_t cols = min_size((size_t)m, (size_t)g->ow - origin.x0);
     const size_t oc0 = b->group * (size_t)g->ocg + o0;
     const size_t pixel = cc__io_pixel_stride(b->io, g);
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) {
-            const size_t at =
-                ((origin.n * (size_t)g->oh + origin.y0 + i) * (size_t)g->ow + origin.x0 + j) *
-                    pixel + oc0;
-            float *out = b->io->output + at;
-            if (b->io->residual == NULL) {
-                copy_lanes(out, y[i * (size_t)m + j], lanes);
-                continue;
-            }
-            for (size_t l = 0; l < lanes; l++)
-                out[l] = output_value(b, y[i * (size_t)m + j][l], at + l);
-        }
+    const size_t at = ((origin.n * (size_t)g->oh + origin.y0) * (size_t)g->ow + origin.x0) * pixel + oc0;
+    _Alignas(64) cc__wino_lanes bias = {0};
+    if (b->op->bias != NULL)
+        memcpy(bias, b->op->bias + oc0, lanes * sizeof(float));
+    const cc__wino_finish f = {.bias = bias,
+                               .residual = b->io->residual != NULL ? b->io->residual + at : NULL,
+                               .pixel = (ptrdiff_t)pixel,
+                               .row = (ptrdiff_t)(g->ow * pixel),
+                               .lanes = (int)lanes,
+                               .act = g->act};
+    b->transforms.output_nhwc(m, x, (ptrdiff_t)b->op->wino.m_stride, &f, b->io->output + at,
+                              (int)min_size((size_t)m, (size_t)g->oh - origin.y0),
+                              (int)min_size((size_t)m, (size_t)g->ow - origin.x0));
 }
 
 /* The output transform of output channels [o_lo, o_lo + chunk) of the
@@ -584,16 +576,9 @@ static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk
         return;
     }
     for (size_t t = 0; t < b->count; t++)
-        for (size_t o0 = 0; o0 < chunk; o0 += L) {
-            const size_t lanes = min_size(L, chunk - o0);
-            for (size_t p = 0; p < points; p++)
-                load_lanes(x[p], mc + p * m_stride + t * chunk + o0, lanes);
-            b->transforms.output(b->op->wino.m, x, y);
-            if (bias != NULL)
-                memcpy(bias_lanes, bias + b->group * ocg + o_lo + o0, lanes * sizeof(float));
-            finish_lanes(b, bias_lanes, y);
-            scatter_nhwc(b, b->start + t, o_lo + o0, lanes, y);
-        }
+        for (size_t o0 = 0; o0 < chunk; o0 += L)
+            transform_output_nhwc(b, b->start + t, o_lo + o0, min_size(L, chunk - o0),
+                                  mc + t * chunk + o0);
 }
 
 /* Output channels [o_lo, o_lo + chunk) of the block: their products, then

@@ -1,6 +1,7 @@
 /* Winograd's transforms: the portable instance of the tile transforms, the
  * choice of instance per ISA, and the weight transform. */
 #define WT_NAME(x) x##_portable
+#define WT_ISA CC__ISA_SCALAR
 #include "winograd_transform_body.h"
 
 cc__wino_transforms cc__wino_transforms_for(cc__isa isa)

@@ -29,11 +29,46 @@ typedef float cc__wino_lanes[CC__WINO_LANES];
  *   scatter_run4: o[4 * k + j] = y[j][l0 + k] for j < 4, k < n: one output
  *     row of the run's tiles (o: 4 * n floats).
  * Both are interleaved accesses the compiler turns into permutes. */
+/* Rows [y_lo, y_hi) and columns [x_lo, x_hi) of a tile's alpha x alpha
+ * patch lie inside the input; the others are padding (zeros). */
+typedef struct {
+    int y_lo, y_hi, x_lo, x_hi;
+} cc__wino_window;
+
+/* NHWC: `lanes` (1 .. CC__WINO_LANES) consecutive channels of a tile's
+ * patch, the lanes of its inside pixel (i, j) at
+ * first + (i - y_lo) * row + (j - x_lo) * pixel (strides in floats). */
+typedef struct {
+    const float *first;
+    ptrdiff_t pixel, row;
+    cc__wino_window window;
+    int lanes;
+} cc__wino_patch;
+
+/* What finishes an NHWC tile's `lanes` output channels: y + bias (bias
+ * holds CC__WINO_LANES floats, zeros past `lanes`), + the residual (or
+ * NULL) at the outputs' offsets, then act. Output and residual pixels are
+ * `pixel` floats apart, their rows `row`. */
+typedef struct {
+    const float *bias;
+    const float *residual;
+    ptrdiff_t pixel, row;
+    int lanes;
+    cc_act act;
+} cc__wino_finish;
+
+/* input_nhwc: v = B^T d B for the patch, v's point p at v + p * v_point;
+ * output_nhwc: out = the finished A^T x A, x's point p at x + p * x_point
+ * (each a line of the lanes), out at the tile's first output, its `rows` x
+ * `cols` outputs inside the image written (both apart as f says). */
 typedef struct {
     void (*input)(int m, cc__wino_lanes *d, cc__wino_lanes *v);
     void (*output)(int m, cc__wino_lanes *x, cc__wino_lanes *y);
     void (*gather_run4)(const float *s, int n, int l0, cc__wino_lanes *d);
     void (*scatter_run4)(cc__wino_lanes *y, int n, int l0, float *o);
+    void (*input_nhwc)(int m, const cc__wino_patch *patch, float *v, ptrdiff_t v_point);
+    void (*output_nhwc)(int m, const float *x, ptrdiff_t x_point, const cc__wino_finish *f,
+                        float *out, int rows, int cols);
 } cc__wino_transforms;
 
 /* The transforms compiled for `isa` (AVX-512, AVX2 + FMA, or portable). */

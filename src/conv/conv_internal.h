@@ -181,7 +181,8 @@ size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
  * packed: the Winograd path's products in the transform domain. The
  * weights were packed for packed_as, a layer as g with as many or more
  * output channels (g's are its first, or a slice of its weights from a
- * channel block's start). */
+ * channel block's start). packed_after (or NULL): the weights of the
+ * caller's next call, whose first blocks the ocvec kind prefetches. */
 size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa);
 int cc__direct_channel_block(const cc__conv_geom *g, cc__isa isa);
 /* Output channels [o_lo, o_lo + count) of a one-group layer packed_as (not
@@ -192,8 +193,9 @@ void cc__direct_pack_channels(const cc__conv_geom *packed_as, cc__isa isa, const
                               int o_lo, int count, float *packed);
 void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw, float *packed);
 void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed_as,
-                             cc__isa isa, const float *packed, const float *input,
-                             ptrdiff_t in_rows, float *output, ptrdiff_t out_rows);
+                             cc__isa isa, const float *packed, const float *packed_after,
+                             const float *input, ptrdiff_t in_rows, float *output,
+                             ptrdiff_t out_rows);
 
 /* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
  * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.

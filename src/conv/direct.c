@@ -506,8 +506,9 @@ void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
  * after the other (no OpenMP construct: the Winograd path calls this inside
  * its own parallel region, where even a one-thread region costs a team). */
 void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed_as,
-                             cc__isa isa, const float *packed, const float *input,
-                             ptrdiff_t in_rows, float *output, ptrdiff_t out_rows)
+                             cc__isa isa, const float *packed, const float *packed_after,
+                             const float *input, ptrdiff_t in_rows, float *output,
+                             ptrdiff_t out_rows)
 {
     const cc__direct_family *family = family_of(isa);
     const direct_kind kind = kind_of(packed_as);
@@ -515,6 +516,7 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
     /* The packing's kind and channel block, not g's: one output channel of
      * a many-channel layer is packed in the layer's blocks of rows. */
     j.rows_oc = rows_oc_of(packed_as, isa);
+    j.packed_after = packed_after;
     if (kind != KIND_DWC)
         j.blocks = ceil_div(g->ocg, cc__direct_channel_block(packed_as, isa));
     if (g->layout == CC_NCHW) {

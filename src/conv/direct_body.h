@@ -106,7 +106,7 @@ DB_INLINE void db_store_planar(const cc__direct_job *j, float *out, const float 
 DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const float *w,
                              ptrdiff_t w_next, int ky_lo, int ky_hi, int kx_lo, int kx_hi,
                              ptrdiff_t iy0, ptrdiff_t ix0, int pixels, int nb, float *out,
-                             const float *bias, int count0, int count1)
+                             const float *bias, int count0, int count1, const float *ahead)
 {
     const cc__conv_geom *g = j->g;
     const ptrdiff_t step = (ptrdiff_t)g->sw * j->in_x;
@@ -128,12 +128,16 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
     for (int ky = ky_lo; ky < ky_hi; ky++) {
         const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
         const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
-        const float *wp0 = w + ((size_t)ky * g->kw + kx_lo) * w_outer;
+        const size_t w_at = ((size_t)ky * g->kw + kx_lo) * w_outer;
+        const float *wp0 = w + w_at;
         for (int u = 0; u < outer; u++) {
             const float *ip = ip0 + u * in_outer;
             const float *wp = wp0 + u * w_outer;
+            const float *ap = ahead != NULL ? ahead + w_at + u * w_outer : NULL;
             for (int t = 0; t < inner; t++) {
                 const float *cp = ip + t * j->in_c;
+                if (ap != NULL)
+                    __builtin_prefetch(ap + (size_t)t * DV);
                 const dvec w0 = dv_load(wp + (size_t)t * DV);
                 const dvec w1 = nb == 2 ? dv_load(wp + (size_t)t * DV + w_next) : w0;
 #pragma GCC unroll 16
@@ -172,7 +176,7 @@ DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const fl
     cc__direct_taps(ox, g->sw, g->pl, g->dw, g->kw, g->w, &kx_lo, &kx_hi);
     db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, kx_lo, kx_hi, iy0,
                   (ptrdiff_t)ox * g->sw - g->pl, 1, nb, out + (ptrdiff_t)ox * j->out_x, bias,
-                  count0, count1);
+                  count0, count1, NULL);
 }
 
 /* The ocvec kind's short tile: 2/3 of DB_OCVEC_P pixels. */
@@ -199,13 +203,26 @@ static inline void db_ocvec_tiles(int width, int *large, int *small)
         *large = q - 1, *small = 2;
 }
 
+/* The block whose weights full tile k of a row prefetches: the next pair's
+ * first block during the first tile, its second during the second, so that
+ * the next pair's weights come from memory spread over two tiles' work
+ * (Winograd's products on 14x14 images use each weight for 16 tiles, in
+ * two tiles of 8: loaded in the first alone, the weights made it wait on
+ * memory). `next` is the next pair's first block, or NULL; `nexts` its
+ * blocks (1 or 2). */
+static inline const float *db_ocvec_ahead(const float *next, int nexts, ptrdiff_t w_next, int k)
+{
+    return next != NULL && k < nexts ? next + k * w_next : NULL;
+}
+
 /* One output row: border pixels one by one, the interior in full tiles
  * (db_ocvec_tiles; a tile that would pass the interior's end ends there
  * instead: its first pixels are computed twice, to the same values), a
  * narrower interior one by one. */
 DB_INLINE void db_ocvec_span(const cc__direct_job *j, const float *in, const float *w,
                              ptrdiff_t w_next, int ky_lo, int ky_hi, ptrdiff_t iy0, int nb,
-                             float *out, const float *bias, int count0, int count1)
+                             float *out, const float *bias, int count0, int count1,
+                             const float *next, int nexts)
 {
     const cc__conv_geom *g = j->g;
     int x_lo, x_hi;
@@ -219,13 +236,15 @@ DB_INLINE void db_ocvec_span(const cc__direct_job *j, const float *in, const flo
         const int x = db_min(ox, x_hi - DB_OCVEC_P);
         db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, 0, g->kw, iy0,
                       (ptrdiff_t)x * g->sw - g->pl, DB_OCVEC_P, nb,
-                      out + (ptrdiff_t)x * j->out_x, bias, count0, count1);
+                      out + (ptrdiff_t)x * j->out_x, bias, count0, count1,
+                      db_ocvec_ahead(next, nexts, w_next, t));
     }
     for (int t = 0; t < small; t++, ox += DB_OCVEC_S) {
         const int x = db_min(ox, x_hi - DB_OCVEC_S);
         db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, 0, g->kw, iy0,
                       (ptrdiff_t)x * g->sw - g->pl, DB_OCVEC_S, nb,
-                      out + (ptrdiff_t)x * j->out_x, bias, count0, count1);
+                      out + (ptrdiff_t)x * j->out_x, bias, count0, count1,
+                      db_ocvec_ahead(next, nexts, w_next, large + t));
     }
     if (large + small > 0)
         ox = x_hi;
@@ -248,10 +267,16 @@ void DB_OCVEC_ROW(const cc__direct_job *j, int n, int group, int ob, int oy)
     int ky_lo, ky_hi;
     cc__direct_taps(oy, g->sh, g->pt, g->dh, g->kh, g->h, &ky_lo, &ky_hi);
     const ptrdiff_t iy0 = (ptrdiff_t)oy * g->sh - g->pt;
+    int nexts = ob + 2 < j->blocks ? db_min(2, j->blocks - (ob + 2)) : 0;
+    const float *next = nexts > 0 ? w + 2 * w_next : NULL;
+    if (nexts == 0 && j->packed_after != NULL)
+        next = j->packed_after, nexts = db_min(2, j->blocks);
     if (two)
-        db_ocvec_span(j, in, w, w_next, ky_lo, ky_hi, iy0, 2, out, bias, count0, count1);
+        db_ocvec_span(j, in, w, w_next, ky_lo, ky_hi, iy0, 2, out, bias, count0, count1, next,
+                      nexts);
     else
-        db_ocvec_span(j, in, w, w_next, ky_lo, ky_hi, iy0, 1, out, bias, count0, count1);
+        db_ocvec_span(j, in, w, w_next, ky_lo, ky_hi, iy0, 1, out, bias, count0, count1, next,
+                      nexts);
 }
 
 /* ---- dwc: NHWC depthwise, vectors over channels --------------------------- */

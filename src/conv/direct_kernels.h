@@ -87,6 +87,9 @@ typedef struct {
     ptrdiff_t out_n, out_c, out_y, out_x; /* output element strides */
     int blocks;          /* ob per group (ocvec), cb (dwc) or mb per group (rows) */
     int rows_oc;         /* Me of the rows kind */
+    /* The ocvec kind: packed weights the caller runs next (their first two
+     * blocks prefetched during the last pair), or NULL. */
+    const float *packed_after;
 } cc__direct_job;
 
 /* The taps k in [*lo, *hi) of a kernel of `size` taps, dilation `dil`, whose

@@ -454,8 +454,10 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
         const float *u = b->op->weights + (b->group * points + p) * plan->point_floats;
         const float *v = b->v + p * plan->v_stride;
         float *m = mc + p * plan->m_stride;
+        /* The next point's weights of the same channels, to prefetch. */
+        const float *u_after = p + 1 < points ? u + plan->point_floats + o_lo * cg : NULL;
         if (!products_on_sgemm(b->op->isa))
-            cc__direct_run_1x1_rows(&pg, &packed_as, b->op->isa, u + o_lo * cg, v,
+            cc__direct_run_1x1_rows(&pg, &packed_as, b->op->isa, u + o_lo * cg, u_after, v,
                                     nchw ? (ptrdiff_t)block : (ptrdiff_t)cg, m,
                                     nchw ? (ptrdiff_t)block : (ptrdiff_t)chunk);
         else if (nchw)

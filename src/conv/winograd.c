@@ -656,14 +656,42 @@ static void run_block_shared(const block_run *b, float *workspace)
 /* Blocks per thread from which each thread takes whole blocks in its own
  * slot; with fewer, the threads share each block. */
 #define BLOCKS_PER_THREAD 2
+/* Transformed weights (all points, floats) up to which threads that would
+ * share a block take smaller blocks of their own instead: each reads all
+ * the weights, but no thread reads the transformed input another wrote
+ * (DenseNet's 128 -> 32 layers on 16 and 49 tiles: 2 threads sharing took
+ * 2x one thread's time, the other core's writes read back line by line). */
+#define OWN_BLOCKS_MAX_WEIGHT_FLOATS ((size_t)512 * 1024)
+/* But no fewer tiles than the product kernels' short tile of rows (8 on
+ * AVX-512): 16 tiles in 4 blocks took 1.5x the time of 2 blocks. */
+#define OWN_BLOCK_MIN_TILES ((size_t)8)
+
+/* The tiles a block holds in this run: the plan's, or fewer, so that each
+ * of `threads` threads has blocks of its own (above). */
+static size_t run_block(const cc_conv2d *op, int threads)
+{
+    const cc__winograd_plan *plan = &op->wino;
+    const size_t groups = (size_t)op->g.groups, wanted = (size_t)threads * BLOCKS_PER_THREAD;
+    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
+    const size_t weights = points * (size_t)op->g.cg * (size_t)op->g.ocg;
+    /* SGEMM's results depend on the tile count of a call: the plan's
+     * blocks whatever the threads, so that results do not depend on them. */
+    if (threads == 1 || ceil_div(plan->tiles, plan->block) * groups >= wanted ||
+        weights > OWN_BLOCKS_MAX_WEIGHT_FLOATS || products_on_sgemm(op->isa))
+        return plan->block;
+    const size_t own = ceil_div(plan->tiles, ceil_div(wanted, groups));
+    return own > OWN_BLOCK_MIN_TILES ? own : min_size(OWN_BLOCK_MIN_TILES, plan->block);
+}
 
 void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads)
 {
     const cc__winograd_plan *plan = &op->wino;
     const cc__wino_transforms transforms = cc__wino_transforms_for(op->isa);
-    const size_t groups = (size_t)op->g.groups, blocks = ceil_div(plan->tiles, plan->block);
+    const size_t block = run_block(op, threads);
+    const size_t groups = (size_t)op->g.groups, blocks = ceil_div(plan->tiles, block);
     const size_t units = blocks * groups;
-    const bool alone = threads == 1 || units >= (size_t)threads * BLOCKS_PER_THREAD;
+    const bool alone = threads == 1 || units >= (size_t)threads * BLOCKS_PER_THREAD ||
+                       block < plan->block;
     /* One-thread SGEMMs also when this run has one thread (no region). */
     const int previous = cc__blas_threads_begin(1);
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -672,9 +700,9 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
         if (alone) {
 #pragma omp for schedule(dynamic, 1)
             for (size_t u = 0; u < units; u++) {
-                const size_t start = u / groups * plan->block;
+                const size_t start = u / groups * block;
                 const block_run b = {op, io, transforms, start,
-                                     min_size(plan->block, plan->tiles - start), u % groups,
+                                     min_size(block, plan->tiles - start), u % groups,
                                      slot_v(op, workspace, thread)};
                 run_block_alone(&b, slot_mc(op, workspace, thread));
             }

@@ -19,7 +19,8 @@ const char *bench_onednn_version(void);
  * reordered once, outside the timed loop, or on plain tensors in p's layout
  * with OIHW (GOIHW) weights. Returns 0 (result filled: times,
  * workspace_bytes = its scratchpad, impl), BENCH_ONEDNN_NOT_IMPLEMENTED
- * when oneDNN has no implementation of that algorithm for the layer, or -1
+ * when oneDNN has no implementation of that algorithm for the layer (or,
+ * on plain tensors, only its reference loops), or -1
  * with a reason in error. */
 enum { BENCH_ONEDNN_NOT_IMPLEMENTED = 1 };
 int bench_onednn_time(const cc_conv2d_params *p, int peer, int threads, const bench_plan *plan,

@@ -106,7 +106,9 @@ void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__wi
      * 2x slower). */
     const size_t fewest = min_size(MIN_BLOCK_TILES, budget / 2 / tile_input_bytes);
     most = most > fewest ? most : fewest;
-    plan->block = even_block(plan->tiles, most > 0 ? most : 1, L);
+    /* NCHW blocks in whole lane groups of tiles; NHWC tiles are rows of
+     * the products, in any number. */
+    plan->block = even_block(plan->tiles, most > 0 ? most : 1, g->layout == CC_NCHW ? L : 1);
     /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
      * channels), and at least 4 of them where the channels allow, for the
      * threads that share a block. */
@@ -674,10 +676,20 @@ static size_t run_block(const cc_conv2d *op, int threads)
     const size_t groups = (size_t)op->g.groups, wanted = (size_t)threads * BLOCKS_PER_THREAD;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     const size_t weights = points * (size_t)op->g.cg * (size_t)op->g.ocg;
+    const size_t blocks = ceil_div(plan->tiles, plan->block), units = blocks * groups;
     /* SGEMM's results depend on the tile count of a call: the plan's
      * blocks whatever the threads, so that results do not depend on them. */
-    if (threads == 1 || ceil_div(plan->tiles, plan->block) * groups >= wanted ||
-        weights > OWN_BLOCKS_MAX_WEIGHT_FLOATS || products_on_sgemm(op->isa))
+    if (threads == 1 || products_on_sgemm(op->isa))
+        return plan->block;
+    if (units >= wanted) {
+        /* Few blocks: as many for each thread (VGG's 56x56 layers, 196
+         * tiles in 4 blocks of 49, 2 threads: 3 blocks of 64 and one of 4
+         * left a thread waiting 15% of the time). */
+        const size_t even_units = ceil_div(units, (size_t)threads) * (size_t)threads;
+        const size_t even = ceil_div(plan->tiles, ceil_div(even_units, groups));
+        return units < 4 * wanted && even >= OWN_BLOCK_MIN_TILES ? even : plan->block;
+    }
+    if (weights > OWN_BLOCKS_MAX_WEIGHT_FLOATS)
         return plan->block;
     const size_t own = ceil_div(plan->tiles, ceil_div(wanted, groups));
     return own > OWN_BLOCK_MIN_TILES ? own : min_size(OWN_BLOCK_MIN_TILES, plan->block);

@@ -63,6 +63,14 @@ static const shape named_shapes[] = {
     {"depthwise_3x3", 2, 19, 9, 11, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 19},
     {"depthwise_3x3_s2", 1, 33, 13, 12, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 33},
     {"depthwise_wide", 1, 3, 5, 150, 3, 5, 3, 1, 1, 1, 2, 2, 2, 1, 3, 3},
+    /* The NHWC 3x3 tile of whole channel blocks (MobileNet's): rows of 8 or
+     * more outputs, the last tile overlapping, strides 1 and 2 each way,
+     * padding of 0 to 3, a part block after whole ones. */
+    {"depthwise_3x3_blocks", 2, 32, 6, 19, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32},
+    {"depthwise_3x3_s2_blocks", 1, 48, 9, 23, 48, 3, 3, 2, 2, 1, 1, 0, 1, 0, 1, 48},
+    {"depthwise_3x3_part_block", 1, 40, 5, 8, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40},
+    {"depthwise_3x3_s2_rows", 1, 16, 7, 17, 16, 3, 3, 2, 1, 1, 1, 2, 0, 2, 3, 16},
+    {"depthwise_3x3_s2_columns", 1, 16, 6, 30, 16, 3, 3, 1, 2, 1, 1, 3, 2, 2, 0, 16},
     {"depthwise_multiplier", 1, 5, 7, 8, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},
     /* NCHW depthwise in several bands of output rows (wide rows fill a slot). */
     {"depthwise_bands", 1, 21, 37, 130, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 21},

@@ -113,6 +113,16 @@ static const boundary_case boundaries[] = {
     {"9x9 at batch 2, ratio 0.59", L3X3(2, 64, 9, 9, 64, 1, 1), CC_ALGO_WINOGRAD,
      CC_ALGO_WINOGRAD},
     {"7x7, ratio 0.98", L3X3(1, 64, 7, 7, 64, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
+    /* F(2x2,3x3) where F(4x4) has 8 tiles or fewer and 36 Cg OCg >= 2^20
+     * floats of weights: with 12 tiles or more and 16 tiles / (9 outputs)
+     * at most 0.7. */
+    {"7x7, 170 -> 171, F(4x4)", L3X3(1, 170, 7, 7, 171, 1, 1), CC_ALGO_IM2COL,
+     CC_ALGO_IM2COL},
+    {"7x7, 171 -> 171, F(2x2)", L3X3(1, 171, 7, 7, 171, 1, 1), CC_ALGO_WINOGRAD,
+     CC_ALGO_WINOGRAD},
+    {"6x7, 12 F(2x2) tiles", L3X3(1, 512, 6, 7, 512, 1, 1), CC_ALGO_WINOGRAD,
+     CC_ALGO_WINOGRAD},
+    {"5x5, 9 F(2x2) tiles", L3X3(1, 512, 5, 5, 512, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
     /* The direct kernels' tiles: at least 6 interior outputs per row. */
     {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
     {"interior width 5", L3X3(1, 8, 9, 7, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},

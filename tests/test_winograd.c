@@ -134,7 +134,7 @@ static void expect_close(const tst_buffer *got, const tst_buffer *want, double c
 /* Reference outputs by table and case. They do not depend on the ISA, and
  * every pass draws the same cases, so the first pass computes them and the
  * next reuse them (the reference took most of the suite's time). */
-enum { LARGE_LAYER = 6, ONE_CHANNEL_LEFT = 7, TABLES };
+enum { LARGE_LAYER = 6, ONE_CHANNEL_LEFT = 7, F2_LAYERS = 8, TABLES };
 static tst_buffer references[TABLES][SHAPES];
 static double contracts[TABLES][SHAPES];
 
@@ -250,6 +250,52 @@ static void one_channel_left(void **state)
                 expect_close(&got, want, contract, d.n.output, a, desc);
                 tst_buffer_free(&got);
             }
+        }
+        cc_set_num_threads(0);
+        free_data(&d);
+    }
+}
+
+/* Small images whose transformed weights outweigh their work run
+ * F(2x2,3x3) under CC_ALGO_WINOGRAD (cc__winograd_tile): ResNet's 7x7
+ * layers, a batch of two 5x6 images with uneven padding and channels that
+ * fill no lane group, and groups, at 1 and 2 threads, both layouts. */
+static void small_images_take_f2x2(void **state)
+{
+    (void)state;
+    const cc_conv2d_params layers[] = {
+        {.batch = 1, .in_channels = 192, .in_h = 7, .in_w = 7, .out_channels = 160,
+         .kernel_h = 3, .kernel_w = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+         .pad_right = 1, .activation = CC_ACT_RELU},
+        {.batch = 2, .in_channels = 161, .in_h = 5, .in_w = 6, .out_channels = 203,
+         .kernel_h = 3, .kernel_w = 3, .pad_top = 0, .pad_bottom = 2, .pad_left = 1,
+         .pad_right = 0, .activation = CC_ACT_RELU6},
+        {.batch = 1, .in_channels = 352, .in_h = 3, .in_w = 3, .out_channels = 352,
+         .kernel_h = 3, .kernel_w = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+         .pad_right = 1, .groups = 2},
+    };
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 8);
+    for (int i = 0; i < 6; i++) {
+        cc_conv2d_params p = layers[i / 2];
+        p.layout = (cc_layout)(i % 2);
+        conv_data d = new_data(&p, &rng);
+        char desc[256];
+        tst_describe(&p, desc, sizeof desc);
+        double contract;
+        const tst_buffer *want = reference_of(F2_LAYERS, i, &p, &d, d.bias, desc, &contract);
+        for (int threads = 1; threads <= 2; threads++) {
+            cc_set_num_threads(threads);
+            cc_conv2d *op = NULL;
+            assert_int_equal(cc_conv2d_create(&p, CC_ALGO_WINOGRAD, d.weights, d.bias, &op),
+                             CC_OK);
+            if (op->wino.m != 2)
+                fail_msg("[%s] Winograd took F(%dx%d,3x3), not F(2x2,3x3)", desc, op->wino.m,
+                         op->wino.m);
+            cc_conv2d_destroy(op);
+            tst_buffer got = run_path(&p, CC_ALGO_WINOGRAD, d.weights, d.bias, d.input, desc);
+            expect_close(&got, want, contract, d.n.output, CC_ALGO_WINOGRAD, desc);
+            tst_buffer_free(&got);
         }
         cc_set_num_threads(0);
         free_data(&d);
@@ -547,6 +593,7 @@ static int run_group(void)
         cmocka_unit_test(nhwc_small_blocks),
         cmocka_unit_test(large_layer),
         cmocka_unit_test(one_channel_left),
+        cmocka_unit_test(small_images_take_f2x2),
         cmocka_unit_test(deterministic_across_threads),
         cmocka_unit_test(fused_residual),
         cmocka_unit_test(workspace_is_bounded),

@@ -28,10 +28,11 @@ typedef enum {
     CC_ALGO_DIRECT,    /* vectorised direct convolution (AVX-512, AVX2, portable) */
     CC_ALGO_IM2COL,    /* im2col tiles of bounded size, multiplied by SGEMM */
     CC_ALGO_GEMM1X1,   /* 1x1 kernels, no padding: the input is the GEMM operand */
-    /* Winograd F(4x4,3x3), the products batched into SGEMMs: 3x3 kernels,
-     * stride 1, dilation 1 (any padding, groups, batch). Within the accuracy
-     * contract; a NaN or Inf anywhere in an input tile's window (or a
-     * weight) may make every output of that 4x4 tile NaN or Inf. */
+    /* Winograd F(4x4,3x3), or F(2x2,3x3) on small images whose weights
+     * outweigh their work (ResNet's 7x7 layers of 512 channels): 3x3
+     * kernels, stride 1, dilation 1 (any padding, groups, batch). Within the
+     * accuracy contract; a NaN or Inf anywhere in an input tile's window (or
+     * a weight) may make every output of that tile NaN or Inf. */
     CC_ALGO_WINOGRAD,
     /* Winograd F(6x6,3x3): fewer multiply-adds, larger rounding error
      * (within 5e-4 x max(1, max |reference|) rather than 1e-4); opt-in,

@@ -40,7 +40,15 @@
  *   to weights packed at create, on an AMD EPYC Zen 5 (AVX-512), 1 thread:
  *   AlexNet's 13x13 layers (ratio 0.57) ran 2.5-2.8x faster on Winograd
  *   than on direct, VGG's layers (0.25-0.49) keep Winograd, ResNet's 7x7
- *   ones (0.98) stay on im2col, the fastest there. On AVX-512 the
+ *   ones (0.98) stay on im2col, the fastest there. Where the weights
+ *   outweigh the work (F(4x4) would have 8 tiles or fewer and 1M floats of
+ *   transformed weights or more, cc__winograd_tile), the path runs
+ *   F(2x2,3x3), 16 products per 2x2 tile, and pays with 12 tiles or more
+ *   and those products under 0.7 of the direct ones: on Zen 5, 1 thread,
+ *   NHWC, ResNet's 512 x 7x7 took 0.71 ms against im2col's 1.18 (2
+ *   threads 0.42 against 0.72; NCHW 1.09 against 1.32), 256 -> 128 at 7x7
+ *   0.106 against 0.156, 512 x 8x8 0.81 against 1.58, while 512 x 4x4 (4
+ *   tiles) took 0.74 against 0.39. On AVX-512 the
  *   products need 32 input channels per group (their K): with 16 to 24,
  *   Winograd lost to direct in both layouts (Zen 5, 1 thread: 16 -> 32 at
  *   56x56 NCHW 0.28 ms against 0.17, NHWC 0.18 against 0.14; SqueezeNet's
@@ -73,6 +81,10 @@
 #define WINOGRAD_MIN_GROUP_INPUTS_AVX512 32
 #define WINOGRAD_MAX_COST_RATIO 0.7
 #define WINOGRAD_FIXED_TILES 8.0
+/* F(2x2,3x3) (cc__winograd_tile) needs this many tiles: each transformed
+ * weight, read from memory, then serves 2 flops a tile, 6 a byte, the
+ * FMA peak's flops per byte of memory bandwidth on one core. */
+#define WINOGRAD_F2_MIN_TILES 12
 /* The direct kernels' full pixel tiles need this many interior outputs
  * (AVX-512: one more, im2col being faster there). */
 #define DIRECT_MIN_INTERIOR_WIDTH 6
@@ -80,14 +92,20 @@
 
 static bool winograd_pays(const cc__conv_geom *g, cc__isa isa)
 {
-    const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
     const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
     const int min_inputs = isa == CC__ISA_AVX512 ? WINOGRAD_MIN_GROUP_INPUTS_AVX512
                                                  : WINOGRAD_MIN_GROUP_CHANNELS;
-    return cc__geom_is_winograd_shape(g) && g->cg >= min_inputs &&
-           g->ocg >= WINOGRAD_MIN_GROUP_CHANNELS &&
-           4.0 * ((double)tiles + WINOGRAD_FIXED_TILES) <=
-               WINOGRAD_MAX_COST_RATIO * (double)outputs;
+    if (!cc__geom_is_winograd_shape(g) || g->cg < min_inputs ||
+        g->ocg < WINOGRAD_MIN_GROUP_CHANNELS)
+        return false;
+    if (cc__winograd_tile(g) == 2) {
+        const size_t tiles = (size_t)g->n * (((size_t)g->oh + 1) / 2) * (((size_t)g->ow + 1) / 2);
+        return tiles >= WINOGRAD_F2_MIN_TILES &&
+               16.0 * (double)tiles <= WINOGRAD_MAX_COST_RATIO * 9.0 * (double)outputs;
+    }
+    const size_t tiles = (size_t)g->n * (((size_t)g->oh + 3) / 4) * (((size_t)g->ow + 3) / 4);
+    return 4.0 * ((double)tiles + WINOGRAD_FIXED_TILES) <=
+           WINOGRAD_MAX_COST_RATIO * (double)outputs;
 }
 
 /* A stride-1 NCHW layer, not 1x1, of few input channels and many filters

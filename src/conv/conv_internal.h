@@ -199,6 +199,7 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
 
 /* Winograd path (winograd.c), 3x3 kernels with stride and dilation 1:
  * cc__winograd_supported: CC_OK, or CC_ERR_UNSUPPORTED with a message.
+ * cc__winograd_tile: the output tile m of CC_ALGO_WINOGRAD for g (2 or 4).
  * cc__winograd_plan_init: the tiles, and the block and chunk of a workspace
  * slot (one per thread) sized for L2 and at most about `budget` bytes (at
  * least one tile's, whatever the budget).
@@ -208,6 +209,7 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
  * cc__winograd_run: the whole batch on up to `threads` OpenMP threads, bias,
  * residual and activation included, in `workspace` (plan->bytes). */
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo);
+int cc__winograd_tile(const cc__conv_geom *g);
 void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget,
                             cc__winograd_plan *plan);
 cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_plan *plan,

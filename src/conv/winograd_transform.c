@@ -17,7 +17,8 @@ cc__wino_transforms cc__wino_transforms_for(cc__isa isa)
     return cc__wino_transforms_portable();
 }
 
-/* G for F(4x4,3x3) (6 x 3) and F(6x6,3x3) (8 x 3). */
+/* G for F(2x2,3x3) (4 x 3), F(4x4,3x3) (6 x 3) and F(6x6,3x3) (8 x 3). */
+static const double g_f2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 static const double g_f4[6][3] = {{1.0 / 4, 0, 0},
                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -36,7 +37,7 @@ static const double g_f6[8][3] = {{1, 0, 0},
 void cc__wino_weight(int m, const float w[9], float *u)
 {
     const int alpha = m + 2;
-    const double(*g)[3] = m == 4 ? g_f4 : g_f6;
+    const double(*g)[3] = m == 2 ? g_f2 : m == 4 ? g_f4 : g_f6;
     double gw[CC__WINO_MAX_ALPHA][3]; /* G w */
     for (int i = 0; i < alpha; i++)
         for (int j = 0; j < 3; j++)

@@ -3,13 +3,13 @@
  * CC__WINO_LANES independent tiles at once: lane l of every array belongs to
  * tile l, so the arithmetic vectorises whatever the lane count of the ISA.
  *
- * With alpha = m + 2 (6 or 8):
+ * With alpha = m + 2 (4, 6 or 8):
  *   input:  v = B^T d B, d and v alpha x alpha rows of lanes (row-major)
  *   output: y = A^T x A, x alpha x alpha, y m x m
  *   weight: u = G w G^T, w 3x3 (row-major), u alpha x alpha, computed in
  *           double at create.
- * The matrices are the ones of wincnn for the points 0, +-1, +-2 (F4) and
- * 0, +-1, +-2, +-1/2 (F6), and infinity; the input and output transforms
+ * The matrices are the ones of wincnn for the points 0, +-1 (F2), 0, +-1,
+ * +-2 (F4) and 0, +-1, +-2, +-1/2 (F6), and infinity; the input and output transforms
  * are written out with their zeros skipped and shared terms paired. */
 #ifndef COLCONV_WINOGRAD_TRANSFORM_H
 #define COLCONV_WINOGRAD_TRANSFORM_H

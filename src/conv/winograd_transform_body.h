@@ -14,6 +14,20 @@
 
 #define WT_L CC__WINO_LANES
 
+/* r = B^T d for F(2x2,3x3). */
+static inline void WT_NAME(input_line_f2)(const float *restrict d, ptrdiff_t ds,
+                                          float *restrict r, ptrdiff_t rs)
+{
+#pragma omp simd
+    for (int l = 0; l < WT_L; l++) {
+        const float d0 = d[l], d1 = d[ds + l], d2 = d[2 * ds + l], d3 = d[3 * ds + l];
+        r[l] = d0 - d2;
+        r[rs + l] = d1 + d2;
+        r[2 * rs + l] = d2 - d1;
+        r[3 * rs + l] = d1 - d3;
+    }
+}
+
 /* r = B^T d for F(4x4,3x3). */
 static inline void WT_NAME(input_line_f4)(const float *restrict d, ptrdiff_t ds,
                                           float *restrict r, ptrdiff_t rs)
@@ -56,6 +70,17 @@ static inline void WT_NAME(input_line_f6)(const float *restrict d, ptrdiff_t ds,
     }
 }
 
+/* y = A^T x for F(2x2,3x3). */
+static inline void WT_NAME(output_line_f2)(const float *restrict x, ptrdiff_t xs,
+                                           float *restrict y, ptrdiff_t ys)
+{
+#pragma omp simd
+    for (int l = 0; l < WT_L; l++) {
+        y[l] = x[l] + x[xs + l] + x[2 * xs + l];
+        y[ys + l] = x[xs + l] - x[2 * xs + l] - x[3 * xs + l];
+    }
+}
+
 /* y = A^T x for F(4x4,3x3). */
 static inline void WT_NAME(output_line_f4)(const float *restrict x, ptrdiff_t xs,
                                            float *restrict y, ptrdiff_t ys)
@@ -91,7 +116,9 @@ static inline void WT_NAME(output_line_f6)(const float *restrict x, ptrdiff_t xs
 
 static inline void WT_NAME(input_line)(int m, const float *d, ptrdiff_t ds, float *r, ptrdiff_t rs)
 {
-    if (m == 4)
+    if (m == 2)
+        WT_NAME(input_line_f2)(d, ds, r, rs);
+    else if (m == 4)
         WT_NAME(input_line_f4)(d, ds, r, rs);
     else
         WT_NAME(input_line_f6)(d, ds, r, rs);
@@ -99,7 +126,9 @@ static inline void WT_NAME(input_line)(int m, const float *d, ptrdiff_t ds, floa
 
 static inline void WT_NAME(output_line)(int m, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys)
 {
-    if (m == 4)
+    if (m == 2)
+        WT_NAME(output_line_f2)(x, xs, y, ys);
+    else if (m == 4)
         WT_NAME(output_line_f4)(x, xs, y, ys);
     else
         WT_NAME(output_line_f6)(x, xs, y, ys);

@@ -242,27 +242,6 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
     return CC_OK;
 }
 
-/* The first `lanes` of a lane group to memory (a constant-size copy when
- * the group is full, which compiles to vector moves). */
-static inline void copy_lanes(float *to, const cc__wino_lanes from, size_t lanes)
-{
-    if (lanes == L)
-        memcpy(to, from, L * sizeof(float));
-    else
-        memcpy(to, from, lanes * sizeof(float));
-}
-
-/* A lane group from memory, zeros past `lanes`. */
-static inline void load_lanes(cc__wino_lanes to, const float *from, size_t lanes)
-{
-    if (lanes == L) {
-        memcpy(to, from, L * sizeof(float));
-    } else {
-        memcpy(to, from, lanes * sizeof(float));
-        memset(to + lanes, 0, (L - lanes) * sizeof(float));
-    }
-}
-
 /* Where the batch's tiles are: tile t is image t / (th * tw), then tile row
  * and column within the image. */
 typedef struct {
@@ -416,11 +395,9 @@ static cc__wino_patch patch_nhwc(const block_run *b, size_t t, size_t c0, size_t
 static void transform_input_item(const block_run *b, size_t item)
 {
     const cc__conv_geom *g = &b->op->g;
-    const int alpha = b->op->wino.alpha;
-    const size_t points = (size_t)alpha * (size_t)alpha, block = b->op->wino.block;
+    const size_t block = b->op->wino.block;
     const size_t cg = (size_t)g->cg, v_stride = b->op->wino.v_stride;
     cc__wino_lanes d[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA];
-    cc__wino_lanes v[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA];
     if (g->layout == CC_NCHW) {
         const size_t chunks = ceil_div(cg, CHANNELS_PER_ITEM);
         const size_t first = item / chunks * L, c_lo = item % chunks * CHANNELS_PER_ITEM;
@@ -430,9 +407,8 @@ static void transform_input_item(const block_run *b, size_t item)
             const float *plane = b->io->input +
                                  (b->group * cg + c) * (size_t)g->h * (size_t)g->w;
             gather_nchw(b, &lt, plane, d);
-            b->transforms.input(b->op->wino.m, d, v);
-            for (size_t p = 0; p < points; p++)
-                copy_lanes(b->v + p * v_stride + c * block + first, v[p], lt.lanes);
+            b->transforms.input_planes(b->op->wino.m, d, (int)lt.lanes,
+                                       b->v + c * block + first, (ptrdiff_t)v_stride);
         }
     } else {
         const size_t groups_of_channels = ceil_div(cg, L);
@@ -484,28 +460,6 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
             cc__sgemm(chunk, b->count, cg, u + o_lo * cg, cg, v, block, 0.0f, m, block);
         else
             cc__sgemm(b->count, chunk, cg, v, cg, u + o_lo, ocg, 0.0f, m, chunk);
-    }
-}
-
-/* y[k][lane] += bias[lane] over a tile's m*m outputs, then the activation,
- * unless a residual is still to come (the scatter adds it, then activates). */
-static void finish_lanes(const block_run *b, const cc__wino_lanes bias, cc__wino_lanes *y)
-{
-    const int values = b->op->wino.m * b->op->wino.m;
-    const cc_act act = b->io->residual != NULL ? CC_ACT_NONE : b->op->g.act;
-    for (int k = 0; k < values; k++)
-        for (int l = 0; l < L; l++)
-            y[k][l] += bias[l];
-    if (act == CC_ACT_RELU) {
-        for (int k = 0; k < values; k++)
-            for (int l = 0; l < L; l++)
-                y[k][l] = y[k][l] < 0.0f ? 0.0f : y[k][l];
-    } else if (act == CC_ACT_RELU6) {
-        for (int k = 0; k < values; k++)
-            for (int l = 0; l < L; l++)
-                y[k][l] = y[k][l] < 0.0f ? 0.0f : y[k][l] > 6.0f ? 6.0f : y[k][l];
-    } else if (cc__act_is_curve(act)) {
-        cc__activate_curve(&y[0][0], (size_t)values * L, act, b->op->isa);
     }
 }
 
@@ -573,11 +527,9 @@ static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk
                                    const float *mc)
 {
     const cc__conv_geom *g = &b->op->g;
-    const int alpha = b->op->wino.alpha;
-    const size_t points = (size_t)alpha * (size_t)alpha, block = b->op->wino.block;
+    const size_t block = b->op->wino.block;
     const size_t ocg = (size_t)g->ocg, m_stride = b->op->wino.m_stride;
     const float *bias = b->op->bias;
-    cc__wino_lanes x[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA];
     cc__wino_lanes y[(CC__WINO_MAX_ALPHA - 2) * (CC__WINO_MAX_ALPHA - 2)];
     cc__wino_lanes bias_lanes = {0};
     if (g->layout == CC_NCHW) {
@@ -586,12 +538,15 @@ static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk
             locate_tiles(b, b->start + first, min_size(L, b->count - first), &lt);
             for (size_t o = 0; o < chunk; o++) {
                 const size_t oc = b->group * ocg + o_lo + o;
-                for (size_t p = 0; p < points; p++)
-                    load_lanes(x[p], mc + p * m_stride + o * block + first, lt.lanes);
-                b->transforms.output(b->op->wino.m, x, y);
                 for (int l = 0; l < L; l++)
                     bias_lanes[l] = bias != NULL ? bias[oc] : 0.0f;
-                finish_lanes(b, bias_lanes, y);
+                /* A residual is added by the scatter, which then activates. */
+                const cc__wino_finish f = {
+                    .bias = bias_lanes,
+                    .lanes = (int)lt.lanes,
+                    .act = b->io->residual != NULL ? CC_ACT_NONE : g->act};
+                b->transforms.output_planes(b->op->wino.m, mc + o * block + first,
+                                            (ptrdiff_t)m_stride, &f, 0, 0, y);
                 scatter_nchw(b, &lt, oc * (size_t)g->oh * (size_t)g->ow, y);
             }
         }

@@ -57,18 +57,24 @@ typedef struct {
     cc_act act;
 } cc__wino_finish;
 
-/* input_nhwc: v = B^T d B for the patch, v's point p at v + p * v_point;
+/* input_planes: v = B^T d B (d from a gather), the first `lanes` of its
+ * point p written at v + p * v_point;
+ * output_planes: y = the finished A^T x A, x's point p at x + p * x_point
+ * (its first f->lanes read), the residual (if any) read for the first
+ * `rows` x `cols` outputs;
+ * input_nhwc: v = B^T d B for the patch, v's point p at v + p * v_point;
  * output_nhwc: out = the finished A^T x A, x's point p at x + p * x_point
  * (each a line of the lanes), out at the tile's first output, its `rows` x
  * `cols` outputs inside the image written (both apart as f says). */
 typedef struct {
-    void (*input)(int m, cc__wino_lanes *d, cc__wino_lanes *v);
-    void (*output)(int m, cc__wino_lanes *x, cc__wino_lanes *y);
     void (*gather_run4)(const float *s, int n, int l0, cc__wino_lanes *d);
     void (*scatter_run4)(cc__wino_lanes *y, int n, int l0, float *o);
     void (*input_nhwc)(int m, const cc__wino_patch *patch, float *v, ptrdiff_t v_point);
     void (*output_nhwc)(int m, const float *x, ptrdiff_t x_point, const cc__wino_finish *f,
                         float *out, int rows, int cols);
+    void (*input_planes)(int m, cc__wino_lanes *d, int lanes, float *v, ptrdiff_t v_point);
+    void (*output_planes)(int m, const float *x, ptrdiff_t x_point, const cc__wino_finish *f,
+                          int rows, int cols, cc__wino_lanes *y);
 } cc__wino_transforms;
 
 /* The transforms compiled for `isa` (AVX-512, AVX2 + FMA, or portable). */

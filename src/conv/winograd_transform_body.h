@@ -162,16 +162,6 @@ static void WT_NAME(output_strided)(int m, const float *x, ptrdiff_t x_point, fl
         WT_NAME(output_line)(m, t + i * alpha * WT_L, WT_L, y + i * m * WT_L, WT_L);
 }
 
-static void WT_NAME(input)(int m, cc__wino_lanes *d, cc__wino_lanes *v)
-{
-    WT_NAME(input_strided)(m, d[0], WT_L, (m + 2) * WT_L, v[0], WT_L);
-}
-
-static void WT_NAME(output)(int m, cc__wino_lanes *x, cc__wino_lanes *y)
-{
-    WT_NAME(output_strided)(m, x[0], WT_L, y[0]);
-}
-
 static void WT_NAME(input_nhwc)(int m, const cc__wino_patch *patch, float *v, ptrdiff_t v_point)
 {
     const int alpha = m + 2;
@@ -253,12 +243,27 @@ static void WT_NAME(finish_tile)(int m, const cc__wino_finish *f, int rows, int 
     }
 }
 
-static void WT_NAME(output_nhwc)(int m, const float *x, ptrdiff_t x_point,
-                                 const cc__wino_finish *f, float *out, int rows, int cols)
+static void WT_NAME(input_planes)(int m, cc__wino_lanes *d, int lanes, float *v,
+                                  ptrdiff_t v_point)
+{
+    const int alpha = m + 2;
+    if (lanes == WT_L) {
+        WT_NAME(input_strided)(m, d[0], WT_L, alpha * WT_L, v, v_point);
+        return;
+    }
+    _Alignas(64) float r[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L];
+    WT_NAME(input_strided)(m, d[0], WT_L, alpha * WT_L, r, WT_L);
+    for (int p = 0; p < alpha * alpha; p++)
+        for (int l = 0; l < lanes; l++)
+            v[p * v_point + l] = r[p * WT_L + l];
+}
+
+static void WT_NAME(output_planes)(int m, const float *x, ptrdiff_t x_point,
+                                   const cc__wino_finish *f, int rows, int cols,
+                                   cc__wino_lanes *y)
 {
     const int alpha = m + 2;
     _Alignas(64) float xl[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L];
-    _Alignas(64) float y[(CC__WINO_MAX_ALPHA - 2) * (CC__WINO_MAX_ALPHA - 2) * WT_L];
     if (f->lanes < WT_L) {
         /* A part line: its lanes alone, as the next floats may lie past the planes. */
         for (int p = 0; p < alpha * alpha; p++)
@@ -267,6 +272,14 @@ static void WT_NAME(output_nhwc)(int m, const float *x, ptrdiff_t x_point,
         x = xl;
         x_point = WT_L;
     }
+    WT_NAME(output_strided)(m, x, x_point, y[0]);
+    WT_NAME(finish_tile)(m, f, rows, cols, y[0]);
+}
+
+static void WT_NAME(output_nhwc)(int m, const float *x, ptrdiff_t x_point,
+                                 const cc__wino_finish *f, float *out, int rows, int cols)
+{
+    _Alignas(64) cc__wino_lanes y[(CC__WINO_MAX_ALPHA - 2) * (CC__WINO_MAX_ALPHA - 2)];
     /* The next tile's outputs (and residual), m pixels on, to be written
      * (read) after this tile's transform. */
     const uintptr_t next = (uintptr_t)(out + m * f->pixel);
@@ -278,12 +291,11 @@ static void WT_NAME(output_nhwc)(int m, const float *x, ptrdiff_t x_point,
             if (f->residual != NULL)
                 __builtin_prefetch((const void *)(next_residual + at));
         }
-    WT_NAME(output_strided)(m, x, x_point, y);
-    WT_NAME(finish_tile)(m, f, rows, cols, y);
+    WT_NAME(output_planes)(m, x, x_point, f, rows, cols, y);
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             float *o = out + i * f->row + j * f->pixel;
-            const float *lanes = y + (i * m + j) * WT_L;
+            const float *lanes = y[i * m + j];
             if (f->lanes == WT_L) {
 #pragma omp simd
                 for (int l = 0; l < WT_L; l++)
@@ -320,8 +332,8 @@ static void WT_NAME(scatter_run4)(cc__wino_lanes *restrict y, int n, int l0, flo
 
 cc__wino_transforms WT_NAME(cc__wino_transforms)(void)
 {
-    const cc__wino_transforms transforms = {WT_NAME(input),        WT_NAME(output),
-                                            WT_NAME(gather_run4),  WT_NAME(scatter_run4),
-                                            WT_NAME(input_nhwc),   WT_NAME(output_nhwc)};
+    const cc__wino_transforms transforms = {WT_NAME(gather_run4),  WT_NAME(scatter_run4),
+                                            WT_NAME(input_nhwc),   WT_NAME(output_nhwc),
+                                            WT_NAME(input_planes), WT_NAME(output_planes)};
     return transforms;
 }

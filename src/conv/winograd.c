@@ -505,7 +505,8 @@ static void transform_output_nhwc(const block_run *b, size_t t, size_t o0, size_
     const tile_origin origin = origin_of(&b->op->wino, t);
     const size_t oc0 = b->group * (size_t)g->ocg + o0;
     const size_t pixel = cc__io_pixel_stride(b->io, g);
-    const size_t at = ((origin.n * (size_t)g->oh + origin.y0) * (size_t)g->ow + origin.x0) * pixel + oc0;
+    const size_t at =
+        ((origin.n * (size_t)g->oh + origin.y0) * (size_t)g->ow + origin.x0) * pixel + oc0;
     _Alignas(64) cc__wino_lanes bias = {0};
     if (b->op->bias != NULL)
         memcpy(bias, b->op->bias + oc0, lanes * sizeof(float));

@@ -173,9 +173,10 @@ static void WT_NAME(input_nhwc)(int m, const cc__wino_patch *patch, float *v, pt
          * tile of a row, lines of the next rows, harmless). */
         const uintptr_t next = (uintptr_t)(patch->first + alpha * patch->pixel);
         for (int i = 0; i < alpha; i++)
-            for (int j = 0; j < m; j++)
-                __builtin_prefetch((const void *)(next + (uintptr_t)((i * patch->row + j * patch->pixel) *
-                                                                     (ptrdiff_t)sizeof(float))));
+            for (int j = 0; j < m; j++) {
+                const ptrdiff_t floats = i * patch->row + j * patch->pixel;
+                __builtin_prefetch((const void *)(next + (uintptr_t)floats * sizeof(float)));
+            }
         return;
     }
     _Alignas(64) float d[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L] = {0};
@@ -286,7 +287,7 @@ static void WT_NAME(output_nhwc)(int m, const float *x, ptrdiff_t x_point,
     const uintptr_t next_residual = (uintptr_t)(f->residual + m * f->pixel);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++) {
-            const uintptr_t at = (uintptr_t)((i * f->row + j * f->pixel) * (ptrdiff_t)sizeof(float));
+            const uintptr_t at = (uintptr_t)(i * f->row + j * f->pixel) * sizeof(float);
             __builtin_prefetch((const void *)(next + at), 1);
             if (f->residual != NULL)
                 __builtin_prefetch((const void *)(next_residual + at));

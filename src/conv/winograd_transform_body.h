@@ -171,7 +171,8 @@ static void WT_NAME(input_nhwc)(int m, const cc__wino_patch *patch, float *v, pt
         WT_NAME(input_strided)(m, patch->first, patch->pixel, patch->row, v, v_point);
         /* The next tile's new columns, m pixels on (on the image's last
          * tile of a row, lines of the next rows, harmless). */
-        const uintptr_t next = (uintptr_t)(patch->first + alpha * patch->pixel);
+        const uintptr_t next =
+            (uintptr_t)patch->first + (uintptr_t)(alpha * patch->pixel) * sizeof(float);
         for (int i = 0; i < alpha; i++)
             for (int j = 0; j < m; j++) {
                 const ptrdiff_t floats = i * patch->row + j * patch->pixel;
@@ -283,8 +284,9 @@ static void WT_NAME(output_nhwc)(int m, const float *x, ptrdiff_t x_point,
     _Alignas(64) cc__wino_lanes y[(CC__WINO_MAX_ALPHA - 2) * (CC__WINO_MAX_ALPHA - 2)];
     /* The next tile's outputs (and residual), m pixels on, to be written
      * (read) after this tile's transform. */
-    const uintptr_t next = (uintptr_t)(out + m * f->pixel);
-    const uintptr_t next_residual = (uintptr_t)(f->residual + m * f->pixel);
+    const uintptr_t step = (uintptr_t)(m * f->pixel) * sizeof(float);
+    const uintptr_t next = (uintptr_t)out + step;
+    const uintptr_t next_residual = f->residual != NULL ? (uintptr_t)f->residual + step : 0;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++) {
             const uintptr_t at = (uintptr_t)(i * f->row + j * f->pixel) * sizeof(float);

@@ -162,6 +162,21 @@ static void WT_NAME(output_strided)(int m, const float *x, ptrdiff_t x_point, fl
         WT_NAME(output_line)(m, t + i * alpha * WT_L, WT_L, y + i * m * WT_L, WT_L);
 }
 
+static void WT_NAME(input_planes)(int m, cc__wino_lanes *d, int lanes, float *v,
+                                  ptrdiff_t v_point)
+{
+    const int alpha = m + 2;
+    if (lanes == WT_L) {
+        WT_NAME(input_strided)(m, d[0], WT_L, alpha * WT_L, v, v_point);
+        return;
+    }
+    _Alignas(64) float r[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L];
+    WT_NAME(input_strided)(m, d[0], WT_L, alpha * WT_L, r, WT_L);
+    for (int p = 0; p < alpha * alpha; p++)
+        for (int l = 0; l < lanes; l++)
+            v[p * v_point + l] = r[p * WT_L + l];
+}
+
 static void WT_NAME(input_nhwc)(int m, const cc__wino_patch *patch, float *v, ptrdiff_t v_point)
 {
     const int alpha = m + 2;
@@ -180,12 +195,13 @@ static void WT_NAME(input_nhwc)(int m, const cc__wino_patch *patch, float *v, pt
             }
         return;
     }
-    _Alignas(64) float d[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L] = {0};
+    /* The patch's inside pixels, zeros around them and past its lanes. */
+    _Alignas(64) cc__wino_lanes d[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA] = {{0}};
     for (int i = w->y_lo; i < w->y_hi; i++)
         for (int j = w->x_lo; j < w->x_hi; j++) {
             const float *pixel =
                 patch->first + (i - w->y_lo) * patch->row + (j - w->x_lo) * patch->pixel;
-            float *lanes = d + (i * alpha + j) * WT_L;
+            float *lanes = d[i * alpha + j];
             if (patch->lanes == WT_L) {
 #pragma omp simd
                 for (int l = 0; l < WT_L; l++)
@@ -195,15 +211,7 @@ static void WT_NAME(input_nhwc)(int m, const cc__wino_patch *patch, float *v, pt
                     lanes[l] = pixel[l];
             }
         }
-    if (patch->lanes == WT_L) {
-        WT_NAME(input_strided)(m, d, WT_L, alpha * WT_L, v, v_point);
-        return;
-    }
-    _Alignas(64) float r[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L];
-    WT_NAME(input_strided)(m, d, WT_L, alpha * WT_L, r, WT_L);
-    for (int p = 0; p < alpha * alpha; p++)
-        for (int l = 0; l < patch->lanes; l++)
-            v[p * v_point + l] = r[p * WT_L + l];
+    WT_NAME(input_planes)(m, d, patch->lanes, v, v_point);
 }
 
 /* y[k] = act(y[k] + bias + residual) for a tile's m x m lines, as
@@ -243,21 +251,6 @@ static void WT_NAME(finish_tile)(int m, const cc__wino_finish *f, int rows, int 
     } else if (f->act == CC_ACT_SIGMOID || f->act == CC_ACT_TANH) {
         cc__activate_curve(y, (size_t)values * WT_L, f->act, WT_ISA);
     }
-}
-
-static void WT_NAME(input_planes)(int m, cc__wino_lanes *d, int lanes, float *v,
-                                  ptrdiff_t v_point)
-{
-    const int alpha = m + 2;
-    if (lanes == WT_L) {
-        WT_NAME(input_strided)(m, d[0], WT_L, alpha * WT_L, v, v_point);
-        return;
-    }
-    _Alignas(64) float r[CC__WINO_MAX_ALPHA * CC__WINO_MAX_ALPHA * WT_L];
-    WT_NAME(input_strided)(m, d[0], WT_L, alpha * WT_L, r, WT_L);
-    for (int p = 0; p < alpha * alpha; p++)
-        for (int l = 0; l < lanes; l++)
-            v[p * v_point + l] = r[p * WT_L + l];
 }
 
 static void WT_NAME(output_planes)(int m, const float *x, ptrdiff_t x_point,

@@ -44,7 +44,8 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
         return cc__gemm_pack_weights(g, &op->plan, weights, &op->weights);
     case CC_ALGO_WINOGRAD:
     case CC_ALGO_WINOGRAD_F6X6:
-        cc__winograd_plan_init(g, op->algo == CC_ALGO_WINOGRAD ? cc__winograd_tile(g) : 6,
+        cc__winograd_plan_init(g, op->isa,
+                               op->algo == CC_ALGO_WINOGRAD ? cc__winograd_tile(g) : 6,
                                winograd_budget(), &op->wino);
         return cc__winograd_pack(g, op->isa, &op->wino, weights, &op->weights);
     default:

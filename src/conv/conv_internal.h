@@ -192,6 +192,9 @@ int cc__direct_channel_block(const cc__conv_geom *g, cc__isa isa);
 void cc__direct_pack_channels(const cc__conv_geom *packed_as, cc__isa isa, const float *oihw,
                               int o_lo, int count, float *packed);
 void cc__direct_pack_into(const cc__conv_geom *g, cc__isa isa, const float *oihw, float *packed);
+/* The output pixels of the pointwise kind's tile (its W vectors), whose
+ * rows it reads in place when they are whole and contiguous. */
+int cc__direct_pointwise_pixels(cc__isa isa);
 void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed_as,
                              cc__isa isa, const float *packed, const float *packed_after,
                              const float *input, ptrdiff_t in_rows, float *output,
@@ -210,7 +213,7 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
  * residual and activation included, in `workspace` (plan->bytes). */
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo);
 int cc__winograd_tile(const cc__conv_geom *g);
-void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget,
+void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t budget,
                             cc__winograd_plan *plan);
 cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_plan *plan,
                             const float *oihw, float **packed);

@@ -361,8 +361,7 @@ static void run_dwc_nchw(const cc__direct_job *j, dwc_nchw_fn unit, int lanes, f
     }
 }
 
-/* Pixels of the pointwise tile: the rows kind's W vectors. */
-static int pointwise_pixels_of(cc__isa isa)
+int cc__direct_pointwise_pixels(cc__isa isa)
 {
     switch (isa) {
     case CC__ISA_AVX512:
@@ -452,7 +451,7 @@ static void run_job(cc__direct_job *j, cc__isa isa, const cc__direct_family *fam
         break;
     case KIND_POINTWISE:
         j->residual = residual;
-        run_pointwise(j, family->pointwise, pointwise_pixels_of(isa), threads);
+        run_pointwise(j, family->pointwise, cc__direct_pointwise_pixels(isa), threads);
         break;
     }
 }

@@ -205,10 +205,10 @@ void DB_POINTWISE_UNIT(const cc__direct_job *j, int n, int group, int mb_lo, int
         for (size_t p0 = p_lo; p0 < p_hi; p0 += DB_PW_NR) {
             const int count = (int)(p_hi - p0 < DB_PW_NR ? p_hi - p0 : DB_PW_NR);
             const bool block_ends = p0 + DB_PW_NR >= p_hi;
-            /* One whole vector of pixels at stride 1 is read in place
-             * (Winograd's 14x14 layers: 16 tiles, rows of one vector);
-             * anything else through the panel. */
-            const bool in_place = count == DV && g->sh == 1 && g->sw == 1;
+            /* One whole vector or panel of pixels at stride 1 is read in
+             * place (Winograd's blocks of 16 or 48 tiles; 1x1 layers
+             * within the noise); anything else through the panel. */
+            const bool in_place = (count == DV || count == DB_PW_NR) && g->sh == 1 && g->sw == 1;
             const float *rows =
                 in_place ? in + (ptrdiff_t)k0 * j->in_c + (ptrdiff_t)p0 : panel;
             const ptrdiff_t rows_ld = in_place ? j->in_c : (ptrdiff_t)DB_PW_NR;

@@ -102,7 +102,35 @@ static size_t even_block(size_t count, size_t most, size_t unit)
     return min_size(block, count);
 }
 
-void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__winograd_plan *plan)
+/* Products on the direct kernels, or SGEMM on CPUs without AVX2 + FMA:
+ * OpenBLAS has kernels for those, and the portable family, with a multiply
+ * and an add rounded apart, took F(4x4,3x3) beyond its 1e-4 tolerance. */
+static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
+
+/* NCHW blocks of at most `most` tiles: whole lane groups for the
+ * transforms, and where it adds no block, or a pass over the weights stays
+ * within the L3, whole pixel panels of the pointwise kernel, which then
+ * reads them in place (Zen 5, 1 thread: VGG's 128 x 112x112 layer 9.2 ->
+ * 8.4 ms, 256 x 56x56 6.9 -> 6.5 with blocks of 48 instead of 64, whose
+ * last 16 tiles went through the narrow kernel; 512 x 28x28, with 37.7 MB
+ * of weights read once a block: 8.6 -> 11.0 with two blocks, 48 + 1,
+ * instead of one of 49). */
+#define WEIGHTS_IN_L3_BYTES ((size_t)16 << 20)
+
+static size_t nchw_block(const cc__conv_geom *g, cc__isa isa, size_t tiles, size_t points,
+                         size_t most)
+{
+    const size_t by_lanes = even_block(tiles, most, L);
+    if (products_on_sgemm(isa) || cc__direct_pointwise_pixels(isa) % L != 0)
+        return by_lanes;
+    const size_t by_panels = even_block(tiles, most, (size_t)cc__direct_pointwise_pixels(isa));
+    const size_t weight_bytes = points * (size_t)g->cg * (size_t)g->ocg * sizeof(float);
+    const bool more_blocks = ceil_div(tiles, by_panels) > ceil_div(tiles, by_lanes);
+    return more_blocks && weight_bytes > WEIGHTS_IN_L3_BYTES ? by_lanes : by_panels;
+}
+
+void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t budget,
+                            cc__winograd_plan *plan)
 {
     plan->m = m;
     plan->alpha = m + 2;
@@ -124,9 +152,11 @@ void cc__winograd_plan_init(const cc__conv_geom *g, int m, size_t budget, cc__wi
      * 2x slower). */
     const size_t fewest = min_size(MIN_BLOCK_TILES, budget / 2 / tile_input_bytes);
     most = most > fewest ? most : fewest;
-    /* NCHW blocks in whole lane groups of tiles; NHWC tiles are rows of
-     * the products, in any number. */
-    plan->block = even_block(plan->tiles, most > 0 ? most : 1, g->layout == CC_NCHW ? L : 1);
+    /* NCHW blocks in whole panels of tiles; NHWC tiles are rows of the
+     * products, in any number. */
+    most = most > 0 ? most : 1;
+    plan->block = g->layout == CC_NCHW ? nchw_block(g, isa, plan->tiles, points, most)
+                                       : even_block(plan->tiles, most, 1);
     /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
      * channels), and at least 4 of them where the channels allow, for the
      * threads that share a block. */
@@ -151,11 +181,6 @@ static cc__conv_geom point_geom(const cc__conv_geom *g, size_t tiles)
                              .ow = (int)tiles, .layout = g->layout, .act = CC_ACT_NONE};
     return p;
 }
-
-/* Products on the direct kernels, or SGEMM on CPUs without AVX2 + FMA:
- * OpenBLAS has kernels for those, and the portable family, with a multiply
- * and an add rounded apart, took F(4x4,3x3) beyond its 1e-4 tolerance. */
-static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
 
 /* Output channels transformed and packed at a time: whole channel blocks
  * of every kernel family (as chunks), few enough that their transformed

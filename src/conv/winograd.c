@@ -108,13 +108,14 @@ static size_t even_block(size_t count, size_t most, size_t unit)
 static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
 
 /* NCHW blocks of at most `most` tiles: whole lane groups for the
- * transforms, and where it adds no block, or a pass over the weights stays
- * within the L3, whole pixel panels of the pointwise kernel, which then
- * reads them in place (Zen 5, 1 thread: VGG's 128 x 112x112 layer 9.2 ->
- * 8.4 ms, 256 x 56x56 6.9 -> 6.5 with blocks of 48 instead of 64, whose
- * last 16 tiles went through the narrow kernel; 512 x 28x28, with 37.7 MB
- * of weights read once a block: 8.6 -> 11.0 with two blocks, 48 + 1,
- * instead of one of 49). */
+ * transforms, and where that leaves fewer narrow panels (of one vector)
+ * to the pointwise kernel without adding a block, or adding one while a
+ * pass over the weights stays within the L3, whole pixel panels, which it
+ * reads in place (Zen 5, 1 thread: VGG's 128 x 112x112 layer 9.2 -> 8.4
+ * ms, 256 x 56x56 6.9 -> 6.5 with blocks of 48 instead of 64, whose last
+ * 16 tiles went through the narrow kernel; 512 x 28x28, with 37.7 MB of
+ * weights read once a block: 8.6 -> 11.0 with two blocks, 48 + 1, instead
+ * of one of 49). */
 #define WEIGHTS_IN_L3_BYTES ((size_t)16 << 20)
 
 static size_t nchw_panel(cc__isa isa)
@@ -123,14 +124,27 @@ static size_t nchw_panel(cc__isa isa)
     return panel % L == 0 ? panel : L;
 }
 
+/* Blocks of `block` tiles over `tiles` whose last panel is narrow. */
+static size_t narrow_panels(size_t tiles, size_t block, size_t panel)
+{
+    const size_t full = tiles / block, last = tiles % block;
+    const bool block_narrow = block % panel > 0 && block % panel <= L;
+    const bool last_narrow = last % panel > 0 && last % panel <= L;
+    return (block_narrow ? full : 0) + (last_narrow ? 1 : 0);
+}
+
 static size_t nchw_block(const cc__conv_geom *g, cc__isa isa, size_t tiles, size_t points,
                          size_t most)
 {
+    const size_t panel = nchw_panel(isa);
     const size_t by_lanes = even_block(tiles, most, L);
-    const size_t by_panels = even_block(tiles, most, nchw_panel(isa));
+    const size_t by_panels = even_block(tiles, most, panel);
     const size_t weight_bytes = points * (size_t)g->cg * (size_t)g->ocg * sizeof(float);
+    const bool fewer_narrow =
+        narrow_panels(tiles, by_panels, panel) < narrow_panels(tiles, by_lanes, panel);
     const bool more_blocks = ceil_div(tiles, by_panels) > ceil_div(tiles, by_lanes);
-    return more_blocks && weight_bytes > WEIGHTS_IN_L3_BYTES ? by_lanes : by_panels;
+    return fewer_narrow && (!more_blocks || weight_bytes <= WEIGHTS_IN_L3_BYTES) ? by_panels
+                                                                                 : by_lanes;
 }
 
 void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t budget,

@@ -374,11 +374,74 @@ static void picks_only_paths_that_run_the_layer(void **state)
                   picked[CC_ALGO_GEMM1X1], picked[CC_ALGO_WINOGRAD]);
 }
 
+/* ---- NCHW layers computed in NHWC (nhwc_inside.c) ------------------------- */
+
+typedef struct {
+    const char *name;
+    layer l;
+    cc_algo algo;
+    cc__isa isa;
+    bool inside;
+} inside_case;
+
+/* Pairs on each side of the rule's bounds: AVX-512 only, any path but the
+ * reference, not 1x1 or depthwise, 16 or more channels per group each way,
+ * outputs of 784 pixels or fewer an image, 16 MiB of reordered tensors. */
+static const inside_case inside_cases[] = {
+    {"512 x 14x14 Winograd", L3X3(1, 512, 14, 14, 512, 1, 1), CC_ALGO_WINOGRAD,
+     CC__ISA_AVX512, true},
+    {"under AVX2", L3X3(1, 512, 14, 14, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX2, false},
+    {"under the portable kernels", L3X3(1, 512, 14, 14, 512, 1, 1), CC_ALGO_WINOGRAD,
+     CC__ISA_SCALAR, false},
+    {"F(6x6)", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_WINOGRAD_F6X6, CC__ISA_AVX512, true},
+    {"direct", L3X3(1, 64, 28, 28, 64, 2, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
+    {"im2col", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_IM2COL, CC__ISA_AVX512, true},
+    {"reference", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_REFERENCE, CC__ISA_AVX512, false},
+    {"NHWC", {1, 64, 28, 28, 64, 3, 1, 1, 1, 1, CC_NHWC}, CC_ALGO_DIRECT, CC__ISA_AVX512,
+     false},
+    {"1x1", NCHW_1X1(64, 28, 64, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"1x1 GEMM", NCHW_1X1(64, 28, 64, 1), CC_ALGO_GEMM1X1, CC__ISA_AVX512, false},
+    {"1x1 padded", {1, 64, 26, 26, 64, 1, 1, 1, 1, 1, CC_NCHW}, CC_ALGO_DIRECT,
+     CC__ISA_AVX512, true},
+    {"depthwise", L3X3(1, 64, 28, 28, 64, 1, 64), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"16 channels per group", L3X3(1, 32, 28, 28, 32, 1, 2), CC_ALGO_DIRECT, CC__ISA_AVX512,
+     true},
+    {"15 inputs per group", L3X3(1, 30, 28, 28, 32, 1, 2), CC_ALGO_DIRECT, CC__ISA_AVX512,
+     false},
+    {"15 outputs per group", L3X3(1, 32, 28, 28, 30, 1, 2), CC_ALGO_DIRECT, CC__ISA_AVX512,
+     false},
+    {"28x28 out", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, true},
+    {"28x29 out", L3X3(1, 64, 28, 29, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, false},
+    {"56x56 in, 28x28 out", L3X3(1, 64, 56, 56, 64, 2, 1), CC_ALGO_DIRECT, CC__ISA_AVX512,
+     true},
+    {"56x58 in, 28x29 out", L3X3(1, 64, 56, 58, 64, 2, 1), CC_ALGO_DIRECT, CC__ISA_AVX512,
+     false},
+    /* 7x7 at 512 channels: (1 + 2) x 98 KiB an image; 16 MiB hold 55. */
+    {"55 images", L3X3(55, 512, 7, 7, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, true},
+    {"56 images", L3X3(56, 512, 7, 7, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, false},
+};
+
+static void nchw_in_nhwc_at_the_documented_bounds(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof inside_cases / sizeof inside_cases[0]; i++) {
+        const inside_case *t = &inside_cases[i];
+        const cc_conv2d_params p = params_of(&t->l);
+        cc__conv_geom g;
+        assert_int_equal(cc__conv_geom_init(&p, &g), CC_OK);
+        if (cc__nchw_in_nhwc(&g, t->algo, t->isa) != t->inside)
+            fail_msg("%s: %s under %s %s computed in NHWC, the rule says %s", t->name,
+                     cc_algo_name(t->algo), isa_name(t->isa),
+                     t->inside ? "is not" : "is", t->inside ? "it is" : "not");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(picks_change_at_the_documented_thresholds),
         cmocka_unit_test(picks_only_paths_that_run_the_layer),
+        cmocka_unit_test(nchw_in_nhwc_at_the_documented_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -234,11 +234,16 @@ static void check_all_paths(cc_conv2d_params p, tst_rng *rng, bool integers, con
     free(bias);
 }
 
-static void run_table(cc_layout layout, bool integers, size_t tile_budget)
+/* NCHW layers of the direct and Winograd paths either in their own NCHW
+ * kernels (NEVER) or computed in NHWC (ALWAYS, whatever the ISA and size:
+ * conv_internal.h), so that both stay checked whatever the rule picks. */
+static void run_table_inside(cc_layout layout, bool integers, size_t tile_budget,
+                             cc__nhwc_inside_mode inside)
 {
     tst_rng rng;
     tst_rng_seed(&rng, SEED + (uint64_t)layout * 7919u + (integers ? 104729u : 0u));
     cc__set_tile_budget_bytes(tile_budget);
+    cc__set_nhwc_inside(inside);
     for (int i = 0; i < SHAPES; i++) {
         cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
         p.layout = layout;
@@ -247,12 +252,28 @@ static void run_table(cc_layout layout, bool integers, size_t tile_budget)
         check_all_paths(p, &rng, integers, what);
     }
     cc__set_tile_budget_bytes(0);
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_RULE);
+}
+
+static void run_table(cc_layout layout, bool integers, size_t tile_budget)
+{
+    run_table_inside(layout, integers, tile_budget, CC__NHWC_INSIDE_NEVER);
 }
 
 static void nchw_reals(void **state) { (void)state; run_table(CC_NCHW, false, 0); }
 static void nhwc_reals(void **state) { (void)state; run_table(CC_NHWC, false, 0); }
 static void nchw_integers_exact(void **state) { (void)state; run_table(CC_NCHW, true, 0); }
 static void nhwc_integers_exact(void **state) { (void)state; run_table(CC_NHWC, true, 0); }
+static void nchw_reals_in_nhwc(void **state)
+{
+    (void)state;
+    run_table_inside(CC_NCHW, false, 0, CC__NHWC_INSIDE_ALWAYS);
+}
+static void nchw_integers_exact_in_nhwc(void **state)
+{
+    (void)state;
+    run_table_inside(CC_NCHW, true, 0, CC__NHWC_INSIDE_ALWAYS);
+}
 
 /* A 256-byte budget forces many tiles and K blocks that accumulate. */
 static void nchw_tiny_tiles(void **state) { (void)state; run_table(CC_NCHW, false, 256); }
@@ -403,6 +424,7 @@ static void pixel_rows_products(void **state)
     tst_rng rng;
     tst_rng_seed(&rng, SEED + 29);
     const size_t budgets[] = {0, 2048};
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_NEVER); /* the NCHW GEMM's own plan */
     for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
         cc__set_tile_budget_bytes(budgets[b]);
         for (size_t i = 0; i < sizeof pixel_rows_shapes / sizeof pixel_rows_shapes[0]; i++) {
@@ -422,6 +444,7 @@ static void pixel_rows_products(void **state)
         }
     }
     cc__set_tile_budget_bytes(0);
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_RULE);
 }
 
 /* act(conv + bias + residual) through the network's entry points, with a
@@ -464,6 +487,9 @@ static void fused_residual_with_external_workspace(void **state)
     for (int i = 0; i < 120; i++) {
         cc_conv2d_params p = random_params(&rng, i % FLAVOURS);
         p.layout = i % 2 ? CC_NHWC : CC_NCHW;
+        /* NCHW layers alternately in their own kernels and in NHWC, whose
+         * residual is reordered too. */
+        cc__set_nhwc_inside(i % 4 == 0 ? CC__NHWC_INSIDE_NEVER : CC__NHWC_INSIDE_ALWAYS);
         const tst_conv_counts counts = tst_conv_sizes(&p);
         const size_t in_count = counts.input, w_count = counts.weights, out_count = counts.output;
         float *input = malloc(in_count * sizeof(float)), *weights = malloc(w_count * sizeof(float));
@@ -494,6 +520,7 @@ static void fused_residual_with_external_workspace(void **state)
         free(expected);
     }
     cc__set_tile_budget_bytes(0);
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_RULE);
 }
 
 /* NHWC outputs written as a slice of a wider tensor (a network's concat
@@ -613,6 +640,8 @@ static int run_group(void)
         cmocka_unit_test(nhwc_reals),
         cmocka_unit_test(nchw_integers_exact),
         cmocka_unit_test(nhwc_integers_exact),
+        cmocka_unit_test(nchw_reals_in_nhwc),
+        cmocka_unit_test(nchw_integers_exact_in_nhwc),
         cmocka_unit_test(nchw_tiny_tiles),
         cmocka_unit_test(nhwc_tiny_tiles),
         cmocka_unit_test(split_gemm_calls),

@@ -31,6 +31,7 @@
 #define DB_ROWS_ROW emulated_avx512_rows_row
 #define DB_POINTWISE_UNIT emulated_avx512_pointwise
 #define DB_DWC_NCHW_UNIT emulated_avx512_dwc_nchw_unit
+#define DB_TRANSPOSE emulated_avx512_transpose
 void emulated_avx512_ocvec_row(const cc__direct_job *job, int n, int group, int ob, int oy);
 void emulated_avx512_dwc_row(const cc__direct_job *job, int n, int cb, int oy);
 void emulated_avx512_rows_row(const cc__direct_job *job, int n, int group, int mb, int oy);
@@ -38,11 +39,13 @@ void emulated_avx512_pointwise(const cc__direct_job *job, int n, int group, int 
                                int mb_hi, size_t p_lo, size_t p_hi);
 void emulated_avx512_dwc_nchw_unit(const cc__direct_job *job, float *slot, int n, int cb,
                                    int oy0, int oy1);
+void emulated_avx512_transpose(const float *in, ptrdiff_t in_ld, size_t rows, size_t cols,
+                               float *out, ptrdiff_t out_ld);
 #include "../src/conv/direct_body.h"
 
 static const cc__direct_family emulated_avx512 = {
     emulated_avx512_ocvec_row, emulated_avx512_dwc_row, emulated_avx512_rows_row,
-    emulated_avx512_pointwise, emulated_avx512_dwc_nchw_unit};
+    emulated_avx512_pointwise, emulated_avx512_dwc_nchw_unit, emulated_avx512_transpose};
 
 #define SEED 20261201u
 #define RANDOM_SHAPES 90
@@ -369,6 +372,68 @@ static void test_residual_avx512_emulated(void **state)
     check_residual_shapes(CC__ISA_AVX512, &emulated_avx512);
 }
 
+/* The family's transpose on blocks of every kind (whole, part rows, part
+ * columns, both), in and out rows longer than the block: every value where
+ * it belongs, nothing else of out written. */
+static void check_transposes(cc__isa isa, const cc__direct_family *family)
+{
+    if (family == NULL && !use_isa(isa))
+        skip();
+    static const size_t sizes[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 50};
+    const size_t count = sizeof sizes / sizeof sizes[0];
+    enum { IN_EXTRA = 3, OUT_EXTRA = 5 };
+    for (size_t a = 0; a < count; a++)
+        for (size_t b = 0; b < count; b++) {
+            const size_t rows = sizes[a], cols = sizes[b];
+            const ptrdiff_t in_ld = (ptrdiff_t)(cols + IN_EXTRA);
+            const ptrdiff_t out_ld = (ptrdiff_t)(rows + OUT_EXTRA);
+            float *in = malloc(rows * (size_t)in_ld * sizeof(float));
+            float *out = malloc(cols * (size_t)out_ld * sizeof(float));
+            assert_true(in != NULL && out != NULL);
+            for (size_t i = 0; i < rows * (size_t)in_ld; i++)
+                in[i] = (float)i;
+            for (size_t i = 0; i < cols * (size_t)out_ld; i++)
+                out[i] = -1.0f;
+            if (family != NULL)
+                family->transpose(in, in_ld, rows, cols, out, out_ld);
+            else
+                cc__direct_transpose(isa, in, in_ld, rows, cols, out, out_ld);
+            for (size_t j = 0; j < cols; j++)
+                for (size_t i = 0; i < (size_t)out_ld; i++) {
+                    const float want = i < rows ? in[i * (size_t)in_ld + j] : -1.0f;
+                    if (out[j * (size_t)out_ld + i] != want)
+                        fail_msg("%zu x %zu transpose: out[%zu][%zu] is %g, not %g", rows,
+                                 cols, j, i, (double)out[j * (size_t)out_ld + i], (double)want);
+                }
+            free(in);
+            free(out);
+        }
+}
+
+static void test_transpose_scalar(void **state)
+{
+    (void)state;
+    check_transposes(CC__ISA_SCALAR, NULL);
+}
+
+static void test_transpose_avx2(void **state)
+{
+    (void)state;
+    check_transposes(CC__ISA_AVX2, NULL);
+}
+
+static void test_transpose_avx512(void **state)
+{
+    (void)state;
+    check_transposes(CC__ISA_AVX512, NULL);
+}
+
+static void test_transpose_avx512_emulated(void **state)
+{
+    (void)state;
+    check_transposes(CC__ISA_AVX512, &emulated_avx512);
+}
+
 static void *failing_alloc(void *context, size_t alignment, size_t size)
 {
     (void)context;
@@ -409,6 +474,10 @@ int main(void)
         cmocka_unit_test(test_residual_avx2),
         cmocka_unit_test(test_residual_avx512),
         cmocka_unit_test(test_residual_avx512_emulated),
+        cmocka_unit_test(test_transpose_scalar),
+        cmocka_unit_test(test_transpose_avx2),
+        cmocka_unit_test(test_transpose_avx512),
+        cmocka_unit_test(test_transpose_avx512_emulated),
         cmocka_unit_test(test_pack_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

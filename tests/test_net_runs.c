@@ -175,10 +175,12 @@ static void workspace_nomem_at_build(void **state)
  * its convs' tiles over the threads, each with its own part of the
  * workspace, so the run grows it (CC_ERR_NOMEM when it cannot, the network
  * still usable); then runs allocate nothing again. Results agree with the
- * 1-thread run. */
+ * 1-thread run. Its conv2 in its NCHW kernels: in NHWC (AVX-512) its
+ * GEMM would run on BLAS's threads, in one tile. */
 static void workspace_grows_when_threads_rise(void **state)
 {
     (void)state;
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_NEVER);
     cc_set_num_threads(1);
     cc_net *net = built_zoo("lenet", CC_NCHW, 4, 0);
     float *x = random_input(net, SEED);
@@ -223,6 +225,7 @@ static void workspace_grows_when_threads_rise(void **state)
     free(alone);
     cc_net_destroy(net);
     cc_set_num_threads(0);
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_RULE);
 }
 
 /* ---- FC weights at batch 1 ---- */

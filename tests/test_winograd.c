@@ -6,7 +6,8 @@
  * plus determinism across runs and thread counts, the fused residual with a
  * caller's workspace, the bounded workspace, and the shapes the path
  * refuses. The whole suite runs once per ISA the CPU has (tst_run_per_isa
- * says which ran). */
+ * says which ran), with NCHW layers in the path's own NCHW kernels
+ * (test_conv_paths checks them computed in NHWC too). */
 #include "support.h"
 
 #include <math.h>
@@ -606,6 +607,7 @@ static int run_group(void)
 
 int main(void)
 {
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_NEVER);
     const int failed = tst_run_per_isa("test_winograd", run_group);
     for (int table = 0; table < TABLES; table++)
         for (int i = 0; i < SHAPES; i++)

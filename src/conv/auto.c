@@ -61,7 +61,9 @@
  *   ResNet-50's layer4.0.conv2 (3x3 stride 2 to 7x7, 512 channels, 6
  *   interior outputs a row) took 4.48 ms on direct and 2.29 on im2col at 1
  *   thread, 2.63 and 1.64 at 2 (Zen 5); the next widest layer of the
- *   report, AlexNet's 13x13 (11), stays on Winograd or direct. */
+ *   report, AlexNet's 13x13 (11), stays on Winograd or direct.
+ * - An NCHW layer computed in NHWC (nhwc_inside.c: AVX-512, small images)
+ *   is chosen as its NHWC twin is, the kernels being the NHWC ones. */
 #include "conv_internal.h"
 
 /* Up to this many input channels per group, the direct kernels win; up to
@@ -128,7 +130,7 @@ static long long interior_width(const cc__conv_geom *g)
     return last >= first ? last - first + 1 : 0;
 }
 
-cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
+static cc_algo choose(const cc__conv_geom *g, cc__isa isa)
 {
     const bool direct_is_fast = isa != CC__ISA_SCALAR;
     if (cc__geom_is_pointwise(g) && isa == CC__ISA_AVX2 && g->layout == CC_NCHW && g->ocg > 1)
@@ -149,4 +151,18 @@ cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
     if (direct_is_fast && interior_width(g) >= min_width)
         return CC_ALGO_DIRECT;
     return CC_ALGO_IM2COL;
+}
+
+/* An NCHW layer that the path its NHWC twin takes computes in NHWC
+ * (nhwc_inside.c) takes that path: it runs on the NHWC kernels. */
+cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
+{
+    if (g->layout == CC_NCHW) {
+        cc__conv_geom nhwc = *g;
+        nhwc.layout = CC_NHWC;
+        const cc_algo pick = choose(&nhwc, isa);
+        if (cc__nchw_in_nhwc(g, pick, isa))
+            return pick;
+    }
+    return choose(g, isa);
 }

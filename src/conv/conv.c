@@ -79,13 +79,24 @@ static int slots_needed(const cc_conv2d *op, int threads)
     return op->plan.units < (size_t)threads ? (int)op->plan.units : threads;
 }
 
-/* Allocates `slots` tiles (cc__alloc_array checks the product). */
-static float *alloc_workspace(const cc_conv2d *op, int slots)
+/* Bytes of workspace a run on `threads` threads needs; SIZE_MAX when
+ * that overflows (then no allocation succeeds). An NCHW layer computed in
+ * NHWC: its reordered tensors, then its inner operator's. */
+static size_t workspace_need(const cc_conv2d *op, int threads)
 {
-    return cc__alloc_array((size_t)slots, slot_bytes(op), "conv2d: workspace");
+    size_t bytes;
+    if (op->inner != NULL)
+        return cc__add_size(cc__nhwc_inside_bytes(&op->g), workspace_need(op->inner, threads),
+                            &bytes)
+                   ? bytes
+                   : SIZE_MAX;
+    return cc__mul_sizes(&bytes, 2, (size_t)slots_needed(op, threads), slot_bytes(op))
+               ? bytes
+               : SIZE_MAX;
 }
 
-static cc_status finish_create(cc_conv2d *op, const float *weights, const float *bias)
+/* The path's packed weights and the bias, in the op itself. */
+static cc_status prepare_own(cc_conv2d *op, const float *weights, const float *bias)
 {
     cc_status status = prepare_path(op, weights);
     if (status != CC_OK)
@@ -96,9 +107,30 @@ static cc_status finish_create(cc_conv2d *op, const float *weights, const float 
             return CC_ERR_NOMEM;
         memcpy(op->bias, bias, (size_t)op->g.oc * sizeof(float));
     }
-    op->workspace_slots = op->external_workspace ? 0 : slots_needed(op, cc__conv_threads(op));
-    if (op->workspace_slots > 0) {
-        op->workspace = alloc_workspace(op, op->workspace_slots);
+    return CC_OK;
+}
+
+/* An NCHW layer computed in NHWC: the same path's NHWC operator, which
+ * holds the weights and the bias and runs in a workspace it is given. */
+static cc_status prepare_inner(cc_conv2d *op, const cc_conv2d_params *p, const float *weights,
+                               const float *bias)
+{
+    cc_conv2d_params nhwc = *p;
+    nhwc.layout = CC_NHWC;
+    return cc__conv2d_create_ex(&nhwc, op->algo, weights, bias, true, &op->inner);
+}
+
+static cc_status finish_create(cc_conv2d *op, const cc_conv2d_params *p, const float *weights,
+                               const float *bias)
+{
+    const cc_status status = cc__nchw_in_nhwc(&op->g, op->algo, op->isa)
+                                 ? prepare_inner(op, p, weights, bias)
+                                 : prepare_own(op, weights, bias);
+    if (status != CC_OK)
+        return status;
+    op->workspace_bytes = op->external_workspace ? 0 : workspace_need(op, cc__conv_threads(op));
+    if (op->workspace_bytes > 0) {
+        op->workspace = cc__alloc(op->workspace_bytes, "conv2d: workspace");
         if (op->workspace == NULL)
             return CC_ERR_NOMEM;
     }
@@ -134,7 +166,7 @@ cc_status cc__conv2d_create_ex(const cc_conv2d_params *p, cc_algo algo, const fl
     created->algo = choice.algo;
     created->thread_cap = choice.threads;
     created->external_workspace = external_workspace;
-    status = finish_create(created, weights, bias);
+    status = finish_create(created, p, weights, bias);
     if (status != CC_OK) {
         cc_conv2d_destroy(created);
         return status;
@@ -179,20 +211,20 @@ int cc_conv2d_num_threads(const cc_conv2d *op) { return op == NULL ? 0 : cc__con
 
 size_t cc__conv2d_workspace_need(const cc_conv2d *op, int threads)
 {
-    return (size_t)slots_needed(op, threads) * slot_bytes(op);
+    return workspace_need(op, threads);
 }
 
-/* The op's own workspace, grown to `slots` if the thread count rose since
+/* The op's own workspace, grown to `bytes` if the thread count rose since
  * create; if another thread is running the op, a private one for this run.
  * *shared tells which, for release_workspace. */
-static cc_status acquire_workspace(cc_conv2d *op, int slots, float **workspace, bool *shared)
+static cc_status acquire_workspace(cc_conv2d *op, size_t bytes, float **workspace, bool *shared)
 {
     *shared = !atomic_flag_test_and_set(&op->workspace_busy);
-    if (*shared && op->workspace_slots >= slots) {
+    if (*shared && op->workspace_bytes >= bytes) {
         *workspace = op->workspace;
         return CC_OK;
     }
-    float *fresh = alloc_workspace(op, slots);
+    float *fresh = cc__alloc(bytes, "conv2d: workspace");
     if (fresh == NULL) {
         if (*shared)
             atomic_flag_clear(&op->workspace_busy);
@@ -201,7 +233,7 @@ static cc_status acquire_workspace(cc_conv2d *op, int slots, float **workspace, 
     if (*shared) {
         cc__free(op->workspace);
         op->workspace = fresh;
-        op->workspace_slots = slots;
+        op->workspace_bytes = bytes;
     }
     *workspace = fresh;
     return CC_OK;
@@ -215,30 +247,56 @@ static void release_workspace(cc_conv2d *op, float *workspace, bool shared)
         cc__free(workspace);
 }
 
+static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float *given,
+                                    int threads);
+
+/* An NCHW layer computed in NHWC: the input (and the residual) reordered
+ * into the workspace, the inner operator run there, and its output
+ * reordered back. */
+static void run_nhwc_inside(const cc_conv2d *op, const cc__conv_io *io, float *workspace,
+                            int threads)
+{
+    const cc__conv_geom *g = &op->g;
+    const cc__nhwc_inside_tensors t = cc__nhwc_inside_split(g, workspace);
+    const size_t n = (size_t)g->n, in_pixels = (size_t)g->h * (size_t)g->w;
+    const size_t out_pixels = cc__geom_pixels(g);
+    cc__reorder_images(op->isa, io->input, t.input, n, (size_t)g->c, in_pixels, true, threads);
+    if (io->residual != NULL)
+        cc__reorder_images(op->isa, io->residual, t.residual, n, (size_t)g->oc, out_pixels, true,
+                           threads);
+    const cc__conv_io inside = {t.input, t.output, io->residual != NULL ? t.residual : NULL, 0};
+    (void)run_with_workspace(op->inner, &inside, t.rest, threads);
+    cc__reorder_images(op->isa, t.output, io->output, n, (size_t)g->oc, out_pixels, false,
+                       threads);
+}
+
 /* Runs a fast path in the workspace given, else in the op's own (none when
  * the path needs none). */
 static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float *given,
                                     int threads)
 {
-    const int slots = slots_needed(op, threads);
+    const size_t bytes = workspace_need(op, threads);
     float *workspace = given;
     bool shared = false;
-    if (slots > 0 && given == NULL) {
-        const cc_status status = acquire_workspace(op, slots, &workspace, &shared);
+    if (bytes > 0 && given == NULL) {
+        const cc_status status = acquire_workspace(op, bytes, &workspace, &shared);
         if (status != CC_OK)
             return status;
     }
-    if (op->algo == CC_ALGO_DIRECT) {
+    if (op->inner != NULL) {
+        run_nhwc_inside(op, io, workspace, threads);
+    } else if (op->algo == CC_ALGO_DIRECT) {
         cc__direct_run(&op->g, op->isa, op->weights, op->bias, io->input, io->output,
                        io->residual, workspace, threads, io->out_pixel_stride);
     } else if (is_winograd(op->algo)) {
         cc__winograd_run(op, io, workspace, threads);
     } else {
-        const int tile_threads =
-            cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES ? slots : 1;
+        const int tile_threads = cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES
+                                     ? slots_needed(op, threads)
+                                     : 1;
         cc__gemm_conv_run(op, io, workspace, tile_threads, threads);
     }
-    if (slots > 0 && given == NULL)
+    if (bytes > 0 && given == NULL)
         release_workspace(op, workspace, shared);
     return CC_OK;
 }
@@ -307,7 +365,7 @@ cc_algo cc_conv2d_algo(const cc_conv2d *op) { return op == NULL ? CC_ALGO_AUTO :
 
 size_t cc_conv2d_workspace_size(const cc_conv2d *op)
 {
-    return op == NULL ? 0 : (size_t)op->workspace_slots * slot_bytes(op);
+    return op == NULL ? 0 : op->workspace_bytes;
 }
 
 /* The GEMM paths decide from their plan; direct and Winograd share their
@@ -326,6 +384,7 @@ void cc_conv2d_destroy(cc_conv2d *op)
 {
     if (op == NULL)
         return;
+    cc_conv2d_destroy(op->inner);
     cc__free(op->weights);
     cc__free(op->bias);
     cc__free(op->workspace);

@@ -104,8 +104,10 @@ struct cc_conv2d {
     float *bias;              /* [OC], or NULL */
     cc__gemm_plan plan;       /* IM2COL and GEMM1X1 only */
     cc__winograd_plan wino;   /* WINOGRAD and WINOGRAD_F6X6 only */
-    float *workspace;         /* workspace_slots * plan.tile_bytes */
-    int workspace_slots;
+    float *workspace;         /* the op's own: workspace_bytes */
+    size_t workspace_bytes;
+    struct cc_conv2d *inner;  /* an NCHW layer computed in NHWC: that operator, which
+                               * holds the weights (nhwc_inside.c); else NULL */
     atomic_flag workspace_busy;
     cc__isa isa;              /* DIRECT, WINOGRAD: the kernel family chosen at create */
     int thread_cap;           /* runs use at most this many threads (a plan's); 0: no cap */
@@ -184,6 +186,10 @@ size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
  * channel block's start). packed_after (or NULL): the weights of the
  * caller's next call, whose first blocks the ocvec kind prefetches. */
 size_t cc__direct_packed_floats(const cc__conv_geom *g, cc__isa isa);
+/* out[j * out_ld + i] = in[i * in_ld + j] for i < rows, j < cols, with the
+ * kernels of `isa`. */
+void cc__direct_transpose(cc__isa isa, const float *in, ptrdiff_t in_ld, size_t rows,
+                          size_t cols, float *out, ptrdiff_t out_ld);
 int cc__direct_channel_block(const cc__conv_geom *g, cc__isa isa);
 /* Output channels [o_lo, o_lo + count) of a one-group layer packed_as (not
  * depthwise), from their OIHW weights, into their place in its packing
@@ -218,6 +224,34 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
 cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_plan *plan,
                             const float *oihw, float **packed);
 void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads);
+
+/* NCHW layers computed in NHWC (nhwc_inside.c): where the NHWC kernels are
+ * enough faster than the NCHW ones to pay for reordering the tensors, an
+ * NCHW operator holds an NHWC one of the same path (cc_conv2d.inner) and
+ * its runs reorder the input (and residual) into the workspace, run it
+ * there, and reorder its output back.
+ * cc__nchw_in_nhwc: whether `algo` (a path, not AUTO) computes g that way
+ * on `isa` (the rule, or a test's mode).
+ * cc__nhwc_inside_bytes: the workspace of the reordered tensors (SIZE_MAX
+ * on overflow), before the inner operator's; cc__nhwc_inside_split: where
+ * each lies in it.
+ * cc__reorder_images: each of n images from [channels][pixels] (NCHW) to
+ * [pixels][channels] (NHWC), or back, on up to `threads` threads. */
+typedef enum {
+    CC__NHWC_INSIDE_RULE = 0, /* the default */
+    CC__NHWC_INSIDE_NEVER,
+    CC__NHWC_INSIDE_ALWAYS    /* every eligible layer, whatever the ISA and size */
+} cc__nhwc_inside_mode;
+void cc__set_nhwc_inside(cc__nhwc_inside_mode mode);
+bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa);
+size_t cc__nhwc_inside_bytes(const cc__conv_geom *g);
+typedef struct {
+    float *input, *output, *residual; /* NHWC */
+    float *rest;                      /* the inner operator's workspace */
+} cc__nhwc_inside_tensors;
+cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *workspace);
+void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, size_t channels,
+                        size_t pixels, bool to_nhwc, int threads);
 
 /* The network's entry points into the operator.
  * cc__conv2d_create_ex: as cc_conv2d_create; with external_workspace the op

@@ -25,6 +25,7 @@
 #define DB_ROWS_ROW cc__direct_rows_row_scalar_4x16
 #define DB_POINTWISE_UNIT cc__direct_pointwise_scalar_4x16
 #define DB_DWC_NCHW_UNIT cc__direct_dwc_nchw_unit_scalar_4x8
+#define DB_TRANSPOSE cc__direct_transpose_scalar
 
 #include "direct_body.h"
 
@@ -481,13 +482,13 @@ static const cc__direct_family *family_of(cc__isa isa)
     static const cc__direct_family families[] = {
         {cc__direct_ocvec_row_scalar_4x16, cc__direct_dwc_row_scalar_4x8,
          cc__direct_rows_row_scalar_4x16, cc__direct_pointwise_scalar_4x16,
-         cc__direct_dwc_nchw_unit_scalar_4x8},
+         cc__direct_dwc_nchw_unit_scalar_4x8, cc__direct_transpose_scalar},
         {cc__direct_ocvec_row_avx2_6x16, cc__direct_dwc_row_avx2_8x8,
          cc__direct_rows_row_avx2_6x16, cc__direct_pointwise_avx2_6x16,
-         cc__direct_dwc_nchw_unit_avx2_8x8},
+         cc__direct_dwc_nchw_unit_avx2_8x8, cc__direct_transpose_avx2},
         {cc__direct_ocvec_row_avx512_12x32, cc__direct_dwc_row_avx512_8x16,
          cc__direct_rows_row_avx512_8x48, cc__direct_pointwise_avx512_8x48,
-         cc__direct_dwc_nchw_unit_avx512_8x16},
+         cc__direct_dwc_nchw_unit_avx512_8x16, cc__direct_transpose_avx512},
     };
     return &families[isa];
 }
@@ -499,6 +500,12 @@ void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
 {
     cc__direct_run_family(g, isa, family_of(isa), packed, bias, input, output, residual,
                           workspace, threads, out_pixel_stride);
+}
+
+void cc__direct_transpose(cc__isa isa, const float *in, ptrdiff_t in_ld, size_t rows,
+                          size_t cols, float *out, ptrdiff_t out_ld)
+{
+    family_of(isa)->transpose(in, in_ld, rows, cols, out, out_ld);
 }
 
 /* One image of one row: its units are the channel blocks, run here one

@@ -97,5 +97,6 @@ static inline dvec dv_relu6(dvec v) { return _mm256_min_ps(_mm256_set1_ps(6.0f),
 #define DB_ROWS_ROW cc__direct_rows_row_avx2_6x16
 #define DB_POINTWISE_UNIT cc__direct_pointwise_avx2_6x16
 #define DB_DWC_NCHW_UNIT cc__direct_dwc_nchw_unit_avx2_8x8
+#define DB_TRANSPOSE cc__direct_transpose_avx2
 
 #include "direct_body.h"

@@ -93,5 +93,6 @@ static inline dvec dv_relu6(dvec v) { return _mm512_min_ps(_mm512_set1_ps(6.0f),
 #define DB_ROWS_ROW cc__direct_rows_row_avx512_8x48
 #define DB_POINTWISE_UNIT cc__direct_pointwise_avx512_8x48
 #define DB_DWC_NCHW_UNIT cc__direct_dwc_nchw_unit_avx512_8x16
+#define DB_TRANSPOSE cc__direct_transpose_avx512
 
 #include "direct_body.h"

@@ -23,7 +23,7 @@
  *   DB_ROWS_DW_W             vectors of the depthwise rows tile (1 channel)
  *   DB_ISA                   the ISA family (cc__isa)
  *   DB_OCVEC_ROW DB_DWC_ROW DB_ROWS_ROW DB_POINTWISE_UNIT DB_DWC_NCHW_UNIT
- *                            the entry points' names
+ *   DB_TRANSPOSE             the entry points' names
  *
  * The kinds, their packed layouts and the entry points' contracts are in
  * direct_kernels.h. Tiles are always-inline functions whose size arguments
@@ -711,3 +711,4 @@ void DB_ROWS_ROW(const cc__direct_job *j, int n, int group, int mb, int oy)
 }
 
 #include "direct_pointwise_body.h"
+#include "direct_transpose_body.h"

@@ -183,6 +183,15 @@ void cc__direct_pointwise_avx2_6x16(const cc__direct_job *job, int n, int group,
 void cc__direct_pointwise_scalar_4x16(const cc__direct_job *job, int n, int group, int mb_lo,
                                       int mb_hi, size_t p_lo, size_t p_hi);
 
+/* transpose: out[j * out_ld + i] = in[i * in_ld + j] for i < rows, j < cols
+ * (in and out do not overlap); reads and writes nothing else. */
+void cc__direct_transpose_avx512(const float *in, ptrdiff_t in_ld, size_t rows, size_t cols,
+                                 float *out, ptrdiff_t out_ld);
+void cc__direct_transpose_avx2(const float *in, ptrdiff_t in_ld, size_t rows, size_t cols,
+                               float *out, ptrdiff_t out_ld);
+void cc__direct_transpose_scalar(const float *in, ptrdiff_t in_ld, size_t rows, size_t cols,
+                                 float *out, ptrdiff_t out_ld);
+
 /* The kernels of one family. */
 typedef struct {
     void (*ocvec_row)(const cc__direct_job *job, int n, int group, int ob, int oy);
@@ -192,6 +201,8 @@ typedef struct {
                       size_t p_lo, size_t p_hi);
     void (*dwc_nchw_unit)(const cc__direct_job *job, float *slot, int n, int cb, int oy0,
                           int oy1);
+    void (*transpose)(const float *in, ptrdiff_t in_ld, size_t rows, size_t cols, float *out,
+                      ptrdiff_t out_ld);
 } cc__direct_family;
 
 /* cc__direct_run with the kernels of `family` on weights packed for `isa`:

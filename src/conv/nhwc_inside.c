@@ -1,0 +1,91 @@
+/* NCHW layers computed in NHWC: the rule that chooses them, and the
+ * reorders of their tensors in the workspace. */
+#include <omp.h>
+
+#include "conv_internal.h"
+
+/* Output pixels of an image up to which, and bytes of the reordered
+ * tensors up to which, the rule computes an NCHW layer in NHWC. Measured
+ * on an AMD EPYC Zen 5 with the AVX-512 kernels, 1 / 2 threads, ms, NCHW
+ * -> NHWC with the reorders, each path against itself: Winograd 3x3
+ * layers 128 x 28x28 0.67 -> 0.46 / 0.69 -> 0.47, 256 x 14x14 0.89 -> 0.56
+ * / 0.45 -> 0.36, 512 x 7x7 1.29 -> 0.81, 512 x 14x14 3.26 -> 2.17, 512 x
+ * 28x28 8.4 -> 6.5 / 5.2 -> 3.7; direct 3x3 256 -> 384 at 13x13 1.37 ->
+ * 0.78, stride 2 256 x 28x28 1.75 -> 1.38, 512 x 14x14 1.88 -> 1.47;
+ * im2col stride 2 512 x 14x14 1.49 -> 1.28 / 0.98 -> 0.73, 256 x 28x28
+ * 1.66 -> 1.21 / 1.16 -> 0.76, 128 x 56x56 1.55 -> 1.20 / 1.33 -> 1.11;
+ * AlexNet's 5x5 conv2 (27x27) 0.92-1.08x. At 56x56 outputs the reorders,
+ * of tensors that come from memory, took what NHWC saved (Winograd 256 x
+ * 56x56 7.6 / 7.5 ms, 64 x 56x56 0.42 -> 0.52 at 2 threads), and 1x1
+ * layers, whose NCHW kernels are as fast as the NHWC ones, only lost (64
+ * -> 256 at 56x56 0.48 -> 0.70). With the AVX2 kernels the same layers
+ * ranged from 0.84x to 1.2x of their NCHW time: AVX2 keeps NCHW. */
+#define MAX_PIXELS 784
+#define MAX_BYTES ((size_t)16 << 20)
+/* Fewer channels per group than this fill too few lanes of the NHWC
+ * kernels' channel vectors. */
+#define MIN_GROUP_CHANNELS 16
+
+static cc__nhwc_inside_mode mode = CC__NHWC_INSIDE_RULE;
+
+void cc__set_nhwc_inside(cc__nhwc_inside_mode m) { mode = m; }
+
+/* Floats rounded up to whole cache lines, so that each tensor of the
+ * workspace starts on one. */
+static size_t line_floats(size_t floats) { return (floats + 15) / 16 * 16; }
+
+size_t cc__nhwc_inside_bytes(const cc__conv_geom *g)
+{
+    const size_t in = line_floats(cc__geom_input_floats(g));
+    const size_t out = line_floats(cc__geom_output_floats(g));
+    /* Each count's bytes fit in size_t, so their sum fits in floats. */
+    size_t bytes;
+    return cc__mul_sizes(&bytes, 2, in + 2 * out, sizeof(float)) ? bytes : SIZE_MAX;
+}
+
+bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
+{
+    const bool eligible = g->layout == CC_NCHW && !cc__geom_is_pointwise(g) &&
+                          algo != CC_ALGO_REFERENCE && algo != CC_ALGO_AUTO &&
+                          !(g->cg == 1 && g->ocg == 1);
+    if (!eligible || mode == CC__NHWC_INSIDE_NEVER)
+        return false;
+    if (mode == CC__NHWC_INSIDE_ALWAYS)
+        return true;
+    return isa == CC__ISA_AVX512 && g->cg >= MIN_GROUP_CHANNELS &&
+           g->ocg >= MIN_GROUP_CHANNELS && cc__geom_pixels(g) <= MAX_PIXELS &&
+           cc__nhwc_inside_bytes(g) <= MAX_BYTES;
+}
+
+cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *workspace)
+{
+    const size_t in = line_floats(cc__geom_input_floats(g));
+    const size_t out = line_floats(cc__geom_output_floats(g));
+    const cc__nhwc_inside_tensors t = {workspace, workspace + in, workspace + in + out,
+                                       workspace + in + 2 * out};
+    return t;
+}
+
+/* Pixels of a unit of the reorders: a few whole blocks of the widest
+ * family's 16 lanes, so that units are many and each moves whole blocks. */
+#define UNIT_PIXELS ((size_t)64)
+
+void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, size_t channels,
+                        size_t pixels, bool to_nhwc, int threads)
+{
+    const size_t per_image = (pixels + UNIT_PIXELS - 1) / UNIT_PIXELS, units = n * per_image;
+    const size_t image = channels * pixels;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && units > 1) schedule(static)
+    for (size_t u = 0; u < units; u++) {
+        const size_t i = u / per_image, p0 = u % per_image * UNIT_PIXELS;
+        const size_t count = pixels - p0 < UNIT_PIXELS ? pixels - p0 : UNIT_PIXELS;
+        const float *src = from + i * image;
+        float *dst = to + i * image;
+        if (to_nhwc)
+            cc__direct_transpose(isa, src + p0, (ptrdiff_t)pixels, channels, count,
+                                 dst + p0 * channels, (ptrdiff_t)channels);
+        else
+            cc__direct_transpose(isa, src + p0 * channels, (ptrdiff_t)channels, count, channels,
+                                 dst + p0, (ptrdiff_t)pixels);
+    }
+}

@@ -27,6 +27,16 @@
 /* Default workspace of one thread: a 4 MiB col tile stays in L3 and holds a
  * 1024 x 1024 block, large enough on both sides for SGEMM to run at speed. */
 #define DEFAULT_TILE_BUDGET ((size_t)4 << 20)
+/* NHWC im2col on the unpacked kernel (AVX-512), which packs nothing per
+ * call: a col tile of 1 MiB, an L2, at most. A layer's rows then make several
+ * units, which threads take whole (each copying and multiplying its own
+ * rows), where one 4 MiB tile left two threads splitting each product's
+ * 64-column panels, each reading the col rows the other copied: Zen 5, 2
+ * threads, 128 x 28x28 3x3 1.13 -> 0.57 ms, 128 x 56x56 3x3 stride 2 1.03
+ * -> 0.58, 96 -> 256 5x5 at 27x27 2.9 -> 2.2 (1 thread within the noise
+ * either way; 64 x 56x56 3x3, 2 tiles before, 7 now, 1.16 / 0.62 -> 1.23 /
+ * 0.65, a layer that runs on Winograd). */
+#define UNPACKED_NHWC_TILE_BUDGET ((size_t)1 << 20)
 /* The narrowest tile worth a GEMM call. */
 #define MIN_TILE 64
 /* pixel_rows: images of fewer pixels than the unpacked kernel's panel, and
@@ -95,6 +105,8 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
     plan->copy_free = is_1x1_path && g->sh == 1 && g->sw == 1;
     plan->pixel_rows = g->layout == CC_NCHW && cc__gemm_unpacked_wanted() &&
                        pixels < PIXEL_ROWS_MAX_PIXELS && g->ocg >= PIXEL_ROWS_MIN_CHANNELS;
+    if (g->layout == CC_NHWC && cc__gemm_unpacked_wanted() && !plan->copy_free)
+        budget = min_size(budget, UNPACKED_NHWC_TILE_BUDGET);
     choose_blocks(k, pixels, budget / sizeof(float), plan);
     if (plan->copy_free)
         plan->k_block = k;

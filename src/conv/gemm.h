@@ -25,12 +25,13 @@ bool cc__gemm_unpacked_wanted(void);
 /* C[m x n] = A[m x k] * B[k x n] (+ C when accumulate), B and C row-major,
  * A(i, p) = a[i a_rs + p a_cs] (A row-major: a_rs = lda, a_cs = 1; read
  * transposed in place: a_rs = 1, a_cs = lda), on colconv's unpacked
- * kernel, over `threads` threads (one inside an OpenMP parallel region).
- * Correct on every ISA; faster than OpenBLAS where
- * cc__gemm_unpacked_wanted(). */
+ * kernel, over `threads` threads (one inside an OpenMP parallel region),
+ * which split the pixels (C's rows when pixels_are_rows, else its columns)
+ * unless the other split saves work. Correct on every ISA; faster than
+ * OpenBLAS where cc__gemm_unpacked_wanted(). */
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
-                       int threads);
+                       int threads, bool pixels_are_rows);
 
 /* The same with B in panels of GEMM_PANEL_COLUMNS columns: panel q, columns
  * [64 q, 64 q + w) with w = min(64, n - 64 q), is rows [k0, k0 + k) of a

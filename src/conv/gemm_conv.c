@@ -241,7 +241,7 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
                                      threads);
         else if (unpacked)
             cc__gemm_unpacked(mc, pc, kc, weights + k0 * g->ocg, kc, 1, b, ldb, k0 > 0, out,
-                              pixels, threads);
+                              pixels, threads, false);
         else
             cc__sgemm(mc, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
                       out, pixels);
@@ -280,7 +280,7 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
         }
         if (unpacked)
             cc__gemm_unpacked(rc, mc, kc, a, lda, 1, weights + k0 * g->ocg, (size_t)g->ocg,
-                              k0 > 0, out, ldc, threads);
+                              k0 > 0, out, ldc, threads, true);
         else
             cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
                       k0 == 0 ? 0.0f : 1.0f, out, ldc);

@@ -265,6 +265,7 @@ static void run_nhwc_inside(const cc_conv2d *op, const cc__conv_io *io, float *w
         cc__reorder_images(op->isa, io->residual, t.residual, n, (size_t)g->oc, out_pixels, true,
                            threads);
     const cc__conv_io inside = {t.input, t.output, io->residual != NULL ? t.residual : NULL, 0};
+    /* Given its workspace, the inner run allocates nothing and cannot fail. */
     (void)run_with_workspace(op->inner, &inside, t.rest, threads);
     cc__reorder_images(op->isa, t.output, io->output, n, (size_t)g->oc, out_pixels, false,
                        threads);

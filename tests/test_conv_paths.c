@@ -633,6 +633,33 @@ static void strided_nhwc_output(void **state)
     cc__set_tile_budget_bytes(0);
 }
 
+/* An NCHW layer computed in NHWC reports its inner operator's threading:
+ * an im2col layer whose NHWC tiles make four units (AVX-512's 1 MiB tiles)
+ * runs them on two threads (tiles), not one GEMM on BLAS's threads. */
+static void nchw_in_nhwc_threading(void **state)
+{
+    (void)state;
+    const cc_conv2d_params p = {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, CC_NCHW,
+                                CC_ACT_NONE};
+    const size_t w_count = tst_conv_sizes(&p).weights;
+    float *weights = calloc(w_count, sizeof(float));
+    assert_non_null(weights);
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_ALWAYS);
+    cc_set_num_threads(2);
+    cc_conv2d *op = NULL;
+    assert_int_equal(cc_conv2d_create(&p, CC_ALGO_IM2COL, weights, NULL, &op), CC_OK);
+    assert_non_null(op->inner);
+    assert_int_equal(cc_conv2d_num_threads(op), 2);
+    assert_int_equal(cc_conv2d_threading(op),
+                     cc__gemm_threading(&op->inner->plan, cc_conv2d_num_threads(op)));
+    if (cc__gemm_unpacked_wanted())
+        assert_int_equal(cc_conv2d_threading(op), CC_THREADS_TILES);
+    cc_conv2d_destroy(op);
+    cc_set_num_threads(0);
+    cc__set_nhwc_inside(CC__NHWC_INSIDE_RULE);
+    free(weights);
+}
+
 static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +676,7 @@ static int run_group(void)
         cmocka_unit_test(fused_residual_with_external_workspace),
         cmocka_unit_test(pixel_rows_products),
         cmocka_unit_test(strided_nhwc_output),
+        cmocka_unit_test(nchw_in_nhwc_threading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

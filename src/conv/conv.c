@@ -376,8 +376,10 @@ cc_threading cc_conv2d_threading(const cc_conv2d *op)
 {
     if (op == NULL)
         return CC_THREADS_BLAS;
+    /* An NCHW layer computed in NHWC runs its inner operator's plan. */
+    const cc__gemm_plan *plan = op->inner != NULL ? &op->inner->plan : &op->plan;
     if (is_gemm(op->algo))
-        return cc__gemm_threading(&op->plan, cc__conv_threads(op));
+        return cc__gemm_threading(plan, cc__conv_threads(op));
     return op->algo == CC_ALGO_REFERENCE ? CC_THREADS_SINGLE : CC_THREADS_TILES;
 }
 

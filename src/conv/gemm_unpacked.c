@@ -69,11 +69,10 @@ static bool split_columns(size_t m, size_t n, int threads, bool pixels_are_rows)
 {
     const size_t by_columns = column_split_work(m, n, threads);
     const size_t by_rows = row_split_work(m, n, threads);
-    const size_t pixels = pixels_are_rows ? by_rows : by_columns;
-    const size_t other = pixels_are_rows ? by_columns : by_rows;
     /* Work counts are below m n + blocks, far from SIZE_MAX / 100. */
-    const bool pixels_win = pixels * 100 <= other * (100 + PIXEL_SPLIT_SLACK);
-    return pixels_win != pixels_are_rows;
+    if (pixels_are_rows)
+        return by_rows * 100 > by_columns * (100 + PIXEL_SPLIT_SLACK);
+    return by_columns * 100 <= by_rows * (100 + PIXEL_SPLIT_SLACK);
 }
 
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,

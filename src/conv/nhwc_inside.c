@@ -30,16 +30,21 @@ static cc__nhwc_inside_mode mode = CC__NHWC_INSIDE_RULE;
 
 void cc__set_nhwc_inside(cc__nhwc_inside_mode m) { mode = m; }
 
-/* Floats rounded up to whole cache lines, so that each tensor of the
- * workspace starts on one. */
-static size_t line_floats(size_t floats) { return (floats + 15) / 16 * 16; }
+/* The floats of the reordered input and of an output-shaped tensor in the
+ * workspace, rounded up to whole cache lines so that each starts on one;
+ * the workspace holds the input, the output, the residual, then the inner
+ * operator's. */
+static void tensor_floats(const cc__conv_geom *g, size_t *in, size_t *out)
+{
+    *in = (cc__geom_input_floats(g) + 15) / 16 * 16;
+    *out = (cc__geom_output_floats(g) + 15) / 16 * 16;
+}
 
 size_t cc__nhwc_inside_bytes(const cc__conv_geom *g)
 {
-    const size_t in = line_floats(cc__geom_input_floats(g));
-    const size_t out = line_floats(cc__geom_output_floats(g));
+    size_t in, out, bytes;
+    tensor_floats(g, &in, &out);
     /* Each count's bytes fit in size_t, so their sum fits in floats. */
-    size_t bytes;
     return cc__mul_sizes(&bytes, 2, in + 2 * out, sizeof(float)) ? bytes : SIZE_MAX;
 }
 
@@ -59,8 +64,8 @@ bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
 
 cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *workspace)
 {
-    const size_t in = line_floats(cc__geom_input_floats(g));
-    const size_t out = line_floats(cc__geom_output_floats(g));
+    size_t in, out;
+    tensor_floats(g, &in, &out);
     const cc__nhwc_inside_tensors t = {workspace, workspace + in, workspace + in + out,
                                        workspace + in + 2 * out};
     return t;

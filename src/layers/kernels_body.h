@@ -369,29 +369,121 @@ KB_ALWAYS_INLINE void pool_pixel_rest(const float *image, size_t w, size_t cs,
     }
 }
 
+/* Channel vectors of one output pixel reduced together by pool_pixel_full:
+ * with every cell of a 2x2 or 3x3 window unrolled, four keep 16-36 loads in
+ * flight per step. */
+#define KB_POOL_FULL_VECTORS 4
+
+/* Channels [0, cs) of one output pixel whose kh x kw window lies inside the
+ * image (kh, kw constants where inlined); first is its top-left cell, row
+ * the floats from one image row to the next. */
+KB_ALWAYS_INLINE void pool_pixel_full(const float *first, size_t row, size_t cs, float d,
+                                      float *out, int kh, int kw, bool is_max)
+{
+    size_t c0 = 0;
+    for (; c0 + KB_POOL_FULL_VECTORS * KV <= cs; c0 += KB_POOL_FULL_VECTORS * KV) {
+        kvec acc[KB_POOL_FULL_VECTORS];
+        for (int v = 0; v < KB_POOL_FULL_VECTORS; v++)
+            acc[v] = kv_load(first + c0 + (size_t)v * KV);
+        for (int y = 0; y < kh; y++)
+            for (int x = y == 0 ? 1 : 0; x < kw; x++) {
+                const float *px = first + (size_t)y * row + (size_t)x * cs + c0;
+                for (int v = 0; v < KB_POOL_FULL_VECTORS; v++)
+                    acc[v] = kb_pool_v(is_max, acc[v], kv_load(px + (size_t)v * KV));
+            }
+        for (int v = 0; v < KB_POOL_FULL_VECTORS; v++)
+            kv_store(out + c0 + (size_t)v * KV,
+                     is_max ? acc[v] : kv_div(acc[v], kv_set1(d)));
+    }
+    for (; c0 < cs; c0 += KV) {
+        const int n = cs - c0 < KV ? (int)(cs - c0) : KV;
+        kvec acc = kv_load_n(first + c0, n);
+        for (int y = 0; y < kh; y++)
+            for (int x = y == 0 ? 1 : 0; x < kw; x++)
+                acc = kb_pool_v(is_max, acc,
+                                kv_load_n(first + (size_t)y * row + (size_t)x * cs + c0, n));
+        kv_store_n(out + c0, is_max ? acc : kv_div(acc, kv_set1(d)), n);
+    }
+}
+
+/* Output pixels [ox0, ox1) of a row whose windows all lie inside the image,
+ * the common windows' sizes as constants. */
+KB_ALWAYS_INLINE void pool_nhwc_full(const cc__pool_geom *g, const float *first, size_t row,
+                                     size_t cs, float d, float *out_row, int ox0, int ox1,
+                                     bool is_max)
+{
+    const size_t step = (size_t)g->sw * cs;
+    for (int ox = ox0; ox < ox1; ox++) {
+        const float *cell = first + (size_t)(ox - ox0) * step;
+        float *out = out_row + (size_t)ox * cs;
+        if (g->kh == 2 && g->kw == 2)
+            pool_pixel_full(cell, row, cs, d, out, 2, 2, is_max);
+        else if (g->kh == 3 && g->kw == 3)
+            pool_pixel_full(cell, row, cs, d, out, 3, 3, is_max);
+        else
+            pool_pixel_full(cell, row, cs, d, out, g->kh, g->kw, is_max);
+    }
+}
+
+/* The output columns [*ox0, *ox1) whose windows lie inside the image's
+ * width (start at column 0 or later, end at column w or before); an empty
+ * range at *ox0 when there are none. */
+static inline void pool_full_columns(const cc__pool_geom *g, int w, int *ox0, int *ox1)
+{
+    const int first = (g->pl + g->sw - 1) / g->sw;
+    const int last = w - g->kw + g->pl >= 0 ? (w - g->kw + g->pl) / g->sw + 1 : 0;
+    *ox0 = first < g->ow ? first : g->ow;
+    *ox1 = last < g->ow ? last : g->ow;
+    if (*ox1 < *ox0)
+        *ox1 = *ox0;
+}
+
+/* Output pixel ox of a row whose window (rows) may be clipped by the
+ * image's edges: its channels in blocks of KB_POOL_VECTORS vectors, the
+ * rest, then a partial vector. */
+KB_ALWAYS_INLINE void pool_nhwc_pixel(const cc__pool_geom *g, int w, size_t cs,
+                                      const float *image, cc__window rows, int ox,
+                                      float *out_row, bool is_max)
+{
+    const size_t block = KB_POOL_VECTORS * KV;
+    const int rest = (int)(cs % block / KV);
+    const cc__window cols = cc__window_at(ox, g->sw, g->kw, g->pl, g->pr, w);
+    const float d = is_max ? 1.0f : cc__pool_divisor(g, rows, cols);
+    float *out = out_row + (size_t)ox * cs;
+    size_t c0 = 0;
+    for (; c0 + block <= cs; c0 += block)
+        pool_pixel_block(image + c0, (size_t)w, cs, rows, cols, d, out + c0, KB_POOL_VECTORS, 0,
+                         is_max);
+    if (rest > 0) {
+        pool_pixel_rest(image + c0, (size_t)w, cs, rows, cols, d, out + c0, rest, is_max);
+        c0 += (size_t)rest * KV;
+    }
+    if (c0 < cs)
+        pool_pixel_block(image + c0, (size_t)w, cs, rows, cols, d, out + c0, 1, (int)(cs - c0),
+                         is_max);
+}
+
+/* Output row oy: the pixels whose windows lie inside the image through
+ * pool_nhwc_full (2x faster than the clipped-window loops on VGG's 2x2
+ * pools), the others one by one. */
 KB_ALWAYS_INLINE void pool_nhwc_kind(const cc__pool_geom *g, int h, int w, int c,
                                      const float *image, float *out_row, int oy, bool is_max)
 {
     const size_t cs = (size_t)c, ws = (size_t)w;
-    const size_t block = KB_POOL_VECTORS * KV;
-    const int rest = (int)(cs % block / KV);
     const cc__window rows = cc__window_at(oy, g->sh, g->kh, g->pt, g->pb, h);
-    for (int ox = 0; ox < g->ow; ox++) {
-        const cc__window cols = cc__window_at(ox, g->sw, g->kw, g->pl, g->pr, w);
+    int full0 = 0, full1 = 0;
+    if (rows.end - rows.begin == g->kh)
+        pool_full_columns(g, w, &full0, &full1);
+    if (full1 > full0) {
+        const cc__window cols = cc__window_at(full0, g->sw, g->kw, g->pl, g->pr, w);
         const float d = is_max ? 1.0f : cc__pool_divisor(g, rows, cols);
-        float *out = out_row + (size_t)ox * cs;
-        size_t c0 = 0;
-        for (; c0 + block <= cs; c0 += block)
-            pool_pixel_block(image + c0, ws, cs, rows, cols, d, out + c0, KB_POOL_VECTORS, 0,
-                             is_max);
-        if (rest > 0) {
-            pool_pixel_rest(image + c0, ws, cs, rows, cols, d, out + c0, rest, is_max);
-            c0 += (size_t)rest * KV;
-        }
-        if (c0 < cs)
-            pool_pixel_block(image + c0, ws, cs, rows, cols, d, out + c0, 1, (int)(cs - c0),
-                             is_max);
+        pool_nhwc_full(g, image + ((size_t)rows.begin * ws + (size_t)cols.begin) * cs, ws * cs,
+                       cs, d, out_row, full0, full1, is_max);
     }
+    for (int ox = 0; ox < full0; ox++)
+        pool_nhwc_pixel(g, w, cs, image, rows, ox, out_row, is_max);
+    for (int ox = full1; ox < g->ow; ox++)
+        pool_nhwc_pixel(g, w, cs, image, rows, ox, out_row, is_max);
 }
 
 static void pool_nhwc_row(const cc__pool_geom *g, int h, int w, int c, const float *image,

@@ -73,6 +73,7 @@ typedef struct {
     bool copy_free;     /* 1x1 stride 1: the input is the operand, no col */
     bool pixel_rows;    /* NCHW, fewer pixels than a panel of the unpacked kernel:
                          * pixels as the rows of the product (gemm_conv.c) */
+    bool nhwc_panels;   /* NHWC on the unpacked kernel: weights in panels */
     size_t tile_bytes;  /* workspace of one thread: the col tile (none when
                          * copy_free), then with pixel_rows the product's tile */
 } cc__gemm_plan;

@@ -37,11 +37,13 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
  * [64 q, 64 q + w) with w = min(64, n - 64 q), is rows [k0, k0 + k) of a
  * [k_total][w] row-major block at b_panels + 64 q k_total; each streams
  * from memory as one run of floats (weights packed once, read with no
- * stride). Threads take whole panels. */
+ * stride). Threads split C as cc__gemm_unpacked's do, columns in whole
+ * panels. */
 #define GEMM_PANEL_COLUMNS 64
 void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                               size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
-                              bool accumulate, float *c, size_t ldc, int threads);
+                              bool accumulate, float *c, size_t ldc, int threads,
+                              bool pixels_are_rows);
 
 /* y[m] = A[m x n] * x[n] + beta * y (row-major A). */
 void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x,

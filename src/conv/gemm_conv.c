@@ -17,7 +17,13 @@
  *         the output. (ResNet-50's layer4 1x1, 2048 x 49 x 512 on one Zen 5
  *         core, operands in cache: 146 GFLOP/s as C = W col, 168 as C^T.)
  *   NHWC: [group][K][OCg] with K in (ky, kx, channel) order: the K x OCg
- *         row-major B operand; block b is rows [k0, k0 + kc). */
+ *         row-major B operand; block b is rows [k0, k0 + kc). On the
+ *         unpacked kernel (nhwc_panels) the same B in panels of 64 output
+ *         channels, [group][panel][K][width], as NCHW's pixel_rows: a
+ *         block's rows of a panel are one run of floats, where rows of
+ *         OCg floats had the kernel read 256 bytes every OCg floats, a page
+ *         apart on 1024 channels, which the hardware prefetchers do not
+ *         follow (weights come from memory inside a network). */
 #include <omp.h>
 
 #include "epilogue.h"
@@ -105,7 +111,8 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
     plan->copy_free = is_1x1_path && g->sh == 1 && g->sw == 1;
     plan->pixel_rows = g->layout == CC_NCHW && cc__gemm_unpacked_wanted() &&
                        pixels < PIXEL_ROWS_MAX_PIXELS && g->ocg >= PIXEL_ROWS_MIN_CHANNELS;
-    if (g->layout == CC_NHWC && cc__gemm_unpacked_wanted() && !plan->copy_free)
+    plan->nhwc_panels = g->layout == CC_NHWC && cc__gemm_unpacked_wanted();
+    if (plan->nhwc_panels && !plan->copy_free)
         budget = min_size(budget, UNPACKED_NHWC_TILE_BUDGET);
     choose_blocks(k, pixels, budget / sizeof(float), plan);
     if (plan->copy_free)
@@ -144,32 +151,40 @@ static void pack_nchw(const cc__conv_geom *g, const cc__gemm_plan *plan, const f
         }
 }
 
+/* The index in a group's K x OCg B operand of row i, column o: row-major,
+ * or in panels (cc__gemm_unpacked_panels). */
+static size_t b_index(size_t i, size_t o, size_t k, size_t ocg, bool panels)
+{
+    if (!panels)
+        return i * ocg + o;
+    const size_t j0 = o / GEMM_PANEL_COLUMNS * GEMM_PANEL_COLUMNS;
+    const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - j0);
+    return j0 * k + i * width + (o - j0);
+}
+
 /* pixel_rows: each group's OCg x K block of OIHW transposed, in panels. */
 static void pack_nchw_panels(const cc__conv_geom *g, const float *oihw, float *packed)
 {
     const size_t k = cc__geom_k(g), ocg = (size_t)g->ocg;
     for (int group = 0; group < g->groups; group++) {
         const float *w = oihw + (size_t)group * ocg * k;
-        for (size_t j0 = 0; j0 < ocg; j0 += GEMM_PANEL_COLUMNS) {
-            const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - j0);
-            float *panel = packed + (size_t)group * k * ocg + j0 * k;
-            for (size_t o = 0; o < width; o++)
-                for (size_t i = 0; i < k; i++)
-                    panel[i * width + o] = w[(j0 + o) * k + i];
-        }
+        float *b = packed + (size_t)group * k * ocg;
+        for (size_t o = 0; o < ocg; o++)
+            for (size_t i = 0; i < k; i++)
+                b[b_index(i, o, k, ocg, true)] = w[o * k + i];
     }
 }
 
-static void pack_nhwc(const cc__conv_geom *g, const float *oihw, float *packed)
+static void pack_nhwc(const cc__conv_geom *g, const float *oihw, bool panels, float *packed)
 {
-    const size_t k = cc__geom_k(g), taps = (size_t)g->kh * g->kw;
+    const size_t k = cc__geom_k(g), taps = (size_t)g->kh * g->kw, ocg = (size_t)g->ocg;
     for (int group = 0; group < g->groups; group++) {
-        float *b = packed + (size_t)group * k * g->ocg;
-        for (int o = 0; o < g->ocg; o++)
+        float *b = packed + (size_t)group * k * ocg;
+        for (size_t o = 0; o < ocg; o++)
             for (int ci = 0; ci < g->cg; ci++)
                 for (size_t tap = 0; tap < taps; tap++) {
-                    const float w = oihw[(((size_t)group * g->ocg + o) * g->cg + ci) * taps + tap];
-                    b[(tap * g->cg + ci) * g->ocg + o] = w;
+                    const float w = oihw[(((size_t)group * ocg + o) * g->cg + ci) * taps + tap];
+                    b[b_index(tap * g->cg + ci, o, k, ocg, panels)] = w;
                 }
     }
 }
@@ -185,7 +200,7 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
     else if (g->layout == CC_NCHW)
         pack_nchw(g, plan, oihw, *packed);
     else
-        pack_nhwc(g, oihw, *packed);
+        pack_nhwc(g, oihw, plan->nhwc_panels, *packed);
     return CC_OK;
 }
 
@@ -238,7 +253,7 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
         }
         if (plan->pixel_rows)
             cc__gemm_unpacked_panels(pc, mc, kc, b, 1, ldb, weights, k, k0, k0 > 0, product, mc,
-                                     threads);
+                                     threads, true);
         else if (unpacked)
             cc__gemm_unpacked(mc, pc, kc, weights + k0 * g->ocg, kc, 1, b, ldb, k0 > 0, out,
                               pixels, threads, false);
@@ -278,7 +293,10 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
             a = col;
             lda = kc;
         }
-        if (unpacked)
+        if (plan->nhwc_panels)
+            cc__gemm_unpacked_panels(rc, mc, kc, a, lda, 1, weights, k, k0, k0 > 0, out, ldc,
+                                     threads, true);
+        else if (unpacked)
             cc__gemm_unpacked(rc, mc, kc, a, lda, 1, weights + k0 * g->ocg, (size_t)g->ocg,
                               k0 > 0, out, ldc, threads, true);
         else

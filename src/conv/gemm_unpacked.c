@@ -101,18 +101,45 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
     }
 }
 
-void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
-                              size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
-                              bool accumulate, float *c, size_t ldc, int threads)
+/* Panels [q0, q1) of the product (gemm.h's cc__gemm_unpacked_panels),
+ * rows [i0, i1). */
+static void run_panels(const cc__layer_kernels *kernels, size_t i0, size_t i1, size_t q0,
+                       size_t q1, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
+                       const float *b_panels, size_t k_total, size_t k0, bool accumulate,
+                       float *c, size_t ldc)
 {
-    const cc__layer_kernels *kernels = cc__layer_kernels_get();
-    const size_t panels = (n + PANEL_COLUMNS - 1) / PANEL_COLUMNS;
-    const int team = threads > 1 && !omp_in_parallel() ? threads : 1;
-#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
-    for (size_t q = 0; q < panels; q++) {
+    for (size_t q = q0; q < q1; q++) {
         const size_t j0 = q * PANEL_COLUMNS;
         const size_t width = n - j0 < PANEL_COLUMNS ? n - j0 : PANEL_COLUMNS;
         const float *b = b_panels + j0 * k_total + k0 * width;
-        kernels->gemm(m, width, k, a, a_rs, a_cs, b, width, c + j0, ldc, accumulate);
+        kernels->gemm(i1 - i0, width, k, a + i0 * a_rs, a_rs, a_cs, b, width, c + i0 * ldc + j0,
+                      ldc, accumulate);
+    }
+}
+
+void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
+                              size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
+                              bool accumulate, float *c, size_t ldc, int threads,
+                              bool pixels_are_rows)
+{
+    const cc__layer_kernels *kernels = cc__layer_kernels_get();
+    const size_t panels = (n + PANEL_COLUMNS - 1) / PANEL_COLUMNS;
+    if (threads <= 1 || omp_in_parallel()) {
+        run_panels(kernels, 0, m, 0, panels, n, k, a, a_rs, a_cs, b_panels, k_total, k0,
+                   accumulate, c, ldc);
+        return;
+    }
+    const bool by_columns = split_columns(m, n, threads, pixels_are_rows);
+#pragma omp parallel num_threads(threads)
+    {
+        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
+        if (by_columns)
+            run_panels(kernels, 0, m, share(panels, 1, parts, part),
+                       share(panels, 1, parts, part + 1), n, k, a, a_rs, a_cs, b_panels,
+                       k_total, k0, accumulate, c, ldc);
+        else
+            run_panels(kernels, share(m, BLOCK_ROWS, parts, part),
+                       share(m, BLOCK_ROWS, parts, part + 1), 0, panels, n, k, a, a_rs, a_cs,
+                       b_panels, k_total, k0, accumulate, c, ldc);
     }
 }

@@ -255,16 +255,17 @@ static cc_algo measured_with(cc__plan_timer timer, int *threads)
 }
 
 /* The timer of picks_the_fastest_timed: `fastest` on `fastest_threads`
- * threads takes 1 ms, everything else 1.2 or 1.3 ms (so that several
- * finalists reach the rounds and their medians decide). */
+ * threads takes 0.1 ms, everything else 0.12 or 0.13 ms (so that several
+ * finalists reach the rounds and their medians decide; runs this short
+ * have every split screened). */
 static cc_algo fastest;
 static int fastest_threads;
 
 static double fake_timer(cc_algo algo, int threads)
 {
     if (algo == fastest)
-        return threads == fastest_threads ? 1.0 : 1.2;
-    return 1.3;
+        return threads == fastest_threads ? 0.10 : 0.12;
+    return 0.13;
 }
 
 /* MEASURE keeps the fastest of the paths and splits it timed, whichever it
@@ -283,6 +284,35 @@ static void picks_the_fastest_timed(void **state)
                 fail_msg("%s on %d thread(s) timed fastest; the plan runs %s on %d",
                          cc_algo_name(fastest), threads, cc_algo_name(picked), used);
         }
+}
+
+/* The timer of long_runs_keep_all_threads: every run on one thread takes
+ * 0.9 of the 2 ms a run on all threads takes, and runs on one thread are
+ * counted. */
+static int one_thread_runs;
+
+static double long_runs_timer(cc_algo algo, int threads)
+{
+    (void)algo;
+    if (threads == 1) {
+        one_thread_runs++;
+        return 1.8;
+    }
+    return 2.0;
+}
+
+/* Paths whose warm-up on all threads took milliseconds are screened on all
+ * threads only (fewer threads cannot win there, and their runs would cost
+ * planning time): the plan runs on both threads though one would have
+ * timed faster, and no run on one thread was made. */
+static void long_runs_keep_all_threads(void **state)
+{
+    (void)state;
+    one_thread_runs = 0;
+    int used = 0;
+    measured_with(long_runs_timer, &used);
+    assert_int_equal(used, 2);
+    assert_int_equal(one_thread_runs, 0);
 }
 
 /* The timer of leaves_out_slow_warmups: `slow` takes 4 ms, the others 1,
@@ -935,6 +965,7 @@ int main(void)
         cmocka_unit_test_setup(plans_round_trip, reset),
         cmocka_unit_test_setup(thread_count_is_in_the_key, reset),
         cmocka_unit_test_setup(picks_the_fastest_timed, reset),
+        cmocka_unit_test_setup(long_runs_keep_all_threads, reset),
         cmocka_unit_test_setup(leaves_out_slow_warmups, reset),
         cmocka_unit_test_setup(keeps_the_estimate_in_the_rounds, reset),
         cmocka_unit_test_setup(estimate_caches_nothing, reset),

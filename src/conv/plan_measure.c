@@ -130,12 +130,20 @@ static cc_status run(cc_conv2d *op, int cap, const scratch *s, double *ms)
 }
 
 /* The splits of an operator: all threads, half, one, each once by the
- * thread count it gives (a small layer runs on one thread whatever). */
-static void add_splits(session *m, cc_conv2d *op, cc_algo algo, int threads)
+ * thread count it gives (a small layer runs on one thread whatever); only
+ * all threads for a path whose warm-up on them took over
+ * SPLITS_MAX_WARMUP_MS: a run of milliseconds spends microseconds forking
+ * and joining, and fewer threads only lose. (Zen 5, 2 threads, the default
+ * report's 50 layers: a one-thread plan only for LeNet's, of 6-17 us; the
+ * one-thread screens of VGG-16's layers cost 2-10 ms each.) */
+#define SPLITS_MAX_WARMUP_MS 0.5
+
+static void add_splits(session *m, cc_conv2d *op, cc_algo algo, int threads, double warmup_ms)
 {
     const int caps[SPLITS] = {threads, threads / 2, 1};
+    const int splits = warmup_ms > SPLITS_MAX_WARMUP_MS ? 1 : SPLITS;
     const int first = m->count;
-    for (int k = 0; k < SPLITS; k++) {
+    for (int k = 0; k < splits; k++) {
         if (caps[k] < 1)
             continue;
         op->thread_cap = caps[k];
@@ -169,7 +177,7 @@ static cc_status add_path(session *m, cc_algo algo, int threads)
         return CC_OK;
     if (m->fastest_warmup_ms == 0.0 || warmup_ms < m->fastest_warmup_ms)
         m->fastest_warmup_ms = warmup_ms;
-    add_splits(m, op, algo, threads);
+    add_splits(m, op, algo, threads, warmup_ms);
     return CC_OK;
 }
 

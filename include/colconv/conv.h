@@ -125,7 +125,8 @@ CC_API const char *cc_threading_name(cc_threading threading);
  *   MEASURE creates every path that can run the layer (direct, im2col,
  *     gemm1x1, winograd; never reference nor winograd-f6x6) on scratch data
  *     of the layer's shapes, and with more than one thread each also on one
- *     thread (and half the threads), times a warm-up and a few runs of each
+ *     thread (and half the threads) unless its warm-up on all of them took
+ *     over 0.5 ms, times a warm-up and a few runs of each
  *     (time-boxed: planning a layer costs about 20 runs of its fastest
  *     path), caches the fastest path and thread count, and uses it. One
  *     layer is measured at a time in the process: concurrent creates of the

@@ -324,54 +324,6 @@ static void check_residual_shapes(cc__isa isa, const cc__direct_family *family)
                            family);
 }
 
-static void test_scalar(void **state)
-{
-    (void)state;
-    check_all_shapes(CC__ISA_SCALAR, NULL);
-}
-
-static void test_avx2(void **state)
-{
-    (void)state;
-    check_all_shapes(CC__ISA_AVX2, NULL);
-}
-
-static void test_avx512(void **state)
-{
-    (void)state;
-    check_all_shapes(CC__ISA_AVX512, NULL);
-}
-
-static void test_avx512_emulated(void **state)
-{
-    (void)state;
-    check_all_shapes(CC__ISA_AVX512, &emulated_avx512);
-}
-
-static void test_residual_scalar(void **state)
-{
-    (void)state;
-    check_residual_shapes(CC__ISA_SCALAR, NULL);
-}
-
-static void test_residual_avx2(void **state)
-{
-    (void)state;
-    check_residual_shapes(CC__ISA_AVX2, NULL);
-}
-
-static void test_residual_avx512(void **state)
-{
-    (void)state;
-    check_residual_shapes(CC__ISA_AVX512, NULL);
-}
-
-static void test_residual_avx512_emulated(void **state)
-{
-    (void)state;
-    check_residual_shapes(CC__ISA_AVX512, &emulated_avx512);
-}
-
 /* The family's transpose on blocks of every kind (whole, part rows, part
  * columns, both), in and out rows longer than the block: every value where
  * it belongs, nothing else of out written. */
@@ -410,28 +362,34 @@ static void check_transposes(cc__isa isa, const cc__direct_family *family)
         }
 }
 
-static void test_transpose_scalar(void **state)
+/* The kernel families the tests run: each ISA's own (skipped where the CPU
+ * lacks it), and AVX-512's emulated on any CPU. */
+typedef struct {
+    cc__isa isa;
+    const cc__direct_family *family; /* NULL: the ISA's own */
+} family_case;
+
+static family_case scalar_family = {CC__ISA_SCALAR, NULL};
+static family_case avx2_family = {CC__ISA_AVX2, NULL};
+static family_case avx512_family = {CC__ISA_AVX512, NULL};
+static family_case emulated_family = {CC__ISA_AVX512, &emulated_avx512};
+
+static void test_shapes(void **state)
 {
-    (void)state;
-    check_transposes(CC__ISA_SCALAR, NULL);
+    const family_case *f = *state;
+    check_all_shapes(f->isa, f->family);
 }
 
-static void test_transpose_avx2(void **state)
+static void test_residual(void **state)
 {
-    (void)state;
-    check_transposes(CC__ISA_AVX2, NULL);
+    const family_case *f = *state;
+    check_residual_shapes(f->isa, f->family);
 }
 
-static void test_transpose_avx512(void **state)
+static void test_transpose(void **state)
 {
-    (void)state;
-    check_transposes(CC__ISA_AVX512, NULL);
-}
-
-static void test_transpose_avx512_emulated(void **state)
-{
-    (void)state;
-    check_transposes(CC__ISA_AVX512, &emulated_avx512);
+    const family_case *f = *state;
+    check_transposes(f->isa, f->family);
 }
 
 static void *failing_alloc(void *context, size_t alignment, size_t size)
@@ -463,21 +421,19 @@ static void test_pack_nomem(void **state)
     assert_null(packed);
 }
 
+/* test on each kernel family, named "name, family". */
+#define FAMILY_TESTS(test, name)                                                                \
+    {name ", scalar", test, NULL, NULL, &scalar_family},                                        \
+        {name ", avx2", test, NULL, NULL, &avx2_family},                                        \
+        {name ", avx512", test, NULL, NULL, &avx512_family},                                    \
+        {name ", avx512 emulated", test, NULL, NULL, &emulated_family}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalar),
-        cmocka_unit_test(test_avx2),
-        cmocka_unit_test(test_avx512),
-        cmocka_unit_test(test_avx512_emulated),
-        cmocka_unit_test(test_residual_scalar),
-        cmocka_unit_test(test_residual_avx2),
-        cmocka_unit_test(test_residual_avx512),
-        cmocka_unit_test(test_residual_avx512_emulated),
-        cmocka_unit_test(test_transpose_scalar),
-        cmocka_unit_test(test_transpose_avx2),
-        cmocka_unit_test(test_transpose_avx512),
-        cmocka_unit_test(test_transpose_avx512_emulated),
+        FAMILY_TESTS(test_shapes, "every shape"),
+        FAMILY_TESTS(test_residual, "fused residual"),
+        FAMILY_TESTS(test_transpose, "transposes"),
         cmocka_unit_test(test_pack_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,6 +67,15 @@ static size_t slot_bytes(const cc_conv2d *op)
     return is_winograd(op->algo) ? op->wino.bytes : is_gemm(op->algo) ? op->plan.tile_bytes : 0;
 }
 
+/* The threads that take a GEMM path's units whole (1: one unit at a time,
+ * each product on every thread). */
+static int gemm_tile_threads(const cc_conv2d *op, int threads)
+{
+    if (cc__gemm_threading(&op->plan, threads) == CC_THREADS_BLAS)
+        return 1;
+    return op->plan.units < (size_t)threads ? (int)op->plan.units : threads;
+}
+
 /* Workspace slots a run with `threads` threads needs. */
 static int slots_needed(const cc_conv2d *op, int threads)
 {
@@ -74,9 +83,7 @@ static int slots_needed(const cc_conv2d *op, int threads)
         return 0;
     if (is_winograd(op->algo) || op->algo == CC_ALGO_DIRECT)
         return threads;
-    if (cc__gemm_threading(&op->plan, threads) == CC_THREADS_BLAS)
-        return 1;
-    return op->plan.units < (size_t)threads ? (int)op->plan.units : threads;
+    return gemm_tile_threads(op, threads);
 }
 
 /* Bytes of workspace a run on `threads` threads needs; SIZE_MAX when
@@ -292,10 +299,7 @@ static cc_status run_with_workspace(cc_conv2d *op, const cc__conv_io *io, float 
     } else if (is_winograd(op->algo)) {
         cc__winograd_run(op, io, workspace, threads);
     } else {
-        const int tile_threads = cc__gemm_threading(&op->plan, threads) == CC_THREADS_TILES
-                                     ? slots_needed(op, threads)
-                                     : 1;
-        cc__gemm_conv_run(op, io, workspace, tile_threads, threads);
+        cc__gemm_conv_run(op, io, workspace, gemm_tile_threads(op, threads), threads);
     }
     if (bytes > 0 && given == NULL)
         release_workspace(op, workspace, shared);

@@ -7,7 +7,10 @@
  * and 6, columns around its 16-, 32- and 64-column panels, depths around its
  * 128-deep chunks, depth 0), with A read in place and transposed, with and
  * without accumulation, and with B and C rows wider than the product: the
- * columns of C beyond n keep their pattern, and a buffer's guards theirs. */
+ * columns of C beyond n keep their pattern, and a buffer's guards theirs.
+ * The epilogue (bias per column or per row, a residual, ReLU or ReLU6) is
+ * checked on the same shapes, with a NaN in the bias and in the residual
+ * that must reach their outputs through either activation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,13 +34,23 @@ typedef struct {
     bool transposed_a; /* A stored [k][m] and read as A(i, p) = a[p * m + i] */
     bool accumulate;
     size_t b_gap, c_gap; /* floats after each row of B and C */
+    /* Epilogue: none (the kernel gets NULL) when every field is 0. */
+    int bias_kind; /* 0 none, 1 per column, 2 per row */
+    bool residual;
+    cc_act act;
 } gemm_case;
+
+static bool has_epilogue(const gemm_case *gc)
+{
+    return gc->bias_kind != 0 || gc->residual || gc->act != CC_ACT_NONE;
+}
 
 static void describe(const gemm_case *gc, char *text, size_t size)
 {
-    snprintf(text, size, "m%zu n%zu k%zu%s%s ldb+%zu ldc+%zu (%s)", gc->m, gc->n, gc->k,
-             gc->transposed_a ? " A^T" : "", gc->accumulate ? " accumulate" : "", gc->b_gap,
-             gc->c_gap, cc__isa_name(tst_isa()));
+    snprintf(text, size, "m%zu n%zu k%zu%s%s ldb+%zu ldc+%zu bias %d%s act %d (%s)", gc->m,
+             gc->n, gc->k, gc->transposed_a ? " A^T" : "", gc->accumulate ? " accumulate" : "",
+             gc->b_gap, gc->c_gap, gc->bias_kind, gc->residual ? " residual" : "", (int)gc->act,
+             cc__isa_name(tst_isa()));
 }
 
 static double a_at(const gemm_case *gc, const float *a, size_t i, size_t p)
@@ -55,6 +68,13 @@ static void check_case(const gemm_case *gc, uint64_t seed)
     float *a = tst_random_floats(&rng, gc->m * gc->k, -1.0f, 1.0f);
     float *b = tst_random_floats(&rng, gc->k * ldb, -1.0f, 1.0f);
     float *start = tst_random_floats(&rng, gc->m * ldc, -1.0f, 1.0f);
+    /* Large enough that ReLU6 clamps some sums at 6 and ReLU some at 0. */
+    float *bias = tst_random_floats(&rng, gc->m > gc->n ? gc->m : gc->n, -8.0f, 8.0f);
+    float *residual = tst_random_floats(&rng, gc->m * ldc, -4.0f, 4.0f);
+    bias[gc->bias_kind == 2 ? gc->m - 1 : gc->n - 1] = NAN;
+    residual[gc->m / 2 * ldc] = NAN;
+    const cc__gemm_epilogue epilogue = {gc->bias_kind != 0 ? bias : NULL, gc->bias_kind == 2,
+                                        gc->residual ? residual : NULL, gc->act};
     tst_buffer c = tst_buffer_new(gc->m * ldc);
     tst_buffer_poison(&c);
     for (size_t i = 0; i < gc->m; i++)
@@ -63,7 +83,7 @@ static void check_case(const gemm_case *gc, uint64_t seed)
                                                                           : NAN;
     const size_t a_rs = gc->transposed_a ? 1 : gc->k, a_cs = gc->transposed_a ? gc->m : 1;
     cc__layer_kernels_get()->gemm(gc->m, gc->n, gc->k, a, a_rs, a_cs, b, ldb, c.data, ldc,
-                                  gc->accumulate);
+                                  gc->accumulate, has_epilogue(gc) ? &epilogue : NULL);
     if (!tst_buffer_guards_intact(&c))
         fail_msg("gemm %s seed %llu: a guard float was overwritten", text,
                  (unsigned long long)seed);
@@ -82,13 +102,32 @@ static void check_case(const gemm_case *gc, uint64_t seed)
                 want += term;
                 magnitude += fabs(term);
             }
-            /* Float sums of k + 1 terms in any order. */
-            const double tolerance = 2.0 * (double)(gc->k + 1) * FLT_EPSILON * magnitude;
+            if (gc->bias_kind != 0) {
+                want += bias[gc->bias_kind == 2 ? i : j];
+                magnitude += fabs(bias[gc->bias_kind == 2 ? i : j]);
+            }
+            if (gc->residual) {
+                want += residual[i * ldc + j];
+                magnitude += fabs(residual[i * ldc + j]);
+            }
+            want = gc->act == CC_ACT_RELU    ? (want < 0.0 ? 0.0 : want)
+                   : gc->act == CC_ACT_RELU6 ? (want < 0.0 ? 0.0 : want > 6.0 ? 6.0 : want)
+                                             : want;
+            if (isnan(want)) {
+                if (!isnan(got))
+                    fail_msg("gemm %s seed %llu: C[%zu][%zu] = %g, want the NaN of an operand",
+                             text, (unsigned long long)seed, i, j, (double)got);
+                continue;
+            }
+            /* Float sums of k + 3 terms in any order. */
+            const double tolerance = 2.0 * (double)(gc->k + 3) * FLT_EPSILON * magnitude;
             if (!(fabs(got - want) <= tolerance))
                 fail_msg("gemm %s seed %llu: C[%zu][%zu] = %.9g, want %.9g (tolerance %.3g)",
                          text, (unsigned long long)seed, i, j, (double)got, want, tolerance);
         }
     tst_buffer_free(&c);
+    free(residual);
+    free(bias);
     free(start);
     free(b);
     free(a);
@@ -105,13 +144,39 @@ static void test_gemm_shapes(void **state)
         for (size_t c = 0; c < ARRAY_LEN(columns); c++)
             for (size_t d = 0; d < ARRAY_LEN(depths); d++)
                 for (int variant = 0; variant < 4; variant++) {
-                    const gemm_case gc = {rows[r], columns[c], depths[d], (variant & 1) != 0,
+                    const gemm_case gc = {rows[r],         columns[c],
+                                          depths[d],       (variant & 1) != 0,
                                           (variant & 2) != 0, (size_t)(variant * 3),
-                                          (size_t)variant};
+                                          (size_t)variant, 0,
+                                          false,           CC_ACT_NONE};
                     check_case(&gc, 0x6e33u + (uint64_t)cases);
                     cases++;
                 }
     print_message("gemm: %d shapes\n", cases);
+}
+
+/* Every epilogue on shapes around the blocks, chunks and narrow panels. */
+static void test_gemm_epilogue(void **state)
+{
+    (void)state;
+    const size_t rows[] = {1, 5, 6, 13};
+    const size_t columns[] = {1, 17, 32, 64, 96, 130};
+    const size_t depths[] = {0, 7, 129, 300};
+    const cc_act acts[] = {CC_ACT_NONE, CC_ACT_RELU, CC_ACT_RELU6};
+    int cases = 0;
+    for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+        for (size_t c = 0; c < ARRAY_LEN(columns); c++)
+            for (size_t d = 0; d < ARRAY_LEN(depths); d++)
+                for (int terms = 1; terms < 6; terms++)
+                    for (size_t t = 0; t < ARRAY_LEN(acts); t++) {
+                        const gemm_case gc = {rows[r],        columns[c], depths[d],
+                                              (terms & 1) == 0, terms == 5, (size_t)terms,
+                                              (size_t)(terms % 3), terms % 3,
+                                              terms >= 3,     acts[t]};
+                        check_case(&gc, 0xe9u + (uint64_t)cases);
+                        cases++;
+                    }
+    print_message("gemm epilogue: %d shapes\n", cases);
 }
 
 /* The training convolution's products (LeNet's layers). */
@@ -119,11 +184,11 @@ static void test_gemm_conv_shapes(void **state)
 {
     (void)state;
     const gemm_case shapes[] = {
-        {50, 64, 500, false, false, 0, 0}, /* forward: W [50][500] col [500][64] */
-        {500, 50, 64, false, true, 0, 0},  /* weight gradient, transposed: col dY^T */
-        {500, 64, 50, true, false, 0, 0},  /* input gradient: W^T dY */
-        {20, 576, 25, false, false, 0, 0}, /* first layer forward */
-        {25, 576, 20, true, true, 0, 8},   /* into a wider image, accumulating */
+        {50, 64, 500, false, false, 0, 0, 0, false, CC_ACT_NONE}, /* forward: W col */
+        {500, 50, 64, false, true, 0, 0, 0, false, CC_ACT_NONE},  /* weight gradient */
+        {500, 64, 50, true, false, 0, 0, 0, false, CC_ACT_NONE},  /* input gradient */
+        {20, 576, 25, false, false, 0, 0, 0, false, CC_ACT_NONE}, /* first layer */
+        {25, 576, 20, true, true, 0, 8, 0, false, CC_ACT_NONE},   /* into a wider image */
     };
     for (size_t i = 0; i < ARRAY_LEN(shapes); i++)
         check_case(&shapes[i], 0x1e4e7u + i);
@@ -141,7 +206,7 @@ static void test_gemm_exact(void **state)
     float *c = tst_random_floats(&rng, m * n, 0.0f, 1.0f);
     tst_fill(&rng, a, m * k, true);
     tst_fill(&rng, b, k * n, true);
-    cc__layer_kernels_get()->gemm(m, n, k, a, k, 1, b, n, c, n, false);
+    cc__layer_kernels_get()->gemm(m, n, k, a, k, 1, b, n, c, n, false, NULL);
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             float want = 0.0f;
@@ -233,6 +298,7 @@ static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_shapes),
+        cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_gemm_conv_shapes),
         cmocka_unit_test(test_gemm_exact),
         cmocka_unit_test(test_gemm_nt_sum_shapes),

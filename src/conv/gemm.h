@@ -5,6 +5,7 @@
 #define COLCONV_GEMM_H
 
 #include "../core/core.h"
+#include "../layers/kernels.h"
 
 /* C[m x n] = A[m x k] * B[k x n] + beta * C. beta == 0 overwrites C (NaN in C
  * does not leak through). Runs on OpenBLAS's current thread count, or on one
@@ -38,12 +39,14 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
  * [k_total][w] row-major block at b_panels + 64 q k_total; each streams
  * from memory as one run of floats (weights packed once, read with no
  * stride). Threads split C as cc__gemm_unpacked's do, columns in whole
- * panels. */
+ * panels. `epilogue` (NULL: none; bias and residual for the whole of C)
+ * is applied as the kernel stores the finished sums, while they are in
+ * its registers. */
 #define GEMM_PANEL_COLUMNS 64
 void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                               size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
                               bool accumulate, float *c, size_t ldc, int threads,
-                              bool pixels_are_rows);
+                              bool pixels_are_rows, const cc__gemm_epilogue *epilogue);
 
 /* y[m] = A[m x n] * x[n] + beta * y (row-major A). */
 void cc__sgemv(size_t m, size_t n, const float *a, size_t lda, const float *x,

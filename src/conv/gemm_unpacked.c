@@ -81,7 +81,7 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
 {
     const cc__layer_kernels *kernels = cc__layer_kernels_get();
     if (threads <= 1 || omp_in_parallel()) {
-        kernels->gemm(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        kernels->gemm(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, NULL);
         return;
     }
     const bool by_columns = split_columns(m, n, threads, pixels_are_rows);
@@ -94,11 +94,21 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
         const size_t end = share(total, unit, parts, part + 1);
         if (end > begin && by_columns)
             kernels->gemm(m, end - begin, k, a, a_rs, a_cs, b + begin, ldb, c + begin, ldc,
-                          accumulate);
+                          accumulate, NULL);
         else if (end > begin)
             kernels->gemm(end - begin, n, k, a + begin * a_rs, a_rs, a_cs, b, ldb,
-                          c + begin * ldc, ldc, accumulate);
+                          c + begin * ldc, ldc, accumulate, NULL);
     }
+}
+
+/* The epilogue of C's block at row i0, column j0 (NULL: none). */
+static cc__gemm_epilogue epilogue_at(const cc__gemm_epilogue *epilogue, size_t i0, size_t j0,
+                                     size_t ldc)
+{
+    return (cc__gemm_epilogue){
+        epilogue->bias == NULL ? NULL : epilogue->bias + (epilogue->bias_per_row ? i0 : j0),
+        epilogue->bias_per_row,
+        epilogue->residual == NULL ? NULL : epilogue->residual + i0 * ldc + j0, epilogue->act};
 }
 
 /* Panels [q0, q1) of the product (gemm.h's cc__gemm_unpacked_panels),
@@ -106,27 +116,29 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
 static void run_panels(const cc__layer_kernels *kernels, size_t i0, size_t i1, size_t q0,
                        size_t q1, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b_panels, size_t k_total, size_t k0, bool accumulate,
-                       float *c, size_t ldc)
+                       float *c, size_t ldc, const cc__gemm_epilogue *epilogue)
 {
     for (size_t q = q0; q < q1; q++) {
         const size_t j0 = q * PANEL_COLUMNS;
         const size_t width = n - j0 < PANEL_COLUMNS ? n - j0 : PANEL_COLUMNS;
         const float *b = b_panels + j0 * k_total + k0 * width;
+        const cc__gemm_epilogue block =
+            epilogue != NULL ? epilogue_at(epilogue, i0, j0, ldc) : (cc__gemm_epilogue){0};
         kernels->gemm(i1 - i0, width, k, a + i0 * a_rs, a_rs, a_cs, b, width, c + i0 * ldc + j0,
-                      ldc, accumulate);
+                      ldc, accumulate, epilogue != NULL ? &block : NULL);
     }
 }
 
 void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                               size_t a_cs, const float *b_panels, size_t k_total, size_t k0,
                               bool accumulate, float *c, size_t ldc, int threads,
-                              bool pixels_are_rows)
+                              bool pixels_are_rows, const cc__gemm_epilogue *epilogue)
 {
     const cc__layer_kernels *kernels = cc__layer_kernels_get();
     const size_t panels = (n + PANEL_COLUMNS - 1) / PANEL_COLUMNS;
     if (threads <= 1 || omp_in_parallel()) {
         run_panels(kernels, 0, m, 0, panels, n, k, a, a_rs, a_cs, b_panels, k_total, k0,
-                   accumulate, c, ldc);
+                   accumulate, c, ldc, epilogue);
         return;
     }
     const bool by_columns = split_columns(m, n, threads, pixels_are_rows);
@@ -136,10 +148,10 @@ void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size
         if (by_columns)
             run_panels(kernels, 0, m, share(panels, 1, parts, part),
                        share(panels, 1, parts, part + 1), n, k, a, a_rs, a_cs, b_panels,
-                       k_total, k0, accumulate, c, ldc);
+                       k_total, k0, accumulate, c, ldc, epilogue);
         else
             run_panels(kernels, share(m, BLOCK_ROWS, parts, part),
                        share(m, BLOCK_ROWS, parts, part + 1), 0, panels, n, k, a, a_rs, a_cs,
-                       b_panels, k_total, k0, accumulate, c, ldc);
+                       b_panels, k_total, k0, accumulate, c, ldc, epilogue);
     }
 }

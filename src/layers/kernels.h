@@ -14,6 +14,19 @@
 
 #include "layers.h"
 
+/* What the GEMM kernel applies to C as it stores the finished sums:
+ * C[i][j] = act(sum + bias + residual[i][j]), bias[j] (per column) or
+ * bias[i] (bias_per_row), residual laid out as C (row stride ldc); bias
+ * and residual may be NULL; act is NONE, RELU or RELU6 (a curve is a pass
+ * of its own). The same additions, in the same order, as the conv
+ * epilogue's sweeps (src/conv/epilogue.h), so either rounds alike. */
+typedef struct {
+    const float *bias;
+    bool bias_per_row;
+    const float *residual;
+    cc_act act;
+} cc__gemm_epilogue;
+
 /* A pooling layer with its defaults resolved and its output size. */
 typedef struct {
     int kh, kw, sh, sw, pt, pb, pl, pr;
@@ -102,9 +115,11 @@ typedef struct {
     /* C[i][j] = (accumulate ? C[i][j] : 0) + sum_p A(i, p) B[p][j], for
      * i < m, j < n, p < k, where A(i, p) = a[i * a_rs + p * a_cs] (A or its
      * transpose read in place) and the rows of B and C are ldb and ldc
-     * floats apart (kernels_gemm_body.h; one thread). */
+     * floats apart (kernels_gemm_body.h; one thread); then `epilogue`
+     * (NULL: none) on every element. */
     void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
-                 const float *b, size_t ldb, float *c, size_t ldc, bool accumulate);
+                 const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
+                 const cc__gemm_epilogue *epilogue);
     /* C[i][j] += sum over t < images and p < k of A_t[i][p] B_t[j][p], for
      * i < m, j < n: A_t = a + t * a_image with rows lda floats apart, B_t
      * likewise (one thread). */

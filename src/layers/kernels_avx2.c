@@ -50,6 +50,8 @@ static inline kvec kv_sqrt(kvec a) { return _mm256_sqrt_ps(a); }
 static inline kvec kv_rsqrt_estimate(kvec a) { return _mm256_rsqrt_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline kvec kv_relu(kvec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+/* min(v, hi) returns v when v is NaN (minps returns its second operand). */
+static inline kvec kv_cap(kvec v, float hi) { return _mm256_min_ps(_mm256_set1_ps(hi), v); }
 static inline kvec kv_abs(kvec v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
 {

@@ -43,6 +43,8 @@ static inline kvec kv_sqrt(kvec a) { return _mm512_sqrt_ps(a); }
 static inline kvec kv_rsqrt_estimate(kvec a) { return _mm512_rsqrt14_ps(a); }
 /* max(0, v) returns v when v is NaN (maxps returns its second operand). */
 static inline kvec kv_relu(kvec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+/* min(v, hi) returns v when v is NaN (minps returns its second operand). */
+static inline kvec kv_cap(kvec v, float hi) { return _mm512_min_ps(_mm512_set1_ps(hi), v); }
 static inline kvec kv_abs(kvec v) { return _mm512_abs_ps(v); }
 static inline kvec kv_below(kvec x, float lo, kvec a, kvec b)
 {

@@ -18,6 +18,7 @@
  *   kv_rsqrt_estimate(v)       about 1 / sqrt(v) (12 bits or more)
  *   kv_fma(a, b, c)            a * b + c (fused where the ISA has FMA)
  *   kv_relu(v)                 max(0, v), NaN and -0 kept
+ *   kv_cap(v, hi)              min(v, hi), NaN kept
  *   kv_abs(v)                  |v|
  *   kv_below(x, lo, a, b)      x < lo ? a : b, per lane (NaN: b)
  *   kv_keep_n(v, n, fill)      the first n lanes of v, fill in the others

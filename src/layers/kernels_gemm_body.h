@@ -39,6 +39,48 @@ typedef struct {
 
 #define GEMM_LINE_BYTES 64
 
+/* The epilogue of a block of C: bias and residual at the block's first
+ * row and column (cc__gemm_epilogue's terms; NULL when there are none). */
+typedef struct {
+    const float *bias;
+    bool bias_per_row;
+    const float *residual;
+    cc_act act;
+} gemm_block_epilogue;
+
+/* The epilogue of the block at row i0, column j0 of C; none when `whole` is
+ * NULL or the sums are not finished. */
+static gemm_block_epilogue gemm_block_epilogue_at(const cc__gemm_epilogue *whole, bool finished,
+                                                  size_t i0, size_t j0, size_t ldc)
+{
+    if (whole == NULL || !finished)
+        return (gemm_block_epilogue){NULL, false, NULL, CC_ACT_NONE};
+    return (gemm_block_epilogue){
+        whole->bias == NULL ? NULL : whole->bias + (whole->bias_per_row ? i0 : j0),
+        whole->bias_per_row, whole->residual == NULL ? NULL : whole->residual + i0 * ldc + j0,
+        whole->act};
+}
+
+/* act(sum + bias + residual) of vector `v` of row r: bias and residual
+ * loads of n lanes (n < KV: partial, masked). */
+KB_ALWAYS_INLINE kvec gemm_finish(kvec sum, const gemm_block_epilogue *ep, int r, size_t column,
+                                  size_t ldr, int n)
+{
+    if (ep->bias != NULL)
+        sum = kv_add(sum, ep->bias_per_row ? kv_set1(ep->bias[r])
+                          : n == KV        ? kv_load(ep->bias + column)
+                                           : kv_load_n(ep->bias + column, n));
+    if (ep->residual != NULL) {
+        const float *res = ep->residual + (size_t)r * ldr + column;
+        sum = kv_add(sum, n == KV ? kv_load(res) : kv_load_n(res, n));
+    }
+    if (ep->act == CC_ACT_RELU)
+        sum = kv_relu(sum);
+    else if (ep->act == CC_ACT_RELU6)
+        sum = kv_cap(kv_relu(sum), 6.0f);
+    return sum;
+}
+
 /* rows x vectors (<= GEMM_VECTORS) vectors of C over p < depth: rows and
  * vectors constant where it is inlined, so that the accumulators stay in
  * registers (gcc kept them in memory, stored on every step, in variants
@@ -46,7 +88,8 @@ typedef struct {
  * instead). */
 KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const float *a,
                                       size_t a_rs, size_t a_cs, const float *b, size_t ldb,
-                                      float *c, size_t ldc, bool accumulate, gemm_prefetch ahead)
+                                      float *c, size_t ldc, bool accumulate, gemm_prefetch ahead,
+                                      const gemm_block_epilogue *ep)
 {
     kvec acc[GEMM_ROWS][GEMM_VECTORS];
     const float *row_a[GEMM_ROWS];
@@ -67,9 +110,11 @@ KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const
                 acc[r][v] = kv_fma(av, bv[v], acc[r][v]);
         }
     }
+    const bool finish = ep->bias != NULL || ep->residual != NULL || ep->act != CC_ACT_NONE;
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < vectors; v++)
-            kv_store(c + (size_t)r * ldc + (size_t)v * KV, acc[r][v]);
+            kv_store(c + (size_t)r * ldc + (size_t)v * KV,
+                     finish ? gemm_finish(acc[r][v], ep, r, (size_t)v * KV, ldc, KV) : acc[r][v]);
     for (size_t l = depth; l < ahead.lines; l++)
         __builtin_prefetch((const void *)(ahead.at + l * GEMM_LINE_BYTES), 0, 2);
 }
@@ -77,52 +122,53 @@ KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const
 /* One instance per block height, for `vectors` vectors. */
 KB_ALWAYS_INLINE void gemm_block_rows(int rows, int vectors, size_t depth, const float *a,
                                       size_t a_rs, size_t a_cs, const float *b, size_t ldb,
-                                      float *c, size_t ldc, bool accumulate, gemm_prefetch ahead)
+                                      float *c, size_t ldc, bool accumulate, gemm_prefetch ahead,
+                                      const gemm_block_epilogue *ep)
 {
     switch (rows) {
     case 1:
-        gemm_block_kind(1, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_kind(1, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
     case 2:
-        gemm_block_kind(2, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_kind(2, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
     case 3:
-        gemm_block_kind(3, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_kind(3, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
 #if GEMM_ROWS > 4
     case 5:
-        gemm_block_kind(5, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_kind(5, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
     case 6:
-        gemm_block_kind(6, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_kind(6, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
 #endif
     default:
-        gemm_block_kind(4, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_kind(4, vectors, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
     }
 }
 
 static void gemm_block(int rows, int vectors, size_t depth, const float *a, size_t a_rs,
                        size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
-                       bool accumulate, gemm_prefetch ahead)
+                       bool accumulate, gemm_prefetch ahead, const gemm_block_epilogue *ep)
 {
     switch (vectors) {
     case 1:
-        gemm_block_rows(rows, 1, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_rows(rows, 1, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
 #if GEMM_VECTORS > 2
     case 3:
-        gemm_block_rows(rows, 3, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_rows(rows, 3, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
 #endif
 #if GEMM_VECTORS > 3
     case 2:
-        gemm_block_rows(rows, 2, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_rows(rows, 2, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
 #endif
     default:
-        gemm_block_rows(rows, GEMM_VECTORS, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead);
+        gemm_block_rows(rows, GEMM_VECTORS, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
         break;
     }
 }
@@ -141,11 +187,13 @@ static gemm_prefetch gemm_prefetch_share(gemm_prefetch next, size_t block, size_
  * every row block), each block of C computed in a padded tile of that
  * width and its `width` columns copied out. (A 14 x 14 image's 196
  * columns: three panels and one vector, not a fourth panel of 64.) The
- * row blocks ask for `next` meanwhile. */
+ * row blocks ask for `next` meanwhile; the copy out applies the epilogue
+ * (gemm_block_epilogue_at(..., 0, 0, ldc) of this C). */
 static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, size_t a_rs,
                         size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
-                        bool accumulate, gemm_prefetch next)
+                        bool accumulate, gemm_prefetch next, const gemm_block_epilogue *ep)
 {
+    const gemm_block_epilogue none = {NULL, false, NULL, CC_ACT_NONE};
     enum { PANEL = GEMM_VECTORS * KV };
     float padded[GEMM_DEPTH * PANEL];
     float tile[GEMM_ROWS * PANEL];
@@ -161,16 +209,27 @@ static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, si
         for (int r = 0; r < rows && accumulate; r++)
             memcpy(tile + (size_t)r * pitch, c + (i0 + (size_t)r) * ldc, width * sizeof(float));
         gemm_block(rows, vectors, depth, a + i0 * a_rs, a_rs, a_cs, padded, pitch, tile, pitch,
-                   accumulate, gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks));
+                   accumulate, gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks), &none);
+        const gemm_block_epilogue at = {
+            ep->bias == NULL ? NULL : ep->bias + (ep->bias_per_row ? i0 : 0), ep->bias_per_row,
+            ep->residual == NULL ? NULL : ep->residual + i0 * ldc, ep->act};
         for (int r = 0; r < rows; r++)
-            memcpy(c + (i0 + (size_t)r) * ldc, tile + (size_t)r * pitch, width * sizeof(float));
+            for (size_t x = 0; x < width; x += KV) {
+                const int n = width - x < KV ? (int)(width - x) : KV;
+                const kvec v = gemm_finish(kv_load(tile + (size_t)r * pitch + x), &at, r, x, ldc, n);
+                if (n == KV)
+                    kv_store(c + (i0 + (size_t)r) * ldc + x, v);
+                else
+                    kv_store_n(c + (i0 + (size_t)r) * ldc + x, v, n);
+            }
     }
 }
 
 /* What the chunk of rows [p0, p0 + depth) of a packed panel (B of one
  * panel's width or less, ldb == n: gemm.h's weight panels) asks for while
  * it runs: the next chunk, which follows it in memory, or after the last
- * the memory beyond, where the next panel's first chunk starts. Inside a
+ * the memory beyond, where the next panel's first chunk starts (as many
+ * rows, the panels of a layer being alike). Inside a
  * network the weights come from memory, and without this the first row
  * block of each chunk waited on its lines one by one (Zen 5, one thread,
  * MobileNet-v2's 960 -> 160 at 7x7 after 64 MB of other traffic: 0.113
@@ -179,17 +238,32 @@ static gemm_prefetch gemm_next_chunk(const float *b, size_t ldb, size_t k, size_
                                      size_t depth)
 {
     const size_t rows_after = k - p0 - depth;
-    const size_t rows = rows_after == 0           ? GEMM_DEPTH
-                        : rows_after < GEMM_DEPTH ? rows_after
-                                                  : GEMM_DEPTH;
+    const size_t rows_next = rows_after == 0 ? k : rows_after;
+    const size_t rows = rows_next < GEMM_DEPTH ? rows_next : GEMM_DEPTH;
     const size_t row_floats = rows_after == 0 ? (size_t)GEMM_VECTORS * KV : ldb;
     const size_t bytes = rows * row_floats * sizeof(float);
     return (gemm_prefetch){(uintptr_t)b + (p0 + depth) * ldb * sizeof(float),
                            (bytes + GEMM_LINE_BYTES - 1) / GEMM_LINE_BYTES};
 }
 
+/* The epilogue alone, over C as it is (a product with k == 0). */
+static void gemm_finish_only(size_t m, size_t n, float *c, size_t ldc,
+                             const cc__gemm_epilogue *epilogue)
+{
+    for (size_t i = 0; i < m && epilogue != NULL; i++) {
+        const gemm_block_epilogue at = gemm_block_epilogue_at(epilogue, true, i, 0, ldc);
+        for (size_t x = 0; x < n; x += KV) {
+            const int lanes = n - x < KV ? (int)(n - x) : KV;
+            float *row = c + i * ldc + x;
+            const kvec v = gemm_finish(kv_load_n(row, lanes), &at, 0, x, ldc, lanes);
+            kv_store_n(row, v, lanes);
+        }
+    }
+}
+
 static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
-                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate)
+                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
+                       const cc__gemm_epilogue *epilogue)
 {
     const size_t panel = GEMM_VECTORS * KV;
     const bool packed = ldb == n && n <= panel;
@@ -197,6 +271,7 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
     if (k == 0) {
         for (size_t i = 0; i < m && !accumulate; i++)
             memset(c + i * ldc, 0, n * sizeof(float));
+        gemm_finish_only(m, n, c, ldc, epilogue);
         return;
     }
     for (size_t j0 = 0; j0 < n; j0 += panel) {
@@ -205,17 +280,22 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
             const size_t depth = k - p0 < GEMM_DEPTH ? k - p0 : GEMM_DEPTH;
             const float *a_p = a + p0 * a_cs, *b_p = b + p0 * ldb + j0;
             const bool add = accumulate || p0 > 0;
+            const bool finished = p0 + depth == k;
             const gemm_prefetch next =
                 packed ? gemm_next_chunk(b, ldb, k, p0, depth) : (gemm_prefetch){0, 0};
             if (width < panel) {
-                gemm_narrow(m, width, depth, a_p, a_rs, a_cs, b_p, ldb, c + j0, ldc, add, next);
+                const gemm_block_epilogue ep = gemm_block_epilogue_at(epilogue, finished, 0, j0, ldc);
+                gemm_narrow(m, width, depth, a_p, a_rs, a_cs, b_p, ldb, c + j0, ldc, add, next,
+                            &ep);
                 continue;
             }
             for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
                 const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
+                const gemm_block_epilogue ep =
+                    gemm_block_epilogue_at(epilogue, finished, i0, j0, ldc);
                 gemm_block(rows, GEMM_VECTORS, depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
                            c + i0 * ldc + j0, ldc, add,
-                           gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks));
+                           gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks), &ep);
             }
         }
     }

@@ -93,6 +93,12 @@ static inline kvec kv_relu(kvec v)
         v.lane[i] = v.lane[i] < 0.0f ? 0.0f : v.lane[i];
     return v;
 }
+static inline kvec kv_cap(kvec v, float hi)
+{
+    for (int i = 0; i < KV; i++)
+        v.lane[i] = v.lane[i] > hi ? hi : v.lane[i];
+    return v;
+}
 static inline kvec kv_abs(kvec v)
 {
     for (int i = 0; i < KV; i++)

@@ -274,7 +274,7 @@ static void forward_image_nchw(const cc__conv_train *t, const cc__layer_kernels 
                 ldb = pc;
             }
             if (kernels != NULL)
-                kernels->gemm(g->ocg, pc, k, w, k, 1, b, ldb, out, pixels, false);
+                kernels->gemm(g->ocg, pc, k, w, k, 1, b, ldb, out, pixels, false, NULL);
             else
                 cc__sgemm(g->ocg, pc, k, w, k, b, ldb, 0.0f, out, pixels);
             for (int o = 0; bias != NULL && o < g->ocg; o++) {
@@ -453,7 +453,7 @@ static void add_weight_gradient_nchw(const cc__conv_train *t, const backward_job
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), ocg = (size_t)g->ocg;
     if (job->transposed_acc) {
         transpose(dy, pixels, ocg, pc, dyt);
-        job->kernels->gemm(k, ocg, pc, col, ldb, 1, dyt, ocg, acc_g, ocg, true);
+        job->kernels->gemm(k, ocg, pc, col, ldb, 1, dyt, ocg, acc_g, ocg, true, NULL);
     } else {
         cc__sgemm_trans(false, true, ocg, k, pc, dy, pixels, col, ldb, 1.0f, acc_g, k);
     }
@@ -467,7 +467,7 @@ static void input_gradient_nchw(const cc__conv_train *t, const backward_job *job
     const cc__conv_geom *g = &t->g;
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g), ocg = (size_t)g->ocg;
     if (job->kernels != NULL)
-        job->kernels->gemm(k, pc, ocg, w, 1, k, dy, pixels, dcol, ldc, add);
+        job->kernels->gemm(k, pc, ocg, w, 1, k, dy, pixels, dcol, ldc, add, NULL);
     else
         cc__sgemm_trans(true, false, k, pc, ocg, w, k, dy, pixels, add ? 1.0f : 0.0f, dcol,
                         ldc);

@@ -28,20 +28,19 @@ bool cc__gemm_unpacked_wanted(void);
  * transposed in place: a_rs = 1, a_cs = lda), on colconv's unpacked
  * kernel, over `threads` threads (one inside an OpenMP parallel region),
  * which split the pixels (C's rows when pixels_are_rows, else its columns)
- * unless the other split saves work. Correct on every ISA; faster than
- * OpenBLAS where cc__gemm_unpacked_wanted(). */
+ * unless the other split saves work, then `epilogue` (NULL: none; for the
+ * whole of C) as the kernel stores the finished sums. Correct on every
+ * ISA; faster than OpenBLAS where cc__gemm_unpacked_wanted(). */
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
-                       int threads, bool pixels_are_rows);
+                       int threads, bool pixels_are_rows, const cc__gemm_epilogue *epilogue);
 
 /* The same with B in panels of GEMM_PANEL_COLUMNS columns: panel q, columns
  * [64 q, 64 q + w) with w = min(64, n - 64 q), is rows [k0, k0 + k) of a
  * [k_total][w] row-major block at b_panels + 64 q k_total; each streams
  * from memory as one run of floats (weights packed once, read with no
  * stride). Threads split C as cc__gemm_unpacked's do, columns in whole
- * panels. `epilogue` (NULL: none; bias and residual for the whole of C)
- * is applied as the kernel stores the finished sums, while they are in
- * its registers. */
+ * panels, and apply `epilogue` as cc__gemm_unpacked does. */
 #define GEMM_PANEL_COLUMNS 64
 void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                               size_t a_cs, const float *b_panels, size_t k_total, size_t k0,

@@ -242,8 +242,14 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
      * NULL for a copy-free layer without pixel_rows: no workspace). */
     float *product =
         plan->pixel_rows ? col + (plan->copy_free ? 0 : plan->k_block * plan->tile) : NULL;
+    const float *bias = op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL;
+    const float *residual = io->residual != NULL ? io->residual + out_offset : NULL;
+    /* The unpacked kernel's rows are output channels here: bias per row. */
+    const bool fused = unpacked && !plan->pixel_rows && !cc__act_is_curve(g->act);
+    const cc__gemm_epilogue epilogue = {bias, true, residual, g->act};
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
         const size_t kc = min_size(plan->k_block, k - k0);
+        const bool last = k0 + kc == k;
         const float *b = image_group + k0 * plane + p0;
         size_t ldb = plane;
         if (!plan->copy_free) {
@@ -256,17 +262,15 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
                                      threads, true, NULL);
         else if (unpacked)
             cc__gemm_unpacked(mc, pc, kc, weights + k0 * g->ocg, kc, 1, b, ldb, k0 > 0, out,
-                              pixels, threads, false);
+                              pixels, threads, false, fused && last ? &epilogue : NULL);
         else
             cc__sgemm(mc, pc, kc, weights + k0 * g->ocg, kc, b, ldb, k0 == 0 ? 0.0f : 1.0f,
                       out, pixels);
     }
     if (plan->pixel_rows)
         transpose_into(product, pc, mc, out, pixels, threads);
-    cc__epilogue_rows(out, mc, pc, pixels,
-                      op->bias != NULL ? op->bias + (size_t)group * g->ocg : NULL,
-                      io->residual != NULL ? io->residual + out_offset : NULL, g->act, op->isa,
-                      threads);
+    if (!fused)
+        cc__epilogue_rows(out, mc, pc, pixels, bias, residual, g->act, op->isa, threads);
 }
 
 /* One NHWC unit: group, row tile over the batch's output pixels. */
@@ -306,7 +310,7 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
                                      threads, true, fused && last ? &epilogue : NULL);
         else if (unpacked)
             cc__gemm_unpacked(rc, mc, kc, a, lda, 1, weights + k0 * g->ocg, (size_t)g->ocg,
-                              k0 > 0, out, ldc, threads, true);
+                              k0 > 0, out, ldc, threads, true, NULL);
         else
             cc__sgemm(rc, mc, kc, a, lda, weights + k0 * g->ocg, (size_t)g->ocg,
                       k0 == 0 ? 0.0f : 1.0f, out, ldc);

@@ -75,13 +75,23 @@ static bool split_columns(size_t m, size_t n, int threads, bool pixels_are_rows)
     return by_columns * 100 <= by_rows * (100 + PIXEL_SPLIT_SLACK);
 }
 
+/* The epilogue of C's block at row i0, column j0 (NULL: none). */
+static cc__gemm_epilogue epilogue_at(const cc__gemm_epilogue *epilogue, size_t i0, size_t j0,
+                                     size_t ldc)
+{
+    return (cc__gemm_epilogue){
+        epilogue->bias == NULL ? NULL : epilogue->bias + (epilogue->bias_per_row ? i0 : j0),
+        epilogue->bias_per_row,
+        epilogue->residual == NULL ? NULL : epilogue->residual + i0 * ldc + j0, epilogue->act};
+}
+
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
-                       int threads, bool pixels_are_rows)
+                       int threads, bool pixels_are_rows, const cc__gemm_epilogue *epilogue)
 {
     const cc__layer_kernels *kernels = cc__layer_kernels_get();
     if (threads <= 1 || omp_in_parallel()) {
-        kernels->gemm(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, NULL);
+        kernels->gemm(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue);
         return;
     }
     const bool by_columns = split_columns(m, n, threads, pixels_are_rows);
@@ -92,23 +102,18 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
         const size_t total = by_columns ? n : m;
         const size_t begin = share(total, unit, parts, part);
         const size_t end = share(total, unit, parts, part + 1);
+        const cc__gemm_epilogue own =
+            epilogue != NULL ? epilogue_at(epilogue, by_columns ? 0 : begin,
+                                           by_columns ? begin : 0, ldc)
+                             : (cc__gemm_epilogue){0};
+        const cc__gemm_epilogue *ep = epilogue != NULL ? &own : NULL;
         if (end > begin && by_columns)
             kernels->gemm(m, end - begin, k, a, a_rs, a_cs, b + begin, ldb, c + begin, ldc,
-                          accumulate, NULL);
+                          accumulate, ep);
         else if (end > begin)
             kernels->gemm(end - begin, n, k, a + begin * a_rs, a_rs, a_cs, b, ldb,
-                          c + begin * ldc, ldc, accumulate, NULL);
+                          c + begin * ldc, ldc, accumulate, ep);
     }
-}
-
-/* The epilogue of C's block at row i0, column j0 (NULL: none). */
-static cc__gemm_epilogue epilogue_at(const cc__gemm_epilogue *epilogue, size_t i0, size_t j0,
-                                     size_t ldc)
-{
-    return (cc__gemm_epilogue){
-        epilogue->bias == NULL ? NULL : epilogue->bias + (epilogue->bias_per_row ? i0 : j0),
-        epilogue->bias_per_row,
-        epilogue->residual == NULL ? NULL : epilogue->residual + i0 * ldc + j0, epilogue->act};
 }
 
 /* Panels [q0, q1) of the product (gemm.h's cc__gemm_unpacked_panels),

@@ -150,8 +150,8 @@ static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
  * (colconv's unpacked GEMM) past 4 input channels per group, the direct
  * kernels need 7 interior outputs a row, not 6, stride-1 layers of few
  * input channels with 16 or more filters per group go to im2col, NHWC 1x1
- * layers of 32 outputs or fewer go to direct, and Winograd needs 32 input
- * channels per group. */
+ * layers of 32 outputs or fewer and 128 inputs or more go to direct, and
+ * Winograd needs 32 input channels per group. */
 static const boundary_case avx512_boundaries[] = {
     {"interior width 6", L3X3(1, 8, 9, 8, 8, 1, 1), CC_ALGO_IM2COL, CC_ALGO_IM2COL},
     {"interior width 7", L3X3(1, 8, 9, 9, 8, 1, 1), CC_ALGO_DIRECT, CC_ALGO_IM2COL},
@@ -163,8 +163,10 @@ static const boundary_case avx512_boundaries[] = {
     {"1x1 NCHW stride 2", NCHW_1X1(256, 14, 64, 2), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     {"1x1 NCHW, 5 input channels", NCHW_1X1(5, 14, 64, 1), CC_ALGO_GEMM1X1, CC_ALGO_GEMM1X1},
     {"1x1 NCHW, 4 input channels", NCHW_1X1(4, 14, 64, 1), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
-    /* NHWC 1x1 layers of 32 outputs or fewer: direct. */
+    /* NHWC 1x1 layers of 32 outputs or fewer and 128 inputs or more: direct. */
     {"1x1 NHWC, 32 outputs", NHWC_1X1(128, 14, 32), CC_ALGO_DIRECT, CC_ALGO_GEMM1X1},
+    {"1x1 NHWC, 32 outputs, 127 inputs", NHWC_1X1(127, 14, 32), CC_ALGO_GEMM1X1,
+     CC_ALGO_GEMM1X1},
     /* Winograd needs 32 input channels per group. */
     {"16 in, 16 out", L3X3(1, 16, 28, 28, 16, 1, 1), CC_ALGO_DIRECT, CC_ALGO_WINOGRAD},
     {"2 groups of 16 in, 16 out", L3X3(1, 32, 28, 28, 32, 1, 2), CC_ALGO_DIRECT,

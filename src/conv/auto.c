@@ -13,11 +13,14 @@
  *   the direct kernel still wins a few layers by up to 10% (GoogLeNet's
  *   4a_1x1, ResNet's layer3.x.conv1). NHWC (where vectors run over
  *   channels, so the direct kernels have no pointwise kind): the GEMM, but
- *   on AVX-512 for 32 or fewer output channels per group, too few columns
- *   for it: the direct ocvec kind (Zen 5, 1 thread: SqueezeNet's 128 -> 16
- *   at 55x55 0.075 ms against 0.092, MobileNet-v2's 144 -> 24 at 56x56
- *   0.147 against 0.206, 192 -> 32 at 28x28 0.053 against 0.059; 64
- *   outputs even; 2 threads alike; with the AVX2 kernels, 24 outputs were
+ *   on AVX-512 for 32 or fewer output channels per group and 128 or more
+ *   input channels, too few columns for it: the direct ocvec kind (Zen 5,
+ *   1 thread, the GEMM applying the epilogue in its stores: SqueezeNet's
+ *   128 -> 16 at 55x55 0.081 ms against 0.085, MobileNet-v2's 144 -> 24
+ *   at 56x56 0.154 against 0.163, 192 -> 32 at 28x28 0.049 against 0.053;
+ *   with fewer inputs the GEMM wins: 32 -> 16 at 112x112 0.093 against
+ *   0.105, 96 -> 24 at 56x56 0.090 against 0.105, 64 -> 16 at 55x55 0.041
+ *   against 0.045; 2 threads alike; with the AVX2 kernels, 24 outputs were
  *   slower on direct).
  * - Few input channels per group (at most 4: first layers, depthwise) or
  *   few output channels (at most 7 per group): the direct kernels; im2col
@@ -71,8 +74,10 @@
  * the 1x1 rules have sent to a GEMM before. */
 #define DIRECT_MAX_GROUP_CHANNELS 4
 #define DIRECT_MAX_GROUP_OUTPUTS 7
-/* AVX-512: NHWC 1x1 layers of up to this many outputs per group: direct. */
+/* AVX-512: NHWC 1x1 layers of up to this many outputs per group and at
+ * least this many inputs: direct. */
 #define DIRECT_MAX_NHWC_1X1_OUTPUTS_AVX512 32
+#define DIRECT_MIN_NHWC_1X1_INPUTS_AVX512 128
 /* AVX-512: stride-1 layers of few input channels with this many filters
  * per group or more go to im2col. */
 #define IM2COL_MIN_FIRST_LAYER_OUTPUTS_AVX512 16
@@ -136,7 +141,8 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa)
     if (cc__geom_is_pointwise(g) && isa == CC__ISA_AVX2 && g->layout == CC_NCHW && g->ocg > 1)
         return CC_ALGO_DIRECT;
     if (cc__geom_is_pointwise(g) && isa == CC__ISA_AVX512 && g->layout == CC_NHWC &&
-        g->ocg <= DIRECT_MAX_NHWC_1X1_OUTPUTS_AVX512)
+        g->ocg <= DIRECT_MAX_NHWC_1X1_OUTPUTS_AVX512 &&
+        g->cg >= DIRECT_MIN_NHWC_1X1_INPUTS_AVX512)
         return CC_ALGO_DIRECT;
     if (cc__geom_is_pointwise(g) && (g->cg > DIRECT_MAX_GROUP_CHANNELS || !direct_is_fast))
         return CC_ALGO_GEMM1X1;

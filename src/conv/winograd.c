@@ -718,6 +718,23 @@ static size_t run_block(const cc_conv2d *op, int threads)
     return own > OWN_BLOCK_MIN_TILES ? own : min_size(OWN_BLOCK_MIN_TILES, plan->block);
 }
 
+/* The first tile of `thread`'s share when each of `threads` threads takes
+ * blocks of its own: equal shares of consecutive tiles (NCHW: in whole
+ * panels of the product kernels), the rows of the image a thread mostly
+ * wrote in the layer before and reads in the next; on SGEMM, whole blocks
+ * of the plan, whose results depend on a call's tile count. (Static turns
+ * over blocks instead gave VGG's NCHW 256 x 56x56, 196 tiles in blocks of
+ * 48, 48, 48, 48 and 4, 144 tiles to one thread and 52 to the other;
+ * dynamic turns, the other core's rows.) */
+static size_t own_tiles(const cc_conv2d *op, size_t block, int thread, int threads)
+{
+    const size_t unit = products_on_sgemm(op->isa) ? block
+                        : op->g.layout == CC_NCHW  ? nchw_panel(op->isa)
+                                                   : 1;
+    const size_t units = ceil_div(op->wino.tiles, unit);
+    return min_size(op->wino.tiles, units * (size_t)thread / (size_t)threads * unit);
+}
+
 void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads)
 {
     const cc__winograd_plan *plan = &op->wino;
@@ -733,21 +750,15 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
     {
         const int thread = omp_get_thread_num();
         if (alone) {
-            /* Static: a thread's blocks are consecutive tiles, the rows of
-             * the image it (mostly) wrote in the layer before and reads in
-             * the next. Inside networks at 2 threads, each network's two
-             * copies run alternately in one process (Zen 5, layers' bests
-             * summed): DenseNet-121 19.7 -> 19.0 ms, GoogLeNet 7.11 ->
-             * 7.05 and 6.99, ResNet-50 19.8 -> 19.7 and 19.8, VGG-16 within
-             * 0.4%, against dynamic. */
-#pragma omp for schedule(static)
-            for (size_t u = 0; u < units; u++) {
-                const size_t start = u / groups * block;
-                const block_run b = {op, io, transforms, start,
-                                     min_size(block, plan->tiles - start), u % groups,
-                                     slot_v(op, workspace, thread)};
-                run_block_alone(&b, slot_mc(op, workspace, thread));
-            }
+            const size_t first = own_tiles(op, block, thread, threads);
+            const size_t end = own_tiles(op, block, thread + 1, threads);
+            for (size_t start = first; start < end; start += block)
+                for (size_t group = 0; group < groups; group++) {
+                    const block_run b = {op, io, transforms, start,
+                                         min_size(block, end - start), group,
+                                         slot_v(op, workspace, thread)};
+                    run_block_alone(&b, slot_mc(op, workspace, thread));
+                }
         } else {
             for (size_t u = 0; u < units; u++) {
                 const size_t start = u / groups * plan->block;

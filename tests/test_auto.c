@@ -387,8 +387,9 @@ typedef struct {
 } inside_case;
 
 /* Pairs on each side of the rule's bounds: AVX-512 only, any path but the
- * reference, not 1x1 or depthwise, 16 or more channels per group each way,
- * outputs of 784 pixels or fewer an image, 16 MiB of reordered tensors. */
+ * reference, not 1x1 (but strided from inputs of 784 pixels or fewer) or
+ * depthwise, 16 or more channels per group each way, outputs of 784 pixels
+ * or fewer an image, 16 MiB of reordered tensors. */
 static const inside_case inside_cases[] = {
     {"512 x 14x14 Winograd", L3X3(1, 512, 14, 14, 512, 1, 1), CC_ALGO_WINOGRAD,
      CC__ISA_AVX512, true},
@@ -403,6 +404,10 @@ static const inside_case inside_cases[] = {
      false},
     {"1x1", NCHW_1X1(64, 28, 64, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
     {"1x1 GEMM", NCHW_1X1(64, 28, 64, 1), CC_ALGO_GEMM1X1, CC__ISA_AVX512, false},
+    {"1x1 stride 2 from 28x28", NCHW_1X1(64, 28, 64, 2), CC_ALGO_GEMM1X1, CC__ISA_AVX512,
+     true},
+    {"1x1 stride 2 from 29x29", NCHW_1X1(64, 29, 64, 2), CC_ALGO_GEMM1X1, CC__ISA_AVX512,
+     false},
     {"1x1 padded", {1, 64, 26, 26, 64, 1, 1, 1, 1, 1, CC_NCHW}, CC_ALGO_DIRECT,
      CC__ISA_AVX512, true},
     {"depthwise", L3X3(1, 64, 28, 28, 64, 1, 64), CC_ALGO_DIRECT, CC__ISA_AVX512, false},

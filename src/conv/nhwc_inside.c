@@ -18,8 +18,14 @@
  * of tensors that come from memory, took what NHWC saved (Winograd 256 x
  * 56x56 7.6 / 7.5 ms, 64 x 56x56 0.42 -> 0.52 at 2 threads), and 1x1
  * layers, whose NCHW kernels are as fast as the NHWC ones, only lost (64
- * -> 256 at 56x56 0.48 -> 0.70). With the AVX2 kernels the same layers
- * ranged from 0.84x to 1.2x of their NCHW time: AVX2 keeps NCHW. */
+ * -> 256 at 56x56 0.48 -> 0.70). Strided 1x1 layers gain where their
+ * input, which the reorder moves whole though they read a quarter of it,
+ * is within the same pixels (ResNet-50's downsample layers, NCHW GEMM1X1
+ * -> NHWC, 1 / 2 threads, medians: 1024 -> 2048 from 14x14 1.55 -> 1.32 /
+ * 0.98 -> 0.83, 512 -> 1024 from 28x28 1.73 -> 1.50 / 0.80 -> 0.75; 256
+ * -> 512 from 56x56 lost, 1.30 -> 1.48 / 0.71 -> 0.83). With the AVX2
+ * kernels the same layers ranged from 0.84x to 1.2x of their NCHW time:
+ * AVX2 keeps NCHW. */
 #define MAX_PIXELS 784
 #define MAX_BYTES ((size_t)16 << 20)
 /* Fewer channels per group than this fill too few lanes of the NHWC
@@ -50,7 +56,8 @@ size_t cc__nhwc_inside_bytes(const cc__conv_geom *g)
 
 bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
 {
-    const bool eligible = g->layout == CC_NCHW && !cc__geom_is_pointwise(g) &&
+    const bool strided_1x1 = cc__geom_is_pointwise(g) && (g->sh > 1 || g->sw > 1);
+    const bool eligible = g->layout == CC_NCHW && (!cc__geom_is_pointwise(g) || strided_1x1) &&
                           algo != CC_ALGO_REFERENCE && algo != CC_ALGO_AUTO &&
                           !(g->cg == 1 && g->ocg == 1);
     if (!eligible || mode == CC__NHWC_INSIDE_NEVER)
@@ -59,6 +66,7 @@ bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
         return true;
     return isa == CC__ISA_AVX512 && g->cg >= MIN_GROUP_CHANNELS &&
            g->ocg >= MIN_GROUP_CHANNELS && cc__geom_pixels(g) <= MAX_PIXELS &&
+           (!strided_1x1 || (size_t)g->h * (size_t)g->w <= MAX_PIXELS) &&
            cc__nhwc_inside_bytes(g) <= MAX_BYTES;
 }
 

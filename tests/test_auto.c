@@ -387,9 +387,10 @@ typedef struct {
 } inside_case;
 
 /* Pairs on each side of the rule's bounds: AVX-512 only, any path but the
- * reference, not 1x1 (but strided from inputs of 784 pixels or fewer) or
- * depthwise, 16 or more channels per group each way, outputs of 784 pixels
- * or fewer an image, 16 MiB of reordered tensors. */
+ * reference, not depthwise, 16 or more channels per group each way,
+ * outputs of 784 pixels or fewer an image (1x1: strided from inputs of 784
+ * pixels or fewer, stride 1 on images of fewer than 64), 16 MiB of
+ * reordered tensors. */
 static const inside_case inside_cases[] = {
     {"512 x 14x14 Winograd", L3X3(1, 512, 14, 14, 512, 1, 1), CC_ALGO_WINOGRAD,
      CC__ISA_AVX512, true},
@@ -404,6 +405,8 @@ static const inside_case inside_cases[] = {
      false},
     {"1x1", NCHW_1X1(64, 28, 64, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
     {"1x1 GEMM", NCHW_1X1(64, 28, 64, 1), CC_ALGO_GEMM1X1, CC__ISA_AVX512, false},
+    {"1x1 GEMM on 7x7", NCHW_1X1(64, 7, 64, 1), CC_ALGO_GEMM1X1, CC__ISA_AVX512, true},
+    {"1x1 GEMM on 8x8", NCHW_1X1(64, 8, 64, 1), CC_ALGO_GEMM1X1, CC__ISA_AVX512, false},
     {"1x1 stride 2 from 28x28", NCHW_1X1(64, 28, 64, 2), CC_ALGO_GEMM1X1, CC__ISA_AVX512,
      true},
     {"1x1 stride 2 from 29x29", NCHW_1X1(64, 29, 64, 2), CC_ALGO_GEMM1X1, CC__ISA_AVX512,

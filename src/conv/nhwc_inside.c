@@ -23,11 +23,18 @@
  * is within the same pixels (ResNet-50's downsample layers, NCHW GEMM1X1
  * -> NHWC, 1 / 2 threads, medians: 1024 -> 2048 from 14x14 1.55 -> 1.32 /
  * 0.98 -> 0.83, 512 -> 1024 from 28x28 1.73 -> 1.50 / 0.80 -> 0.75; 256
- * -> 512 from 56x56 lost, 1.30 -> 1.48 / 0.71 -> 0.83). With the AVX2
+ * -> 512 from 56x56 lost, 1.30 -> 1.48 / 0.71 -> 0.83), and so do 1x1
+ * layers on images of fewer pixels than the unpacked GEMM's 64-column
+ * panel, where the NCHW GEMM transposes its product into the output
+ * (7x7: 512 -> 2048 0.95 -> 0.67 / 0.47 -> 0.34, 832 -> 384 0.180 ->
+ * 0.169 / 0.117 -> 0.111, 2048 -> 512 0.63 -> 0.60 / 0.35 -> 0.37; at
+ * 14x14 1024 -> 256 lost, 0.67 -> 0.70 / 0.34 -> 0.38). With the AVX2
  * kernels the same layers ranged from 0.84x to 1.2x of their NCHW time:
  * AVX2 keeps NCHW. */
 #define MAX_PIXELS 784
 #define MAX_BYTES ((size_t)16 << 20)
+/* Stride-1 1x1 layers: images of fewer pixels than this. */
+#define MAX_POINTWISE_PIXELS 64
 /* Fewer channels per group than this fill too few lanes of the NHWC
  * kernels' channel vectors. */
 #define MIN_GROUP_CHANNELS 16
@@ -56,18 +63,20 @@ size_t cc__nhwc_inside_bytes(const cc__conv_geom *g)
 
 bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
 {
-    const bool strided_1x1 = cc__geom_is_pointwise(g) && (g->sh > 1 || g->sw > 1);
-    const bool eligible = g->layout == CC_NCHW && (!cc__geom_is_pointwise(g) || strided_1x1) &&
-                          algo != CC_ALGO_REFERENCE && algo != CC_ALGO_AUTO &&
-                          !(g->cg == 1 && g->ocg == 1);
+    const bool pointwise = cc__geom_is_pointwise(g);
+    const bool strided_1x1 = pointwise && (g->sh > 1 || g->sw > 1);
+    const size_t in_pixels = (size_t)g->h * (size_t)g->w;
+    const bool eligible = g->layout == CC_NCHW && !(g->cg == 1 && g->ocg == 1) &&
+                          algo != CC_ALGO_REFERENCE && algo != CC_ALGO_AUTO;
     if (!eligible || mode == CC__NHWC_INSIDE_NEVER)
         return false;
     if (mode == CC__NHWC_INSIDE_ALWAYS)
         return true;
+    const bool small_enough = !pointwise    ? cc__geom_pixels(g) <= MAX_PIXELS
+                              : strided_1x1 ? in_pixels <= MAX_PIXELS
+                                            : in_pixels < MAX_POINTWISE_PIXELS;
     return isa == CC__ISA_AVX512 && g->cg >= MIN_GROUP_CHANNELS &&
-           g->ocg >= MIN_GROUP_CHANNELS && cc__geom_pixels(g) <= MAX_PIXELS &&
-           (!strided_1x1 || (size_t)g->h * (size_t)g->w <= MAX_PIXELS) &&
-           cc__nhwc_inside_bytes(g) <= MAX_BYTES;
+           g->ocg >= MIN_GROUP_CHANNELS && small_enough && cc__nhwc_inside_bytes(g) <= MAX_BYTES;
 }
 
 cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *workspace)

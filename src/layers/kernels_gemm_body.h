@@ -168,7 +168,8 @@ static void gemm_block(int rows, int vectors, size_t depth, const float *a, size
         break;
 #endif
     default:
-        gemm_block_rows(rows, GEMM_VECTORS, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, ahead, ep);
+        gemm_block_rows(rows, GEMM_VECTORS, depth, a, a_rs, a_cs, b, ldb, c, ldc, accumulate,
+                        ahead, ep);
         break;
     }
 }
@@ -216,7 +217,8 @@ static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, si
         for (int r = 0; r < rows; r++)
             for (size_t x = 0; x < width; x += KV) {
                 const int n = width - x < KV ? (int)(width - x) : KV;
-                const kvec v = gemm_finish(kv_load(tile + (size_t)r * pitch + x), &at, r, x, ldc, n);
+                const kvec v =
+                    gemm_finish(kv_load(tile + (size_t)r * pitch + x), &at, r, x, ldc, n);
                 if (n == KV)
                     kv_store(c + (i0 + (size_t)r) * ldc + x, v);
                 else
@@ -284,7 +286,8 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
             const gemm_prefetch next =
                 packed ? gemm_next_chunk(b, ldb, k, p0, depth) : (gemm_prefetch){0, 0};
             if (width < panel) {
-                const gemm_block_epilogue ep = gemm_block_epilogue_at(epilogue, finished, 0, j0, ldc);
+                const gemm_block_epilogue ep =
+                    gemm_block_epilogue_at(epilogue, finished, 0, j0, ldc);
                 gemm_narrow(m, width, depth, a_p, a_rs, a_cs, b_p, ldb, c + j0, ldc, add, next,
                             &ep);
                 continue;

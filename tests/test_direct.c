@@ -75,6 +75,10 @@ static const shape named_shapes[] = {
     {"depthwise_3x3_s2_rows", 1, 16, 7, 17, 16, 3, 3, 2, 1, 1, 1, 2, 0, 2, 3, 16},
     {"depthwise_3x3_s2_columns", 1, 16, 6, 30, 16, 3, 3, 1, 2, 1, 1, 3, 2, 2, 0, 16},
     {"depthwise_multiplier", 1, 5, 7, 8, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},
+    /* Rows of 4 to 7 outputs: the 3x3 kernel's narrow tiles (NHWC). */
+    {"depthwise_3x3_narrow", 1, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32},
+    {"depthwise_3x3_s2_narrow", 2, 48, 14, 13, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48},
+    {"depthwise_3x3_narrow_pads", 1, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 16},
     /* NCHW depthwise in several bands of output rows (wide rows fill a slot). */
     {"depthwise_bands", 1, 21, 37, 130, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 21},
     {"depthwise_bands_s2", 2, 17, 41, 120, 17, 5, 5, 2, 2, 1, 1, 2, 1, 2, 1, 17},

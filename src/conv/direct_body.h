@@ -329,16 +329,23 @@ DB_INLINE void db_dwc_tile(const cc__direct_job *j, const float *in, const float
  * taps that read them, and rows [ky_lo, ky_hi) are inside. The general
  * tile, its bounds known only at run time, kept an offset register per tap
  * and pixel, spilled them, and took edge pixels one by one: 16 x 56x56 ran
- * at 50 GFLOP/s on one Zen 5 core. */
-#define DB_DWC3_SPAN(s) ((DB_DWC_P - 1) * (s) + 3)
+ * at 50 GFLOP/s on one Zen 5 core. Rows narrower than DB_DWC_P pixels
+ * take tiles of DB_DWC3_NARROW (MobileNet-v2's 7x7 layers, whose pixels
+ * all went one by one through the general tile). `pixels` is one of the
+ * two, constant where this is inlined. */
+#define DB_DWC3_NARROW 4
+#define DB_DWC3_SPAN_OF(pixels, s) (((pixels)-1) * (s) + 3)
+#define DB_DWC3_SPAN(s) DB_DWC3_SPAN_OF(DB_DWC_P, s)
+_Static_assert(DB_DWC3_NARROW <= DB_DWC_P, "the narrow tile is the narrower");
 DB_INLINE void db_dwc_tile_3x3_s(const cc__direct_job *j, const float *in, const float *w,
                                  int ky_lo, int ky_hi, ptrdiff_t iy0, ptrdiff_t ix0, int i_lo,
-                                 int i_hi, float *out, const float *bias, int s, bool edge)
+                                 int i_hi, float *out, const float *bias, int s, bool edge,
+                                 int pixels)
 {
     const ptrdiff_t in_x = j->in_x, in_y = j->in_y;
     dvec acc[DB_DWC_P];
 #pragma GCC unroll 16
-    for (int p = 0; p < DB_DWC_P; p++)
+    for (int p = 0; p < pixels; p++)
         acc[p] = dv_zero();
 #pragma GCC unroll 1
     for (int ky = ky_lo; ky < ky_hi; ky++) {
@@ -346,7 +353,7 @@ DB_INLINE void db_dwc_tile_3x3_s(const cc__direct_job *j, const float *in, const
         const float *wk = w + (size_t)ky * 3 * DV;
         dvec x[DB_DWC3_SPAN(2)];
 #pragma GCC unroll 32
-        for (int i = 0; i < DB_DWC3_SPAN(s); i++) {
+        for (int i = 0; i < DB_DWC3_SPAN_OF(pixels, s); i++) {
             const bool inside = !edge || (i >= i_lo && i < i_hi);
             x[i] = inside ? dv_load(q) : dv_zero();
             q += inside ? in_x : 0;
@@ -355,7 +362,7 @@ DB_INLINE void db_dwc_tile_3x3_s(const cc__direct_job *j, const float *in, const
         for (int kx = 0; kx < 3; kx++) {
             const dvec wv = dv_load(wk + kx * DV);
 #pragma GCC unroll 16
-            for (int p = 0; p < DB_DWC_P; p++)
+            for (int p = 0; p < pixels; p++)
                 acc[p] = dv_fma(x[p * s + kx], wv, acc[p]);
         }
     }
@@ -363,7 +370,7 @@ DB_INLINE void db_dwc_tile_3x3_s(const cc__direct_job *j, const float *in, const
     const cc_act act = j->g->act;
     float *o = out;
 #pragma GCC unroll 16
-    for (int p = 0; p < DB_DWC_P; p++, o += j->out_x) {
+    for (int p = 0; p < pixels; p++, o += j->out_x) {
         dvec v = dv_add(acc[p], b);
         if (act == CC_ACT_RELU)
             v = dv_relu(v);
@@ -373,22 +380,39 @@ DB_INLINE void db_dwc_tile_3x3_s(const cc__direct_job *j, const float *in, const
     }
 }
 
-/* One instance per stride, for the interior and for the edges, not
- * inlined: its registers are its own. */
+/* One instance per stride and tile width, for the interior and for the
+ * edges, not inlined: its registers are its own. */
+DB_INLINE void db_dwc_tile_3x3_of(const cc__direct_job *j, const float *in, const float *w,
+                                  int ky_lo, int ky_hi, ptrdiff_t iy0, ptrdiff_t ix0, int i_lo,
+                                  int i_hi, float *out, const float *bias, int pixels)
+{
+    const bool edge = i_lo > 0 || i_hi < DB_DWC3_SPAN_OF(pixels, j->g->sw);
+    if (j->g->sw == 1 && !edge)
+        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, 0, 0, out, bias, 1, false, pixels);
+    else if (j->g->sw == 1)
+        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi, out, bias, 1, true,
+                          pixels);
+    else if (!edge)
+        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, 0, 0, out, bias, 2, false, pixels);
+    else
+        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi, out, bias, 2, true,
+                          pixels);
+}
+
 static __attribute__((noinline)) void db_dwc_tile_3x3(const cc__direct_job *j, const float *in,
                                                       const float *w, int ky_lo, int ky_hi,
                                                       ptrdiff_t iy0, ptrdiff_t ix0, int i_lo,
                                                       int i_hi, float *out, const float *bias)
 {
-    const bool edge = i_lo > 0 || i_hi < DB_DWC3_SPAN(j->g->sw);
-    if (j->g->sw == 1 && !edge)
-        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, 0, 0, out, bias, 1, false);
-    else if (j->g->sw == 1)
-        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi, out, bias, 1, true);
-    else if (!edge)
-        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, 0, 0, out, bias, 2, false);
-    else
-        db_dwc_tile_3x3_s(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi, out, bias, 2, true);
+    db_dwc_tile_3x3_of(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi, out, bias, DB_DWC_P);
+}
+
+static __attribute__((noinline)) void
+db_dwc_tile_3x3_narrow(const cc__direct_job *j, const float *in, const float *w, int ky_lo,
+                       int ky_hi, ptrdiff_t iy0, ptrdiff_t ix0, int i_lo, int i_hi, float *out,
+                       const float *bias)
+{
+    db_dwc_tile_3x3_of(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi, out, bias, DB_DWC3_NARROW);
 }
 
 /* Whether a row goes through db_dwc_tile_3x3 alone. */
@@ -396,24 +420,31 @@ static inline bool db_dwc_row_is_3x3(const cc__direct_job *j, bool full)
 {
     const cc__conv_geom *g = j->g;
     return full && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 &&
-           (g->sw == 1 || g->sw == 2) && g->ow >= DB_DWC_P && j->out_c == 1 &&
+           (g->sw == 1 || g->sw == 2) && g->ow >= DB_DWC3_NARROW && j->out_c == 1 &&
            !cc__act_is_curve(g->act);
 }
 
-/* A row of db_dwc_tile_3x3 tiles, the last one ending at the row's end
- * (its first pixels computed twice, to the same values). */
+/* A row of db_dwc_tile_3x3 tiles (of the narrow ones when the row is
+ * narrower than a tile), the last one ending at the row's end (its first
+ * pixels computed twice, to the same values). */
 static void db_dwc_span_3x3(const cc__direct_job *j, const float *in, const float *w, int ky_lo,
                             int ky_hi, ptrdiff_t iy0, float *out, const float *bias)
 {
     const cc__conv_geom *g = j->g;
-    const int span = DB_DWC3_SPAN(g->sw);
-    for (int ox = 0; ox < g->ow; ox += DB_DWC_P) {
-        const int x = db_min(ox, g->ow - DB_DWC_P);
+    const bool narrow = g->ow < DB_DWC_P;
+    const int pixels = narrow ? DB_DWC3_NARROW : DB_DWC_P;
+    const int span = DB_DWC3_SPAN_OF(pixels, g->sw);
+    for (int ox = 0; ox < g->ow; ox += pixels) {
+        const int x = db_min(ox, g->ow - pixels);
         const ptrdiff_t ix0 = (ptrdiff_t)x * g->sw - g->pl;
         const int i_lo = ix0 < 0 ? (int)-ix0 : 0;
         const int i_hi = (int)(g->w - ix0 < span ? g->w - ix0 : span);
-        db_dwc_tile_3x3(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi,
-                        out + (ptrdiff_t)x * j->out_x, bias);
+        if (narrow)
+            db_dwc_tile_3x3_narrow(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi,
+                                   out + (ptrdiff_t)x * j->out_x, bias);
+        else
+            db_dwc_tile_3x3(j, in, w, ky_lo, ky_hi, iy0, ix0, i_lo, i_hi,
+                            out + (ptrdiff_t)x * j->out_x, bias);
     }
 }
 

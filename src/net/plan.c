@@ -401,6 +401,33 @@ static void assign_buffers(const cc_net *net, const cc_net_build_options *o, cc_
     }
 }
 
+/* Pass 3: each group in the middle of its buffer (to a cache line). The
+ * layers split their outputs over the threads in consecutive runs of
+ * pixels, so that at 2 threads the first thread writes a tensor's first
+ * half and the second its second; a buffer holds tensors of different
+ * sizes over a run, and from its start the halves of a small tensor fall
+ * where a large one's second half was: each line there was last written
+ * by the other core, which hands it over before this one can write it
+ * (on this host one core reads the other's writes at a third of its own
+ * rate). Centred, every tensor's halves fall on the same side of the
+ * middle. Zen 5, 2 threads, two builds of each network alternating in one
+ * process, layers' bests summed / wall medians: MobileNet-v2 3.40 / 4.42
+ * -> 3.07 / 4.00 ms, SqueezeNet 1.1 2.95 / 3.67 -> 2.85 / 3.37,
+ * DenseNet-121 20.2 / 22.6 -> 19.2 / 21.6, ResNet-50 21.8 / 23.6 -> 21.1 /
+ * 23.1; GoogLeNet, AlexNet and 1 thread within the noise. */
+#define CACHE_LINE_BYTES ((size_t)64)
+
+static void center_groups(const cc_net *net, cc__plan *plan, const plan_scratch *s)
+{
+    for (int j = 0; j < net->node_count; j++) {
+        const int root = plan->storage[j];
+        if (root < 0 || plan->buffer[root] < 0)
+            continue;
+        const size_t spare = plan->buffer_bytes[plan->buffer[root]] - s->group_bytes[root];
+        plan->offset[j] += spare / 2 / CACHE_LINE_BYTES * CACHE_LINE_BYTES / sizeof(float);
+    }
+}
+
 /* The two totals; CC_ERR_INVALID_ARG if they overflow size_t. */
 static cc_status total_bytes(const cc_net *net, cc__plan *plan)
 {
@@ -432,6 +459,7 @@ cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options, 
         decide_storage(net, o, plan, &s);
         place_concat_inputs(net, o, plan, &s);
         assign_buffers(net, o, plan, &s, owner);
+        center_groups(net, plan, &s);
         status = total_bytes(net, plan);
     }
     if (status != CC_OK && plan->exec != NULL)

@@ -75,16 +75,6 @@ static bool split_columns(size_t m, size_t n, int threads, bool pixels_are_rows)
     return by_columns * 100 <= by_rows * (100 + PIXEL_SPLIT_SLACK);
 }
 
-/* The epilogue of C's block at row i0, column j0 (NULL: none). */
-static cc__gemm_epilogue epilogue_at(const cc__gemm_epilogue *epilogue, size_t i0, size_t j0,
-                                     size_t ldc)
-{
-    return (cc__gemm_epilogue){
-        epilogue->bias == NULL ? NULL : epilogue->bias + (epilogue->bias_per_row ? i0 : j0),
-        epilogue->bias_per_row,
-        epilogue->residual == NULL ? NULL : epilogue->residual + i0 * ldc + j0, epilogue->act};
-}
-
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
                        int threads, bool pixels_are_rows, const cc__gemm_epilogue *epilogue)
@@ -103,8 +93,8 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
         const size_t begin = share(total, unit, parts, part);
         const size_t end = share(total, unit, parts, part + 1);
         const cc__gemm_epilogue own =
-            epilogue != NULL ? epilogue_at(epilogue, by_columns ? 0 : begin,
-                                           by_columns ? begin : 0, ldc)
+            epilogue != NULL ? cc__gemm_epilogue_at(epilogue, by_columns ? 0 : begin,
+                                                    by_columns ? begin : 0, ldc)
                              : (cc__gemm_epilogue){0};
         const cc__gemm_epilogue *ep = epilogue != NULL ? &own : NULL;
         if (end > begin && by_columns)
@@ -127,8 +117,9 @@ static void run_panels(const cc__layer_kernels *kernels, size_t i0, size_t i1, s
         const size_t j0 = q * PANEL_COLUMNS;
         const size_t width = n - j0 < PANEL_COLUMNS ? n - j0 : PANEL_COLUMNS;
         const float *b = b_panels + j0 * k_total + k0 * width;
-        const cc__gemm_epilogue block =
-            epilogue != NULL ? epilogue_at(epilogue, i0, j0, ldc) : (cc__gemm_epilogue){0};
+        const cc__gemm_epilogue block = epilogue != NULL
+                                            ? cc__gemm_epilogue_at(epilogue, i0, j0, ldc)
+                                            : (cc__gemm_epilogue){0};
         kernels->gemm(i1 - i0, width, k, a + i0 * a_rs, a_rs, a_cs, b, width, c + i0 * ldc + j0,
                       ldc, accumulate, epilogue != NULL ? &block : NULL);
     }

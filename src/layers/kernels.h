@@ -27,6 +27,16 @@ typedef struct {
     cc_act act;
 } cc__gemm_epilogue;
 
+/* The same epilogue for the block of C at row i0, column j0 (C's rows ldc
+ * floats apart). */
+static inline cc__gemm_epilogue cc__gemm_epilogue_at(const cc__gemm_epilogue *e, size_t i0,
+                                                     size_t j0, size_t ldc)
+{
+    return (cc__gemm_epilogue){e->bias == NULL ? NULL : e->bias + (e->bias_per_row ? i0 : j0),
+                               e->bias_per_row,
+                               e->residual == NULL ? NULL : e->residual + i0 * ldc + j0, e->act};
+}
+
 /* A pooling layer with its defaults resolved and its output size. */
 typedef struct {
     int kh, kw, sh, sw, pt, pb, pl, pr;

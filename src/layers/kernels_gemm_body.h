@@ -39,31 +39,21 @@ typedef struct {
 
 #define GEMM_LINE_BYTES 64
 
-/* The epilogue of a block of C: bias and residual at the block's first
- * row and column (cc__gemm_epilogue's terms; NULL when there are none). */
-typedef struct {
-    const float *bias;
-    bool bias_per_row;
-    const float *residual;
-    cc_act act;
-} gemm_block_epilogue;
+/* No epilogue: the sums stored as they are. */
+static const cc__gemm_epilogue gemm_no_epilogue = {NULL, false, NULL, CC_ACT_NONE};
 
-/* The epilogue of the block at row i0, column j0 of C; none when `whole` is
+/* The epilogue of the block at row i0, column j0 of C: none when `whole` is
  * NULL or the sums are not finished. */
-static gemm_block_epilogue gemm_block_epilogue_at(const cc__gemm_epilogue *whole, bool finished,
-                                                  size_t i0, size_t j0, size_t ldc)
+static cc__gemm_epilogue gemm_block_epilogue(const cc__gemm_epilogue *whole, bool finished,
+                                             size_t i0, size_t j0, size_t ldc)
 {
-    if (whole == NULL || !finished)
-        return (gemm_block_epilogue){NULL, false, NULL, CC_ACT_NONE};
-    return (gemm_block_epilogue){
-        whole->bias == NULL ? NULL : whole->bias + (whole->bias_per_row ? i0 : j0),
-        whole->bias_per_row, whole->residual == NULL ? NULL : whole->residual + i0 * ldc + j0,
-        whole->act};
+    return whole == NULL || !finished ? gemm_no_epilogue
+                                      : cc__gemm_epilogue_at(whole, i0, j0, ldc);
 }
 
 /* act(sum + bias + residual) of vector `v` of row r: bias and residual
  * loads of n lanes (n < KV: partial, masked). */
-KB_ALWAYS_INLINE kvec gemm_finish(kvec sum, const gemm_block_epilogue *ep, int r, size_t column,
+KB_ALWAYS_INLINE kvec gemm_finish(kvec sum, const cc__gemm_epilogue *ep, int r, size_t column,
                                   size_t ldr, int n)
 {
     if (ep->bias != NULL)
@@ -89,7 +79,7 @@ KB_ALWAYS_INLINE kvec gemm_finish(kvec sum, const gemm_block_epilogue *ep, int r
 KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const float *a,
                                       size_t a_rs, size_t a_cs, const float *b, size_t ldb,
                                       float *c, size_t ldc, bool accumulate, gemm_prefetch ahead,
-                                      const gemm_block_epilogue *ep)
+                                      const cc__gemm_epilogue *ep)
 {
     kvec acc[GEMM_ROWS][GEMM_VECTORS];
     const float *row_a[GEMM_ROWS];
@@ -123,7 +113,7 @@ KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const
 KB_ALWAYS_INLINE void gemm_block_rows(int rows, int vectors, size_t depth, const float *a,
                                       size_t a_rs, size_t a_cs, const float *b, size_t ldb,
                                       float *c, size_t ldc, bool accumulate, gemm_prefetch ahead,
-                                      const gemm_block_epilogue *ep)
+                                      const cc__gemm_epilogue *ep)
 {
     switch (rows) {
     case 1:
@@ -151,7 +141,7 @@ KB_ALWAYS_INLINE void gemm_block_rows(int rows, int vectors, size_t depth, const
 
 static void gemm_block(int rows, int vectors, size_t depth, const float *a, size_t a_rs,
                        size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
-                       bool accumulate, gemm_prefetch ahead, const gemm_block_epilogue *ep)
+                       bool accumulate, gemm_prefetch ahead, const cc__gemm_epilogue *ep)
 {
     switch (vectors) {
     case 1:
@@ -188,13 +178,12 @@ static gemm_prefetch gemm_prefetch_share(gemm_prefetch next, size_t block, size_
  * every row block), each block of C computed in a padded tile of that
  * width and its `width` columns copied out. (A 14 x 14 image's 196
  * columns: three panels and one vector, not a fourth panel of 64.) The
- * row blocks ask for `next` meanwhile; the copy out applies the epilogue
- * (gemm_block_epilogue_at(..., 0, 0, ldc) of this C). */
+ * row blocks ask for `next` meanwhile; the copy out applies `ep`, this C's
+ * epilogue. */
 static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, size_t a_rs,
                         size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
-                        bool accumulate, gemm_prefetch next, const gemm_block_epilogue *ep)
+                        bool accumulate, gemm_prefetch next, const cc__gemm_epilogue *ep)
 {
-    const gemm_block_epilogue none = {NULL, false, NULL, CC_ACT_NONE};
     enum { PANEL = GEMM_VECTORS * KV };
     float padded[GEMM_DEPTH * PANEL];
     float tile[GEMM_ROWS * PANEL];
@@ -210,10 +199,9 @@ static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, si
         for (int r = 0; r < rows && accumulate; r++)
             memcpy(tile + (size_t)r * pitch, c + (i0 + (size_t)r) * ldc, width * sizeof(float));
         gemm_block(rows, vectors, depth, a + i0 * a_rs, a_rs, a_cs, padded, pitch, tile, pitch,
-                   accumulate, gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks), &none);
-        const gemm_block_epilogue at = {
-            ep->bias == NULL ? NULL : ep->bias + (ep->bias_per_row ? i0 : 0), ep->bias_per_row,
-            ep->residual == NULL ? NULL : ep->residual + i0 * ldc, ep->act};
+                   accumulate, gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks),
+                   &gemm_no_epilogue);
+        const cc__gemm_epilogue at = cc__gemm_epilogue_at(ep, i0, 0, ldc);
         for (int r = 0; r < rows; r++)
             for (size_t x = 0; x < width; x += KV) {
                 const int n = width - x < KV ? (int)(width - x) : KV;
@@ -231,11 +219,11 @@ static void gemm_narrow(size_t m, size_t width, size_t depth, const float *a, si
  * panel's width or less, ldb == n: gemm.h's weight panels) asks for while
  * it runs: the next chunk, which follows it in memory, or after the last
  * the memory beyond, where the next panel's first chunk starts (as many
- * rows, the panels of a layer being alike). Inside a
- * network the weights come from memory, and without this the first row
- * block of each chunk waited on its lines one by one (Zen 5, one thread,
- * MobileNet-v2's 960 -> 160 at 7x7 after 64 MB of other traffic: 0.113
- * -> 0.094 ms; warm 0.087 either way). */
+ * rows, the panels of a layer being alike). Inside a network the
+ * weights come from memory, and without this the first row block of each
+ * chunk waited on its lines one by one (Zen 5, one thread, MobileNet-v2's
+ * 960 -> 160 at 7x7 after 64 MB of other traffic: 0.113 -> 0.093 ms; warm
+ * 0.087 either way). */
 static gemm_prefetch gemm_next_chunk(const float *b, size_t ldb, size_t k, size_t p0,
                                      size_t depth)
 {
@@ -253,7 +241,7 @@ static void gemm_finish_only(size_t m, size_t n, float *c, size_t ldc,
                              const cc__gemm_epilogue *epilogue)
 {
     for (size_t i = 0; i < m && epilogue != NULL; i++) {
-        const gemm_block_epilogue at = gemm_block_epilogue_at(epilogue, true, i, 0, ldc);
+        const cc__gemm_epilogue at = cc__gemm_epilogue_at(epilogue, i, 0, ldc);
         for (size_t x = 0; x < n; x += KV) {
             const int lanes = n - x < KV ? (int)(n - x) : KV;
             float *row = c + i * ldc + x;
@@ -286,16 +274,14 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
             const gemm_prefetch next =
                 packed ? gemm_next_chunk(b, ldb, k, p0, depth) : (gemm_prefetch){0, 0};
             if (width < panel) {
-                const gemm_block_epilogue ep =
-                    gemm_block_epilogue_at(epilogue, finished, 0, j0, ldc);
+                const cc__gemm_epilogue ep = gemm_block_epilogue(epilogue, finished, 0, j0, ldc);
                 gemm_narrow(m, width, depth, a_p, a_rs, a_cs, b_p, ldb, c + j0, ldc, add, next,
                             &ep);
                 continue;
             }
             for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
                 const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
-                const gemm_block_epilogue ep =
-                    gemm_block_epilogue_at(epilogue, finished, i0, j0, ldc);
+                const cc__gemm_epilogue ep = gemm_block_epilogue(epilogue, finished, i0, j0, ldc);
                 gemm_block(rows, GEMM_VECTORS, depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
                            c + i0 * ldc + j0, ldc, add,
                            gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks), &ep);

@@ -75,6 +75,17 @@ static bool split_columns(size_t m, size_t n, int threads, bool pixels_are_rows)
     return by_columns * 100 <= by_rows * (100 + PIXEL_SPLIT_SLACK);
 }
 
+/* The epilogue of C's block at row i0, column j0, in `room`; NULL for
+ * none. */
+static const cc__gemm_epilogue *block_epilogue(const cc__gemm_epilogue *epilogue, size_t i0,
+                                               size_t j0, size_t ldc, cc__gemm_epilogue *room)
+{
+    if (epilogue == NULL)
+        return NULL;
+    *room = cc__gemm_epilogue_at(epilogue, i0, j0, ldc);
+    return room;
+}
+
 void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, bool accumulate, float *c, size_t ldc,
                        int threads, bool pixels_are_rows, const cc__gemm_epilogue *epilogue)
@@ -92,11 +103,9 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
         const size_t total = by_columns ? n : m;
         const size_t begin = share(total, unit, parts, part);
         const size_t end = share(total, unit, parts, part + 1);
-        const cc__gemm_epilogue own =
-            epilogue != NULL ? cc__gemm_epilogue_at(epilogue, by_columns ? 0 : begin,
-                                                    by_columns ? begin : 0, ldc)
-                             : (cc__gemm_epilogue){0};
-        const cc__gemm_epilogue *ep = epilogue != NULL ? &own : NULL;
+        cc__gemm_epilogue own;
+        const cc__gemm_epilogue *ep = block_epilogue(epilogue, by_columns ? 0 : begin,
+                                                     by_columns ? begin : 0, ldc, &own);
         if (end > begin && by_columns)
             kernels->gemm(m, end - begin, k, a, a_rs, a_cs, b + begin, ldb, c + begin, ldc,
                           accumulate, ep);
@@ -117,11 +126,9 @@ static void run_panels(const cc__layer_kernels *kernels, size_t i0, size_t i1, s
         const size_t j0 = q * PANEL_COLUMNS;
         const size_t width = n - j0 < PANEL_COLUMNS ? n - j0 : PANEL_COLUMNS;
         const float *b = b_panels + j0 * k_total + k0 * width;
-        const cc__gemm_epilogue block = epilogue != NULL
-                                            ? cc__gemm_epilogue_at(epilogue, i0, j0, ldc)
-                                            : (cc__gemm_epilogue){0};
+        cc__gemm_epilogue room;
         kernels->gemm(i1 - i0, width, k, a + i0 * a_rs, a_rs, a_cs, b, width, c + i0 * ldc + j0,
-                      ldc, accumulate, epilogue != NULL ? &block : NULL);
+                      ldc, accumulate, block_epilogue(epilogue, i0, j0, ldc, &room));
     }
 }
 

@@ -235,6 +235,10 @@ static const pool_case pool_cases[] = {
     {"avg 4x4 s3 asym pad ceil include-pad", {CC_POOL_AVG, 4, 4, 3, 3, 2, 1, 2, 1, 1, 1}},
     {"max 2x4 s3x5 asym pad ceil", {CC_POOL_MAX, 2, 4, 3, 5, 1, 0, 2, 2, 1, 0}},
     {"avg 2x2 s2 p1 ceil exclude-pad", {CC_POOL_AVG, 2, 2, 2, 2, 1, 1, 1, 1, 1, 0}},
+    {"max 3x3 s2 ceil", {CC_POOL_MAX, 3, 3, 2, 2, 0, 0, 0, 0, 1, 0}},
+    {"max 3x3 s1", {CC_POOL_MAX, 3, 3, 1, 1, 0, 0, 0, 0, 0, 0}},
+    {"avg 3x3 s2 p0 p1 right include-pad", {CC_POOL_AVG, 3, 3, 2, 2, 0, 1, 0, 1, 0, 1}},
+    {"max 2x2 s1 p1 left", {CC_POOL_MAX, 2, 2, 1, 1, 1, 0, 1, 0, 0, 0}},
 };
 
 static int pool_cases_run;

@@ -88,10 +88,11 @@ static inline float cc__pool_divisor(const cc__pool_geom *g, cc__window rows, cc
 #define CC__LRN_PIXELS 512
 
 typedef struct {
-    /* NCHW: output rows [oy0, oy1) of one channel plane [h][w] into
-     * out_plane [oh][ow]. Max: NaN wins, padding never does. */
-    void (*pool_nchw_rows)(const cc__pool_geom *g, int h, int w, const float *plane,
-                           float *out_plane, int oy0, int oy1);
+    /* NCHW: output rows [oy0, oy1) of `planes` consecutive channel planes
+     * [h][w] into as many out planes [oh][ow]. Max: NaN wins, padding
+     * never does. */
+    void (*pool_nchw_rows)(const cc__pool_geom *g, int h, int w, const float *planes_in,
+                           float *planes_out, size_t planes, int oy0, int oy1);
     /* NHWC: output row oy of one image [h][w][c] into out_row [ow][c]. */
     void (*pool_nhwc_row)(const cc__pool_geom *g, int h, int w, int c, const float *image,
                           float *out_row, int oy);

@@ -28,6 +28,47 @@ static inline kvec kv_even(const float *p)
     return _mm256_castpd_ps(
         _mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
 }
+static inline kvec kv_even2(kvec a, kvec b)
+{
+    const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+static inline kvec kv_odd2(kvec a, kvec b)
+{
+    const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+/* a's upper half with b's lower, then each 128-bit lane's bytes shifted
+ * along the pair. */
+static inline kvec kv_next1(kvec a, kvec b)
+{
+    const __m256i mid = _mm256_castps_si256(_mm256_permute2f128_ps(a, b, 0x21));
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(mid, _mm256_castps_si256(a), 4));
+}
+static inline kvec kv_prev1(kvec a, kvec b)
+{
+    const __m256i mid = _mm256_castps_si256(_mm256_permute2f128_ps(a, b, 0x21));
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(b), mid, 12));
+}
+static inline kvec kv_next2(kvec a, kvec b)
+{
+    const __m256i mid = _mm256_castps_si256(_mm256_permute2f128_ps(a, b, 0x21));
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(mid, _mm256_castps_si256(a), 8));
+}
+typedef __m256i kmask;
+static inline kmask kv_mask_lanes(int lo, int hi)
+{
+    return _mm256_andnot_si256(first_lanes(lo), first_lanes(hi));
+}
+/* lane0 as an integer: it may fall before the array (C forbids that
+ * pointer); masked-out lanes are never read. */
+static inline kvec kv_load_mask(uintptr_t lane0, kmask m, float fill)
+{
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps((const float *)lane0, m),
+                            _mm256_castsi256_ps(m));
+}
 static inline kvec kv_gather(const float *p, int stride)
 {
     const __m256i lanes = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),

@@ -3,6 +3,7 @@
  * partial vectors. Compiled with -mavx512f -mavx512vl; called only when the
  * CPU has them. */
 #include <immintrin.h>
+#include <stdint.h>
 
 typedef __m512 kvec;
 #define KV 16
@@ -18,6 +19,36 @@ static inline kvec kv_even(const float *p)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+}
+static inline kvec kv_even2(kvec a, kvec b)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, even, b);
+}
+static inline kvec kv_odd2(kvec a, kvec b)
+{
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_permutex2var_ps(a, odd, b);
+}
+static inline kvec kv_next1(kvec a, kvec b)
+{
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 1));
+}
+static inline kvec kv_prev1(kvec a, kvec b)
+{
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 15));
+}
+static inline kvec kv_next2(kvec a, kvec b)
+{
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 2));
+}
+typedef __mmask16 kmask;
+static inline kmask kv_mask_lanes(int lo, int hi) { return (kmask)(first_lanes(hi) & ~first_lanes(lo)); }
+/* lane0 as an integer: it may fall before the array (C forbids that
+ * pointer); masked-out lanes are never read. */
+static inline kvec kv_load_mask(uintptr_t lane0, kmask m, float fill)
+{
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), m, (const float *)lane0);
 }
 static inline kvec kv_gather(const float *p, int stride)
 {

@@ -13,6 +13,11 @@
  *   kv_store(p, v) kv_store_n(p, v, n)
  *   kv_even(p)                 p[0], p[2], ..., p[2 KV - 2] (reads p[0 .. 2 KV))
  *   kv_gather(p, s)            p[0], p[s], ..., p[(KV - 1) s]
+ *   kv_even2(a, b) kv_odd2(a, b)   the even / odd lanes of a then b (2 KV)
+ *   kv_next1(a, b) kv_next2(a, b)  a's lanes from 1 / 2 on, then b's first
+ *   kv_prev1(a, b)                 a's last lane, then b's but its last
+ *   kmask, kv_mask_lanes(lo, hi)   the lanes [lo, hi)
+ *   kv_load_mask(a, m, f)          m's lanes from address a on, f elsewhere
  *   kv_max(m, v)               max where a NaN wins (v's when both are)
  *   kv_add kv_mul kv_div kv_sqrt
  *   kv_rsqrt_estimate(v)       about 1 / sqrt(v) (12 bits or more)
@@ -292,6 +297,228 @@ KB_ALWAYS_INLINE void pool_nchw_passes(const cc__pool_geom *g, int h, int w, con
     }
 }
 
+/* ---- Register pooling, NCHW ---------------------------------------------
+ * The common pools (kernel width up to 3, stride 1 or 2: VGG's, AlexNet's,
+ * ResNet's, Inception's) skip the row buffer. Each input row is read as
+ * blocks of KV columns from column 0 (block b: columns [b KV, b KV + KV)),
+ * reduced down the window's rows in registers; the cells of a window
+ * column offset d = k - pad_left (k < kw) come from the blocks by lane
+ * shuffles. Stride 1: output vector v's cells at offset d are block v
+ * moved by d lanes (d = -1 takes the previous block's last lane, d = 1, 2
+ * the next block's first ones). Stride 2: blocks 2v, 2v + 1 give the even
+ * columns E and the odd ones O; offset 0 is E, 1 is O, 2 is E moved by one
+ * lane (the next pair's first even column), -1 is O moved back by one (the
+ * previous pair's last odd column). Each block is loaded once; only the
+ * row's last partial block is masked (padding past the row), and blocks
+ * past it are padding. */
+
+/* The blocks of every row of a plane: `whole` blocks read whole, then,
+ * when `partial`, one of the lanes in `last` (padding in the others). */
+typedef struct {
+    size_t ws;
+    int ow, pl, whole;
+    bool partial;
+    kmask last;
+    const float *cols;
+} pool_row_plan;
+
+static void pool_row_plan_of(const cc__pool_geom *g, int w, const float *cols,
+                             pool_row_plan *plan)
+{
+    *plan = (pool_row_plan){(size_t)w, g->ow, g->pl, w / KV, w % KV != 0,
+                            kv_mask_lanes(0, w % KV), cols};
+}
+
+/* The reduction down `rows` rows from top (rows ws floats apart) of block
+ * b; padding past the row. */
+KB_ALWAYS_INLINE kvec pool_block(const float *top, size_t ws, int rows, int b, int whole,
+                                 bool partial, kmask last, bool is_max)
+{
+    const float pad = is_max ? -INFINITY : 0.0f;
+    const float *first = top + (size_t)b * KV;
+    if (b < whole) {
+        kvec acc = kv_load(first);
+        for (int r = 1; r < rows; r++)
+            acc = kb_pool_v(is_max, acc, kv_load(first + (size_t)r * ws));
+        return acc;
+    }
+    if (b > whole || !partial)
+        return kv_set1(pad);
+    kvec acc = kv_load_mask((uintptr_t)first, last, pad);
+    for (int r = 1; r < rows; r++)
+        acc = kb_pool_v(is_max, acc, kv_load_mask((uintptr_t)(first + (size_t)r * ws), last, pad));
+    return acc;
+}
+
+/* Stores output vector j of a row (whole while `room` floats from out may
+ * be written: later rows' outputs, written again after), divided by
+ * row_factor * cols[j] for an average. */
+KB_ALWAYS_INLINE void pool_store(float *out, int j, int room, kvec acc, kvec row_factor,
+                                 const float *cols, bool is_max)
+{
+    if (!is_max)
+        acc = kv_div(acc, kv_mul(row_factor, kv_load(cols + j)));
+    kb_store_upto(out + j, acc, room - j);
+}
+
+/* The window cells at column offset d of an output vector: from the
+ * previous, current and next blocks (stride 1) or pairs' even and odd
+ * columns (stride 2). */
+KB_ALWAYS_INLINE kvec pool_cells_s1(int d, kvec prev, kvec cur, kvec next)
+{
+    return d < 0 ? kv_prev1(prev, cur) : d == 0 ? cur : d == 1 ? kv_next1(cur, next)
+                                                               : kv_next2(cur, next);
+}
+KB_ALWAYS_INLINE kvec pool_cells_s2(int d, kvec odd_prev, kvec even, kvec odd, kvec even_next)
+{
+    return d < 0 ? kv_prev1(odd_prev, odd) : d == 0 ? even : d == 1 ? odd
+                                                                    : kv_next1(even, even_next);
+}
+
+/* `count` output rows from out, the first one's window from top, each
+ * next one top_step floats down, all of `rows` rows (a constant where
+ * inlined); `room` floats from out may be written. The plan's fields are
+ * read into locals first: through the pointer the compiler kept them in
+ * memory across the loops. */
+KB_ALWAYS_INLINE void pool_row_run(const pool_row_plan *plan, const float *top, size_t top_step,
+                                   int rows, int count, float *out, int room, kvec row_factor,
+                                   int sw, int kw, bool is_max)
+{
+    const size_t ws = plan->ws;
+    const int ow = plan->ow, pl = plan->pl, whole = plan->whole;
+    const bool partial = plan->partial;
+    const kmask last = plan->last;
+    const float *cols = plan->cols;
+    const kvec pad = kv_set1(is_max ? -INFINITY : 0.0f);
+    for (int r = 0; r < count; r++, top += top_step, out += ow, room -= ow) {
+        if (sw == 1) {
+            kvec prev = pad;
+            kvec cur = pool_block(top, ws, rows, 0, whole, partial, last, is_max);
+            for (int v = 0; v * KV < ow; v++) {
+                const kvec next = pool_block(top, ws, rows, v + 1, whole, partial, last, is_max);
+                kvec acc = pool_cells_s1(-pl, prev, cur, next);
+                for (int k = 1; k < kw; k++)
+                    acc = kb_pool_v(is_max, acc, pool_cells_s1(k - pl, prev, cur, next));
+                pool_store(out, v * KV, room, acc, row_factor, cols, is_max);
+                prev = cur;
+                cur = next;
+            }
+        } else {
+            kvec odd_prev = pad;
+            kvec a = pool_block(top, ws, rows, 0, whole, partial, last, is_max);
+            kvec b = pool_block(top, ws, rows, 1, whole, partial, last, is_max);
+            kvec even = kv_even2(a, b), odd = kv_odd2(a, b);
+            for (int v = 0; v * KV < ow; v++) {
+                a = pool_block(top, ws, rows, 2 * v + 2, whole, partial, last, is_max);
+                b = pool_block(top, ws, rows, 2 * v + 3, whole, partial, last, is_max);
+                const kvec even_next = kv_even2(a, b);
+                kvec acc = pool_cells_s2(-pl, odd_prev, even, odd, even_next);
+                for (int k = 1; k < kw; k++)
+                    acc = kb_pool_v(is_max, acc,
+                                    pool_cells_s2(k - pl, odd_prev, even, odd, even_next));
+                pool_store(out, v * KV, room, acc, row_factor, cols, is_max);
+                odd_prev = odd;
+                even = even_next;
+                odd = kv_odd2(a, b);
+            }
+        }
+    }
+}
+
+/* The register pools, one function per common geometry and kind, each
+ * compiled on its own with sw and kw constants, and the window's rows too
+ * when they are whole (kh = kw rows inside the input); other geometries
+ * take the generic one. */
+typedef void (*pool_run_fn)(const pool_row_plan *plan, const float *top, size_t top_step,
+                            int rows, int count, float *out, int room, kvec row_factor, int sw,
+                            int kw);
+#define KB_POOL_RUN(name, SW, KW, is_max)                                                       \
+    __attribute__((noinline)) static void name(const pool_row_plan *plan, const float *top,    \
+                                               size_t top_step, int rows, int count,           \
+                                               float *out, int room, kvec row_factor, int sw,  \
+                                               int kw)                                         \
+    {                                                                                          \
+        (void)sw;                                                                              \
+        (void)kw;                                                                              \
+        if (rows == KW)                                                                        \
+            pool_row_run(plan, top, top_step, KW, count, out, room, row_factor, SW, KW,        \
+                         is_max);                                                              \
+        else                                                                                   \
+            pool_row_run(plan, top, top_step, rows, count, out, room, row_factor, SW, KW,      \
+                         is_max);                                                              \
+    }
+KB_POOL_RUN(pool_max_s2k2, 2, 2, true)
+KB_POOL_RUN(pool_max_s2k3, 2, 3, true)
+KB_POOL_RUN(pool_max_s1k3, 1, 3, true)
+KB_POOL_RUN(pool_max_other, sw, kw, true)
+KB_POOL_RUN(pool_avg_s2k2, 2, 2, false)
+KB_POOL_RUN(pool_avg_s2k3, 2, 3, false)
+KB_POOL_RUN(pool_avg_s1k3, 1, 3, false)
+KB_POOL_RUN(pool_avg_other, sw, kw, false)
+#undef KB_POOL_RUN
+
+static pool_run_fn pool_run_of(const cc__pool_geom *g)
+{
+    static const pool_run_fn runs[2][4] = {
+        {pool_avg_s2k2, pool_avg_s2k3, pool_avg_s1k3, pool_avg_other},
+        {pool_max_s2k2, pool_max_s2k3, pool_max_s1k3, pool_max_other}};
+    const int shape = g->sw == 2 && g->kw == 2   ? 0
+                      : g->sw == 2 && g->kw == 3 ? 1
+                      : g->sw == 1 && g->kw == 3 ? 2
+                                                 : 3;
+    return runs[g->is_max][shape];
+}
+
+/* Output rows [oy0, oy1) of one plane: the rows whose windows lie inside
+ * the input in one call, each clipped one alone. */
+static void pool_plane_registers(const cc__pool_geom *g, int h, int w, const pool_row_plan *plan,
+                                 pool_run_fn run, const float *plane, float *out_plane, int oy0,
+                                 int oy1)
+{
+    const int ow = g->ow;
+    const size_t top_step = (size_t)g->sh * (size_t)w;
+    /* Output rows whose windows lie inside the input: [inner0, inner1). */
+    const int inner0 = (g->pt + g->sh - 1) / g->sh;
+    const int inner1 = h - g->kh + g->pt < 0 ? 0 : (h - g->kh + g->pt) / g->sh + 1;
+    int oy = oy0;
+    while (oy < oy1) {
+        const cc__window win = cc__window_at(oy, g->sh, g->kh, g->pt, g->pb, h);
+        const int rows = win.end - win.begin;
+        const bool inner = oy >= inner0 && oy < inner1;
+        const int count = inner ? (oy1 < inner1 ? oy1 : inner1) - oy : 1;
+        const kvec row_factor = kv_set1((float)(g->include_pad ? win.padded : rows));
+        run(plan, plane + (size_t)win.begin * (size_t)w, top_step, rows, count,
+            out_plane + (size_t)oy * (size_t)ow, (oy1 - oy) * ow, row_factor, g->sw, g->kw);
+        oy += count;
+    }
+}
+
+/* Output rows [oy0, oy1) of consecutive planes: in each, the rows whose
+ * windows lie inside the input in one call, each clipped one alone. */
+static void pool_nchw_registers(const cc__pool_geom *g, int h, int w, const float *planes_in,
+                                float *planes_out, size_t planes, int oy0, int oy1)
+{
+    const int ow = g->ow;
+    float cols[CC__POOL_ROW_FLOATS + 16];
+    if (!g->is_max)
+        pool_column_factors(g, w, 0, ow, cols);
+    pool_row_plan plan;
+    pool_row_plan_of(g, w, cols, &plan);
+    const pool_run_fn run = pool_run_of(g);
+    const size_t in_plane = (size_t)h * (size_t)w, out_plane = (size_t)g->oh * (size_t)ow;
+    for (size_t p = 0; p < planes; p++) {
+        const float *plane = planes_in + p * in_plane;
+        float *out_plane_p = planes_out + p * out_plane;
+        pool_plane_registers(g, h, w, &plan, run, plane, out_plane_p, oy0, oy1);
+    }
+}
+
+/* Whether pool_nchw_registers takes g (average: the column factors fit). */
+static bool pool_in_registers(const cc__pool_geom *g)
+{
+    return g->kw <= 3 && g->sw <= 2 && g->ow <= CC__POOL_ROW_FLOATS;
+}
+
 KB_ALWAYS_INLINE void pool_nchw_kind(const cc__pool_geom *g, int h, int w, const float *plane,
                                      float *out_plane, int oy0, int oy1, bool is_max)
 {
@@ -309,13 +536,22 @@ KB_ALWAYS_INLINE void pool_nchw_kind(const cc__pool_geom *g, int h, int w, const
     }
 }
 
-static void pool_nchw_rows(const cc__pool_geom *g, int h, int w, const float *plane,
-                           float *out_plane, int oy0, int oy1)
+static void pool_nchw_rows(const cc__pool_geom *g, int h, int w, const float *planes_in,
+                           float *planes_out, size_t planes, int oy0, int oy1)
 {
-    if (g->is_max)
-        pool_nchw_kind(g, h, w, plane, out_plane, oy0, oy1, true);
-    else
-        pool_nchw_kind(g, h, w, plane, out_plane, oy0, oy1, false);
+    const size_t in_size = (size_t)h * (size_t)w, out_size = (size_t)g->oh * (size_t)g->ow;
+    if (pool_in_registers(g)) {
+        pool_nchw_registers(g, h, w, planes_in, planes_out, planes, oy0, oy1);
+        return;
+    }
+    for (size_t p = 0; p < planes; p++) {
+        const float *plane = planes_in + p * in_size;
+        float *out_plane = planes_out + p * out_size;
+        if (g->is_max)
+            pool_nchw_kind(g, h, w, plane, out_plane, oy0, oy1, true);
+        else
+            pool_nchw_kind(g, h, w, plane, out_plane, oy0, oy1, false);
+    }
 }
 
 /* ---- Max and average pooling, NHWC ---------------------------------------

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KV 4
 
@@ -42,6 +43,32 @@ static inline kvec kv_gather(const float *p, int stride)
     return r;
 }
 static inline kvec kv_even(const float *p) { return kv_gather(p, 2); }
+/* Lanes `from`, from + step, ... of the 2 KV lanes of a then b. */
+static inline kvec kv_pick2(kvec a, kvec b, int from, int step)
+{
+    kvec r;
+    for (int i = 0; i < KV; i++) {
+        const int k = from + i * step;
+        r.lane[i] = k < KV ? a.lane[k] : b.lane[k - KV];
+    }
+    return r;
+}
+static inline kvec kv_even2(kvec a, kvec b) { return kv_pick2(a, b, 0, 2); }
+static inline kvec kv_odd2(kvec a, kvec b) { return kv_pick2(a, b, 1, 2); }
+static inline kvec kv_next1(kvec a, kvec b) { return kv_pick2(a, b, 1, 1); }
+static inline kvec kv_next2(kvec a, kvec b) { return kv_pick2(a, b, 2, 1); }
+static inline kvec kv_prev1(kvec a, kvec b) { return kv_pick2(a, b, KV - 1, 1); }
+typedef struct {
+    int lo, hi;
+} kmask;
+static inline kmask kv_mask_lanes(int lo, int hi) { return (kmask){lo, hi}; }
+static inline kvec kv_load_mask(uintptr_t lane0, kmask m, float fill)
+{
+    kvec r = kv_set1(fill);
+    for (int i = m.lo; i < m.hi; i++)
+        r.lane[i] = *(const float *)(lane0 + (uintptr_t)i * sizeof(float));
+    return r;
+}
 /* A NaN v wins, a NaN m stays. */
 static inline kvec kv_max(kvec m, kvec v)
 {

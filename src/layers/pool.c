@@ -120,17 +120,31 @@ void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *
     const size_t work = cc__dims_count(in) + (size_t)in->n * (size_t)in->c * out_plane;
     const int nt = cc__layer_threads(threads, work);
     if (layout == CC_NCHW) {
-        /* A unit is a block of output rows of one (image, channel) plane. */
+        /* A unit is a block of output rows of one (image, channel) plane,
+         * or a block of whole planes when a plane has fewer outputs. */
         const int rows = g.ow >= CC__POOL_UNIT_OUTPUTS ? 1 : CC__POOL_UNIT_OUTPUTS / g.ow;
-        const size_t blocks = ((size_t)g.oh + (size_t)rows - 1) / (size_t)rows;
-        const size_t units = (size_t)in->n * (size_t)in->c * blocks;
-        CC__LAYER_FOR(u, units, nt, {
-            const size_t plane = u / blocks;
-            const int oy0 = (int)(u % blocks) * rows;
-            const int oy1 = g.oh - oy0 < rows ? g.oh : oy0 + rows;
-            k->pool_nchw_rows(&g, in->h, in->w, input + plane * in_plane,
-                              output + plane * out_plane, oy0, oy1);
-        });
+        const size_t planes = (size_t)in->n * (size_t)in->c;
+        if (rows >= g.oh) {
+            /* At least 4 units a thread, so that they share the planes evenly. */
+            const size_t fill = CC__POOL_UNIT_OUTPUTS / out_plane;
+            const size_t even = planes / (4 * (size_t)nt);
+            const size_t per_unit = fill < even ? fill : even > 0 ? even : 1;
+            CC__LAYER_FOR(u, cc__block_count(planes, per_unit), nt, {
+                const size_t p0 = u * per_unit;
+                k->pool_nchw_rows(&g, in->h, in->w, input + p0 * in_plane,
+                                  output + p0 * out_plane, cc__block_len(planes, p0, per_unit),
+                                  0, g.oh);
+            });
+        } else {
+            const size_t blocks = ((size_t)g.oh + (size_t)rows - 1) / (size_t)rows;
+            CC__LAYER_FOR(u, planes * blocks, nt, {
+                const size_t plane = u / blocks;
+                const int oy0 = (int)(u % blocks) * rows;
+                const int oy1 = g.oh - oy0 < rows ? g.oh : oy0 + rows;
+                k->pool_nchw_rows(&g, in->h, in->w, input + plane * in_plane,
+                                  output + plane * out_plane, 1, oy0, oy1);
+            });
+        }
     } else {
         /* A unit is one output row of one image, all channels. */
         const size_t units = (size_t)in->n * (size_t)g.oh;

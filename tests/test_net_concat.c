@@ -14,7 +14,10 @@
  * Inception's four towers, an input read again after the concat, an input
  * given twice, the network's input among the inputs, a concat of a concat,
  * an activation in place on the concat, an add computed in place on one
- * input that reads another, and a conv read by a pool before the concat. */
+ * input that reads another, a conv read by a pool before the concat, and
+ * DenseNet's chain of concats each extending the one before (NCHW at
+ * batch 1: one storage for the chain), also with an activation in place
+ * on one of them (then not shared). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,6 +178,43 @@ static void read_before(cc_net *net, expectation *e)
     conv(net, e->concat[0], 2, 1, false);
 }
 
+/* DenseNet's chain: each concat joins the one before's inputs and one
+ * more, and each is read by a conv. NCHW (batch 1): the chain shares one
+ * storage, every input at its channel offset in all; without the chain,
+ * the last concat alone holds the inputs it reads last (not f1, read
+ * again after it).
+ * NHWC: only the last input, one conv's sweep read by the last concat
+ * alone. */
+static void dense_chain_graph(cc_net *net, expectation *e, bool relu_on_middle)
+{
+    const cc_node x = cc_net_input(net);
+    const cc_node f0 = conv(net, x, 3, 3, true), f1 = conv(net, x, 2, 1, true);
+    const cc_node g1 = conv(net, concat(net, (const cc_node[]){f0, f1}, 2), 2, 3, true);
+    e->concat[e->concat_count++] = concat(net, (const cc_node[]){f0, f1, g1}, 3);
+    cc_node middle = e->concat[0];
+    if (relu_on_middle) {
+        const cc_activation act = {CC_ACTIVATION_SIGMOID, 0.0f};
+        assert_int_equal(cc_net_add_activation(net, NULL, middle, &act, &middle), CC_OK);
+    }
+    const cc_node g2 = conv(net, middle, 3, 1, true);
+    e->concat[e->concat_count++] = concat(net, (const cc_node[]){f0, f1, g1, g2}, 4);
+    /* f1 is read again after the chain. */
+    const cc_node y = conv(net, e->concat[1], 2, 1, false), z = conv(net, f1, 2, 1, false);
+    cc_node sum;
+    assert_int_equal(cc_net_add_add(net, NULL, (const cc_node[]){y, z}, 2, &sum), CC_OK);
+    e->placed_nhwc[1][3] = true;
+    for (int k = 0; k < 4; k++) {
+        e->placed[0][k] = k < 3 && !relu_on_middle;
+        e->placed[1][k] = k != 1 || !relu_on_middle;
+    }
+}
+
+static void dense_chain(cc_net *net, expectation *e) { dense_chain_graph(net, e, false); }
+
+/* The same with an activation in place on the middle concat: it writes
+ * the chain's storage after the concat, so the chain is not shared. */
+static void dense_chain_written(cc_net *net, expectation *e) { dense_chain_graph(net, e, true); }
+
 static cc_net *make(graph_fn graph, cc_layout layout, int batch, const cc_net_build_options *o,
                     expectation *e)
 {
@@ -308,6 +348,13 @@ static void test_read_before_concat(void **state)
 
 /* Inception 3a from the zoo at batch 1, its layers in NCHW: every tower is
  * computed in its slice. */
+static void test_dense_chain(void **state)
+{
+    (void)state;
+    check_graph("chain of concats", dense_chain);
+    check_graph("chain of concats written in place", dense_chain_written);
+}
+
 static void test_zoo_inception(void **state)
 {
     (void)state;
@@ -334,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_repeated_input),     cmocka_unit_test(test_network_input),
         cmocka_unit_test(test_nested),             cmocka_unit_test(test_activation_on_concat),
         cmocka_unit_test(test_add_in_place),
+        cmocka_unit_test(test_dense_chain),
         cmocka_unit_test(test_read_before_concat),       cmocka_unit_test(test_zoo_inception),
     };
     return cmocka_run_group_tests_name("net_concat", tests, NULL, NULL);

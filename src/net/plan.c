@@ -35,6 +35,8 @@
  *     not the reference path), read by the concat alone. NCHW at batch > 1
  *     stays a copy. The merged group is rooted at its earliest member, so
  *     that its buffer is live from the first slice's step.
+ *   - concat chains (NCHW, batch 1): concats that each extend the one
+ *     before share one storage, with every tensor they join (pass 1c).
  * A group's storage is live from its root's step to the last step that
  * reads any member (the output's group: to the end). Buffers are assigned
  * greedily in step order: a group takes the smallest free buffer that fits,
@@ -354,6 +356,124 @@ static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o
     }
 }
 
+/* Pass 1c: chains of concats that each extend the one before (DenseNet's:
+ * layer k's concat joins the block's input and the k - 1 layers' features,
+ * the next one the same and one more), NCHW at batch 1. Every tensor a
+ * chain joins is read again by each later concat, so pass 1b leaves them
+ * out, and each concat copied them all again. Here the chain's concats
+ * share one storage, each a prefix of the next at offset 0, and every
+ * joined tensor is computed at its channel offset there, the same in every
+ * concat of the chain: no concat copies anything. All or nothing: every
+ * concat's storage holds nothing written after it (no in-place layer on
+ * it), and every joined tensor's storage holds just that tensor (its
+ * fused layers), written before it is joined, and not the network's
+ * input. */
+
+/* The concat after `concat` whose inputs begin with all of concat's, in
+ * order, and add more; -1 if none. */
+static int next_in_chain(const cc_net *net, int concat)
+{
+    const cc__node *c = &net->nodes[concat];
+    for (int j = concat + 1; j < net->node_count; j++) {
+        const cc__node *n = &net->nodes[j];
+        if (n->kind != CC__NODE_CONCAT || n->input_count <= c->input_count)
+            continue;
+        bool prefix = true;
+        for (int k = 0; k < c->input_count && prefix; k++)
+            prefix = n->inputs[k] == c->inputs[k];
+        if (prefix)
+            return j;
+    }
+    return -1;
+}
+
+/* Whether group `group` has no member computed after node `last`. */
+static bool untouched_after(const cc_net *net, const cc__plan *plan, int group, int last)
+{
+    for (int j = last + 1; j < net->node_count; j++)
+        if (plan->storage[j] == group)
+            return false;
+    return true;
+}
+
+/* Whether input k of the chain's last concat `last` can be (or is)
+ * computed at its channel offset `slot` of the shared storage. */
+static bool joinable(const cc_net *net, const cc__plan *plan, const plan_scratch *s,
+                     const int *chain, int length, int input, size_t slot)
+{
+    const int group = plan->storage[input];
+    for (int t = 0; t < length; t++)
+        if (group == plan->storage[chain[t]])
+            return plan->offset[input] == slot;
+    if (group == 0 || !untouched_after(net, plan, group, input) ||
+        s->group_bytes[group] != cc__node_bytes(&net->nodes[input]))
+        return false;
+    for (int j = 0; j < net->node_count; j++)
+        if (plan->storage[j] == group && plan->offset[j] != 0)
+            return false;
+    return true;
+}
+
+static void share_concat_chain(const cc_net *net, cc__plan *plan, plan_scratch *s,
+                               const int *chain, int length)
+{
+    const cc__node *last = &net->nodes[chain[length - 1]];
+    const size_t per_channel = cc__concat_channel_floats(net, last);
+    for (int t = 0; t < length; t++)
+        if (!untouched_after(net, plan, plan->storage[chain[t]], chain[t]) ||
+            plan->offset[chain[t]] != 0)
+            return;
+    size_t slot = 0;
+    for (int k = 0; k < last->input_count; k++) {
+        for (int j = 0; j < k; j++)
+            if (last->inputs[j] == last->inputs[k])
+                return;
+        if (!joinable(net, plan, s, chain, length, last->inputs[k], slot))
+            return;
+        slot += (size_t)net->nodes[last->inputs[k]].out.c * per_channel;
+    }
+    int shared = plan->storage[chain[length - 1]];
+    for (int t = 0; t < length - 1; t++)
+        shared = merge_group(net, plan, s, plan->storage[chain[t]], shared, 0);
+    slot = 0;
+    for (int k = 0; k < last->input_count; k++) {
+        const int group = plan->storage[last->inputs[k]];
+        if (group != shared)
+            shared = merge_group(net, plan, s, group, shared, slot);
+        slot += (size_t)net->nodes[last->inputs[k]].out.c * per_channel;
+    }
+}
+
+static cc_status share_concat_chains(const cc_net *net, const cc_net_build_options *o,
+                                     cc__plan *plan, plan_scratch *s)
+{
+    if (o->no_buffer_reuse || net->compute == CC_NHWC)
+        return CC_OK;
+    int *chain = cc__alloc_array((size_t)net->node_count, sizeof(int), "net_build: plan");
+    bool *chained = cc__alloc_array((size_t)net->node_count, sizeof(bool), "net_build: plan");
+    if (chain == NULL || chained == NULL) {
+        cc__free(chain);
+        cc__free(chained);
+        return CC_ERR_NOMEM;
+    }
+    for (int i = 0; i < net->node_count; i++)
+        chained[i] = false;
+    for (int i = 0; i < net->node_count; i++) {
+        if (net->nodes[i].kind != CC__NODE_CONCAT || net->nodes[i].out.n != 1 || chained[i])
+            continue;
+        int length = 0;
+        for (int c = i; c >= 0; c = next_in_chain(net, c)) {
+            chain[length++] = c;
+            chained[c] = true;
+        }
+        if (length > 1)
+            share_concat_chain(net, plan, s, chain, length);
+    }
+    cc__free(chain);
+    cc__free(chained);
+    return CC_OK;
+}
+
 /* The free buffer for `bytes`: best fit, else the largest (to be grown);
  * -1 if none is free. owner[b] is the root holding buffer b, or -1. */
 static int pick_free(const cc__plan *plan, const int *owner, size_t bytes)
@@ -458,6 +578,9 @@ cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options, 
     if (status == CC_OK) {
         decide_storage(net, o, plan, &s);
         place_concat_inputs(net, o, plan, &s);
+        status = share_concat_chains(net, o, plan, &s);
+    }
+    if (status == CC_OK) {
         assign_buffers(net, o, plan, &s, owner);
         center_groups(net, plan, &s);
         status = total_bytes(net, plan);

@@ -17,7 +17,9 @@
  * input that reads another, a conv read by a pool before the concat, and
  * DenseNet's chain of concats each extending the one before (NCHW at
  * batch 1: one storage for the chain), also with an activation in place
- * on one of them (then not shared). */
+ * on one of them (then not shared). A concat read only by a batch norm,
+ * holding no input in place, is gathered by the batch norm (every layout
+ * and batch; not without fusion). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +44,7 @@ typedef struct {
     int concat_count;
     bool placed[2][MAX_CONCAT];
     bool placed_nhwc[2][MAX_CONCAT];
+    bool gathered[2]; /* by the batch norm reading it (any layout, batch) */
 } expectation;
 
 /* The NHWC expectation is the NCHW one (every placed input a conv). */
@@ -215,6 +218,53 @@ static void dense_chain(cc_net *net, expectation *e) { dense_chain_graph(net, e,
  * the chain's storage after the concat, so the chain is not shared. */
 static void dense_chain_written(cc_net *net, expectation *e) { dense_chain_graph(net, e, true); }
 
+/* A concat of the network's input and a conv read again after it (no
+ * input placed), read only by a batch norm with a ReLU: the batch norm
+ * reads the two tensors where they are, and the concat is never written. */
+static void batchnorm_gathers(cc_net *net, expectation *e)
+{
+    const cc_node x = cc_net_input(net);
+    const cc_node a = conv(net, x, 4, 3, true);
+    e->concat[e->concat_count++] = concat(net, (const cc_node[]){x, a}, 2);
+    e->gathered[0] = true;
+    cc_node normed, relu, sum;
+    assert_int_equal(cc_net_add_batchnorm(net, NULL, e->concat[0], 1e-5f, &normed), CC_OK);
+    const cc_activation act = {CC_ACTIVATION_RELU, 0.0f};
+    assert_int_equal(cc_net_add_activation(net, NULL, normed, &act, &relu), CC_OK);
+    const cc_node y = conv(net, relu, 2, 1, false), z = conv(net, a, 2, 1, false);
+    assert_int_equal(cc_net_add_add(net, NULL, (const cc_node[]){y, z}, 2, &sum), CC_OK);
+}
+
+/* Each expected concat gathered by its batch norm when fusing. */
+static void expect_gathered(const cc_net *net, const expectation *e, bool fusing,
+                            const char *name)
+{
+    for (int c = 0; c < e->concat_count; c++) {
+        const bool gathered = net->plan.exec[e->concat[c]] != e->concat[c];
+        if (gathered != (fusing && e->gathered[c]))
+            fail_msg("%s: concat %d is %sgathered", name, c, gathered ? "" : "not ");
+    }
+}
+
+/* Biases and batch-norm tensors (rank 1), neutral at init, set to values
+ * that differ from channel to channel (all positive: valid variances),
+ * so that a channel given another's coefficients shows. */
+static void vary_vectors(cc_net *net)
+{
+    for (int t = 0; t < cc_net_tensor_count(net); t++) {
+        const char *name;
+        int rank, shape[4];
+        assert_int_equal(cc_net_tensor_info(net, t, &name, &rank, shape), CC_OK);
+        if (rank != 1)
+            continue;
+        float values[64];
+        assert_true(shape[0] <= 64);
+        for (int i = 0; i < shape[0]; i++)
+            values[i] = 0.5f + 0.125f * (float)((i * 5 + t) % 7);
+        assert_int_equal(cc_net_set_tensor(net, name, values, (size_t)shape[0]), CC_OK);
+    }
+}
+
 static cc_net *make(graph_fn graph, cc_layout layout, int batch, const cc_net_build_options *o,
                     expectation *e)
 {
@@ -223,6 +273,7 @@ static cc_net *make(graph_fn graph, cc_layout layout, int batch, const cc_net_bu
     memset(e, 0, sizeof *e);
     graph(net, e);
     assert_int_equal(cc_net_init_weights(net, CC_INIT_HE, 7), CC_OK);
+    vary_vectors(net);
     if (cc_net_build(net, o) != CC_OK)
         fail_msg("build: %s", cc_last_error());
     return net;
@@ -274,6 +325,9 @@ static void check_graph(const char *name, graph_fn graph)
             cc_net *loose = make(graph, (cc_layout)layout, batch, &unfused, &e);
             expect_placement(placed, &e, layout == CC_NHWC || batch == 1, label);
             expect_placement(plain, &e, false, label);
+            expect_gathered(placed, &e, true, label);
+            expect_gathered(plain, &e, true, label);
+            expect_gathered(loose, &e, false, label);
             const size_t in = cc_net_input_count(plain), out = cc_net_output_count(plain);
             tst_rng rng;
             tst_rng_seed(&rng, 11);
@@ -355,6 +409,12 @@ static void test_dense_chain(void **state)
     check_graph("chain of concats written in place", dense_chain_written);
 }
 
+static void test_batchnorm_gathers(void **state)
+{
+    (void)state;
+    check_graph("batch norm gathering a concat", batchnorm_gathers);
+}
+
 static void test_zoo_inception(void **state)
 {
     (void)state;
@@ -382,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_nested),             cmocka_unit_test(test_activation_on_concat),
         cmocka_unit_test(test_add_in_place),
         cmocka_unit_test(test_dense_chain),
+        cmocka_unit_test(test_batchnorm_gathers),
         cmocka_unit_test(test_read_before_concat),       cmocka_unit_test(test_zoo_inception),
     };
     return cmocka_run_group_tests_name("net_concat", tests, NULL, NULL);

@@ -77,6 +77,41 @@ void cc__batchnorm_act_run(const cc__dims *in, cc_layout layout, const float *mu
                            const float *add, const cc_activation *act, const float *input,
                            float *output, int threads)
 {
+    cc__batchnorm_act_gather_run(in, layout, mul, add, act, 1, &input, &in->c, output, threads);
+}
+
+/* NCHW: the input holding channel ch of image n, and that plane. */
+static const float *gathered_plane(int count, const float *const *inputs, const int *channels,
+                                   int n, int ch, size_t pixels)
+{
+    int k = 0;
+    while (ch >= channels[k] && k + 1 < count)
+        ch -= channels[k++];
+    return inputs[k] + ((size_t)n * (size_t)channels[k] + (size_t)ch) * pixels;
+}
+
+/* NHWC: pixels [p0, p0 + len) of every input, each into its channels of
+ * the output rows (c floats apart), then act on the rows. */
+static void gathered_rows(const cc__layer_kernels *k, const float *mul, const float *add,
+                          const cc_activation *act, int count, const float *const *inputs,
+                          const int *channels, size_t c, size_t p0, size_t len, float *output)
+{
+    size_t first = 0;
+    for (int i = 0; i < count; i++) {
+        const size_t ci = (size_t)channels[i];
+        k->affine_channels(inputs[i] + p0 * ci, ci, output + p0 * c + first, c, len, ci,
+                           mul + first, add + first);
+        first += ci;
+    }
+    if (act != NULL)
+        cc__activation_span(act, output + p0 * c, output + p0 * c, len * c);
+}
+
+void cc__batchnorm_act_gather_run(const cc__dims *in, cc_layout layout, const float *mul,
+                                  const float *add, const cc_activation *act, int count,
+                                  const float *const *inputs, const int *channels,
+                                  float *output, int threads)
+{
     const cc__layer_kernels *k = cc__layer_kernels_get();
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
@@ -84,25 +119,23 @@ void cc__batchnorm_act_run(const cc__dims *in, cc_layout layout, const float *mu
     if (layout == CC_NCHW) {
         const size_t planes = (size_t)in->n * c;
         CC__LAYER_FOR(u, planes, nt, {
-            k->affine(input + u * pixels, output + u * pixels, pixels, mul[u % c], add[u % c]);
+            const int ch = (int)(u % c);
+            const float *x = gathered_plane(count, inputs, channels, (int)(u / c), ch, pixels);
+            k->affine(x, output + u * pixels, pixels, mul[ch], add[ch]);
             if (act != NULL)
                 cc__activation_span(act, output + u * pixels, output + u * pixels, pixels);
         });
     } else {
         const size_t total = (size_t)in->n * pixels;
         const size_t units = cc__block_count(total, BATCHNORM_PIXEL_BLOCK);
+        const size_t piece = act == NULL || c >= BATCHNORM_ACT_FLOATS ? BATCHNORM_PIXEL_BLOCK
+                                                                     : BATCHNORM_ACT_FLOATS / c;
         CC__LAYER_FOR(u, units, nt, {
             const size_t p0 = u * BATCHNORM_PIXEL_BLOCK;
             const size_t len = cc__block_len(total, p0, BATCHNORM_PIXEL_BLOCK);
-            const size_t piece = act == NULL || c >= BATCHNORM_ACT_FLOATS ? len
-                                                                         : BATCHNORM_ACT_FLOATS / c;
-            for (size_t q = 0; q < len; q += piece) {
-                const size_t count = len - q < piece ? len - q : piece;
-                float *o = output + (p0 + q) * c;
-                k->affine_channels(input + (p0 + q) * c, o, count, c, mul, add);
-                if (act != NULL)
-                    cc__activation_span(act, o, o, count * c);
-            }
+            for (size_t q = 0; q < len; q += piece)
+                gathered_rows(k, mul, add, act, count, inputs, channels, c, p0 + q,
+                              len - q < piece ? len - q : piece, output);
         });
     }
 }

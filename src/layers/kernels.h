@@ -114,9 +114,10 @@ typedef struct {
     void (*add)(const float *a, const float *b, float *out, size_t n, bool relu);
     /* out[i] = x[i] * mul + add; out may be x. */
     void (*affine)(const float *x, float *out, size_t n, float mul, float add);
-    /* out[p][i] = x[p][i] * mul[i] + add[i], p < pixels, i < c; out may be x. */
-    void (*affine_channels)(const float *x, float *out, size_t pixels, size_t c,
-                            const float *mul, const float *add);
+    /* out[p][i] = x[p][i] * mul[i] + add[i], p < pixels, i < c, the rows
+     * x_stride and out_stride floats apart; out may be x (same strides). */
+    void (*affine_channels)(const float *x, size_t x_stride, float *out, size_t out_stride,
+                            size_t pixels, size_t c, const float *mul, const float *add);
     /* rows x cols floats from src to dst, rows src_stride and dst_stride
      * floats apart (no overlap). */
     void (*copy_rows)(const float *src, size_t src_stride, float *dst, size_t dst_stride,

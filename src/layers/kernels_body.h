@@ -868,16 +868,17 @@ static void affine_span(const float *x, float *out, size_t n, float mul, float a
             kv_add(kv_mul(kv_load_n(x + i, m), vm), va), out);
 }
 
-/* `pixels` channel vectors of c: out[p][i] = x[p][i] * mul[i] + add[i]. */
-static void affine_channels(const float *x, float *out, size_t pixels, size_t c,
-                            const float *mul, const float *add)
+/* `pixels` channel vectors of c, x_stride and out_stride floats apart:
+ * out[p][i] = x[p][i] * mul[i] + add[i]. */
+static void affine_channels(const float *x, size_t x_stride, float *out, size_t out_stride,
+                            size_t pixels, size_t c, const float *mul, const float *add)
 {
     for (size_t p = 0; p < pixels; p++) {
-        const float *xp = x + p * c;
+        const float *xp = x + p * x_stride;
         KB_SPAN(c, i, m, kv_add(kv_mul(kv_load(xp + i), kv_load(mul + i)), kv_load(add + i)),
                 kv_add(kv_mul(kv_load_n(xp + i, m), kv_load_n(mul + i, m)),
                        kv_load_n(add + i, m)),
-                out + p * c);
+                out + p * out_stride);
     }
 }
 

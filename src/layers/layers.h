@@ -106,6 +106,14 @@ void cc__batchnorm_run(const cc__dims *in, cc_layout layout, const float *mul,
 void cc__batchnorm_act_run(const cc__dims *in, cc_layout layout, const float *mul,
                            const float *add, const cc_activation *act, const float *input,
                            float *output, int threads);
+/* The same on the concatenation along channels of `count` tensors
+ * (inputs[k] of channels[k] channels, the other dims in's), read where
+ * they are: a concat read by nothing but this batch norm is never
+ * written. */
+void cc__batchnorm_act_gather_run(const cc__dims *in, cc_layout layout, const float *mul,
+                                  const float *add, const cc_activation *act, int count,
+                                  const float *const *inputs, const int *channels,
+                                  float *output, int threads);
 
 /* Fully connected: out[n][o] = act(sum_i in[n][i] * weights[o][i] + bias[o]).
  * weights are [outputs][inputs] (PyTorch's Linear) as packed by cc__fc_pack

@@ -37,6 +37,8 @@
  *     that its buffer is live from the first slice's step.
  *   - concat chains (NCHW, batch 1): concats that each extend the one
  *     before share one storage, with every tensor they join (pass 1c).
+ *   - a concat only a standalone batch norm reads, holding no input in
+ *     place, is gathered by the batch norm and has no storage (pass 1d).
  * A group's storage is live from its root's step to the last step that
  * reads any member (the output's group: to the end). Buffers are assigned
  * greedily in step order: a group takes the smallest free buffer that fits,
@@ -474,6 +476,31 @@ static cc_status share_concat_chains(const cc_net *net, const cc_net_build_optio
     return CC_OK;
 }
 
+/* Pass 1d: a concat read by nothing but a standalone batch norm, whose
+ * storage holds no input computed in place (DenseNet's concat before each
+ * layer's BN-ReLU, in NHWC where its inputs cannot be placed), is never
+ * written: the batch norm reads the concat's inputs where they are
+ * (cc__batchnorm_act_gather_run). The concat's exec is the batch norm
+ * and its group gets no buffer. */
+static void gather_into_batchnorms(const cc_net *net, const cc_net_build_options *o,
+                                   cc__plan *plan, const plan_scratch *s)
+{
+    if (o->no_fusion)
+        return;
+    for (int i = 1; i < net->node_count - 1; i++) {
+        const int reader = s->last_reader[i];
+        if (net->nodes[i].kind != CC__NODE_CONCAT || s->readers[i] != 1 ||
+            net->nodes[reader].kind != CC__NODE_BATCHNORM || plan->exec[reader] != reader ||
+            plan->storage[i] != i)
+            continue;
+        bool alone = true;
+        for (int j = 0; j < net->node_count && alone; j++)
+            alone = j == i || plan->storage[j] != i;
+        if (alone)
+            plan->exec[i] = reader;
+    }
+}
+
 /* The free buffer for `bytes`: best fit, else the largest (to be grown);
  * -1 if none is free. owner[b] is the root holding buffer b, or -1. */
 static int pick_free(const cc__plan *plan, const int *owner, size_t bytes)
@@ -491,9 +518,11 @@ static int pick_free(const cc__plan *plan, const int *owner, size_t bytes)
     return best >= 0 ? best : largest;
 }
 
+/* A gathered concat (pass 1d) is the one root whose executor is another. */
 static bool owns_storage(const cc_net *net, const cc__plan *plan, int i)
 {
-    return i > 0 && plan->storage[i] == i && net->nodes[i].kind != CC__NODE_DROPOUT;
+    return i > 0 && plan->storage[i] == i && plan->exec[i] == i &&
+           net->nodes[i].kind != CC__NODE_DROPOUT;
 }
 
 /* Pass 2: buffers for the groups. `owner` has node_count entries. */
@@ -580,6 +609,8 @@ cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options, 
         place_concat_inputs(net, o, plan, &s);
         status = share_concat_chains(net, o, plan, &s);
     }
+    if (status == CC_OK)
+        gather_into_batchnorms(net, o, plan, &s);
     if (status == CC_OK) {
         assign_buffers(net, o, plan, &s, owner);
         center_groups(net, plan, &s);

@@ -14,7 +14,11 @@
 static const float *value(const cc_net *net, const float *input, int i)
 {
     const int root = net->plan.storage[i];
-    return root == 0 ? input : net->buffers[net->plan.buffer[root]] + net->plan.offset[i];
+    if (root == 0)
+        return input;
+    /* A concat gathered by its batch norm has no storage. */
+    return net->plan.buffer[root] < 0 ? NULL
+                                      : net->buffers[net->plan.buffer[root]] + net->plan.offset[i];
 }
 
 /* Where executing node i writes: never the caller's input (the plan roots
@@ -88,6 +92,27 @@ static void run_add(const cc_net *net, const float *input, int i, float *out, in
     }
 }
 
+/* A batch norm, on its input or on the inputs of the concat it gathers. */
+static void run_batchnorm(cc_net *net, const float *input, int i, float *out, int threads)
+{
+    const cc__node *x = &net->nodes[i];
+    const cc__node *in = &net->nodes[x->inputs[0]];
+    const float *mul = net->packed->data[i];
+    const cc_activation *act = net->plan.has_act[i] ? &net->plan.act[i] : NULL;
+    if (net->plan.exec[x->inputs[0]] != i) {
+        cc__batchnorm_act_run(&in->out, net->compute, mul, mul + in->out.c, act,
+                              value(net, input, x->inputs[0]), out, threads);
+        return;
+    }
+    for (int k = 0; k < in->input_count; k++) {
+        net->gather[k] = value(net, input, in->inputs[k]);
+        net->gather_channels[k] = net->nodes[in->inputs[k]].out.c;
+    }
+    cc__batchnorm_act_gather_run(&in->out, net->compute, mul, mul + in->out.c, act,
+                                 in->input_count, net->gather, net->gather_channels, out,
+                                 threads);
+}
+
 static cc_status run_node(cc_net *net, const float *input, int i, int threads)
 {
     const cc__node *x = &net->nodes[i];
@@ -121,12 +146,9 @@ static cc_status run_node(cc_net *net, const float *input, int i, int threads)
     case CC__NODE_ADD:
         run_add(net, input, i, out, threads);
         break;
-    case CC__NODE_BATCHNORM: {
-        const float *mul = net->packed->data[i];
-        cc__batchnorm_act_run(d, net->compute, mul, mul + d->c,
-                              net->plan.has_act[i] ? &net->plan.act[i] : NULL, in, out, threads);
+    case CC__NODE_BATCHNORM:
+        run_batchnorm(net, input, i, out, threads);
         break;
-    }
     case CC__NODE_INPUT:
     case CC__NODE_DROPOUT:
         break;

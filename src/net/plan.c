@@ -332,7 +332,7 @@ static void place_concat_inputs(const cc_net *net, const cc_net_build_options *o
         return;
     for (int i = 0; i < net->node_count; i++) {
         const cc__node *node = &net->nodes[i];
-        if (node->kind != CC__NODE_CONCAT || (!nhwc && node->out.n != 1))
+        if (node->kind != CC__NODE_CONCAT || (!nhwc && node->out.n != 1) || plan->exec[i] != i)
             continue;
         const size_t per_channel = cc__concat_channel_floats(net, node);
         size_t offset = 0;
@@ -477,15 +477,24 @@ static cc_status share_concat_chains(const cc_net *net, const cc_net_build_optio
 }
 
 /* Pass 1d: a concat read by nothing but a standalone batch norm, whose
- * storage holds no input computed in place (DenseNet's concat before each
- * layer's BN-ReLU, in NHWC where its inputs cannot be placed), is never
- * written: the batch norm reads the concat's inputs where they are
+ * storage holds no input computed in place, is never written: the batch
+ * norm reads the concat's inputs where they are
  * (cc__batchnorm_act_gather_run). The concat's exec is the batch norm
- * and its group gets no buffer. */
-static void gather_into_batchnorms(const cc_net *net, const cc_net_build_options *o,
-                                   cc__plan *plan, const plan_scratch *s)
+ * and its group gets no buffer (not without fusion, nor when every layer
+ * is to have a buffer of its own). In NHWC, and in NCHW at batch > 1, where
+ * in place a concat holds at most a few of its inputs (DenseNet's concat
+ * ending a block: its last feature, and it copied the others), this runs
+ * before the inputs are placed (pass 1b then passes gathered concats by);
+ * in NCHW at batch 1, where the concat holds them all, after. */
+static bool gathers_first(const cc_net *net)
 {
-    if (o->no_fusion)
+    return net->compute == CC_NHWC || net->nodes[0].out.n != 1;
+}
+
+static void gather_into_batchnorms(const cc_net *net, const cc_net_build_options *o,
+                                   cc__plan *plan, plan_scratch *s)
+{
+    if (o->no_fusion || o->no_buffer_reuse)
         return;
     for (int i = 1; i < net->node_count - 1; i++) {
         const int reader = s->last_reader[i];
@@ -496,8 +505,16 @@ static void gather_into_batchnorms(const cc_net *net, const cc_net_build_options
         bool alone = true;
         for (int j = 0; j < net->node_count && alone; j++)
             alone = j == i || plan->storage[j] != i;
-        if (alone)
-            plan->exec[i] = reader;
+        if (!alone)
+            continue;
+        plan->exec[i] = reader;
+        /* The inputs are read at the batch norm's step: their storage
+         * stays live until then. */
+        for (int k = 0; k < net->nodes[i].input_count; k++) {
+            const int group = plan->storage[net->nodes[i].inputs[k]];
+            if (s->group_last[group] < reader)
+                s->group_last[group] = reader;
+        }
     }
 }
 
@@ -606,10 +623,12 @@ cc_status cc__plan_make(const cc_net *net, const cc_net_build_options *options, 
         status = CC_ERR_NOMEM;
     if (status == CC_OK) {
         decide_storage(net, o, plan, &s);
+        if (gathers_first(net))
+            gather_into_batchnorms(net, o, plan, &s);
         place_concat_inputs(net, o, plan, &s);
         status = share_concat_chains(net, o, plan, &s);
     }
-    if (status == CC_OK)
+    if (status == CC_OK && !gathers_first(net))
         gather_into_batchnorms(net, o, plan, &s);
     if (status == CC_OK) {
         assign_buffers(net, o, plan, &s, owner);

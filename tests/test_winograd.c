@@ -324,9 +324,46 @@ static void grow_to_two_threads(cc_conv2d_params *p, bool one_tile)
     }
 }
 
+/* p's runs with `algo` bitwise identical run after run and across thread
+ * counts, each run really taking its threads. */
+static void check_deterministic(const cc_conv2d_params *p, cc_algo algo, tst_rng *rng)
+{
+    conv_data d = new_data(p, rng);
+    char desc[256];
+    tst_describe(p, desc, sizeof desc);
+    tst_buffer runs[4];
+    for (int r = 0; r < 4; r++) {
+        const int threads = 1 + r / 2;
+        cc_set_num_threads(threads);
+        cc_conv2d *op = NULL;
+        assert_int_equal(cc_conv2d_create(p, algo, d.weights, d.bias, &op), CC_OK);
+        const int taken = cc_conv2d_num_threads(op);
+        if (taken != threads) {
+            cc_conv2d_destroy(op);
+            fail_msg("[%s] %s: a run on %d thread(s) takes %d", desc, cc_algo_name(algo),
+                     threads, taken);
+        }
+        assert_int_equal(op->isa, tst_isa());
+        runs[r] = tst_buffer_new(d.n.output);
+        assert_int_equal(cc_conv2d_run(op, d.input, runs[r].data), CC_OK);
+        assert_true(tst_buffer_guards_intact(&runs[r]));
+        cc_conv2d_destroy(op);
+    }
+    for (int r = 1; r < 4; r++)
+        if (memcmp(runs[0].data, runs[r].data, d.n.output * sizeof(float)) != 0)
+            fail_msg("[%s] %s: run %d (%d thread(s)) differs from run 0 (1 thread)", desc,
+                     cc_algo_name(algo), r, 1 + r / 2);
+    for (int r = 0; r < 4; r++)
+        tst_buffer_free(&runs[r]);
+    free_data(&d);
+    cc_set_num_threads(0);
+}
+
 /* Bitwise identical run after run and across thread counts (the schedule
  * is static and every GEMM runs on one thread), on shapes whose runs really
- * take two threads. */
+ * take two threads: random ones in small blocks, and NHWC layers of one
+ * block at the default budget whose threads each take a block of half the
+ * tiles (winograd.c's ONE_BLOCK_MIN_TILES; 30x30: 64 tiles, 28x28: 49). */
 static void deterministic_across_threads(void **state)
 {
     (void)state;
@@ -338,38 +375,16 @@ static void deterministic_across_threads(void **state)
         p.layout = i % 2 ? CC_NHWC : CC_NCHW;
         p.batch = 3;
         grow_to_two_threads(&p, i % 5 == 3);
-        conv_data d = new_data(&p, &rng);
-        char desc[256];
-        tst_describe(&p, desc, sizeof desc);
-        const cc_algo algo = i % 3 ? CC_ALGO_WINOGRAD : CC_ALGO_WINOGRAD_F6X6;
-        tst_buffer runs[4];
-        for (int r = 0; r < 4; r++) {
-            const int threads = 1 + r / 2;
-            cc_set_num_threads(threads);
-            cc_conv2d *op = NULL;
-            assert_int_equal(cc_conv2d_create(&p, algo, d.weights, d.bias, &op), CC_OK);
-            const int taken = cc_conv2d_num_threads(op);
-            if (taken != threads) {
-                cc_conv2d_destroy(op);
-                fail_msg("[%s] %s: a run on %d thread(s) takes %d", desc, cc_algo_name(algo),
-                         threads, taken);
-            }
-            assert_int_equal(op->isa, tst_isa());
-            runs[r] = tst_buffer_new(d.n.output);
-            assert_int_equal(cc_conv2d_run(op, d.input, runs[r].data), CC_OK);
-            assert_true(tst_buffer_guards_intact(&runs[r]));
-            cc_conv2d_destroy(op);
-        }
-        for (int r = 1; r < 4; r++)
-            if (memcmp(runs[0].data, runs[r].data, d.n.output * sizeof(float)) != 0)
-                fail_msg("[%s] %s: run %d (%d thread(s)) differs from run 0 (1 thread)", desc,
-                         cc_algo_name(algo), r, 1 + r / 2);
-        for (int r = 0; r < 4; r++)
-            tst_buffer_free(&runs[r]);
-        free_data(&d);
+        check_deterministic(&p, i % 3 ? CC_ALGO_WINOGRAD : CC_ALGO_WINOGRAD_F6X6, &rng);
     }
-    cc_set_num_threads(0);
     cc__set_tile_budget_bytes(0);
+    const cc_conv2d_params halves[] = {
+        {1, 16, 30, 30, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, CC_NHWC, CC_ACT_RELU},
+        {1, 37, 28, 28, 45, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, CC_NHWC, CC_ACT_NONE},
+        {2, 19, 20, 22, 33, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 1, CC_NHWC, CC_ACT_RELU6},
+    };
+    for (size_t i = 0; i < sizeof halves / sizeof halves[0]; i++)
+        check_deterministic(&halves[i], CC_ALGO_WINOGRAD, &rng);
 }
 
 /* act(conv + bias + residual) through the network's entry points, with a

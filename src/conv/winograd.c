@@ -684,6 +684,17 @@ static void run_block_shared(const block_run *b, float *workspace)
 /* But no fewer tiles than the product kernels' short tile of rows (8 on
  * AVX-512): 16 tiles in 4 blocks took 1.5x the time of 2 blocks. */
 #define OWN_BLOCK_MIN_TILES ((size_t)8)
+/* NHWC, where a block is any run of tiles: when each thread's share holds
+ * this many tiles, one block a thread, which reads the weights once, up to
+ * this many weights. Zen 5, 2 threads, in the network: sharing each
+ * block, ResNet-50's 128 x 28x28 layers (49 tiles, 590K weights) took
+ * 0.40-0.52 ms (alone and warm 0.47, at one thread 0.41); in blocks of
+ * their own, two a thread, 0.38-0.48; one a thread, 0.30-0.32. With 16
+ * tiles (256 x 14x14, 2.4M weights) blocks of their own took 1.3x as long
+ * as sharing: each thread read all the weights from memory for a few
+ * tiles. (A block never exceeds the plan's: the workspace holds that.) */
+#define ONE_BLOCK_MIN_TILES ((size_t)24)
+#define ONE_BLOCK_MAX_WEIGHT_FLOATS ((size_t)1024 * 1024)
 
 /* The tiles a block holds in this run: the plan's, or fewer, so that each
  * of `threads` threads has blocks of its own (above). */
@@ -712,6 +723,9 @@ static size_t run_block(const cc_conv2d *op, int threads)
                             plan->block);
         return units < 4 * wanted && even >= OWN_BLOCK_MIN_TILES ? even : plan->block;
     }
+    if (op->g.layout == CC_NHWC && weights <= ONE_BLOCK_MAX_WEIGHT_FLOATS &&
+        plan->tiles / (size_t)threads >= ONE_BLOCK_MIN_TILES)
+        return min_size(ceil_div(plan->tiles, ceil_div((size_t)threads, groups)), plan->block);
     if (weights > OWN_BLOCKS_MAX_WEIGHT_FLOATS)
         return plan->block;
     const size_t own = ceil_div(plan->tiles, ceil_div(wanted, groups));

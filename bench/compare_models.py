@@ -6,9 +6,13 @@
 For every model (a directory gives its *.onnx but the op_* cases) it runs, one
 after the other, never two at once:
   colconv-bench --model M --threads T --batch B --reps R --warmup W --json OUT/colconv-NAME.json
-  node bench/vs_ort.js M... --threads T --batch B --reps R --warmup W --json OUT/ort.json
-  bench/vs_torch.py --model M... --threads T --batch B --reps R --warmup W --json OUT/torch.json
-then prints one table (medians, ms; the ratios are the peer's time over
+  node bench/vs_ort.js M --threads T --batch B --reps R --warmup W --json OUT/ort-NAME.json
+  bench/vs_torch.py --model M --threads T --batch B --reps R --warmup W --json OUT/torch-NAME.json
+model by model, so that the three tools time a model within a minute of each
+other (a shared host's speed drifts: the same colconv build took 10.8 and
+18.6 ms on AlexNet a quarter of an hour apart, and running every model on
+one tool before the next put such drifts into the ratios), then prints one
+table (medians, ms; the ratios are the peer's time over
 colconv's: > 1 means colconv is faster) and writes OUT/compare.json, the
 three tools' "networks" entries in colconv-bench's schema (paths "auto",
 "onnxruntime", "torch"), with colconv-bench's env. A model colconv cannot
@@ -129,14 +133,24 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     common = ["--threads", a.threads, "--batch", str(a.batch), "--reps", str(a.reps),
               "--warmup", str(a.warmup)]
-    by_tool, envs, errors = {}, {}, {}
-    by_tool["colconv"], envs["colconv"], failed = colconv(bench, files, a)
-    ort_json, torch_json = os.path.join(a.out, "ort.json"), os.path.join(a.out, "torch.json")
-    by_tool["ort"], envs["ort"], errors["ort"] = peer(
-        ["node", os.path.join(HERE, "vs_ort.js")] + files + common + ["--json", ort_json], ort_json)
-    by_tool["torch"], envs["torch"], errors["torch"] = peer(
-        [sys.executable, os.path.join(HERE, "vs_torch.py"), "--model"] + files + common +
-        ["--json", torch_json], torch_json)
+    by_tool = {"colconv": [], "ort": [], "torch": []}
+    envs = {"colconv": {}, "ort": {}, "torch": {}}
+    errors, failed = {}, {}
+    for f in files:
+        stem = os.path.basename(f)[:-len(".onnx")]
+        entries, env, fails = colconv(bench, [f], a)
+        by_tool["colconv"] += entries
+        envs["colconv"] = env or envs["colconv"]
+        failed.update(fails)
+        peers = {"ort": ["node", os.path.join(HERE, "vs_ort.js"), f],
+                 "torch": [sys.executable, os.path.join(HERE, "vs_torch.py"), "--model", f]}
+        for tool, command in peers.items():
+            path = os.path.join(a.out, "%s-%s.json" % (tool, stem))
+            entries, env, error = peer(command + common + ["--json", path], path)
+            by_tool[tool] += entries
+            envs[tool] = env or envs[tool]
+            if error:
+                errors[tool] = error
     table(files, threads, by_tool, failed)
     for tool, error in errors.items():
         if error:

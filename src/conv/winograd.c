@@ -692,7 +692,9 @@ static void run_block_shared(const block_run *b, float *workspace)
  * their own, two a thread, 0.38-0.48; one a thread, 0.30-0.32. With 16
  * tiles (256 x 14x14, 2.4M weights) blocks of their own took 1.3x as long
  * as sharing: each thread read all the weights from memory for a few
- * tiles. (A block never exceeds the plan's: the workspace holds that.) */
+ * tiles. (Only a block smaller than the plan's: the workspace holds that
+ * much, and a run of the plan's blocks is shared, which left SqueezeNet's
+ * 24 -> 64 at 56x56, 2 blocks of 98 tiles, at one thread's speed.) */
 #define ONE_BLOCK_MIN_TILES ((size_t)24)
 #define ONE_BLOCK_MAX_WEIGHT_FLOATS ((size_t)1024 * 1024)
 
@@ -723,9 +725,10 @@ static size_t run_block(const cc_conv2d *op, int threads)
                             plan->block);
         return units < 4 * wanted && even >= OWN_BLOCK_MIN_TILES ? even : plan->block;
     }
+    const size_t half = ceil_div(plan->tiles, ceil_div((size_t)threads, groups));
     if (op->g.layout == CC_NHWC && weights <= ONE_BLOCK_MAX_WEIGHT_FLOATS &&
-        plan->tiles / (size_t)threads >= ONE_BLOCK_MIN_TILES)
-        return min_size(ceil_div(plan->tiles, ceil_div((size_t)threads, groups)), plan->block);
+        plan->tiles / (size_t)threads >= ONE_BLOCK_MIN_TILES && half < plan->block)
+        return half;
     if (weights > OWN_BLOCKS_MAX_WEIGHT_FLOATS)
         return plan->block;
     const size_t own = ceil_div(plan->tiles, ceil_div(wanted, groups));

@@ -132,18 +132,24 @@ static const boundary_case boundaries[] = {
      CC_ALGO_IM2COL},
 };
 
-static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
+static void expect_pick_on(const boundary_case *b, cc__isa isa, int threads, cc_algo want)
 {
     const cc_conv2d_params p = params_of(&b->l);
     cc__conv_geom g;
     assert_int_equal(cc__conv_geom_init(&p, &g), CC_OK);
-    const cc_algo got = cc__auto_choose(&g, isa);
+    const cc_algo got = cc__auto_choose(&g, isa, threads);
     if (got != want) {
         char text[256];
         tst_describe(&p, text, sizeof text);
-        fail_msg("%s [%s] under %s: AUTO picks %s, auto.c's rule says %s", b->name, text,
-                 isa_name(isa), cc_algo_name(got), cc_algo_name(want));
+        fail_msg("%s [%s] under %s, %d thread(s): AUTO picks %s, auto.c's rule says %s",
+                 b->name, text, isa_name(isa), threads, cc_algo_name(got), cc_algo_name(want));
     }
+}
+
+/* The pick for runs on 2 threads: the rule's thresholds but the one below. */
+static void expect_pick(const boundary_case *b, cc__isa isa, cc_algo want)
+{
+    expect_pick_on(b, isa, 2, want);
 }
 
 /* Where AVX-512's pick differs from AVX2's: NCHW 1x1 layers go to GEMM1X1
@@ -208,6 +214,21 @@ static void picks_change_at_the_documented_thresholds(void **state)
         expect_pick(&avx512_boundaries[i], CC__ISA_AVX512, avx512_boundaries[i].vector);
         expect_pick(&avx512_boundaries[i], CC__ISA_SCALAR, avx512_boundaries[i].scalar);
     }
+}
+
+/* AVX-512: NHWC layers of 16 to 31 input channels per group go to Winograd
+ * on one thread only (the 2-thread threshold above is 32). */
+static void winograd_few_inputs_on_one_thread(void **state)
+{
+    (void)state;
+    const boundary_case sixteen = {"NHWC 16 in", {1, 16, 56, 56, 32, 3, 1, 1, 1, 1, CC_NHWC},
+                                   CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD};
+    const boundary_case fifteen = {"NHWC 15 in", {1, 15, 56, 56, 32, 3, 1, 1, 1, 1, CC_NHWC},
+                                   CC_ALGO_DIRECT, CC_ALGO_WINOGRAD};
+    expect_pick_on(&sixteen, CC__ISA_AVX512, 1, CC_ALGO_WINOGRAD);
+    expect_pick_on(&sixteen, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
+    expect_pick_on(&fifteen, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
+    expect_pick_on(&sixteen, CC__ISA_AVX2, 2, CC_ALGO_WINOGRAD);
 }
 
 /* ---- eligibility ---------------------------------------------------------- */
@@ -323,7 +344,7 @@ static void layer_run_free(layer_run *r)
 static void expect_auto_runs(const layer_run *r)
 {
     const cc__isa isa = cc__cpu_isa();
-    const cc_algo want = cc__auto_choose(&r->g, isa);
+    const cc_algo want = cc__auto_choose(&r->g, isa, cc__run_threads());
     cc_conv2d *op = NULL;
     if (cc_conv2d_create(&r->p, CC_ALGO_AUTO, r->weights, NULL, &op) != CC_OK)
         fail_msg("%s seed %u under %s: create with AUTO fails: %s", r->text, SEED,
@@ -354,7 +375,7 @@ static void picks_only_paths_that_run_the_layer(void **state)
         layer_run r;
         layer_run_init(&r, &p, i);
         for (int isa = CC__ISA_SCALAR; isa <= CC__ISA_AVX512; isa++) {
-            const cc_algo pick = cc__auto_choose(&r.g, (cc__isa)isa);
+            const cc_algo pick = cc__auto_choose(&r.g, (cc__isa)isa, 1 + i % 2);
             if (!can_run(&p, pick) || cc__conv_check_algo(&r.g, pick) != CC_OK)
                 fail_msg("%s seed %u under %s: AUTO picks %s, which cannot run it", r.text,
                          SEED, isa_name((cc__isa)isa), cc_algo_name(pick));
@@ -450,6 +471,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(picks_change_at_the_documented_thresholds),
+        cmocka_unit_test(winograd_few_inputs_on_one_thread),
         cmocka_unit_test(picks_only_paths_that_run_the_layer),
         cmocka_unit_test(nchw_in_nhwc_at_the_documented_bounds),
     };

@@ -173,8 +173,9 @@ CC_API cc_status cc_plans_save(const char *path);
  * CC_ERR_NOMEM when an allocation fails (nothing added). *loaded is 0 on failure. */
 CC_API cc_status cc_plans_load(const char *path, size_t *loaded);
 
-/* The path ESTIMATE's cost rule picks for p, whatever the mode and the cache
- * hold (reports compare it with measured plans). CC_ALGO_AUTO, with a
+/* The path ESTIMATE's cost rule picks for p on the current thread count
+ * (cc_set_num_threads), whatever the mode and the cache hold (reports
+ * compare it with measured plans). CC_ALGO_AUTO, with a
  * message for cc_last_error(), when p is invalid. */
 CC_API cc_algo cc_conv2d_estimate(const cc_conv2d_params *p);
 

@@ -52,11 +52,15 @@
  *   threads 0.42 against 0.72; NCHW 1.09 against 1.32), 256 -> 128 at 7x7
  *   0.106 against 0.156, 512 x 8x8 0.81 against 1.58, while 512 x 4x4 (4
  *   tiles) took 0.74 against 0.39. On AVX-512 the
- *   products need 32 input channels per group (their K): with 16 to 24,
- *   Winograd lost to direct in both layouts (Zen 5, 1 thread: 16 -> 32 at
- *   56x56 NCHW 0.28 ms against 0.17, NHWC 0.18 against 0.14; SqueezeNet's
- *   16 -> 64 at 55x55 NHWC 0.31-0.40 against 0.26), with 32 it won (32 ->
- *   128 at 27x27 NHWC 0.19 against 0.27).
+ *   products need 32 input channels per group (their K), but for NHWC
+ *   layers run on one thread: 16 to 24 (Zen 5, after the GEMM's epilogue
+ *   was unrolled) won there (16 -> 32 at 56x56 0.114 ms against direct's
+ *   0.149, SqueezeNet's 16 -> 64 at 55x55 0.235 against 0.295, 24 -> 64 at
+ *   56x56 0.303 against 0.457; SqueezeNet end to end 3.49 -> 3.36 ms) and
+ *   lost at 2 threads (GoogLeNet's 16 -> 32 at 28x28 0.026 -> 0.053 ms,
+ *   24 -> 64 at 14x14 0.021 -> 0.048; 16 -> 32 at 56x56 0.089 against
+ *   0.082) and in NCHW (16 -> 32 at 56x56, 2 threads: 0.153 against
+ *   0.089); with 32 it won (32 -> 128 at 27x27 NHWC 0.19 against 0.27).
  * - Otherwise the direct kernels, unless too few outputs of a row see no
  *   padding for their pixel tiles (6 wide): they then run their one-pixel
  *   edge code only (ResNet's 7x7 3x3 layers: 2x slower than im2col). On
@@ -97,11 +101,12 @@
 #define DIRECT_MIN_INTERIOR_WIDTH 6
 #define DIRECT_MIN_INTERIOR_WIDTH_AVX512 7
 
-static bool winograd_pays(const cc__conv_geom *g, cc__isa isa)
+static bool winograd_pays(const cc__conv_geom *g, cc__isa isa, int threads)
 {
     const size_t outputs = (size_t)g->n * cc__geom_pixels(g);
-    const int min_inputs = isa == CC__ISA_AVX512 ? WINOGRAD_MIN_GROUP_INPUTS_AVX512
-                                                 : WINOGRAD_MIN_GROUP_CHANNELS;
+    const bool few_inputs_pay = isa != CC__ISA_AVX512 || (g->layout == CC_NHWC && threads == 1);
+    const int min_inputs =
+        few_inputs_pay ? WINOGRAD_MIN_GROUP_CHANNELS : WINOGRAD_MIN_GROUP_INPUTS_AVX512;
     if (!cc__geom_is_winograd_shape(g) || g->cg < min_inputs ||
         g->ocg < WINOGRAD_MIN_GROUP_CHANNELS)
         return false;
@@ -135,7 +140,7 @@ static long long interior_width(const cc__conv_geom *g)
     return last >= first ? last - first + 1 : 0;
 }
 
-static cc_algo choose(const cc__conv_geom *g, cc__isa isa)
+static cc_algo choose(const cc__conv_geom *g, cc__isa isa, int threads)
 {
     const bool direct_is_fast = isa != CC__ISA_SCALAR;
     if (cc__geom_is_pointwise(g) && isa == CC__ISA_AVX2 && g->layout == CC_NCHW && g->ocg > 1)
@@ -150,7 +155,7 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa)
         (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg <= DIRECT_MAX_GROUP_OUTPUTS))
         return isa == CC__ISA_AVX512 && first_layer_for_im2col(g) ? CC_ALGO_IM2COL
                                                                   : CC_ALGO_DIRECT;
-    if (winograd_pays(g, isa))
+    if (winograd_pays(g, isa, threads))
         return CC_ALGO_WINOGRAD;
     const long long min_width = isa == CC__ISA_AVX512 ? DIRECT_MIN_INTERIOR_WIDTH_AVX512
                                                       : DIRECT_MIN_INTERIOR_WIDTH;
@@ -161,14 +166,14 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa)
 
 /* An NCHW layer that the path its NHWC twin takes computes in NHWC
  * (nhwc_inside.c) takes that path: it runs on the NHWC kernels. */
-cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa)
+cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa, int threads)
 {
     if (g->layout == CC_NCHW) {
         cc__conv_geom nhwc = *g;
         nhwc.layout = CC_NHWC;
-        const cc_algo pick = choose(&nhwc, isa);
+        const cc_algo pick = choose(&nhwc, isa, threads);
         if (cc__nchw_in_nhwc(g, pick, isa))
             return pick;
     }
-    return choose(g, isa);
+    return choose(g, isa, threads);
 }

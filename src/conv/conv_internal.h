@@ -278,8 +278,9 @@ int cc__conv_threads(const cc_conv2d *op);
  * or CC_ERR_UNSUPPORTED with a message. */
 cc_status cc__conv_check_algo(const cc__conv_geom *g, cc_algo algo);
 
-/* AUTO: the path predicted fastest. Pure: depends only on g and the ISA. */
-cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa);
+/* AUTO: the path predicted fastest for runs on `threads` threads. Pure:
+ * depends only on g, the ISA and the threads. */
+cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa, int threads);
 
 /* What CC_ALGO_AUTO runs for a layer: a path and a thread cap (0: none). */
 typedef struct {

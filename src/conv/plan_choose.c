@@ -93,7 +93,7 @@ cc_status cc__plan_choose(const cc__conv_geom *g, cc__isa isa, cc__conv_choice *
         return CC_OK;
     }
     if (cc_get_planning() != CC_PLAN_MEASURE) {
-        *choice = (cc__conv_choice){cc__auto_choose(g, isa), 0};
+        *choice = (cc__conv_choice){cc__auto_choose(g, isa, cc__run_threads()), 0};
         return CC_OK;
     }
     pthread_mutex_lock(&measuring);
@@ -111,5 +111,5 @@ cc_algo cc_conv2d_estimate(const cc_conv2d_params *p)
     cc__conv_geom g;
     if (cc__conv_geom_init(p, &g) != CC_OK)
         return CC_ALGO_AUTO;
-    return cc__auto_choose(&g, cc__cpu_isa());
+    return cc__auto_choose(&g, cc__cpu_isa(), cc__run_threads());
 }

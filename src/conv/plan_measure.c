@@ -184,7 +184,7 @@ static cc_status add_path(session *m, cc_algo algo, int threads)
 /* The cost rule's pick first, then the other paths AUTO may pick. */
 static cc_status add_paths(session *m, cc__isa isa, int threads)
 {
-    const cc_algo estimate = cc__auto_choose(m->g, isa);
+    const cc_algo estimate = cc__auto_choose(m->g, isa, threads);
     m->estimate = estimate;
     const cc_algo others[PATHS] = {CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1,
                                    CC_ALGO_WINOGRAD};
@@ -279,7 +279,7 @@ static cc_status measure(session *m, cc__isa isa, int threads, cc__conv_choice *
     if (status == CC_OK)
         status = add_paths(m, isa, threads);
     if (status != CC_OK || m->count == 0) {
-        *choice = (cc__conv_choice){cc__auto_choose(m->g, isa), 0};
+        *choice = (cc__conv_choice){cc__auto_choose(m->g, isa, threads), 0};
         return status;
     }
     int finalists[MAX_FINALISTS], count = 0;

@@ -11,7 +11,9 @@ after the other, never two at once:
 model by model, so that the three tools time a model within a minute of each
 other (a shared host's speed drifts: the same colconv build took 10.8 and
 18.6 ms on AlexNet a quarter of an hour apart, and running every model on
-one tool before the next put such drifts into the ratios), then prints one
+one tool before the next put such drifts into the ratios); with --rounds R,
+colconv and ONNX Runtime alternate R times on each model (files -roundK),
+each tool's figure the median of its rounds' medians. Then it prints one
 table (medians, ms; the ratios are the peer's time over
 colconv's: > 1 means colconv is faster) and writes OUT/compare.json, the
 three tools' "networks" entries in colconv-bench's schema (paths "auto",
@@ -60,13 +62,13 @@ def run(command):
     return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def colconv(bench, files, a):
+def colconv(bench, files, a, suffix=""):
     """colconv-bench per model: its network entries, its env, and a message per
     model that did not import or run."""
     entries, env, failed = [], {}, {}
     for f in files:
         name = os.path.basename(f)
-        out = os.path.join(a.out, "colconv-%s.json" % name[:-len(".onnx")])
+        out = os.path.join(a.out, "colconv-%s%s.json" % (name[:-len(".onnx")], suffix))
         r = run([bench, "--model", f, "--threads", a.threads, "--batch", str(a.batch),
                  "--reps", str(a.reps), "--warmup", str(a.warmup), "--quiet", "--json", out])
         if r.returncode != 0 or not os.path.exists(out):
@@ -90,6 +92,24 @@ def peer(command, path):
     return report["networks"], report["env"], ""
 
 
+def pooled(rounds):
+    """One entry per (net, threads) from several rounds' entries: the median
+    of the rounds' medians, with each round's in "ms_rounds"."""
+    by_key = {}
+    for entries in rounds:
+        for e in entries:
+            if e.get("status") == "ok":
+                by_key.setdefault((e["net"], e["threads"]), []).append(e)
+    result = []
+    for group in by_key.values():
+        entry = dict(group[0])
+        times = sorted(e["ms_median"] for e in group)
+        entry["ms_rounds"] = [e["ms_median"] for e in group]
+        entry["ms_median"] = times[len(times) // 2]
+        result.append(entry)
+    return result
+
+
 def table(files, threads, by_tool, failed):
     def ms(tool, name, t):
         for e in by_tool[tool]:
@@ -111,8 +131,8 @@ def table(files, threads, by_tool, failed):
                 fmt(o / c if c and o else None, "%9.2f"), fmt(p / c if c and p else None, "%9.2f")))
     for name, why in failed.items():
         print("colconv did not run %s: %s" % (name, why))
-    print("ms: medians of one batch; ORT/cc, torch/cc: the peer's time over colconv's "
-          "(> 1: colconv faster)")
+    print("ms: medians of one batch (with --rounds, the median of the rounds' medians); "
+          "ORT/cc, torch/cc: the peer's time over colconv's (> 1: colconv faster)")
 
 
 def main():
@@ -126,6 +146,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     p.add_argument("--out", default="colconv-report/compare", help="directory (default %(default)s)")
     p.add_argument("--bench", help="the colconv-bench binary")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="colconv and ONNX Runtime alternate this many times on each model "
+                        "(PyTorch runs once); the table gives the median round (default 1)")
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
     files = models_of(a.models)
@@ -136,21 +159,27 @@ def main():
     by_tool = {"colconv": [], "ort": [], "torch": []}
     envs = {"colconv": {}, "ort": {}, "torch": {}}
     errors, failed = {}, {}
+    commands = {"ort": lambda f: ["node", os.path.join(HERE, "vs_ort.js"), f],
+                "torch": lambda f: [sys.executable, os.path.join(HERE, "vs_torch.py"), "--model",
+                                    f]}
     for f in files:
         stem = os.path.basename(f)[:-len(".onnx")]
-        entries, env, fails = colconv(bench, [f], a)
-        by_tool["colconv"] += entries
-        envs["colconv"] = env or envs["colconv"]
-        failed.update(fails)
-        peers = {"ort": ["node", os.path.join(HERE, "vs_ort.js"), f],
-                 "torch": [sys.executable, os.path.join(HERE, "vs_torch.py"), "--model", f]}
-        for tool, command in peers.items():
-            path = os.path.join(a.out, "%s-%s.json" % (tool, stem))
-            entries, env, error = peer(command + common + ["--json", path], path)
-            by_tool[tool] += entries
-            envs[tool] = env or envs[tool]
-            if error:
-                errors[tool] = error
+        rounds = {"colconv": [], "ort": [], "torch": []}
+        for r in range(max(a.rounds, 1)):
+            suffix = "-round%d" % (r + 1) if a.rounds > 1 else ""
+            entries, env, fails = colconv(bench, [f], a, suffix)
+            rounds["colconv"].append(entries)
+            envs["colconv"] = env or envs["colconv"]
+            failed.update(fails)
+            for tool in ("ort", "torch") if r == 0 else ("ort",):
+                path = os.path.join(a.out, "%s-%s%s.json" % (tool, stem, suffix))
+                entries, env, error = peer(commands[tool](f) + common + ["--json", path], path)
+                rounds[tool].append(entries)
+                envs[tool] = env or envs[tool]
+                if error:
+                    errors[tool] = error
+        for tool, entries in rounds.items():
+            by_tool[tool] += pooled(entries)
     table(files, threads, by_tool, failed)
     for tool, error in errors.items():
         if error:

@@ -352,9 +352,9 @@ DB_INLINE void db_dwc3_pixels(const float *const rows[3], ptrdiff_t at, const dv
     }
 }
 
-/* The pixels [x_lo, x_hi) of one output row of the common 3x3 case (as
- * db_dwc_tile_3x3_s: dilation 1, a full channel block, channels contiguous
- * in the output, no curve), input rows [ky_lo, ky_hi) inside, stride `s`
+/* The pixels [x_lo, x_hi) of one output row of the common 3x3 case
+ * (dilation 1, stride 1 or 2, a full channel block, channels contiguous in
+ * the output, no curve), input rows [ky_lo, ky_hi) inside, stride `s`
  * (all four constant where it is inlined): the block's taps held in
  * registers, each pixel the bias plus its taps' products straight from
  * the input, then `act`. Pixel x_lo - 1 too when `left` (its taps kx >= 1
@@ -428,13 +428,16 @@ db_dwc3_row_interior(const cc__direct_job *j, const float *in, const float *w, p
 {
     switch (j->g->act) {
     case CC_ACT_RELU:
-        db_dwc3_interior_act(j, in, w, iy0, x_lo, x_hi, left, right, out, bias, ky_lo, ky_hi, CC_ACT_RELU);
+        db_dwc3_interior_act(j, in, w, iy0, x_lo, x_hi, left, right, out, bias, ky_lo, ky_hi,
+                             CC_ACT_RELU);
         break;
     case CC_ACT_RELU6:
-        db_dwc3_interior_act(j, in, w, iy0, x_lo, x_hi, left, right, out, bias, ky_lo, ky_hi, CC_ACT_RELU6);
+        db_dwc3_interior_act(j, in, w, iy0, x_lo, x_hi, left, right, out, bias, ky_lo, ky_hi,
+                             CC_ACT_RELU6);
         break;
     default:
-        db_dwc3_interior_act(j, in, w, iy0, x_lo, x_hi, left, right, out, bias, ky_lo, ky_hi, CC_ACT_NONE);
+        db_dwc3_interior_act(j, in, w, iy0, x_lo, x_hi, left, right, out, bias, ky_lo, ky_hi,
+                             CC_ACT_NONE);
         break;
     }
 }

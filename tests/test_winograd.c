@@ -620,10 +620,33 @@ static int run_group(void)
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
+/* NHWC products on the layer kernels' GEMM, which AVX-512 CPUs take, on
+ * the AVX2 family as well: so that CPUs without AVX-512 run that path too
+ * (on the other families the group has nothing new to run). */
+static int run_gemm_products_group(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nhwc),
+        cmocka_unit_test(nhwc_one_tile_blocks),
+        cmocka_unit_test(nhwc_small_blocks),
+        cmocka_unit_test(large_layer),
+        cmocka_unit_test(one_channel_left),
+        cmocka_unit_test(deterministic_across_threads),
+        cmocka_unit_test(fused_residual),
+    };
+    if (tst_isa() != CC__ISA_AVX2)
+        return 0;
+    cc__winograd_set_gemm_on_avx2(true);
+    const int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    cc__winograd_set_gemm_on_avx2(false);
+    return failed;
+}
+
 int main(void)
 {
     cc__set_nhwc_inside(CC__NHWC_INSIDE_NEVER);
-    const int failed = tst_run_per_isa("test_winograd", run_group);
+    int failed = tst_run_per_isa("test_winograd", run_group);
+    failed |= tst_run_per_isa("test_winograd (GEMM products on AVX2)", run_gemm_products_group);
     for (int table = 0; table < TABLES; table++)
         for (int i = 0; i < SHAPES; i++)
             tst_buffer_free(&references[table][i]);

@@ -95,6 +95,7 @@ typedef struct {
     size_t m_stride;    /* the same for a chunk's transformed output */
     size_t bytes;       /* one workspace slot: a block's transformed input and a chunk's output */
     size_t point_floats; /* packed weights of one group and transform point */
+    bool gemm_products; /* NHWC: the products on the layer kernels' GEMM, weights in panels */
 } cc__winograd_plan;
 
 struct cc_conv2d {
@@ -213,12 +214,16 @@ void cc__direct_run_1x1_rows(const cc__conv_geom *g, const cc__conv_geom *packed
  * cc__winograd_plan_init: the tiles, and the block and chunk of a workspace
  * slot (one per thread) sized for L2 and at most about `budget` bytes (at
  * least one tile's, whatever the budget).
- * cc__winograd_pack: the transformed weights, packed for the direct kernels
- * of `isa` (their floats per group and point go to plan->point_floats,
- * their channel block to plan->unit), allocated with cc__alloc.
+ * cc__winograd_pack: the transformed weights, packed for the product
+ * kernels of `isa` (their floats per group and point go to
+ * plan->point_floats, the channel block of a share to plan->unit),
+ * allocated with cc__alloc.
  * cc__winograd_run: the whole batch on up to `threads` OpenMP threads, bias,
  * residual and activation included, in `workspace` (plan->bytes). */
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo);
+/* Tests: NHWC products on the layer kernels' GEMM on AVX2 as on AVX-512
+ * (plans made after the call; false: AVX-512 alone, the default). */
+void cc__winograd_set_gemm_on_avx2(bool on);
 int cc__winograd_tile(const cc__conv_geom *g);
 void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t budget,
                             cc__winograd_plan *plan);

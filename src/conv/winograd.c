@@ -13,7 +13,8 @@
  * a 1x1 layer packed for the direct kernels of the operator's ISA
  * (point_floats floats each), so a run never packs weights (OpenBLAS, which
  * did the products before, packed each point's weights again on every
- * call).
+ * call); in NHWC on AVX-512, U[p] in the panels of the layer kernels' GEMM
+ * instead, which multiplies them (gemm_points).
  *
  * A block's transformed input V ([p][Cg][T] in NCHW: the tile index last,
  * so a lane group of 16 tiles is contiguous; [p][T][Cg] in NHWC: lanes run
@@ -24,17 +25,18 @@
  * apart (plane_stride).
  *
  * Threads: with at least BLOCKS_PER_THREAD blocks per thread, each thread
- * takes whole blocks in its own workspace slot; with fewer, all threads
- * transform a block's input, then take equal shares of its output channels
- * (in whole channel blocks of the product kernels). Every value is computed
- * by the same operations in the same order whichever thread does it, so
- * results do not depend on the thread count. */
+ * takes whole blocks in its own workspace slot; with fewer, each thread
+ * transforms a block's input into its own slot and takes an equal share of
+ * its output channels (in whole channel blocks of the product kernels).
+ * Every value is computed by the same operations in the same order
+ * whichever thread does it, so results do not depend on the thread count. */
 #include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "conv_internal.h"
 #include "epilogue.h"
+#include "../layers/kernels.h"
 #include "gemm.h"
 #include "winograd_transform.h"
 
@@ -107,6 +109,28 @@ static size_t even_block(size_t count, size_t most, size_t unit)
  * and an add rounded apart, took F(4x4,3x3) beyond its 1e-4 tolerance. */
 static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
 
+/* NHWC products on the layer kernels' GEMM (kernels_gemm_body.h, 6 x 64
+ * blocks on AVX-512) rather than the direct pointwise kernel (12 x 32):
+ * Zen 5, one thread, weights in panels, the two in one process: 10-30%
+ * faster on SqueezeNet's, GoogLeNet's, DenseNet's and ResNet-50's layers
+ * (16 -> 64 at 55x55 0.227 -> 0.159 ms, 64 -> 256 at 13x13 0.153 -> 0.121,
+ * 128 x 28x28 0.429 -> 0.360, 128 -> 32 at 56x56 0.56 -> 0.50), as fast
+ * on 160 -> 320 at 7x7, 7% slower on 512 x 7x7 (F(2x2): 16 MB of weights
+ * from memory); on AVX2, whose GEMM blocks are 4 x 16, slower (128 x
+ * 28x28 0.70 -> 0.80). Tests set it on AVX2 too, to run the path on CPUs
+ * without AVX-512. */
+static bool gemm_on_avx2;
+
+void cc__winograd_set_gemm_on_avx2(bool on) { gemm_on_avx2 = on; }
+
+static bool products_on_gemm(const cc__conv_geom *g, cc__isa isa)
+{
+    return g->layout == CC_NHWC &&
+           (isa == CC__ISA_AVX512 || (isa == CC__ISA_AVX2 && gemm_on_avx2));
+}
+/* Share boundaries of the GEMM products: whole vectors on every family. */
+#define GEMM_SHARE_UNIT ((size_t)16)
+
 /* NCHW blocks of at most `most` tiles: whole lane groups for the
  * transforms, and where that leaves fewer narrow panels (of one vector)
  * to the pointwise kernel without adding a block, or adding one while a
@@ -152,6 +176,7 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
 {
     plan->m = m;
     plan->alpha = m + 2;
+    plan->gemm_products = products_on_gemm(g, isa);
     plan->tiles_h = ceil_div((size_t)g->oh, (size_t)m);
     plan->tiles_w = ceil_div((size_t)g->ow, (size_t)m);
     plan->tiles = (size_t)g->n * plan->tiles_h * plan->tiles_w;
@@ -176,13 +201,15 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
     plan->block = g->layout == CC_NCHW ? nchw_block(g, isa, plan->tiles, points, most)
                                        : even_block(plan->tiles, most, 1);
     /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
-     * channels), and at least 4 of them where the channels allow, for the
-     * threads that share a block. */
+     * channels), or whole panels of the GEMM, and at least 4 of them where
+     * the channels allow, for the threads that share a block. (Chunks of
+     * 48 made the GEMM's blocks 3 vectors wide: 4-9% slower.) */
+    const size_t unit = plan->gemm_products ? GEMM_PANEL_COLUMNS : CHUNK_UNIT;
     most = output_bytes / (point_bytes * plan->block);
-    most = most > CHUNK_UNIT ? most : CHUNK_UNIT;
-    if (ocg > 4 * CHUNK_UNIT)
-        most = min_size(most, ceil_div(ceil_div(ocg, 4), CHUNK_UNIT) * CHUNK_UNIT);
-    plan->chunk = most >= ocg ? ocg : most - most % CHUNK_UNIT;
+    most = most > unit ? most : unit;
+    if (ocg > 4 * unit)
+        most = min_size(most, ceil_div(ceil_div(ocg, 4), unit) * unit);
+    plan->chunk = most >= ocg ? ocg : most - most % unit;
     plan->chunks = ceil_div(ocg, plan->chunk);
     plan->v_stride = plane_stride((size_t)g->cg * plan->block);
     plan->m_stride = plane_stride(plan->chunk * plan->block);
@@ -223,14 +250,29 @@ static void transform_channels(const cc__conv_geom *g, const cc__winograd_plan *
     }
 }
 
-/* The same channels' slice of one point's packed weights, from its u: for
- * the direct kernels; for SGEMM, OCg x Cg rows (NCHW) or their transpose,
+/* The same channels' slice of point p's packed weights, from its u (the
+ * group's packed weights from group_packed): for the layer kernels' GEMM,
+ * Cg x OCg in panels of GEMM_PANEL_COLUMNS columns, and for each panel the
+ * points' blocks one after the other: panel q, of width w, is a
+ * [point][Cg][w] block from 64 q Cg points floats (gemm_points); for the
+ * direct kernels; for SGEMM, OCg x Cg rows (NCHW) or their transpose,
  * Cg x OCg (NHWC). */
 static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winograd_plan *plan,
-                          const float *u, size_t o_lo, size_t count, float *point_packed)
+                          const float *u, size_t o_lo, size_t count, float *group_packed,
+                          size_t p)
 {
     const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
-    if (!products_on_sgemm(isa)) {
+    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
+    float *point_packed = group_packed + p * plan->point_floats;
+    if (plan->gemm_products) {
+        for (size_t o = 0; o < count; o++) {
+            const size_t column = o_lo + o, first = column - column % GEMM_PANEL_COLUMNS;
+            const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - first);
+            float *block = group_packed + first * cg * points + p * width * cg;
+            for (size_t c = 0; c < cg; c++)
+                block[c * width + column - first] = u[o * cg + c];
+        }
+    } else if (!products_on_sgemm(isa)) {
         const cc__conv_geom pg = point_geom(g, plan->block);
         cc__direct_pack_channels(&pg, isa, u, (int)o_lo, (int)count, point_packed);
     } else if (g->layout == CC_NHWC) {
@@ -251,10 +293,14 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
     const cc__conv_geom pg = point_geom(g, plan->block);
     size_t count, u_floats;
     *packed = NULL;
-    plan->point_floats = products_on_sgemm(isa) ? slice : cc__direct_packed_floats(&pg, isa);
+    plan->point_floats = products_on_sgemm(isa) || plan->gemm_products
+                             ? slice
+                             : cc__direct_packed_floats(&pg, isa);
     /* SGEMM's results depend on its blocking, so shares of a block are
      * whole chunks there: the same products whatever the thread count. */
-    plan->unit = products_on_sgemm(isa) ? plan->chunk : (size_t)cc__direct_channel_block(&pg, isa);
+    plan->unit = plan->gemm_products    ? GEMM_SHARE_UNIT
+                 : products_on_sgemm(isa) ? plan->chunk
+                                          : (size_t)cc__direct_channel_block(&pg, isa);
     if (plan->point_floats == 0 || !cc__mul_sizes(&count, 2, slices, plan->point_floats) ||
         !cc__mul_sizes(&u_floats, 3, points, PACK_CHANNELS, cg))
         return cc__fail(CC_ERR_NOMEM, "conv2d: Winograd weights overflow size_t");
@@ -279,7 +325,7 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
         transform_channels(g, plan, oihw, group, o_lo, n, mine);
         for (size_t p = 0; p < points; p++)
             pack_channels(g, isa, plan, mine + p * n * cg, o_lo, n,
-                          all + (group * points + p) * plan->point_floats);
+                          all + group * points * plan->point_floats, p);
     }
     cc__free(u);
     return CC_OK;
@@ -430,7 +476,7 @@ static cc__wino_patch patch_nhwc(const block_run *b, size_t t, size_t c0, size_t
 }
 
 /* Channels an NCHW item covers: the tiles' locations are computed once for
- * all of them, and there are still enough items to share. */
+ * all of them. */
 #define CHANNELS_PER_ITEM ((size_t)16)
 
 /* Input phase, one item: a lane group of tiles for CHANNELS_PER_ITEM
@@ -471,14 +517,56 @@ static size_t phase_items(const block_run *b, size_t channels)
                : b->count * ceil_div(channels, L);
 }
 
+/* `rows` runs of `floats` floats, `stride` apart, asked for into the L2. */
+static void prefetch_rows(const float *first, size_t rows, size_t stride, size_t floats)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t f = 0; f < floats; f += LINE_FLOATS)
+            __builtin_prefetch(first + r * stride + f, 0, 2);
+}
+
+/* NHWC on the layer kernels' GEMM: for every point p, Mc[p] (count x
+ * chunk) = V[p] (count x Cg) * columns [o_lo, o_lo + chunk) of U[p], a
+ * GEMM call for each panel the columns cross and each point, panel by
+ * panel: the next call's weights are the memory after this call's, which
+ * the GEMM asks for as it ends (gemm_next_chunk), or for part of a panel,
+ * which it does not, asked for here. (Point by point, a thread's next call
+ * read the panel after its share, or one of the next point's, from memory:
+ * Zen 5, SqueezeNet's 64 -> 256 at 13x13 after 64 MB of other traffic, 2
+ * threads, 0.16-0.18 ms on the direct kernels, 0.18 point by point, 0.12
+ * panel by panel.) */
+static void gemm_points(const block_run *b, size_t o_lo, size_t chunk, float *mc)
+{
+    const cc__winograd_plan *plan = &b->op->wino;
+    const cc__layer_kernels *kernels = cc__layer_kernels_of(b->op->isa);
+    const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
+    const size_t cg = (size_t)b->op->g.cg, ocg = (size_t)b->op->g.ocg;
+    const float *group_u = b->op->weights + b->group * points * plan->point_floats;
+    for (size_t j = o_lo; j < o_lo + chunk;) {
+        const size_t first = j - j % GEMM_PANEL_COLUMNS;
+        const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - first);
+        const size_t end = min_size(first + width, o_lo + chunk);
+        const float *panel = group_u + first * cg * points + (j - first);
+        for (size_t p = 0; p < points; p++) {
+            if (end - j < width && p + 1 < points)
+                prefetch_rows(panel + (p + 1) * width * cg, cg, width, end - j);
+            kernels->gemm(b->count, end - j, cg, b->v + p * plan->v_stride, cg, 1,
+                          panel + p * width * cg, width,
+                          mc + p * plan->m_stride + (j - o_lo), chunk, false, NULL);
+        }
+        j = end;
+    }
+}
+
 /* The products of output channels [o_lo, o_lo + chunk) of the block's
  * group, every transform point p, into mc:
  *   NCHW: Mc[p] (chunk x count, rows block apart) = U[p] (chunk x Cg) * V[p] (Cg x count, rows block apart)
  *   NHWC: Mc[p] (count x chunk) = V[p] (count x Cg) * U[p] (Cg x chunk)
  * each a 1x1 layer on the direct kernels, U[p] packed for them at create;
  * the chunk's packed weights are the slice of the point's from o_lo * Cg
- * (o_lo is a multiple of every family's channel block). With SGEMM, U[p]
- * is OCg x Cg (NCHW) or Cg x OCg (NHWC). */
+ * (o_lo is a multiple of every family's channel block). On the layer
+ * kernels' GEMM or SGEMM, U[p] is Cg x OCg (NHWC: in panels for the GEMM)
+ * or OCg x Cg (NCHW). */
 static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float *mc)
 {
     const cc__conv_geom *g = &b->op->g;
@@ -489,6 +577,10 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
     cc__conv_geom pg = packed_as;
     pg.oc = pg.ocg = (int)chunk;
     const bool nchw = g->layout == CC_NCHW;
+    if (plan->gemm_products) {
+        gemm_points(b, o_lo, chunk, mc);
+        return;
+    }
     for (size_t p = 0; p < points; p++) {
         const float *u = b->op->weights + (b->group * points + p) * plan->point_floats;
         const float *v = b->v + p * plan->v_stride;
@@ -630,6 +722,18 @@ static void finish_share(const block_run *b, int thread, int threads, float *mc)
     const size_t o_hi = min_size(ocg, units * (size_t)(thread + 1) / (size_t)threads * plan->unit);
     if (o_lo >= o_hi)
         return;
+    if (plan->gemm_products) {
+        /* Chunks of at most the plan's that end on the GEMM's panels where
+         * they can: a panel split between two chunks is read twice. */
+        for (size_t o = o_lo; o < o_hi;) {
+            size_t end = min_size(o_hi, o + plan->chunk);
+            if (end < o_hi && end - end % GEMM_PANEL_COLUMNS > o)
+                end -= end % GEMM_PANEL_COLUMNS;
+            finish_channels(b, o, end - o, mc);
+            o = end;
+        }
+        return;
+    }
     const size_t chunks = ceil_div(o_hi - o_lo, plan->chunk);
     const size_t chunk = ceil_div(ceil_div(o_hi - o_lo, chunks), plan->unit) * plan->unit;
     for (size_t o = o_lo; o < o_hi; o += chunk)
@@ -657,29 +761,30 @@ static void run_block_alone(const block_run *b, float *mc)
         finish_chunk(b, k, mc);
 }
 
-/* A block shared by the threads of the region: they transform its input
- * into slot 0's V, then each finishes its share of the output channels in
- * its own slot's Mc. The `omp for` ends with the barrier the products
- * need, and the barrier after the shares keeps V until all are done. */
-static void run_block_shared(const block_run *b, float *workspace)
+/* A block split by output channels between the threads of the region:
+ * each transforms all of its input into its own slot's V, then finishes
+ * its share of the output channels in its own slot's Mc. Transforming it
+ * once between them instead (each half of it, into one V) cost a barrier
+ * and reading lines the other core wrote, more than the transform of the
+ * other half, 1 / OCg of the products' work: Zen 5, 2 threads, SqueezeNet's
+ * 64 -> 256 at 13x13 (16 tiles) 0.156 -> 0.134 ms. */
+static void run_block_split(const block_run *b, float *mc)
 {
     const size_t inputs = phase_items(b, (size_t)b->op->g.cg);
-    const int thread = omp_get_thread_num();
-#pragma omp for schedule(static)
     for (size_t item = 0; item < inputs; item++)
         transform_input_item(b, item);
-    finish_share(b, thread, omp_get_num_threads(), slot_mc(b->op, workspace, thread));
-#pragma omp barrier
+    finish_share(b, omp_get_thread_num(), omp_get_num_threads(), mc);
 }
 
 /* Blocks per thread from which each thread takes whole blocks in its own
- * slot; with fewer, the threads share each block. */
+ * slot; with fewer, the threads split each block (run_block_split). */
 #define BLOCKS_PER_THREAD 2
 /* Transformed weights (all points, floats) up to which threads that would
- * share a block take smaller blocks of their own instead: each reads all
- * the weights, but no thread reads the transformed input another wrote
- * (DenseNet's 128 -> 32 layers on 16 and 49 tiles: 2 threads sharing took
- * 2x one thread's time, the other core's writes read back line by line). */
+ * split a block take smaller blocks of their own instead: each reads all
+ * the weights, but computes whole product blocks (DenseNet's 128 -> 32
+ * layers on 16 and 49 tiles: 2 threads on one block took 2x one thread's
+ * time when they also shared its transform, each reading the other core's
+ * half). */
 #define OWN_BLOCKS_MAX_WEIGHT_FLOATS ((size_t)512 * 1024)
 /* But no fewer tiles than the product kernels' short tile of rows (8 on
  * AVX-512): 16 tiles in 4 blocks took 1.5x the time of 2 blocks. */
@@ -687,13 +792,13 @@ static void run_block_shared(const block_run *b, float *workspace)
 /* NHWC, where a block is any run of tiles: when each thread's share holds
  * this many tiles, one block a thread, which reads the weights once, up to
  * this many weights. Zen 5, 2 threads, in the network: sharing each
- * block, ResNet-50's 128 x 28x28 layers (49 tiles, 590K weights) took
- * 0.40-0.52 ms (alone and warm 0.47, at one thread 0.41); in blocks of
+ * block's transform, ResNet-50's 128 x 28x28 layers (49 tiles, 590K
+ * weights) took 0.40-0.52 ms (alone and warm 0.47, at one thread 0.41); in blocks of
  * their own, two a thread, 0.38-0.48; one a thread, 0.30-0.32. With 16
  * tiles (256 x 14x14, 2.4M weights) blocks of their own took 1.3x as long
  * as sharing: each thread read all the weights from memory for a few
  * tiles. (Only a block smaller than the plan's: the workspace holds that
- * much, and a run of the plan's blocks is shared, which left SqueezeNet's
+ * much, and a run of the plan's blocks is split, which left SqueezeNet's
  * 24 -> 64 at 56x56, 2 blocks of 98 tiles, at one thread's speed.) */
 #define ONE_BLOCK_MIN_TILES ((size_t)24)
 #define ONE_BLOCK_MAX_WEIGHT_FLOATS ((size_t)1024 * 1024)
@@ -781,8 +886,8 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
                 const size_t start = u / groups * plan->block;
                 const block_run b = {op, io, transforms, start,
                                      min_size(plan->block, plan->tiles - start), u % groups,
-                                     slot_v(op, workspace, 0)};
-                run_block_shared(&b, workspace);
+                                     slot_v(op, workspace, thread)};
+                run_block_split(&b, slot_mc(op, workspace, thread));
             }
         }
     }

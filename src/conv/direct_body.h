@@ -74,21 +74,29 @@ DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const floa
         out[i * j->out_c] = lanes[i];
 }
 
-/* NHWC (out_c == 1), whole vectors: the tile's `pixels` x `nb` sums
- * stored as act(sum + bias), `act` constant where it is inlined and the
- * bias vectors loaded once: through db_store_channels, each of the 24
- * stores of a 12-pixel tile tested the layout, the bias, its count and the
- * activation again, a third of the time of a 3-channel first layer (27
- * multiply-adds per sum). */
-DB_INLINE void db_store_tile_nhwc(const cc__direct_job *j, float *out, const float *bias,
-                                  dvec acc[][2], int pixels, int nb, cc_act act)
+/* NHWC (out_c == 1): the tile's `pixels` x `nb` sums (count0 and count1
+ * channels of its vectors) stored as act(sum + bias), `act` constant where
+ * it is inlined and the bias vectors loaded once: through
+ * db_store_channels, each of the 24 stores of a 12-pixel tile tested the
+ * layout, the bias, its count and the activation again, a third of the
+ * time of a 3-channel first layer (27 multiply-adds per sum). */
+DB_INLINE dvec db_load_count(const float *p, int count)
 {
-    const dvec b0 = bias != NULL ? dv_load(bias) : dv_zero();
-    const dvec b1 = bias != NULL && nb == 2 ? dv_load(bias + DV) : dv_zero();
+    return count == DV ? dv_load(p) : dv_load_n(p, count);
+}
+
+DB_INLINE void db_store_tile_nhwc(const cc__direct_job *j, float *out, const float *bias,
+                                  dvec acc[][2], int pixels, int nb, int count0, int count1,
+                                  cc_act act)
+{
+    const dvec b0 = bias != NULL ? db_load_count(bias, count0) : dv_zero();
+    const dvec b1 = bias != NULL && nb == 2 ? db_load_count(bias + DV, count1) : dv_zero();
 #pragma GCC unroll 16
     for (int p = 0; p < pixels; p++) {
 #pragma GCC unroll 2
         for (int k = 0; k < nb; k++) {
+            const int count = k == 0 ? count0 : count1;
+            float *o = out + p * j->out_x + k * DV;
             dvec v = acc[p][k];
             if (bias != NULL)
                 v = dv_add(v, k == 0 ? b0 : b1);
@@ -96,7 +104,10 @@ DB_INLINE void db_store_tile_nhwc(const cc__direct_job *j, float *out, const flo
                 v = dv_relu(v);
             else if (act == CC_ACT_RELU6)
                 v = dv_relu6(v);
-            dv_store(out + p * j->out_x + k * DV, v);
+            if (count == DV)
+                dv_store(o, v);
+            else
+                dv_store_n(o, v, count);
         }
     }
 }
@@ -188,16 +199,16 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
             }
         }
     }
-    if (j->out_c == 1 && count0 == DV && (nb == 1 || count1 == DV)) {
+    if (j->out_c == 1) {
         switch (g->act) {
         case CC_ACT_NONE:
-            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, CC_ACT_NONE);
+            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, CC_ACT_NONE);
             return;
         case CC_ACT_RELU:
-            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, CC_ACT_RELU);
+            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, CC_ACT_RELU);
             return;
         case CC_ACT_RELU6:
-            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, CC_ACT_RELU6);
+            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, CC_ACT_RELU6);
             return;
         default:
             break;

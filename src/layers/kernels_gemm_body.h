@@ -52,6 +52,17 @@ static cc__gemm_epilogue gemm_block_epilogue(const cc__gemm_epilogue *whole, boo
                                       : cc__gemm_epilogue_at(whole, i0, j0, ldc);
 }
 
+/* ReLU or ReLU6 of a sum; other activations leave it (the GEMM's
+ * epilogues take none else). */
+KB_ALWAYS_INLINE kvec gemm_act(kvec sum, cc_act act)
+{
+    if (act == CC_ACT_RELU)
+        return kv_relu(sum);
+    if (act == CC_ACT_RELU6)
+        return kv_cap(kv_relu(sum), 6.0f);
+    return sum;
+}
+
 /* act(sum + bias + residual) of vector `v` of row r: bias and residual
  * loads of n lanes (n < KV: partial, masked). */
 KB_ALWAYS_INLINE kvec gemm_finish(kvec sum, const cc__gemm_epilogue *ep, int r, size_t column,
@@ -65,15 +76,11 @@ KB_ALWAYS_INLINE kvec gemm_finish(kvec sum, const cc__gemm_epilogue *ep, int r, 
         const float *res = ep->residual + (size_t)r * ldr + column;
         sum = kv_add(sum, n == KV ? kv_load(res) : kv_load_n(res, n));
     }
-    if (ep->act == CC_ACT_RELU)
-        sum = kv_relu(sum);
-    else if (ep->act == CC_ACT_RELU6)
-        sum = kv_cap(kv_relu(sum), 6.0f);
-    return sum;
+    return gemm_act(sum, ep->act);
 }
 
 /* The block's sums stored as act(sum + bias + residual), `act` constant
- * where it is inlined (gemm_finish's activations), the epilogue's fields
+ * where it is inlined (gemm_act's activations), the epilogue's fields
  * read into locals and the loops unrolled by pragma: otherwise GCC kept
  * the accumulators on the stack for a rolled loop that reloaded each field
  * (the stores to C might alias them) and tested the activation for every
@@ -100,11 +107,7 @@ KB_ALWAYS_INLINE void gemm_store_block(int rows, int vectors,
                 sum = kv_add(sum, bias_per_row ? row_bias : column_bias[v]);
             if (residual != NULL)
                 sum = kv_add(sum, kv_load(residual + (size_t)r * ldc + (size_t)v * KV));
-            if (act == CC_ACT_RELU)
-                sum = kv_relu(sum);
-            else if (act == CC_ACT_RELU6)
-                sum = kv_cap(kv_relu(sum), 6.0f);
-            kv_store(c + (size_t)r * ldc + (size_t)v * KV, sum);
+            kv_store(c + (size_t)r * ldc + (size_t)v * KV, gemm_act(sum, act));
         }
     }
 }

@@ -112,6 +112,26 @@ KB_ALWAYS_INLINE void gemm_store_block(int rows, int vectors,
     }
 }
 
+/* The next row block's lines of C (GEMM_ROWS rows on), asked for to be
+ * written, for blocks of this depth or less: they store a block of C for
+ * every few multiply-adds, faster than one core fills lines it writes from
+ * memory (Zen 5, 1 thread, MobileNet-v2's 16 -> 96 at 112x112 in the
+ * network, 4.8 MB out: 0.265 -> 0.232 ms; with depth 96 the asks cost 3%
+ * on warm 14x14 layers). An integer address: the next block may lie past
+ * C (a prefetch never faults). */
+#define GEMM_WRITE_AHEAD_DEPTH 32
+
+KB_ALWAYS_INLINE void gemm_write_ahead(int rows, int vectors, float *c, size_t ldc)
+{
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) {
+            const size_t at = (size_t)(GEMM_ROWS + r) * ldc + (size_t)v * KV;
+            __builtin_prefetch((const void *)((uintptr_t)c + at * sizeof(float)), 1, 3);
+        }
+}
+
 /* rows x vectors (<= GEMM_VECTORS) vectors of C over p < depth: rows and
  * vectors constant where it is inlined, so that the accumulators stay in
  * registers (gcc kept them in memory, stored on every step, in variants
@@ -124,6 +144,8 @@ KB_ALWAYS_INLINE void gemm_block_kind(int rows, int vectors, size_t depth, const
 {
     kvec acc[GEMM_ROWS][GEMM_VECTORS];
     const float *row_a[GEMM_ROWS];
+    if (depth <= GEMM_WRITE_AHEAD_DEPTH)
+        gemm_write_ahead(rows, vectors, c, ldc);
 #pragma GCC unroll 6
     for (int r = 0; r < rows; r++) {
         row_a[r] = a + (size_t)r * a_rs;

@@ -95,19 +95,10 @@ DB_INLINE void db_store_tile_nhwc(const cc__direct_job *j, float *out, const flo
     for (int p = 0; p < pixels; p++) {
 #pragma GCC unroll 2
         for (int k = 0; k < nb; k++) {
-            const int count = k == 0 ? count0 : count1;
-            float *o = out + p * j->out_x + k * DV;
             dvec v = acc[p][k];
             if (bias != NULL)
                 v = dv_add(v, k == 0 ? b0 : b1);
-            if (act == CC_ACT_RELU)
-                v = dv_relu(v);
-            else if (act == CC_ACT_RELU6)
-                v = dv_relu6(v);
-            if (count == DV)
-                dv_store(o, v);
-            else
-                dv_store_n(o, v, count);
+            db_store_act(out + p * j->out_x + k * DV, v, k == 0 ? count0 : count1, act);
         }
     }
 }

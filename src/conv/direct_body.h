@@ -75,11 +75,12 @@ DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const floa
 }
 
 /* NHWC (out_c == 1): the tile's `pixels` x `nb` sums (count0 and count1
- * channels of its vectors) stored as act(sum + bias), `act` constant where
- * it is inlined and the bias vectors loaded once: through
- * db_store_channels, each of the 24 stores of a 12-pixel tile tested the
- * layout, the bias, its count and the activation again, a third of the
- * time of a 3-channel first layer (27 multiply-adds per sum). */
+ * channels of its vectors) stored as act(sum + bias) (not sigmoid or tanh),
+ * the bias vectors loaded once: through db_store_channels, each of the 24
+ * stores of a 12-pixel tile tested the layout and the bias and loaded the
+ * bias again, a third of the time of a 3-channel first layer (27
+ * multiply-adds per sum). (An instance per activation ran no faster and
+ * took the sanitizer builds of the direct kernels 30% longer.) */
 DB_INLINE dvec db_load_count(const float *p, int count)
 {
     return count == DV ? dv_load(p) : dv_load_n(p, count);
@@ -190,20 +191,9 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
             }
         }
     }
-    if (j->out_c == 1) {
-        switch (g->act) {
-        case CC_ACT_NONE:
-            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, CC_ACT_NONE);
-            return;
-        case CC_ACT_RELU:
-            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, CC_ACT_RELU);
-            return;
-        case CC_ACT_RELU6:
-            db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, CC_ACT_RELU6);
-            return;
-        default:
-            break;
-        }
+    if (j->out_c == 1 && !cc__act_is_curve(g->act)) {
+        db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, g->act);
+        return;
     }
     if (j->out_c != 1 && j->out_x == 1 && pixels > 1) {
         db_store_planar(j, out, bias, acc, 0, pixels, count0);

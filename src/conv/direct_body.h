@@ -51,6 +51,12 @@ DB_INLINE void db_store_act(float *out, dvec v, int count, cc_act act)
         cc__activate_curve(out, (size_t)count, act, DB_ISA);
 }
 
+/* p[0..count), count <= DV, in one vector (masked when partial). */
+DB_INLINE dvec db_load_count(const float *p, int count)
+{
+    return count == DV ? dv_load(p) : dv_load_n(p, count);
+}
+
 /* act(v + bias) for `count` consecutive channels of one output pixel: one
  * vector store when channels are contiguous (out_c == 1), else scattered. */
 DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const float *bias, dvec v,
@@ -59,7 +65,7 @@ DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const floa
     const cc_act act = j->g->act;
     if (j->out_c == 1) {
         if (bias != NULL)
-            v = dv_add(v, count == DV ? dv_load(bias) : dv_load_n(bias, count));
+            v = dv_add(v, db_load_count(bias, count));
         db_store_act(out, v, count, act);
         return;
     }
@@ -81,11 +87,6 @@ DB_INLINE void db_store_channels(const cc__direct_job *j, float *out, const floa
  * bias again, a third of the time of a 3-channel first layer (27
  * multiply-adds per sum). (An instance per activation ran no faster and
  * took the sanitizer builds of the direct kernels 30% longer.) */
-DB_INLINE dvec db_load_count(const float *p, int count)
-{
-    return count == DV ? dv_load(p) : dv_load_n(p, count);
-}
-
 DB_INLINE void db_store_tile_nhwc(const cc__direct_job *j, float *out, const float *bias,
                                   dvec acc[][2], int pixels, int nb, int count0, int count1,
                                   cc_act act)

@@ -569,6 +569,10 @@ static void gemm_points(const block_run *b, size_t o_lo, size_t chunk, float *mc
  * or OCg x Cg (NCHW). */
 static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float *mc)
 {
+    if (b->op->wino.gemm_products) {
+        gemm_points(b, o_lo, chunk, mc);
+        return;
+    }
     const cc__conv_geom *g = &b->op->g;
     const cc__winograd_plan *plan = &b->op->wino;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
@@ -577,10 +581,6 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
     cc__conv_geom pg = packed_as;
     pg.oc = pg.ocg = (int)chunk;
     const bool nchw = g->layout == CC_NCHW;
-    if (plan->gemm_products) {
-        gemm_points(b, o_lo, chunk, mc);
-        return;
-    }
     for (size_t p = 0; p < points; p++) {
         const float *u = b->op->weights + (b->group * points + p) * plan->point_floats;
         const float *v = b->v + p * plan->v_stride;

@@ -116,7 +116,7 @@ KB_ALWAYS_INLINE void gemm_store_block(int rows, int vectors,
  * written, for blocks of this depth or less: they store a block of C for
  * every few multiply-adds, faster than one core fills lines it writes from
  * memory (Zen 5, 1 thread, MobileNet-v2's 16 -> 96 at 112x112 in the
- * network, 4.8 MB out: 0.265 -> 0.232 ms; with depth 96 the asks cost 3%
+ * network, 4.8 MB out: 0.286 -> 0.246 ms; with depth 96 the asks cost 3%
  * on warm 14x14 layers). An integer address: the next block may lie past
  * C (a prefetch never faults). */
 #define GEMM_WRITE_AHEAD_DEPTH 32

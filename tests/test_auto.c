@@ -408,10 +408,11 @@ typedef struct {
 } inside_case;
 
 /* Pairs on each side of the rule's bounds: AVX-512 only, any path but the
- * reference, not depthwise, 16 or more channels per group each way,
- * outputs of 784 pixels or fewer an image (1x1: strided from inputs of 784
- * pixels or fewer, stride 1 on images of fewer than 64), 16 MiB of
- * reordered tensors. */
+ * reference, not depthwise, 16 or more channels per group each way; then
+ * Winograd up to 32 MiB of reordered tensors, any image size; the other
+ * paths on outputs of 784 pixels or fewer an image (1x1: strided from
+ * inputs of 784 pixels or fewer, stride 1 on images of fewer than 64), up
+ * to 16 MiB of reordered tensors. */
 static const inside_case inside_cases[] = {
     {"512 x 14x14 Winograd", L3X3(1, 512, 14, 14, 512, 1, 1), CC_ALGO_WINOGRAD,
      CC__ISA_AVX512, true},
@@ -441,15 +442,30 @@ static const inside_case inside_cases[] = {
      false},
     {"15 outputs per group", L3X3(1, 32, 28, 28, 30, 1, 2), CC_ALGO_DIRECT, CC__ISA_AVX512,
      false},
-    {"28x28 out", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, true},
-    {"28x29 out", L3X3(1, 64, 28, 29, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, false},
+    {"28x28 out", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
+    {"28x29 out", L3X3(1, 64, 28, 29, 64, 1, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"Winograd 28x29 out", L3X3(1, 64, 28, 29, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512,
+     true},
+    {"Winograd 256 x 56x56", L3X3(1, 256, 56, 56, 256, 1, 1), CC_ALGO_WINOGRAD,
+     CC__ISA_AVX512, true},
+    {"Winograd 256 x 56x56 under AVX2", L3X3(1, 256, 56, 56, 256, 1, 1), CC_ALGO_WINOGRAD,
+     CC__ISA_AVX2, false},
+    {"Winograd 15 inputs", L3X3(1, 15, 56, 56, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512,
+     false},
     {"56x56 in, 28x28 out", L3X3(1, 64, 56, 56, 64, 2, 1), CC_ALGO_DIRECT, CC__ISA_AVX512,
      true},
     {"56x58 in, 28x29 out", L3X3(1, 64, 56, 58, 64, 2, 1), CC_ALGO_DIRECT, CC__ISA_AVX512,
      false},
-    /* 7x7 at 512 channels: (1 + 2) x 98 KiB an image; 16 MiB hold 55. */
-    {"55 images", L3X3(55, 512, 7, 7, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, true},
-    {"56 images", L3X3(56, 512, 7, 7, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512, false},
+    /* 7x7 at 512 channels: (1 + 2) x 98 KiB an image; 16 MiB hold 55,
+     * 32 MiB 111. */
+    {"55 images", L3X3(55, 512, 7, 7, 512, 1, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
+    {"56 images", L3X3(56, 512, 7, 7, 512, 1, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"Winograd 111 images", L3X3(111, 512, 7, 7, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512,
+     true},
+    {"Winograd 112 images", L3X3(112, 512, 7, 7, 512, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512,
+     false},
+    {"Winograd 64 x 224x224", L3X3(1, 64, 224, 224, 64, 1, 1), CC_ALGO_WINOGRAD,
+     CC__ISA_AVX512, false},
 };
 
 static void nchw_in_nhwc_at_the_documented_bounds(void **state)

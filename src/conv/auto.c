@@ -69,8 +69,9 @@
  *   interior outputs a row) took 4.48 ms on direct and 2.29 on im2col at 1
  *   thread, 2.63 and 1.64 at 2 (Zen 5); the next widest layer of the
  *   report, AlexNet's 13x13 (11), stays on Winograd or direct.
- * - An NCHW layer computed in NHWC (nhwc_inside.c: AVX-512, small images)
- *   is chosen as its NHWC twin is, the kernels being the NHWC ones. */
+ * - An NCHW layer computed in NHWC (nhwc_inside.c: AVX-512; Winograd, or
+ *   small images) is chosen as its NHWC twin is, the kernels being the
+ *   NHWC ones. */
 #include "conv_internal.h"
 
 /* Up to this many input channels per group, the direct kernels win; up to

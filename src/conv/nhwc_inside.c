@@ -30,9 +30,18 @@
  * 0.169 / 0.117 -> 0.111, 2048 -> 512 0.63 -> 0.60 / 0.35 -> 0.37; at
  * 14x14 1024 -> 256 lost, 0.67 -> 0.70 / 0.34 -> 0.38). With the AVX2
  * kernels the same layers ranged from 0.84x to 1.2x of their NCHW time:
- * AVX2 keeps NCHW. */
+ * AVX2 keeps NCHW.
+ * Since the NHWC Winograd path runs its products on the layer GEMM, its
+ * layers gain at any image size until the reorders move tensors of L3's
+ * size (Zen 5, 1 / 2 threads, ms, NCHW -> NHWC with the reorders, medians
+ * of alternating runs): 64 x 56x56 0.89 -> 0.58 / 0.53 -> 0.37, 256 x
+ * 56x56 8.7 -> 6.4 / 6.1 -> 4.3 (after 64 MB of other traffic 8.8 -> 6.9 /
+ * 6.2 -> 4.3), 128 -> 256 at 56x56 4.5 -> 3.4 / 3.3 -> 2.2, 128 x 112x112
+ * (19 MB reordered) 8.3 -> 7.1 / 6.0 -> 4.6, F(6x6) 256 x 56x56 9.7 -> 6.2;
+ * 64 x 224x224 (38 MB) 10.3 -> 10.3 / 7.7 -> 6.7: the 32 MiB bound. */
 #define MAX_PIXELS 784
 #define MAX_BYTES ((size_t)16 << 20)
+#define MAX_WINOGRAD_BYTES ((size_t)32 << 20)
 /* Stride-1 1x1 layers: images of fewer pixels than this. */
 #define MAX_POINTWISE_PIXELS 64
 /* Fewer channels per group than this fill too few lanes of the NHWC
@@ -72,11 +81,14 @@ bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
         return false;
     if (mode == CC__NHWC_INSIDE_ALWAYS)
         return true;
+    if (isa != CC__ISA_AVX512 || g->cg < MIN_GROUP_CHANNELS || g->ocg < MIN_GROUP_CHANNELS)
+        return false;
+    if (algo == CC_ALGO_WINOGRAD || algo == CC_ALGO_WINOGRAD_F6X6)
+        return cc__nhwc_inside_bytes(g) <= MAX_WINOGRAD_BYTES;
     const bool small_enough = !pointwise    ? cc__geom_pixels(g) <= MAX_PIXELS
                               : strided_1x1 ? in_pixels <= MAX_PIXELS
                                             : in_pixels < MAX_POINTWISE_PIXELS;
-    return isa == CC__ISA_AVX512 && g->cg >= MIN_GROUP_CHANNELS &&
-           g->ocg >= MIN_GROUP_CHANNELS && small_enough && cc__nhwc_inside_bytes(g) <= MAX_BYTES;
+    return small_enough && cc__nhwc_inside_bytes(g) <= MAX_BYTES;
 }
 
 cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *workspace)

@@ -231,6 +231,38 @@ static void winograd_few_inputs_on_one_thread(void **state)
     expect_pick_on(&sixteen, CC__ISA_AVX2, 2, CC_ALGO_WINOGRAD);
 }
 
+/* AVX-512, NHWC: strided layers (not 1x1) to 196 output pixels or fewer an
+ * image go to im2col from 96 input channels per group on one thread, 256 on
+ * more. */
+#define NHWC_STRIDED(c, hw) {1, c, hw, hw, 64, 3, 2, 1, 1, 1, CC_NHWC}
+
+static void im2col_for_strided_layers_of_many_channels(void **state)
+{
+    (void)state;
+    const boundary_case c96 = {"96 in to 14x14", NHWC_STRIDED(96, 28), CC_ALGO_IM2COL,
+                               CC_ALGO_IM2COL};
+    const boundary_case c95 = {"95 in to 14x14", NHWC_STRIDED(95, 28), CC_ALGO_IM2COL,
+                               CC_ALGO_IM2COL};
+    const boundary_case c256 = {"256 in to 14x14", NHWC_STRIDED(256, 28), CC_ALGO_IM2COL,
+                                CC_ALGO_IM2COL};
+    const boundary_case c255 = {"255 in to 14x14", NHWC_STRIDED(255, 28), CC_ALGO_IM2COL,
+                                CC_ALGO_IM2COL};
+    const boundary_case wide = {"256 in to 15x15", NHWC_STRIDED(256, 29), CC_ALGO_IM2COL,
+                                CC_ALGO_IM2COL};
+    const boundary_case nchw = {"NCHW 256 in to 14x14, 15 outputs",
+                                {1, 256, 28, 28, 15, 3, 2, 1, 1, 1, CC_NCHW}, CC_ALGO_IM2COL,
+                                CC_ALGO_IM2COL};
+    expect_pick_on(&c96, CC__ISA_AVX512, 1, CC_ALGO_IM2COL);
+    expect_pick_on(&c95, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
+    expect_pick_on(&c96, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
+    expect_pick_on(&c256, CC__ISA_AVX512, 2, CC_ALGO_IM2COL);
+    expect_pick_on(&c255, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
+    expect_pick_on(&wide, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
+    expect_pick_on(&c256, CC__ISA_AVX2, 1, CC_ALGO_DIRECT);
+    /* 15 outputs: not computed in NHWC (nhwc_inside.c), so NCHW's own pick. */
+    expect_pick_on(&nchw, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
+}
+
 /* ---- eligibility ---------------------------------------------------------- */
 
 /* Whether `algo` can run the layer, from the public header's contract
@@ -488,6 +520,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(picks_change_at_the_documented_thresholds),
         cmocka_unit_test(winograd_few_inputs_on_one_thread),
+        cmocka_unit_test(im2col_for_strided_layers_of_many_channels),
         cmocka_unit_test(picks_only_paths_that_run_the_layer),
         cmocka_unit_test(nchw_in_nhwc_at_the_documented_bounds),
     };

@@ -68,7 +68,9 @@
  *   ResNet-50's layer4.0.conv2 (3x3 stride 2 to 7x7, 512 channels, 6
  *   interior outputs a row) took 4.48 ms on direct and 2.29 on im2col at 1
  *   thread, 2.63 and 1.64 at 2 (Zen 5); the next widest layer of the
- *   report, AlexNet's 13x13 (11), stays on Winograd or direct.
+ *   report, AlexNet's 13x13 (11), stays on Winograd or direct. On
+ *   AVX-512, NHWC strided layers to small images with many input channels
+ *   go to im2col too (strided_for_im2col).
  * - An NCHW layer computed in NHWC (nhwc_inside.c: AVX-512; Winograd, or
  *   small images) is chosen as its NHWC twin is, the kernels being the
  *   NHWC ones. */
@@ -130,6 +132,27 @@ static bool first_layer_for_im2col(const cc__conv_geom *g)
            g->ocg >= IM2COL_MIN_FIRST_LAYER_OUTPUTS_AVX512;
 }
 
+/* AVX-512, NHWC: a strided layer (not 1x1) of small output images and
+ * many input channels per group goes to im2col, whose products run on the
+ * unpacked kernel at 190-210 GFLOP/s where the direct kernels' strided
+ * tiles run at about 150 (Zen 5, 3x3 stride 2 to 14x14, ms, direct against
+ * im2col, 1 thread: 64 channels 0.091 / 0.084, 96 0.202 / 0.171, 128 0.372
+ * / 0.293, ResNet-50's 256 1.47 / 1.11, 512 6.05 / 4.70; 2 threads: 128
+ * 0.183 / 0.199, 256 0.80 / 0.73, 512 3.13 / 2.83; to 28x28 within 5%
+ * either way: 128 1.19 / 1.17, 256 4.93 / 4.76 at 1 thread). */
+#define IM2COL_STRIDED_MAX_PIXELS 196
+#define IM2COL_STRIDED_MIN_INPUTS_ONE_THREAD 96
+#define IM2COL_STRIDED_MIN_INPUTS 256
+
+static bool strided_for_im2col(const cc__conv_geom *g, cc__isa isa, int threads)
+{
+    const int min_inputs =
+        threads == 1 ? IM2COL_STRIDED_MIN_INPUTS_ONE_THREAD : IM2COL_STRIDED_MIN_INPUTS;
+    return isa == CC__ISA_AVX512 && g->layout == CC_NHWC && (g->sh > 1 || g->sw > 1) &&
+           !cc__geom_is_pointwise(g) && cc__geom_pixels(g) <= IM2COL_STRIDED_MAX_PIXELS &&
+           g->cg >= min_inputs;
+}
+
 /* Outputs of a row whose kernel window lies wholly inside the input (in
  * 64 bits: strides and pads may be near INT_MAX). */
 static long long interior_width(const cc__conv_geom *g)
@@ -160,7 +183,7 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa, int threads)
         return CC_ALGO_WINOGRAD;
     const long long min_width = isa == CC__ISA_AVX512 ? DIRECT_MIN_INTERIOR_WIDTH_AVX512
                                                       : DIRECT_MIN_INTERIOR_WIDTH;
-    if (direct_is_fast && interior_width(g) >= min_width)
+    if (direct_is_fast && interior_width(g) >= min_width && !strided_for_im2col(g, isa, threads))
         return CC_ALGO_DIRECT;
     return CC_ALGO_IM2COL;
 }

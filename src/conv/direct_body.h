@@ -129,69 +129,32 @@ DB_INLINE void db_store_planar(const cc__direct_job *j, float *out, const float 
 
 /* ---- ocvec: vectors over output channels ---------------------------------- */
 
-/* `pixels` consecutive output pixels (stride sw apart in the input) x `nb`
- * channel vectors, over taps ky in [ky_lo, ky_hi), kx in [kx_lo, kx_hi), all
- * inside the input. in: image n at the group's first channel; w: block ob;
- * w_next: floats from block ob to ob + 1; iy0, ix0: input coordinates of
- * tap (0, 0) for the first pixel; out: the first pixel's first channel. */
-DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const float *w,
-                             ptrdiff_t w_next, int ky_lo, int ky_hi, int kx_lo, int kx_hi,
-                             ptrdiff_t iy0, ptrdiff_t ix0, int pixels, int nb, float *out,
-                             const float *bias, int count0, int count1, const float *ahead)
+/* How a tile walks the taps (kx, ci) of one ky in [kx_lo, kx_hi): an outer
+ * loop over kx and an inner one over ci, fused into one inner loop when the
+ * input holds them in that order contiguously, as the packed weights do
+ * (NHWC, one group, dilation 1): few-channel layers then keep a long inner
+ * loop. in_outer and w_outer: floats from one outer step to the next. */
+typedef struct {
+    int inner, outer;
+    ptrdiff_t in_outer;
+    size_t w_outer;
+} db_taps;
+
+DB_INLINE db_taps db_taps_of(const cc__direct_job *j, int kx_lo, int kx_hi)
 {
     const cc__conv_geom *g = j->g;
-    const ptrdiff_t step = (ptrdiff_t)g->sw * j->in_x;
-    /* The taps (kx, ci) of one ky: an outer loop over kx and an inner one
-     * over ci, fused into one inner loop when the input holds them in that
-     * order contiguously, as the packed weights do (NHWC, one group,
-     * dilation 1): few-channel layers then keep a long inner loop. */
     const bool fused = j->in_c == 1 && g->dw * j->in_x == g->cg;
-    const int inner = fused ? (kx_hi - kx_lo) * g->cg : g->cg;
-    const int outer = fused ? 1 : kx_hi - kx_lo;
-    const ptrdiff_t in_outer = (ptrdiff_t)g->dw * j->in_x;
-    const size_t w_outer = (size_t)g->cg * DV;
-    dvec acc[DB_OCVEC_P][2];
-#pragma GCC unroll 16
-    for (int p = 0; p < pixels; p++) {
-        acc[p][0] = dv_zero();
-        acc[p][1] = dv_zero();
-    }
-    /* NHWC: the next tile's outputs, asked for (to write) while this one
-     * computes: inside a network a layer's output buffer comes from memory,
-     * and the stores of a tile, every line a miss, stalled the kernel (VGG's
-     * conv1_1 in a network, 1 thread on a Zen 5: 2.6-2.75 -> 1.14-1.16 ms;
-     * its runs on warm buffers 1.04-1.10 either way). */
-    if (j->out_c == 1)
-        for (int p = 0; p < pixels; p++) {
-            __builtin_prefetch(out + (pixels + p) * j->out_x, 1, 3);
-            if (nb == 2)
-                __builtin_prefetch(out + (pixels + p) * j->out_x + DV, 1, 3);
-        }
-    for (int ky = ky_lo; ky < ky_hi; ky++) {
-        const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
-        const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
-        const size_t w_at = ((size_t)ky * g->kw + kx_lo) * w_outer;
-        const float *wp0 = w + w_at;
-        for (int u = 0; u < outer; u++) {
-            const float *ip = ip0 + u * in_outer;
-            const float *wp = wp0 + u * w_outer;
-            const float *ap = ahead != NULL ? ahead + w_at + u * w_outer : NULL;
-            for (int t = 0; t < inner; t++) {
-                const float *cp = ip + t * j->in_c;
-                if (ap != NULL)
-                    __builtin_prefetch(ap + (size_t)t * DV);
-                const dvec w0 = dv_load(wp + (size_t)t * DV);
-                const dvec w1 = nb == 2 ? dv_load(wp + (size_t)t * DV + w_next) : w0;
-#pragma GCC unroll 16
-                for (int p = 0; p < pixels; p++) {
-                    const dvec x = dv_bcast(cp[p * step]);
-                    acc[p][0] = dv_fma(x, w0, acc[p][0]);
-                    if (nb == 2)
-                        acc[p][1] = dv_fma(x, w1, acc[p][1]);
-                }
-            }
-        }
-    }
+    const db_taps taps = {fused ? (kx_hi - kx_lo) * g->cg : g->cg, fused ? 1 : kx_hi - kx_lo,
+                          (ptrdiff_t)g->dw * j->in_x, (size_t)g->cg * DV};
+    return taps;
+}
+
+/* A tile's finished sums acc[p][k] (p < pixels, k < nb) to its outputs,
+ * with bias and activation. */
+DB_INLINE void db_ocvec_store(const cc__direct_job *j, float *out, const float *bias,
+                              dvec acc[][2], int pixels, int nb, int count0, int count1)
+{
+    const cc__conv_geom *g = j->g;
     if (j->out_c == 1 && !cc__act_is_curve(g->act)) {
         db_store_tile_nhwc(j, out, bias, acc, pixels, nb, count0, count1, g->act);
         return;
@@ -212,6 +175,80 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
     }
 }
 
+/* `pixels` consecutive output pixels (stride sw apart in the input) x `nb`
+ * channel vectors, over taps ky in [ky_lo, ky_hi), kx in [kx_lo, kx_hi), all
+ * inside the input. in: image n at the group's first channel; w: block ob;
+ * w_next: floats from block ob to ob + 1; iy0, ix0: input coordinates of
+ * tap (0, 0) for the first pixel; out: the first pixel's first channel. */
+DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const float *w,
+                             ptrdiff_t w_next, int ky_lo, int ky_hi, int kx_lo, int kx_hi,
+                             ptrdiff_t iy0, ptrdiff_t ix0, int pixels, int nb, float *out,
+                             const float *bias, int count0, int count1, const float *ahead)
+{
+    const cc__conv_geom *g = j->g;
+    const ptrdiff_t step = (ptrdiff_t)g->sw * j->in_x;
+    const db_taps taps = db_taps_of(j, kx_lo, kx_hi);
+    dvec acc[DB_OCVEC_P][2];
+#pragma GCC unroll 16
+    for (int p = 0; p < pixels; p++) {
+        acc[p][0] = dv_zero();
+        acc[p][1] = dv_zero();
+    }
+    /* NHWC: the next tile's outputs, asked for (to write) while this one
+     * computes: inside a network a layer's output buffer comes from memory,
+     * and the stores of a tile, every line a miss, stalled the kernel (VGG's
+     * conv1_1 in a network, 1 thread on a Zen 5: 2.6-2.75 -> 1.14-1.16 ms;
+     * its runs on warm buffers 1.04-1.10 either way). */
+    if (j->out_c == 1)
+        for (int p = 0; p < pixels; p++) {
+            __builtin_prefetch(out + (pixels + p) * j->out_x, 1, 3);
+            if (nb == 2)
+                __builtin_prefetch(out + (pixels + p) * j->out_x + DV, 1, 3);
+        }
+    for (int ky = ky_lo; ky < ky_hi; ky++) {
+        const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
+        const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
+        const size_t w_at = ((size_t)ky * g->kw + kx_lo) * taps.w_outer;
+        const float *wp0 = w + w_at;
+        for (int u = 0; u < taps.outer; u++) {
+            const float *ip = ip0 + u * taps.in_outer;
+            const float *wp = wp0 + u * taps.w_outer;
+            const float *ap = ahead != NULL ? ahead + w_at + u * taps.w_outer : NULL;
+            for (int t = 0; t < taps.inner; t++) {
+                const float *cp = ip + t * j->in_c;
+                if (ap != NULL)
+                    __builtin_prefetch(ap + (size_t)t * DV);
+                const dvec w0 = dv_load(wp + (size_t)t * DV);
+                const dvec w1 = nb == 2 ? dv_load(wp + (size_t)t * DV + w_next) : w0;
+#pragma GCC unroll 16
+                for (int p = 0; p < pixels; p++) {
+                    const dvec x = dv_bcast(cp[p * step]);
+                    acc[p][0] = dv_fma(x, w0, acc[p][0]);
+                    if (nb == 2)
+                        acc[p][1] = dv_fma(x, w1, acc[p][1]);
+                }
+            }
+        }
+    }
+    db_ocvec_store(j, out, bias, acc, pixels, nb, count0, count1);
+}
+
+/* The edge pixel's sums run as DB_PIXEL_SPLIT partial sums over the taps,
+ * added at the end: with one sum a vector, each multiply-add waited on the
+ * previous one's latency, and AlexNet's 5x5 conv2 (27x27, 2 edge pixels a
+ * side) spent a third of its time on its edge pixels (perf, Zen 5). */
+#define DB_PIXEL_SPLIT 4
+
+/* sum[k] += input tap t x its weights of vector k < nb. */
+DB_INLINE void db_ocvec_step(const float *ip, const float *wp, int t, ptrdiff_t in_c,
+                             ptrdiff_t w_next, int nb, dvec sum[2])
+{
+    const dvec x = dv_bcast(ip[t * in_c]);
+    sum[0] = dv_fma(x, dv_load(wp + (size_t)t * DV), sum[0]);
+    if (nb == 2)
+        sum[1] = dv_fma(x, dv_load(wp + (size_t)t * DV + w_next), sum[1]);
+}
+
 /* The edge tile: output pixel ox alone, its kx restricted to the input. */
 DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const float *w,
                               ptrdiff_t w_next, int ky_lo, int ky_hi, ptrdiff_t iy0, int ox,
@@ -220,9 +257,35 @@ DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const fl
     const cc__conv_geom *g = j->g;
     int kx_lo, kx_hi;
     cc__direct_taps(ox, g->sw, g->pl, g->dw, g->kw, g->w, &kx_lo, &kx_hi);
-    db_ocvec_tile(j, in, w, w_next, ky_lo, ky_hi, kx_lo, kx_hi, iy0,
-                  (ptrdiff_t)ox * g->sw - g->pl, 1, nb, out + (ptrdiff_t)ox * j->out_x, bias,
-                  count0, count1, NULL);
+    const db_taps taps = db_taps_of(j, kx_lo, kx_hi);
+    const ptrdiff_t ix0 = (ptrdiff_t)ox * g->sw - g->pl;
+    dvec part[DB_PIXEL_SPLIT][2];
+#pragma GCC unroll 4
+    for (int s = 0; s < DB_PIXEL_SPLIT; s++) {
+        part[s][0] = dv_zero();
+        part[s][1] = dv_zero();
+    }
+    for (int ky = ky_lo; ky < ky_hi; ky++) {
+        const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
+        const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
+        const float *wp0 = w + ((size_t)ky * g->kw + kx_lo) * taps.w_outer;
+        for (int u = 0; u < taps.outer; u++) {
+            const float *ip = ip0 + u * taps.in_outer;
+            const float *wp = wp0 + u * taps.w_outer;
+            int t = 0;
+            for (; t + DB_PIXEL_SPLIT <= taps.inner; t += DB_PIXEL_SPLIT)
+#pragma GCC unroll 4
+                for (int s = 0; s < DB_PIXEL_SPLIT; s++)
+                    db_ocvec_step(ip, wp, t + s, j->in_c, w_next, nb, part[s]);
+            for (; t < taps.inner; t++)
+                db_ocvec_step(ip, wp, t, j->in_c, w_next, nb, part[0]);
+        }
+    }
+    dvec acc[1][2];
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; k++)
+        acc[0][k] = dv_add(dv_add(part[0][k], part[1][k]), dv_add(part[2][k], part[3][k]));
+    db_ocvec_store(j, out + (ptrdiff_t)ox * j->out_x, bias, acc, 1, nb, count0, count1);
 }
 
 /* The ocvec kind's short tile: 2/3 of DB_OCVEC_P pixels. */

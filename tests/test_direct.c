@@ -98,6 +98,10 @@ static const shape named_shapes[] = {
     {"pointwise_two_outputs", 3, 33, 7, 3, 2, 1, 1, 2, 3, 1, 1, 0, 0, 0, 0, 1},
     {"rectangular", 1, 5, 17, 23, 33, 2, 7, 3, 1, 1, 1, 0, 1, 3, 2, 1},
     {"wide_rows", 1, 2, 4, 101, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    /* NHWC rows with many edge pixels: the input padded left and right in
+     * the workspace (cc__direct_pads_input), on every family. */
+    {"edge_heavy_5x5_groups", 2, 32, 13, 13, 40, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2},
+    {"edge_heavy_dilated_strided", 1, 19, 9, 17, 23, 3, 3, 2, 1, 1, 2, 0, 1, 3, 1, 1},
 };
 
 /* NCHW 1x1 layers (the pointwise kind) run with a residual, which the
@@ -154,7 +158,7 @@ static void run(const cc__conv_geom *g, cc__isa isa, const cc__direct_family *fa
                 const float *packed, const float *bias, const float *input, float *output,
                 const float *residual, int threads)
 {
-    const size_t floats = cc__direct_slot_floats(g, isa) * (size_t)threads;
+    const size_t floats = cc__direct_workspace_floats(g, isa, threads);
     tst_buffer workspace = tst_buffer_new(floats > 0 ? floats : 1);
     tst_buffer_poison(&workspace);
     float *slots = floats > 0 ? workspace.data : NULL;
@@ -396,6 +400,33 @@ static void test_transpose(void **state)
     check_transposes(f->isa, f->family);
 }
 
+/* The named shapes include layers each family runs on a padded copy of
+ * the input, and padded layers it runs without one. */
+static void test_padded_copy_covered(void **state)
+{
+    (void)state;
+    static const struct {
+        cc__isa isa;
+        const char *name;
+    } isas[] = {{CC__ISA_SCALAR, "scalar"}, {CC__ISA_AVX2, "avx2"}, {CC__ISA_AVX512, "avx512"}};
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+        int padded = 0, not_padded = 0;
+        for (size_t k = 0; k < sizeof named_shapes / sizeof named_shapes[0]; k++) {
+            const cc__conv_geom g = geom_of(&named_shapes[k], CC_NHWC, CC_ACT_NONE);
+            const bool has_pads = g.pl > 0 || g.pr > 0;
+            const bool pads = cc__direct_pads_input(&g, isas[i].isa);
+            padded += pads;
+            not_padded += has_pads && !pads;
+            if (pads)
+                assert_int_equal(cc__direct_workspace_floats(&g, isas[i].isa, 2),
+                                 (size_t)g.n * g.h * (g.w + g.pl + g.pr) * g.c);
+        }
+        if (padded == 0 || not_padded == 0)
+            fail_msg("%s: %d shapes on a padded copy, %d padded ones without", isas[i].name,
+                     padded, not_padded);
+    }
+}
+
 static void *failing_alloc(void *context, size_t alignment, size_t size)
 {
     (void)context;
@@ -439,6 +470,7 @@ int main(void)
         FAMILY_TESTS(test_residual, "fused residual"),
         FAMILY_TESTS(test_transpose, "transposes"),
         cmocka_unit_test(test_pack_nomem),
+        cmocka_unit_test(test_padded_copy_covered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,11 +135,14 @@ static bool first_layer_for_im2col(const cc__conv_geom *g)
 /* AVX-512, NHWC: a strided layer (not 1x1) of small output images and
  * many input channels per group goes to im2col, whose products run on the
  * unpacked kernel at 190-210 GFLOP/s where the direct kernels' strided
- * tiles run at about 150 (Zen 5, 3x3 stride 2 to 14x14, ms, direct against
- * im2col, 1 thread: 64 channels 0.091 / 0.084, 96 0.202 / 0.171, 128 0.372
- * / 0.293, ResNet-50's 256 1.47 / 1.11, 512 6.05 / 4.70; 2 threads: 128
- * 0.183 / 0.199, 256 0.80 / 0.73, 512 3.13 / 2.83; to 28x28 within 5%
- * either way: 128 1.19 / 1.17, 256 4.93 / 4.76 at 1 thread). */
+ * tiles run at about 150-170 (Zen 5, 3x3 stride 2 to 14x14, ms, direct
+ * against im2col, 1 thread: 64 channels 0.091 / 0.084, 96 0.202 / 0.171,
+ * 128 0.372 / 0.293, ResNet-50's 256 1.47 / 1.11, 512 6.05 / 4.70; 2
+ * threads: 128 0.183 / 0.199, 256 0.80 / 0.73, 512 3.13 / 2.83; to 28x28
+ * within 5% either way: 128 1.19 / 1.17, 256 4.93 / 4.76 at 1 thread).
+ * With the input padded for the direct kernels (direct.c), 1 thread: 96
+ * 0.212 / 0.207, 128 0.359 / 0.332, 256 1.37 / 1.20, 512 5.22 / 4.66; 2
+ * threads: 128 0.183 / 0.206, 256 0.746 / 0.785, 512 3.57 / 3.13. */
 #define IM2COL_STRIDED_MAX_PIXELS 196
 #define IM2COL_STRIDED_MIN_INPUTS_ONE_THREAD 96
 #define IM2COL_STRIDED_MIN_INPUTS 256

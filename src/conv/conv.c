@@ -57,13 +57,10 @@ static cc_status prepare_path(cc_conv2d *op, const float *weights)
     }
 }
 
-/* The bytes of one workspace slot, one per thread: a GEMM path's tile, the
- * Winograd path's block and chunk, or the direct path's band of an NCHW
- * depthwise layer. */
+/* The bytes of one workspace slot, one per thread: a GEMM path's tile or
+ * the Winograd path's block and chunk (the direct path sizes its own). */
 static size_t slot_bytes(const cc_conv2d *op)
 {
-    if (op->algo == CC_ALGO_DIRECT)
-        return cc__direct_slot_floats(&op->g, op->isa) * sizeof(float);
     return is_winograd(op->algo) ? op->wino.bytes : is_gemm(op->algo) ? op->plan.tile_bytes : 0;
 }
 
@@ -81,7 +78,7 @@ static int slots_needed(const cc_conv2d *op, int threads)
 {
     if (slot_bytes(op) == 0)
         return 0;
-    if (is_winograd(op->algo) || op->algo == CC_ALGO_DIRECT)
+    if (is_winograd(op->algo))
         return threads;
     return gemm_tile_threads(op, threads);
 }
@@ -95,6 +92,11 @@ static size_t workspace_need(const cc_conv2d *op, int threads)
     if (op->inner != NULL)
         return cc__add_size(cc__nhwc_inside_bytes(&op->g), workspace_need(op->inner, threads),
                             &bytes)
+                   ? bytes
+                   : SIZE_MAX;
+    if (op->algo == CC_ALGO_DIRECT)
+        return cc__mul_sizes(&bytes, 2, cc__direct_workspace_floats(&op->g, op->isa, threads),
+                             sizeof(float))
                    ? bytes
                    : SIZE_MAX;
     return cc__mul_sizes(&bytes, 2, (size_t)slots_needed(op, threads), slot_bytes(op))

@@ -163,18 +163,21 @@ void cc__set_tile_budget_bytes(size_t bytes);
  * `isa` (allocated with cc__alloc; CC_ERR_NOMEM on failure).
  * cc__direct_run: output = act(conv(input) + bias + residual) for the whole
  * batch, in g->layout, on up to `threads` OpenMP threads; residual (NULL
- * for none) as in cc__conv_io; workspace holds `threads` slots of
- * cc__direct_slot_floats(g, isa) floats (NULL when that is 0: only NCHW
- * depthwise layers use one); no allocation, no read or write outside
- * input, output, residual, packed, bias and workspace (vector loads
- * included). */
+ * for none) as in cc__conv_io; workspace holds
+ * cc__direct_workspace_floats(g, isa, threads) floats (NULL when that is
+ * 0: NCHW depthwise layers keep a slot a thread there, NHWC layers that
+ * cc__direct_pads_input a copy of the input padded left and right; a NULL
+ * workspace runs those without the copy); no allocation, no read or write
+ * outside input, output, residual, packed, bias and workspace (vector
+ * loads included). */
 cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,
                           float **packed);
 void cc__direct_run(const cc__conv_geom *g, cc__isa isa, const float *packed,
                     const float *bias, const float *input, float *output,
                     const float *residual, float *workspace, int threads,
                     size_t out_pixel_stride);
-size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa);
+size_t cc__direct_workspace_floats(const cc__conv_geom *g, cc__isa isa, int threads);
+bool cc__direct_pads_input(const cc__conv_geom *g, cc__isa isa);
 /* cc__direct_packed_floats: the floats cc__direct_pack_into writes (0 when
  * that overflows size_t); cc__direct_pack_into: cc__direct_pack into the
  * caller's array.

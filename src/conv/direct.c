@@ -333,11 +333,103 @@ static int dwc_band_rows(const cc__conv_geom *g, int lanes)
     return rows;
 }
 
-size_t cc__direct_slot_floats(const cc__conv_geom *g, cc__isa isa)
+/* ---- NHWC ocvec layers on a copy of the input padded left and right ------ */
+
+/* A pixel whose kx the left or right padding cuts runs alone (the edge
+ * tile) at about this many times the cost of a pixel of a full tile, and
+ * a copy of the input with those pads as zeros gives every pixel full
+ * tiles when that saves this much at least (Zen 5, AVX-512, NHWC, the
+ * edge pixels' four partial sums, medians, 1 / 2 threads, ms, edges ->
+ * padded copy: AlexNet's 5x5 conv2 27x27 2.72 -> 2.43 / 1.42 -> 1.26,
+ * 256 -> 384 3x3 at 13x13 2.25 -> 1.89 / 1.21 -> 1.04, 256 3x3/2 from
+ * 28x28 1.51 -> 1.38 / 0.81 -> 0.74; where the tiles gain no pixels within
+ * 2-3%: ResNet's 7x7/2 conv1, 128 3x3/2 from 56x56, 64 3x3 at 56x56; 256 3x3
+ * at 14x14, 12 interior pixels, one tile, against two short tiles padded,
+ * 1.33 -> 1.35 / 0.69 -> 0.71). The copy is at most PADDED_MAX_FLOATS. */
+#define EDGE_PIXEL_COST 1.5
+#define PADDED_MIN_GAIN 1.05
+#define PADDED_MAX_FLOATS ((size_t)4 << 20)
+
+static int ocvec_pixels_of(cc__isa isa)
 {
+    switch (isa) {
+    case CC__ISA_AVX512:
+        return CC__DIRECT_OCVEC_PIXELS_AVX512;
+    case CC__ISA_AVX2:
+        return CC__DIRECT_OCVEC_PIXELS_AVX2;
+    default:
+        return CC__DIRECT_OCVEC_PIXELS_SCALAR;
+    }
+}
+
+/* A row's cost in tile pixels: its interior of `width` pixels in full
+ * tiles (pixels one by one where it has none), and `edges` pixels alone. */
+static double ocvec_row_cost(int width, int edges, int p)
+{
+    int large, small;
+    cc__direct_ocvec_tiles(width, p, &large, &small);
+    const double tiled = large + small > 0 ? (double)(large * p + small * (p * 2 / 3))
+                                           : EDGE_PIXEL_COST * width;
+    return tiled + EDGE_PIXEL_COST * edges;
+}
+
+/* The floats of the input padded left and right (0 when over the bound). */
+static size_t padded_floats(const cc__conv_geom *g)
+{
+    size_t floats;
+    const size_t width = (size_t)g->w + (size_t)g->pl + (size_t)g->pr;
+    if (!cc__mul_sizes(&floats, 4, (size_t)g->n, (size_t)g->h, width, (size_t)g->c) ||
+        floats > PADDED_MAX_FLOATS)
+        return 0;
+    return floats;
+}
+
+static bool pads_input(const cc__conv_geom *g, cc__isa isa)
+{
+    if (g->layout != CC_NHWC || kind_of(g) != KIND_OCVEC || (g->pl == 0 && g->pr == 0) ||
+        padded_floats(g) == 0)
+        return false;
+    int lo, hi;
+    cc__direct_interior(g, &lo, &hi);
+    const int p = ocvec_pixels_of(isa);
+    return ocvec_row_cost(g->ow, 0, p) * PADDED_MIN_GAIN <=
+           ocvec_row_cost(hi - lo, g->ow - (hi - lo), p);
+}
+
+/* The input rows with pl and pr zero pixels on either side, into `padded`,
+ * and the geometry of the layer on it. */
+static void pad_columns(const cc__conv_geom *g, const float *input, float *padded, int threads)
+{
+    const size_t c = (size_t)g->c, width = (size_t)g->w + (size_t)g->pl + (size_t)g->pr;
+    const ptrdiff_t rows = (ptrdiff_t)g->n * g->h;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        float *to = padded + (size_t)r * width * c;
+        memset(to, 0, (size_t)g->pl * c * sizeof(float));
+        memcpy(to + (size_t)g->pl * c, input + (size_t)r * (size_t)g->w * c,
+               (size_t)g->w * c * sizeof(float));
+        memset(to + ((size_t)g->pl + (size_t)g->w) * c, 0, (size_t)g->pr * c * sizeof(float));
+    }
+}
+
+static cc__conv_geom widened(const cc__conv_geom *g)
+{
+    cc__conv_geom wide = *g;
+    wide.w = g->w + g->pl + g->pr;
+    wide.pl = wide.pr = 0;
+    return wide;
+}
+
+bool cc__direct_pads_input(const cc__conv_geom *g, cc__isa isa) { return pads_input(g, isa); }
+
+size_t cc__direct_workspace_floats(const cc__conv_geom *g, cc__isa isa, int threads)
+{
+    if (pads_input(g, isa))
+        return padded_floats(g);
     if (g->layout != CC_NCHW || kind_of(g) != KIND_DWC)
         return 0;
-    return dwc_slot_floats_for(g, lanes_of(isa), dwc_band_rows(g, lanes_of(isa)));
+    const size_t slot = dwc_slot_floats_for(g, lanes_of(isa), dwc_band_rows(g, lanes_of(isa)));
+    return slot * (size_t)(threads > 1 ? threads : 1);
 }
 
 typedef void (*dwc_nchw_fn)(const cc__direct_job *job, float *slot, int n, int cb, int oy0,
@@ -471,6 +563,11 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
     cc__conv_geom row_geom = *g;
     if (residual != NULL && !pointwise)
         row_geom.act = CC_ACT_NONE;
+    if (workspace != NULL && pads_input(g, isa)) {
+        pad_columns(g, input, workspace, threads);
+        row_geom = widened(&row_geom);
+        input = workspace;
+    }
     cc__direct_job j = make_job(&row_geom, isa, packed, bias, input, output, out_pixel_stride);
     run_job(&j, isa, family, residual, workspace, threads);
     if (residual != NULL && !pointwise)

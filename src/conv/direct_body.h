@@ -292,24 +292,10 @@ DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const fl
 #define DB_OCVEC_S (DB_OCVEC_P * 2 / 3)
 
 /* The full tiles over an interior of `width` pixels: *large of DB_OCVEC_P
- * pixels, then *small of DB_OCVEC_S, the fewest pixel slots found this way
- * (16 pixels, Winograd's tiles of a 14x14 image: two short tiles, not a
- * tile and a tile that computes 8 pixels again: 16 slots instead of 24).
- * None when the interior is narrower than a short tile. */
+ * pixels, then *small of DB_OCVEC_S (cc__direct_ocvec_tiles). */
 static inline void db_ocvec_tiles(int width, int *large, int *small)
 {
-    const int q = width / DB_OCVEC_P, r = width % DB_OCVEC_P;
-    *large = *small = 0;
-    if (width < DB_OCVEC_S)
-        return;
-    if (r == 0)
-        *large = q;
-    else if (r > DB_OCVEC_S)
-        *large = q > 0 ? q + 1 : 0, *small = q > 0 ? 0 : 2;
-    else if (r > 2 * DB_OCVEC_S - DB_OCVEC_P || q == 0)
-        *large = q, *small = 1;
-    else
-        *large = q - 1, *small = 2;
+    cc__direct_ocvec_tiles(width, DB_OCVEC_P, large, small);
 }
 
 /* The block whose weights full tile k of a row prefetches: the next pair's

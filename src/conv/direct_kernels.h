@@ -120,6 +120,28 @@ static inline void cc__direct_dwc_band(const cc__conv_geom *g, int oy0, int oy1,
     *hi = last + 1 > g->h ? g->h : last + 1 < *lo ? *lo : (int)(last + 1);
 }
 
+/* The ocvec kind's full tiles over an interior of `width` pixels, for
+ * tiles of `p` pixels: *large of p pixels, then *small of 2p/3, the fewest
+ * pixel slots found this way (16 pixels, Winograd's tiles of a 14x14 image
+ * on AVX-512: two short tiles, not a tile and a tile that computes 8
+ * pixels again: 16 slots instead of 24). None when the interior is
+ * narrower than a short tile. */
+static inline void cc__direct_ocvec_tiles(int width, int p, int *large, int *small)
+{
+    const int s = p * 2 / 3, q = width / p, r = width % p;
+    *large = *small = 0;
+    if (width < s)
+        return;
+    if (r == 0)
+        *large = q;
+    else if (r > s)
+        *large = q > 0 ? q + 1 : 0, *small = q > 0 ? 0 : 2;
+    else if (r > 2 * s - p || q == 0)
+        *large = q, *small = 1;
+    else
+        *large = q - 1, *small = 2;
+}
+
 /* The output columns [*lo, *hi) whose every tap lies inside the input row
  * (the interior, where the full tiles run); empty (lo == hi) when none. */
 static inline void cc__direct_interior(const cc__conv_geom *g, int *lo, int *hi)

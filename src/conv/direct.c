@@ -67,18 +67,16 @@ static direct_kind kind_of(const cc__conv_geom *g)
     return KIND_OCVEC;
 }
 
-static int lanes_of(cc__isa isa)
-{
-    switch (isa) {
-    case CC__ISA_AVX512:
-        return CC__DIRECT_LANES_AVX512;
-    case CC__ISA_AVX2:
-        return CC__DIRECT_LANES_AVX2;
-    case CC__ISA_SCALAR:
-        break;
-    }
-    return CC__DIRECT_LANES_SCALAR;
-}
+/* Each family's vector lanes and ocvec tile pixels, by ISA. */
+static const struct {
+    int lanes, ocvec_pixels;
+} family_sizes[] = {
+    [CC__ISA_SCALAR] = {CC__DIRECT_LANES_SCALAR, CC__DIRECT_OCVEC_PIXELS_SCALAR},
+    [CC__ISA_AVX2] = {CC__DIRECT_LANES_AVX2, CC__DIRECT_OCVEC_PIXELS_AVX2},
+    [CC__ISA_AVX512] = {CC__DIRECT_LANES_AVX512, CC__DIRECT_OCVEC_PIXELS_AVX512},
+};
+
+static int lanes_of(cc__isa isa) { return family_sizes[isa].lanes; }
 
 /* Me of the rows kind: 1 for depthwise, else the family's M. */
 static int rows_oc_of(const cc__conv_geom *g, cc__isa isa)
@@ -350,18 +348,6 @@ static int dwc_band_rows(const cc__conv_geom *g, int lanes)
 #define PADDED_MIN_GAIN 1.05
 #define PADDED_MAX_FLOATS ((size_t)4 << 20)
 
-static int ocvec_pixels_of(cc__isa isa)
-{
-    switch (isa) {
-    case CC__ISA_AVX512:
-        return CC__DIRECT_OCVEC_PIXELS_AVX512;
-    case CC__ISA_AVX2:
-        return CC__DIRECT_OCVEC_PIXELS_AVX2;
-    default:
-        return CC__DIRECT_OCVEC_PIXELS_SCALAR;
-    }
-}
-
 /* A row's cost in tile pixels: its interior of `width` pixels in full
  * tiles (pixels one by one where it has none), and `edges` pixels alone. */
 static double ocvec_row_cost(int width, int edges, int p)
@@ -391,7 +377,7 @@ static bool pads_input(const cc__conv_geom *g, cc__isa isa)
         return false;
     int lo, hi;
     cc__direct_interior(g, &lo, &hi);
-    const int p = ocvec_pixels_of(isa);
+    const int p = family_sizes[isa].ocvec_pixels;
     return ocvec_row_cost(g->ow, 0, p) * PADDED_MIN_GAIN <=
            ocvec_row_cost(hi - lo, g->ow - (hi - lo), p);
 }

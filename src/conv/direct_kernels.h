@@ -177,8 +177,8 @@ void cc__direct_dwc_row_avx2_8x8(const cc__direct_job *job, int n, int cb, int o
 void cc__direct_dwc_row_scalar_4x8(const cc__direct_job *job, int n, int cb, int oy);
 
 /* dwc over NCHW: output rows [oy0, oy1) of image n, channel block cb,
- * through `slot` (cc__direct_slot_floats floats: the band's gathered input
- * rows, then its output rows). */
+ * through `slot` (its thread's share of cc__direct_workspace_floats: the
+ * band's gathered input rows, then its output rows). */
 void cc__direct_dwc_nchw_unit_avx512_8x16(const cc__direct_job *job, float *slot, int n, int cb,
                                           int oy0, int oy1);
 void cc__direct_dwc_nchw_unit_avx2_8x8(const cc__direct_job *job, float *slot, int n, int cb,

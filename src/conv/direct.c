@@ -354,8 +354,8 @@ static double ocvec_row_cost(int width, int edges, int p)
 {
     int large, small;
     cc__direct_ocvec_tiles(width, p, &large, &small);
-    const double tiled = large + small > 0 ? (double)(large * p + small * (p * 2 / 3))
-                                           : EDGE_PIXEL_COST * width;
+    const int slots = large * p + small * cc__direct_ocvec_short_pixels(p);
+    const double tiled = large + small > 0 ? (double)slots : EDGE_PIXEL_COST * width;
     return tiled + EDGE_PIXEL_COST * edges;
 }
 
@@ -370,7 +370,7 @@ static size_t padded_floats(const cc__conv_geom *g)
     return floats;
 }
 
-static bool pads_input(const cc__conv_geom *g, cc__isa isa)
+bool cc__direct_pads_input(const cc__conv_geom *g, cc__isa isa)
 {
     if (g->layout != CC_NHWC || kind_of(g) != KIND_OCVEC || (g->pl == 0 && g->pr == 0) ||
         padded_floats(g) == 0)
@@ -382,8 +382,7 @@ static bool pads_input(const cc__conv_geom *g, cc__isa isa)
            ocvec_row_cost(hi - lo, g->ow - (hi - lo), p);
 }
 
-/* The input rows with pl and pr zero pixels on either side, into `padded`,
- * and the geometry of the layer on it. */
+/* The input rows with pl and pr zero pixels on either side, into `padded`. */
 static void pad_columns(const cc__conv_geom *g, const float *input, float *padded, int threads)
 {
     const size_t c = (size_t)g->c, width = (size_t)g->w + (size_t)g->pl + (size_t)g->pr;
@@ -398,6 +397,7 @@ static void pad_columns(const cc__conv_geom *g, const float *input, float *padde
     }
 }
 
+/* The layer's geometry on the padded copy. */
 static cc__conv_geom widened(const cc__conv_geom *g)
 {
     cc__conv_geom wide = *g;
@@ -406,11 +406,9 @@ static cc__conv_geom widened(const cc__conv_geom *g)
     return wide;
 }
 
-bool cc__direct_pads_input(const cc__conv_geom *g, cc__isa isa) { return pads_input(g, isa); }
-
 size_t cc__direct_workspace_floats(const cc__conv_geom *g, cc__isa isa, int threads)
 {
-    if (pads_input(g, isa))
+    if (cc__direct_pads_input(g, isa))
         return padded_floats(g);
     if (g->layout != CC_NCHW || kind_of(g) != KIND_DWC)
         return 0;
@@ -549,7 +547,7 @@ void cc__direct_run_family(const cc__conv_geom *g, cc__isa isa,
     cc__conv_geom row_geom = *g;
     if (residual != NULL && !pointwise)
         row_geom.act = CC_ACT_NONE;
-    if (workspace != NULL && pads_input(g, isa)) {
+    if (workspace != NULL && cc__direct_pads_input(g, isa)) {
         pad_columns(g, input, workspace, threads);
         row_geom = widened(&row_geom);
         input = workspace;

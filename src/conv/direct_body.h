@@ -238,6 +238,7 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
  * previous one's latency, and AlexNet's 5x5 conv2 (27x27, 2 edge pixels a
  * side) spent a third of its time on its edge pixels (perf, Zen 5). */
 #define DB_PIXEL_SPLIT 4
+_Static_assert(DB_PIXEL_SPLIT == 4, "db_ocvec_pixel adds four partial sums");
 
 /* sum[k] += input tap t x its weights of vector k < nb. */
 DB_INLINE void db_ocvec_step(const float *ip, const float *wp, int t, ptrdiff_t in_c,

@@ -126,9 +126,11 @@ static inline void cc__direct_dwc_band(const cc__conv_geom *g, int oy0, int oy1,
  * on AVX-512: two short tiles, not a tile and a tile that computes 8
  * pixels again: 16 slots instead of 24). None when the interior is
  * narrower than a short tile. */
+static inline int cc__direct_ocvec_short_pixels(int p) { return p * 2 / 3; }
+
 static inline void cc__direct_ocvec_tiles(int width, int p, int *large, int *small)
 {
-    const int s = p * 2 / 3, q = width / p, r = width % p;
+    const int s = cc__direct_ocvec_short_pixels(p), q = width / p, r = width % p;
     *large = *small = 0;
     if (width < s)
         return;

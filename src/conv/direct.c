@@ -4,9 +4,9 @@
  * floats, which the compiler vectorises for whatever the build targets).
  * Kernel kinds and packed layouts: direct_kernels.h. */
 #include <limits.h>
-#include <omp.h>
 #include <string.h>
 
+#include "../core/parallel.h"
 #include "direct_kernels.h"
 
 /* ---- the portable family ------------------------------------------------- */
@@ -275,8 +275,7 @@ static void run_group_rows(const cc__direct_job *j, group_row_fn row, int step, 
     const ptrdiff_t steps = ceil_div(j->blocks, step);
     const ptrdiff_t units = (ptrdiff_t)g->n * g->groups * steps * g->oh;
     const bool rows_fastest = g->layout == CC_NCHW;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (ptrdiff_t u = 0; u < units; u++) {
+    CC__PARALLEL_FOR(ptrdiff_t, u, units, threads, {
         ptrdiff_t rest = u, oy, block_step;
         if (rows_fastest) {
             oy = rest % g->oh, rest /= g->oh;
@@ -291,7 +290,7 @@ static void run_group_rows(const cc__direct_job *j, group_row_fn row, int step, 
         /* rest is now image * groups + group */
         row(j, (int)(rest / g->groups), (int)(rest % g->groups), (int)block_step * step,
             (int)oy);
-    }
+    });
 }
 
 /* Units (image, output row, channel block), the block fastest (NHWC). */
@@ -300,11 +299,10 @@ static void run_dwc_rows(const cc__direct_job *j,
 {
     const cc__conv_geom *g = j->g;
     const ptrdiff_t units = (ptrdiff_t)g->n * j->blocks * g->oh;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (ptrdiff_t u = 0; u < units; u++) {
+    CC__PARALLEL_FOR(ptrdiff_t, u, units, threads, {
         const ptrdiff_t rest = u / j->blocks;
         row(j, (int)(rest / g->oh), (int)(u % j->blocks), (int)(rest % g->oh));
-    }
+    });
 }
 
 /* NCHW depthwise: the floats of a slot for bands of `rows` output rows
@@ -387,14 +385,13 @@ static void pad_columns(const cc__conv_geom *g, const float *input, float *padde
 {
     const size_t c = (size_t)g->c, width = (size_t)g->w + (size_t)g->pl + (size_t)g->pr;
     const ptrdiff_t rows = (ptrdiff_t)g->n * g->h;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (ptrdiff_t r = 0; r < rows; r++) {
+    CC__PARALLEL_FOR(ptrdiff_t, r, rows, threads, {
         float *to = padded + (size_t)r * width * c;
         memset(to, 0, (size_t)g->pl * c * sizeof(float));
         memcpy(to + (size_t)g->pl * c, input + (size_t)r * (size_t)g->w * c,
                (size_t)g->w * c * sizeof(float));
         memset(to + ((size_t)g->pl + (size_t)g->w) * c, 0, (size_t)g->pr * c * sizeof(float));
-    }
+    });
 }
 
 /* The layer's geometry on the padded copy. */
@@ -429,13 +426,12 @@ static void run_dwc_nchw(const cc__direct_job *j, dwc_nchw_fn unit, int lanes, f
     const size_t slot_floats = dwc_slot_floats_for(g, lanes, rows);
     const ptrdiff_t bands = ceil_div(g->oh, rows);
     const ptrdiff_t units = (ptrdiff_t)g->n * j->blocks * bands;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (ptrdiff_t u = 0; u < units; u++) {
+    CC__PARALLEL_FOR_SCHEDULE(ptrdiff_t, u, units, thread, threads, static, {
         const int oy0 = (int)(u % bands) * rows;
         const ptrdiff_t rest = u / bands;
-        unit(j, workspace + (size_t)omp_get_thread_num() * slot_floats, (int)(rest / j->blocks),
+        unit(j, workspace + (size_t)thread * slot_floats, (int)(rest / j->blocks),
              (int)(rest % j->blocks), oy0, db_min(g->oh, oy0 + rows));
-    }
+    });
 }
 
 int cc__direct_pointwise_pixels(cc__isa isa)
@@ -496,8 +492,7 @@ static void run_pointwise(const cc__direct_job *j, pointwise_fn unit, int tile_p
     const ptrdiff_t block_steps = ceil_div(j->blocks, chunk_blocks);
     const ptrdiff_t pixel_steps = (ptrdiff_t)((pixels + chunk_pixels - 1) / chunk_pixels);
     const ptrdiff_t units = (ptrdiff_t)images * pixel_steps * block_steps;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (ptrdiff_t u = 0; u < units; u++) {
+    CC__PARALLEL_FOR(ptrdiff_t, u, units, threads, {
         const ptrdiff_t block_step = u % block_steps, rest = u / block_steps;
         const size_t p_lo = (size_t)(rest % pixel_steps) * chunk_pixels;
         const size_t p_hi = pixels - p_lo < chunk_pixels ? pixels : p_lo + chunk_pixels;
@@ -505,7 +500,7 @@ static void run_pointwise(const cc__direct_job *j, pointwise_fn unit, int tile_p
         const int mb_lo = (int)block_step * chunk_blocks;
         unit(j, (int)(image / g->groups), (int)(image % g->groups), mb_lo,
              db_min(j->blocks, mb_lo + chunk_blocks), p_lo, p_hi);
-    }
+    });
 }
 
 /* The kernels of `family` over the units of job j (its geometry's act

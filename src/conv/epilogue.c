@@ -5,6 +5,7 @@
 #define EP_ISA CC__ISA_SCALAR
 #include "epilogue_body.h"
 
+#include "../core/parallel.h"
 #include "../layers/kernels.h"
 
 /* Below this many values a fork of the team costs more than the sweep. */
@@ -40,9 +41,10 @@ void cc__activate_curve(float *x, size_t n, cc_act act, cc__isa isa)
         cc__layer_kernels_of(isa)->sigmoid(x, x, n);
 }
 
-static bool worth_forking(int threads, size_t rows, size_t cols)
+/* The threads a sweep of rows x cols runs on: one below PARALLEL_FLOATS. */
+static int team_for(int threads, size_t rows, size_t cols)
 {
-    return threads > 1 && rows > 1 && rows * cols >= PARALLEL_FLOATS;
+    return rows * cols >= PARALLEL_FLOATS ? threads : 1;
 }
 
 void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
@@ -51,11 +53,10 @@ void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const 
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
     const row_sweep row = sweeps_of(isa).row_bias;
-#pragma omp parallel for num_threads(threads) if (worth_forking(threads, rows, cols)) \
-    schedule(static)
-    for (size_t r = 0; r < rows; r++)
+    CC__PARALLEL_FOR(size_t, r, rows, team_for(threads, rows, cols), {
         row(block + r * ld, bias != NULL ? bias + r : NULL,
             residual != NULL ? residual + r * ld : NULL, cols, act);
+    });
 }
 
 void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
@@ -64,10 +65,9 @@ void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const 
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
     const row_sweep row = sweeps_of(isa).col_bias;
-#pragma omp parallel for num_threads(threads) if (worth_forking(threads, rows, cols)) \
-    schedule(static)
-    for (size_t r = 0; r < rows; r++)
+    CC__PARALLEL_FOR(size_t, r, rows, team_for(threads, rows, cols), {
         row(block + r * ld, bias, residual != NULL ? residual + r * ld : NULL, cols, act);
+    });
 }
 
 /* Chunks of the residual sweep: large enough to amortise a fork. */
@@ -78,10 +78,9 @@ void cc__epilogue_residual(float *out, const float *residual, size_t count, cc_a
 {
     const size_t chunks = (count + RESIDUAL_CHUNK - 1) / RESIDUAL_CHUNK;
     const row_sweep row = sweeps_of(isa).row_bias;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && chunks > 1) schedule(static)
-    for (size_t chunk = 0; chunk < chunks; chunk++) {
+    CC__PARALLEL_FOR(size_t, chunk, chunks, threads, {
         const size_t start = chunk * RESIDUAL_CHUNK;
         const size_t length = count - start < RESIDUAL_CHUNK ? count - start : RESIDUAL_CHUNK;
         row(out + start, NULL, residual + start, length, act);
-    }
+    });
 }

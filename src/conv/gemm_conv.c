@@ -26,6 +26,7 @@
  *         follow (weights come from memory inside a network). */
 #include <omp.h>
 
+#include "../core/parallel.h"
 #include "epilogue.h"
 #include "gemm.h"
 #include "im2col.h"
@@ -209,16 +210,15 @@ cc_status cc__gemm_pack_weights(const cc__conv_geom *g, const cc__gemm_plan *pla
 static void transpose_into(const float *product, size_t pixels, size_t channels, float *out,
                            size_t ldo, int threads)
 {
-    const int team = threads > 1 && !omp_in_parallel() ? threads : 1;
+    const int team = omp_in_parallel() ? 1 : threads;
     const size_t blocks = ceil_div(channels, GEMM_PANEL_COLUMNS);
-#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
-    for (size_t block = 0; block < blocks; block++) {
+    CC__PARALLEL_FOR(size_t, block, blocks, team, {
         const size_t o0 = block * GEMM_PANEL_COLUMNS;
         const size_t o1 = min_size(channels, o0 + GEMM_PANEL_COLUMNS);
         for (size_t o = o0; o < o1; o++)
             for (size_t p = 0; p < pixels; p++)
                 out[o * ldo + p] = product[p * channels + o];
-    }
+    });
 }
 
 /* One NCHW unit: image n, group, column tile. */

@@ -2,6 +2,7 @@
  * GEMM that consumes it. */
 #include <string.h>
 
+#include "../core/parallel.h"
 #include "im2col.h"
 
 /* Output positions [*lo, *hi) of a row whose tap o*stride + base lands inside
@@ -103,8 +104,7 @@ void cc__im2col_nchw(const cc__conv_geom *g, const float *image_group, size_t k0
     const bool shifts = plane_shifts(g);
     const size_t taps = (size_t)g->kh * g->kw;
     const size_t plane_size = (size_t)g->h * g->w;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (size_t kk = 0; kk < kcount; kk++) {
+    CC__PARALLEL_FOR(size_t, kk, kcount, threads, {
         const size_t k = k0 + kk;
         const size_t c = k / taps;
         const int ky = (int)(k % taps / g->kw), kx = (int)(k % taps % g->kw);
@@ -124,7 +124,7 @@ void cc__im2col_nchw(const cc__conv_geom *g, const float *image_group, size_t k0
             gather_row_segment(g, plane, oy, ox, (int)count, ky, kx, dst + done);
             done += count;
         }
-    }
+    });
 }
 
 /* One row of the NHWC col: taps k0.. of output pixel (n, oy, ox), in
@@ -159,13 +159,12 @@ void cc__im2col_nhwc(const cc__conv_geom *g, const float *input, int group, size
                      size_t rcount, size_t k0, size_t kcount, float *col, int threads)
 {
     const size_t pixels = (size_t)g->oh * g->ow;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (size_t rr = 0; rr < rcount; rr++) {
+    CC__PARALLEL_FOR(size_t, rr, rcount, threads, {
         const size_t r = r0 + rr;
         const size_t n = r / pixels, p = r % pixels;
         gather_pixel_taps(g, input, group, n, (int)(p / g->ow), (int)(p % g->ow), k0, kcount,
                           col + rr * kcount);
-    }
+    });
 }
 
 /* The adjoint of gather_row_segment: adds src[0..count) into the taps of

@@ -1,7 +1,6 @@
 /* NCHW layers computed in NHWC: the rule that chooses them, and the
  * reorders of their tensors in the workspace. */
-#include <omp.h>
-
+#include "../core/parallel.h"
 #include "conv_internal.h"
 
 /* Output pixels of an image up to which, and bytes of the reordered
@@ -109,8 +108,7 @@ void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, siz
 {
     const size_t per_image = (pixels + UNIT_PIXELS - 1) / UNIT_PIXELS, units = n * per_image;
     const size_t image = channels * pixels;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && units > 1) schedule(static)
-    for (size_t u = 0; u < units; u++) {
+    CC__PARALLEL_FOR(size_t, u, units, threads, {
         const size_t i = u / per_image, p0 = u % per_image * UNIT_PIXELS;
         const size_t count = pixels - p0 < UNIT_PIXELS ? pixels - p0 : UNIT_PIXELS;
         const float *src = from + i * image;
@@ -121,5 +119,5 @@ void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, siz
         else
             cc__direct_transpose(isa, src + p0 * channels, (ptrdiff_t)channels, count, channels,
                                  dst + p0, (ptrdiff_t)pixels);
-    }
+    });
 }

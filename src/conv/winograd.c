@@ -30,10 +30,10 @@
  * its output channels (in whole channel blocks of the product kernels).
  * Every value is computed by the same operations in the same order
  * whichever thread does it, so results do not depend on the thread count. */
-#include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "../core/parallel.h"
 #include "conv_internal.h"
 #include "epilogue.h"
 #include "../layers/kernels.h"
@@ -317,16 +317,15 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
         return CC_ERR_NOMEM;
     }
     float *all = *packed;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && items > 1) schedule(dynamic, 1)
-    for (size_t item = 0; item < items; item++) {
+    CC__PARALLEL_FOR_SCHEDULE(size_t, item, items, thread, threads, dynamic, {
         const size_t group = item / blocks, o_lo = item % blocks * PACK_CHANNELS;
         const size_t n = min_size(PACK_CHANNELS, ocg - o_lo);
-        float *mine = u + (size_t)omp_get_thread_num() * u_floats;
+        float *mine = u + (size_t)thread * u_floats;
         transform_channels(g, plan, oihw, group, o_lo, n, mine);
         for (size_t p = 0; p < points; p++)
             pack_channels(g, isa, plan, mine + p * n * cg, o_lo, n,
                           all + group * points * plan->point_floats, p);
-    }
+    });
     cc__free(u);
     return CC_OK;
 }
@@ -768,12 +767,12 @@ static void run_block_alone(const block_run *b, float *mc)
  * and reading lines the other core wrote, more than the transform of the
  * other half, 1 / OCg of the products' work: Zen 5, 2 threads, SqueezeNet's
  * 64 -> 256 at 13x13 (16 tiles) 0.156 -> 0.134 ms. */
-static void run_block_split(const block_run *b, float *mc)
+static void run_block_split(const block_run *b, float *mc, int thread, int threads)
 {
     const size_t inputs = phase_items(b, (size_t)b->op->g.cg);
     for (size_t item = 0; item < inputs; item++)
         transform_input_item(b, item);
-    finish_share(b, omp_get_thread_num(), omp_get_num_threads(), mc);
+    finish_share(b, thread, threads, mc);
 }
 
 /* Blocks per thread from which each thread takes whole blocks in its own
@@ -868,12 +867,10 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
                        block < plan->block;
     /* One-thread SGEMMs also when this run has one thread (no region). */
     const int previous = cc__blas_threads_begin(1);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int thread = omp_get_thread_num();
+    CC__PARALLEL(thread, parts, threads, {
         if (alone) {
-            const size_t first = own_tiles(op, block, thread, threads);
-            const size_t end = own_tiles(op, block, thread + 1, threads);
+            const size_t first = own_tiles(op, block, thread, parts);
+            const size_t end = own_tiles(op, block, thread + 1, parts);
             for (size_t start = first; start < end; start += block)
                 for (size_t group = 0; group < groups; group++) {
                     const block_run b = {op, io, transforms, start,
@@ -887,9 +884,9 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
                 const block_run b = {op, io, transforms, start,
                                      min_size(plan->block, plan->tiles - start), u % groups,
                                      slot_v(op, workspace, thread)};
-                run_block_split(&b, slot_mc(op, workspace, thread));
+                run_block_split(&b, slot_mc(op, workspace, thread), thread, parts);
             }
         }
-    }
+    });
     cc__blas_threads_end(previous);
 }

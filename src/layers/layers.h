@@ -6,6 +6,7 @@
 #define COLCONV_LAYERS_INTERNAL_H
 
 #include "../core/core.h"
+#include "../core/parallel.h"
 #include "colconv/layers.h"
 
 /* An activation tensor's logical shape; its layout is passed beside it. */
@@ -39,24 +40,10 @@ static inline size_t cc__block_len(size_t total, size_t begin, size_t block)
     return total - begin < block ? total - begin : block;
 }
 
-/* Runs the block { ... } for u = 0 .. units - 1: over `threads` OpenMP
- * threads (static schedule), or in a plain loop on the calling thread when
- * threads <= 1: an OpenMP region that does not fork still costs about 2 us
- * here (libgomp sets up a team of one), as long as a small layer's whole
- * run. */
+/* Runs the block { ... } for u = 0 .. units - 1 over `threads` OpenMP
+ * threads, or in a plain loop on the calling thread (core/parallel.h). */
 #define CC__LAYER_FOR(u, units, threads, ...)                                                   \
-    do {                                                                                       \
-        const int cc__for_threads = (threads);                                                 \
-        const size_t cc__for_units = (units);                                                  \
-        if (cc__for_threads <= 1) {                                                            \
-            for (size_t u = 0; u < cc__for_units; u++)                                         \
-                __VA_ARGS__                                                                    \
-        } else {                                                                               \
-            _Pragma("omp parallel for num_threads(cc__for_threads) schedule(static)")          \
-            for (size_t u = 0; u < cc__for_units; u++)                                         \
-                __VA_ARGS__                                                                    \
-        }                                                                                      \
-    } while (0)
+    CC__PARALLEL_FOR(size_t, u, units, threads, __VA_ARGS__)
 
 /* Pooling: validates p against in (CC_ERR_INVALID_ARG naming the field) and
  * gives the output shape. */

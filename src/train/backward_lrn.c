@@ -8,7 +8,6 @@
  * PIXEL_BLOCK pixels; its s^-beta and dy x s^(-beta-1) per (channel, pixel)
  * go to the calling thread's slice of the workspace. */
 #include <math.h>
-#include <omp.h>
 
 #include "backward.h"
 
@@ -128,11 +127,8 @@ void cc__lrn_backward(const cc__dims *in, cc_layout layout, const cc_lrn_params 
     const size_t units = nchw ? (size_t)in->n * blocks : blocks;
     const size_t window = (size_t)p->size < c ? (size_t)p->size : c;
     const int nt = cc__layer_threads(threads, cc__dims_count(in) * (window + 16));
-    CC__LAYER_FOR(u, units, nt, {
-        /* On one thread the loop runs on the caller's, whose number in a
-         * host's team may exceed the workspace's slices. */
-        const size_t slot = nt > 1 ? (size_t)omp_get_thread_num() : 0;
-        float *slice = workspace + slot * 2 * c * PIXEL_BLOCK;
+    CC__PARALLEL_FOR_SCHEDULE(size_t, u, units, thread, nt, static, {
+        float *slice = workspace + (size_t)thread * 2 * c * PIXEL_BLOCK;
         const size_t p0 = (u % blocks) * PIXEL_BLOCK;
         const size_t first = nchw ? (u / blocks) * c * pixels + p0 : p0 * c;
         const lrn_unit unit = {p, in->c, nchw ? pixels : 1, nchw ? 1 : c,

@@ -14,6 +14,7 @@
 #include "../conv/gemm.h"
 #include "../conv/im2col.h"
 #include "../core/core.h"
+#include "../core/parallel.h"
 #include "../layers/kernels.h"
 #include "conv_backward.h"
 
@@ -343,14 +344,13 @@ static void gather_batch_nhwc(const cc__conv_train *t, const float *input, float
     const size_t k = cc__geom_k(g), pixels = cc__geom_pixels(g);
     const size_t image = (size_t)g->h * g->w * g->c;
     const int team = image_threads(t, g->n);
-#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
-    for (int n = 0; n < g->n; n++) {
+    CC__PARALLEL_FOR(int, n, g->n, team, {
         float *col = saved + (size_t)n * pixels * k;
         if (dense_nhwc(t))
             dense_gather_nhwc(g, input + (size_t)n * image, col);
         else
             cc__im2col_nhwc(g, input, 0, (size_t)n * pixels, pixels, 0, k, col, 1);
-    }
+    });
 }
 
 static void forward_batch_nhwc(const cc__conv_train *t, const float *packed, const float *bias,

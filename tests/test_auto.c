@@ -58,6 +58,8 @@ static cc_conv2d_params params_of(const layer *l)
 /* 3x3, padding 1, NCHW. */
 #define L3X3(batch, c, h, w, oc, stride, groups) \
     {batch, c, h, w, oc, 3, stride, 1, 1, groups, CC_NCHW}
+/* 5x5, no padding, NCHW, one image. */
+#define L5X5(c, hw, oc, stride) {1, c, hw, hw, oc, 5, stride, 0, 1, 1, CC_NCHW}
 
 /* Pairs of layers, one on each side of a boundary of auto.c. The 3x3
  * layers of the channel pairs are 7x7, whose 5 interior outputs per row are
@@ -440,7 +442,8 @@ typedef struct {
 } inside_case;
 
 /* Pairs on each side of the rule's bounds: AVX-512 only, any path but the
- * reference, not depthwise, 16 or more channels per group each way; then
+ * reference, not depthwise, 16 or more channels per group each way (the
+ * direct path: fewer than 8 inputs too, stride 1, not 1x1); then
  * Winograd up to 32 MiB of reordered tensors, any image size; the other
  * paths on outputs of 784 pixels or fewer an image (1x1: strided from
  * inputs of 784 pixels or fewer, stride 1 on images of fewer than 64), up
@@ -474,6 +477,19 @@ static const inside_case inside_cases[] = {
      false},
     {"15 outputs per group", L3X3(1, 32, 28, 28, 30, 1, 2), CC_ALGO_DIRECT, CC__ISA_AVX512,
      false},
+    /* The direct path on fewer than 8 inputs per group: stride 1, not 1x1,
+     * 16 filters per group or more, 784 output pixels or fewer. */
+    {"direct, 7 inputs per group", L5X5(7, 14, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
+    {"direct, 1 input", L5X5(1, 32, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
+    {"direct, 8 inputs per group", L5X5(8, 14, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"direct, 7 inputs, 15 filters", L5X5(7, 14, 15, 1), CC_ALGO_DIRECT, CC__ISA_AVX512,
+     false},
+    {"direct, 7 inputs, stride 2", L5X5(7, 14, 16, 2), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"direct, 7 inputs, 28x29 out", {1, 7, 32, 33, 16, 5, 1, 0, 1, 1, CC_NCHW},
+     CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"direct, 7 inputs, 1x1", NCHW_1X1(7, 14, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"im2col, 7 inputs per group", L5X5(7, 14, 16, 1), CC_ALGO_IM2COL, CC__ISA_AVX512, false},
+    {"direct, 7 inputs under AVX2", L5X5(7, 14, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX2, false},
     {"28x28 out", L3X3(1, 64, 28, 28, 64, 1, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
     {"28x29 out", L3X3(1, 64, 28, 29, 64, 1, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
     {"Winograd 28x29 out", L3X3(1, 64, 28, 29, 64, 1, 1), CC_ALGO_WINOGRAD, CC__ISA_AVX512,

@@ -192,10 +192,14 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa, int threads)
 }
 
 /* An NCHW layer that the path its NHWC twin takes computes in NHWC
- * (nhwc_inside.c) takes that path: it runs on the NHWC kernels. */
+ * (nhwc_inside.c) takes that path: it runs on the NHWC kernels. First
+ * layers for im2col stay NCHW: its product there ran as fast as or faster
+ * than the direct kernels through NHWC (Zen 5, 1 thread, ms: LeNet's 1 ->
+ * 20 5x5 0.0085 against 0.0082, 3 -> 32 3x3 at 28x28 0.0103 / 0.0118, 1
+ * -> 32 0.0040 / 0.0075, 3 -> 64 at 14x14 0.0072 / 0.0093). */
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa, int threads)
 {
-    if (g->layout == CC_NCHW) {
+    if (g->layout == CC_NCHW && !(isa == CC__ISA_AVX512 && first_layer_for_im2col(g))) {
         cc__conv_geom nhwc = *g;
         nhwc.layout = CC_NHWC;
         const cc_algo pick = choose(&nhwc, isa, threads);

@@ -46,6 +46,17 @@
 /* Fewer channels per group than this fill too few lanes of the NHWC
  * kernels' channel vectors. */
 #define MIN_GROUP_CHANNELS 16
+/* But the direct path's NCHW kernels are slower still on fewer input
+ * channels per group than this, where the NHWC kernels' lanes run over
+ * the output channels: stride-1 layers (not 1x1) with 16 or more filters
+ * per group go through NHWC (Zen 5, 1 thread, direct, NCHW -> NHWC with
+ * the reorders, ms: LeNet-5's 6 -> 16 5x5 at 14x14 0.010 -> 0.006, 6 ->
+ * 32 5x5 at 28x28 0.101 -> 0.032, 7 -> 16 5x5 at 28x28 0.056 -> 0.022, 4
+ * -> 32 3x3 at 14x14 0.007 -> 0.003, 1 -> 32 3x3 padded at 28x28 0.022 ->
+ * 0.008; from 8 inputs within 0.83-1.07x either way; strided layers
+ * gained at one thread and lost at two, 3 -> 64 3x3/2 from 56x56 0.024 ->
+ * 0.038). AUTO keeps first layers of 4 inputs or fewer on im2col (auto.c). */
+#define DIRECT_NCHW_MIN_GROUP_INPUTS 8
 
 static cc__nhwc_inside_mode mode = CC__NHWC_INSIDE_RULE;
 
@@ -80,7 +91,12 @@ bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
         return false;
     if (mode == CC__NHWC_INSIDE_ALWAYS)
         return true;
-    if (isa != CC__ISA_AVX512 || g->cg < MIN_GROUP_CHANNELS || g->ocg < MIN_GROUP_CHANNELS)
+    if (isa != CC__ISA_AVX512 || g->ocg < MIN_GROUP_CHANNELS)
+        return false;
+    if (algo == CC_ALGO_DIRECT && g->cg < DIRECT_NCHW_MIN_GROUP_INPUTS)
+        return !pointwise && g->sh == 1 && g->sw == 1 && cc__geom_pixels(g) <= MAX_PIXELS &&
+               cc__nhwc_inside_bytes(g) <= MAX_BYTES;
+    if (g->cg < MIN_GROUP_CHANNELS)
         return false;
     if (algo == CC_ALGO_WINOGRAD || algo == CC_ALGO_WINOGRAD_F6X6)
         return cc__nhwc_inside_bytes(g) <= MAX_WINOGRAD_BYTES;

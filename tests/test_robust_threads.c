@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../src/conv/conv_internal.h"
+#include "../src/core/parallel.h"
 
 #define HOST_THREADS 4
 #define ITERATIONS 8
@@ -316,12 +317,74 @@ static void networks_are_repeatable(void **state)
                   "%ld runs compared in all\n", runs, determinism_runs);
 }
 
+/* ---- core/parallel.h ------------------------------------------------------ */
+
+#define MOST_UNITS 100
+
+/* Every unit runs once, on a thread whose index is below the team's size
+ * (the index of the calling thread alone is 0), for teams of 1 to 3 and 0,
+ * 1, a few and many units, static and dynamic; CC__PARALLEL runs its block
+ * once per part. */
+static void parallel_helpers_run_each_unit_once(void **state)
+{
+    (void)state;
+    const size_t unit_counts[] = {0, 1, 2, 7, MOST_UNITS};
+    for (int threads = 1; threads <= 3; threads++)
+        for (size_t c = 0; c < sizeof unit_counts / sizeof unit_counts[0]; c++) {
+            const size_t units = unit_counts[c];
+            int runs[MOST_UNITS] = {0}, runs_dynamic[MOST_UNITS] = {0}, slots[MOST_UNITS];
+            CC__PARALLEL_FOR(size_t, u, units, threads, { runs[u]++; });
+            CC__PARALLEL_FOR_SCHEDULE(size_t, u, units, thread, threads, dynamic, {
+                runs_dynamic[u]++;
+                slots[u] = thread;
+            });
+            for (size_t u = 0; u < units; u++) {
+                assert_int_equal(runs[u], 1);
+                assert_int_equal(runs_dynamic[u], 1);
+                assert_true(slots[u] >= 0 && slots[u] < threads);
+                if (threads == 1 || units == 1)
+                    assert_int_equal(slots[u], 0);
+            }
+        }
+    for (int threads = 1; threads <= 3; threads++) {
+        /* Each part writes its own entries only. */
+        int parts_seen[3] = {0}, team_of[3] = {0};
+        CC__PARALLEL(part, parts, threads, {
+            parts_seen[part]++;
+            team_of[part] = parts;
+        });
+        const int team = team_of[0];
+        assert_true(team >= 1 && team <= threads);
+        for (int part = 0; part < 3; part++) {
+            assert_int_equal(parts_seen[part], part < team ? 1 : 0);
+            assert_int_equal(team_of[part], part < team ? team : 0);
+        }
+    }
+}
+
+/* Called on one thread inside a host's parallel region, a loop's slot
+ * index is 0 on each host thread, whatever the host thread's own number:
+ * per-thread slots sized for one thread stay in bounds. */
+static void parallel_helpers_inside_a_host_region(void **state)
+{
+    (void)state;
+    int wrong = 0;
+#pragma omp parallel num_threads(2) reduction(+ : wrong)
+    {
+        CC__PARALLEL_FOR_SCHEDULE(size_t, u, 5, thread, 1, static, { wrong += thread != 0; });
+        CC__PARALLEL(part, parts, 1, { wrong += part != 0 || parts != 1; });
+    }
+    assert_int_equal(wrong, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(four_host_threads),
         cmocka_unit_test(every_path_is_repeatable),
         cmocka_unit_test(networks_are_repeatable),
+        cmocka_unit_test(parallel_helpers_run_each_unit_once),
+        cmocka_unit_test(parallel_helpers_inside_a_host_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

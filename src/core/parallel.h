@@ -14,7 +14,7 @@
 #define CC__PRAGMA(text) _Pragma(#text)
 
 /* for (type u = 0; u < units; u++) { ... }: the units split among `threads`
- * threads by OpenMP's schedule `kind` (static, dynamic, 1 ...), or in order on
+ * threads by OpenMP's schedule `kind` (static or dynamic), or in order on
  * the calling thread when threads <= 1 or units <= 1. The block may read
  * `thread`, the running thread's index in the team (0 on the calling
  * thread alone), for a per-thread slot. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../src/conv/conv_internal.h"
+#include "../src/conv/gemm.h"
 
 #define SEED 20261127u
 #define RANDOM_LAYERS 300
@@ -531,6 +532,34 @@ static void nchw_in_nhwc_at_the_documented_bounds(void **state)
     }
 }
 
+/* ---- im2col's col tiles (gemm_conv.c) ------------------------------------ */
+
+static size_t col_tile_bytes(const layer *l)
+{
+    const cc_conv2d_params p = params_of(l);
+    cc__conv_geom g;
+    assert_int_equal(cc__conv_geom_init(&p, &g), CC_OK);
+    cc__gemm_plan plan;
+    cc__gemm_plan_init(&g, false, cc__tile_budget_bytes(), &plan);
+    return plan.tile_bytes;
+}
+
+/* On the unpacked GEMM (AVX-512 CPUs), NHWC layers and NCHW layers of 4
+ * input channels per group or fewer copy col tiles of 1 MiB at most;
+ * other NCHW layers keep tiles of up to the 4 MiB default. */
+static void col_tiles_of_first_layers(void **state)
+{
+    (void)state;
+    if (!cc__gemm_unpacked_wanted())
+        skip();
+    const size_t mib = (size_t)1 << 20;
+    const layer four = L3X3(1, 4, 224, 224, 64, 1, 1), five = L3X3(1, 5, 224, 224, 64, 1, 1);
+    const layer nhwc = {1, 16, 224, 224, 64, 3, 1, 1, 1, 1, CC_NHWC};
+    assert_true(col_tile_bytes(&four) <= mib);
+    assert_true(col_tile_bytes(&five) > mib);
+    assert_true(col_tile_bytes(&nhwc) <= mib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +568,7 @@ int main(void)
         cmocka_unit_test(im2col_for_strided_layers_of_many_channels),
         cmocka_unit_test(picks_only_paths_that_run_the_layer),
         cmocka_unit_test(nchw_in_nhwc_at_the_documented_bounds),
+        cmocka_unit_test(col_tiles_of_first_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,16 @@
  * -> 0.58, 96 -> 256 5x5 at 27x27 2.9 -> 2.2 (1 thread within the noise
  * either way; 64 x 56x56 3x3, 2 tiles before, 7 now, 1.16 / 0.62 -> 1.23 /
  * 0.65, a layer that runs on Winograd). */
-#define UNPACKED_NHWC_TILE_BUDGET ((size_t)1 << 20)
+#define UNPACKED_TILE_BUDGET ((size_t)1 << 20)
+/* NCHW on the unpacked kernel, layers of this many input channels per
+ * group or fewer (first layers: K of 27 to 363) take the same 1 MiB: with
+ * 4 MiB their col tiles (38836 pixels of VGG's conv1_1) went to L3 and
+ * back between the copy and the product. Zen 5, 1 / 2 threads, medians of
+ * the two in one process, ms: VGG's 3 -> 64 at 224x224 1.63 -> 1.40 / 0.89
+ * -> 0.81, ResNet's 7x7/2 3.15 -> 3.00 / 1.62 -> 1.32, AlexNet's 11x11/4
+ * 1.70 -> 1.70 / 1.24 -> 1.02; from 16 inputs (K 144 to 1152) within
+ * 0.96-1.09x either way. */
+#define UNPACKED_FIRST_LAYER_MAX_INPUTS 4
 /* The narrowest tile worth a GEMM call. */
 #define MIN_TILE 64
 /* pixel_rows: images of fewer pixels than the unpacked kernel's panel, and
@@ -113,8 +122,10 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
     plan->pixel_rows = g->layout == CC_NCHW && cc__gemm_unpacked_wanted() &&
                        pixels < PIXEL_ROWS_MAX_PIXELS && g->ocg >= PIXEL_ROWS_MIN_CHANNELS;
     plan->nhwc_panels = g->layout == CC_NHWC && cc__gemm_unpacked_wanted();
-    if (plan->nhwc_panels && !plan->copy_free)
-        budget = min_size(budget, UNPACKED_NHWC_TILE_BUDGET);
+    const bool nchw_first_layer = g->layout == CC_NCHW && cc__gemm_unpacked_wanted() &&
+                                  g->cg <= UNPACKED_FIRST_LAYER_MAX_INPUTS;
+    if ((plan->nhwc_panels || nchw_first_layer) && !plan->copy_free)
+        budget = min_size(budget, UNPACKED_TILE_BUDGET);
     choose_blocks(k, pixels, budget / sizeof(float), plan);
     if (plan->copy_free)
         plan->k_block = k;

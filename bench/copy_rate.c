@@ -14,7 +14,7 @@ enum { COLD_COPIES = 5 };
 #define FLUSH_BYTES ((size_t)64 << 20)
 
 /* Below this many bytes a copy runs on one thread, as colconv's layers do
- * below 2^15 floats of work (CC__LAYER_PARALLEL_WORK): a fork would cost
+ * below 2^15 floats of work (CC__PARALLEL_MIN_WORK): a fork would cost
  * more than the copy. */
 #define PARALLEL_BYTES ((size_t)128 << 10)
 

@@ -189,7 +189,7 @@ static void free_setup(setup *s)
  * one thread below the size at which the layers start a team (layers.h). */
 static void copy_split(char *dst, const char *src, size_t bytes, int threads)
 {
-    if (threads == 1 || bytes / sizeof(float) < CC__LAYER_PARALLEL_WORK) {
+    if (threads == 1 || bytes / sizeof(float) < CC__PARALLEL_MIN_WORK) {
         memcpy(dst, src, bytes);
         return;
     }

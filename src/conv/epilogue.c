@@ -8,9 +8,6 @@
 #include "../core/parallel.h"
 #include "../layers/kernels.h"
 
-/* Below this many values a fork of the team costs more than the sweep. */
-#define PARALLEL_FLOATS ((size_t)1 << 15)
-
 /* One row: x[i] = act(x[i] + bias[0] or bias[i] + residual[i]). */
 typedef void (*row_sweep)(float *x, const float *bias, const float *residual, size_t n,
                           cc_act act);
@@ -41,19 +38,13 @@ void cc__activate_curve(float *x, size_t n, cc_act act, cc__isa isa)
         cc__layer_kernels_of(isa)->sigmoid(x, x, n);
 }
 
-/* The threads a sweep of rows x cols runs on: one below PARALLEL_FLOATS. */
-static int team_for(int threads, size_t rows, size_t cols)
-{
-    return rows * cols >= PARALLEL_FLOATS ? threads : 1;
-}
-
 void cc__epilogue_rows(float *block, size_t rows, size_t cols, size_t ld, const float *bias,
                        const float *residual, cc_act act, cc__isa isa, int threads)
 {
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
     const row_sweep row = sweeps_of(isa).row_bias;
-    CC__PARALLEL_FOR(size_t, r, rows, team_for(threads, rows, cols), {
+    CC__PARALLEL_FOR(size_t, r, rows, cc__parallel_threads(threads, rows * cols), {
         row(block + r * ld, bias != NULL ? bias + r : NULL,
             residual != NULL ? residual + r * ld : NULL, cols, act);
     });
@@ -65,7 +56,7 @@ void cc__epilogue_cols(float *block, size_t rows, size_t cols, size_t ld, const 
     if (bias == NULL && residual == NULL && act == CC_ACT_NONE)
         return;
     const row_sweep row = sweeps_of(isa).col_bias;
-    CC__PARALLEL_FOR(size_t, r, rows, team_for(threads, rows, cols), {
+    CC__PARALLEL_FOR(size_t, r, rows, cc__parallel_threads(threads, rows * cols), {
         row(block + r * ld, bias, residual != NULL ? residual + r * ld : NULL, cols, act);
     });
 }

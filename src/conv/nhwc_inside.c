@@ -118,19 +118,16 @@ cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *wor
 /* Pixels of a unit of the reorders: a few whole blocks of the widest
  * family's 16 lanes, so that units are many and each moves whole blocks. */
 #define UNIT_PIXELS ((size_t)64)
-/* Reorders of fewer floats than this run on one thread: a fork costs
- * about 3 us (Zen 5, 2 threads), more than they take (LeNet's 20 -> 50
- * 5x5 at 12x12, NCHW through NHWC, three forks: 0.021 ms on 2 threads as
- * on one). */
-#define PARALLEL_FLOATS ((size_t)1 << 15)
 
 void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, size_t channels,
                         size_t pixels, bool to_nhwc, int threads)
 {
     const size_t per_image = (pixels + UNIT_PIXELS - 1) / UNIT_PIXELS, units = n * per_image;
     const size_t image = channels * pixels;
-    const int team = n * image >= PARALLEL_FLOATS ? threads : 1;
-    CC__PARALLEL_FOR(size_t, u, units, team, {
+    /* Small reorders on one thread (cc__parallel_threads): LeNet's 20 -> 50
+     * 5x5 at 12x12, NCHW through NHWC, three forks, ran 0.021 ms on 2
+     * threads as on one (Zen 5). */
+    CC__PARALLEL_FOR(size_t, u, units, cc__parallel_threads(threads, n * image), {
         const size_t i = u / per_image, p0 = u % per_image * UNIT_PIXELS;
         const size_t count = pixels - p0 < UNIT_PIXELS ? pixels - p0 : UNIT_PIXELS;
         const float *src = from + i * image;

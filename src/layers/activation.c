@@ -99,7 +99,7 @@ void cc__activation_run(const cc_activation *act, const float *input, float *out
     /* ReLU, the networks' activation, on the ISA's kernel; the others here. */
     const cc__layer_kernels *k = act->kind == CC_ACTIVATION_RELU ? cc__layer_kernels_get() : NULL;
     const size_t blocks = cc__block_count(count, ACTIVATION_BLOCK);
-    const int nt = cc__layer_threads(threads, count);
+    const int nt = cc__parallel_threads(threads, count);
     CC__LAYER_FOR(b, blocks, nt, {
         const size_t begin = b * ACTIVATION_BLOCK;
         const size_t len = cc__block_len(count, begin, ACTIVATION_BLOCK);

@@ -13,7 +13,7 @@ void cc__add_run(const float *a, const float *b, float *output, size_t count,
     /* ReLU in the same sweep as the sum; other activations after it. */
     const bool relu = act != NULL && act->kind == CC_ACTIVATION_RELU;
     const size_t blocks = cc__block_count(count, ADD_BLOCK);
-    const int nt = cc__layer_threads(threads, count);
+    const int nt = cc__parallel_threads(threads, count);
     CC__LAYER_FOR(blk, blocks, nt, {
         const size_t begin = blk * ADD_BLOCK;
         const size_t len = cc__block_len(count, begin, ADD_BLOCK);

@@ -115,7 +115,7 @@ void cc__batchnorm_act_gather_run(const cc__dims *in, cc_layout layout, const fl
     const cc__layer_kernels *k = cc__layer_kernels_get();
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in));
     if (layout == CC_NCHW) {
         const size_t planes = (size_t)in->n * c;
         CC__LAYER_FOR(u, planes, nt, {

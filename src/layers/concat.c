@@ -32,7 +32,7 @@ void cc__concat_run(const cc__dims *out, cc_layout layout, int count,
         return;
     const size_t pixels = (size_t)out->h * (size_t)out->w;
     const size_t c = (size_t)out->c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(out));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(out));
     if (layout == CC_NCHW) {
         /* A unit is one input's block of one image. */
         const size_t units = (size_t)out->n * (size_t)count;

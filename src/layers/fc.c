@@ -36,7 +36,7 @@ void cc__fc_pack(int batch, int inputs, int outputs, const float *weights, float
         return;
     }
     const size_t bands = (out + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
-    const int nt = cc__layer_threads(threads, in * out);
+    const int nt = cc__parallel_threads(threads, in * out);
     CC__LAYER_FOR(b, bands, nt, {
         transpose_band(in, out, b * TRANSPOSE_TILE, weights, packed);
     });
@@ -83,7 +83,7 @@ void cc__fc_run(int batch, int inputs, int outputs, const float *weights,
 {
     const size_t n = (size_t)batch, in = (size_t)inputs, out = (size_t)outputs;
     const size_t blocks = cc__block_count(out, FC_BLOCK);
-    const int nt = cc__layer_threads(threads, n * in * out);
+    const int nt = cc__parallel_threads(threads, n * in * out);
     const cc__layer_kernels *k = cc__layer_kernels_get();
     /* OpenBLAS runs each block on one thread (inside our region, and
      * outside it through this thread's setting), so that the result does not

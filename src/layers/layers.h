@@ -19,16 +19,6 @@ static inline size_t cc__dims_count(const cc__dims *d)
     return (size_t)d->n * (size_t)d->c * (size_t)d->h * (size_t)d->w;
 }
 
-/* Below this many scalar operations a kernel runs on one thread: an OpenMP
- * fork/join costs more than it saves. */
-#define CC__LAYER_PARALLEL_WORK ((size_t)1 << 15)
-
-/* The thread count for a parallel loop over `work` scalar operations. */
-static inline int cc__layer_threads(int threads, size_t work)
-{
-    return threads > 1 && work >= CC__LAYER_PARALLEL_WORK ? threads : 1;
-}
-
 /* Work cut into blocks of `block` items: how many, and the length of the
  * one that starts at `begin` (the last may be short). */
 static inline size_t cc__block_count(size_t total, size_t block)

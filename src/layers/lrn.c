@@ -38,7 +38,7 @@ void cc__lrn_run(const cc__dims *in, cc_layout layout, const cc_lrn_params *p,
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
     const size_t window = (size_t)p->size < c ? (size_t)p->size : c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in) * (window + 8));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in) * (window + 8));
     if (layout == CC_NCHW) {
         const size_t blocks = cc__block_count(pixels, LRN_PIXEL_BLOCK);
         const size_t units = (size_t)in->n * blocks;

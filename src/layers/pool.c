@@ -118,7 +118,7 @@ void cc__pool_run(const cc__dims *in, cc_layout layout, const cc_pool2d_params *
     const size_t in_plane = (size_t)in->h * (size_t)in->w;
     const size_t out_plane = (size_t)g.oh * (size_t)g.ow;
     const size_t work = cc__dims_count(in) + (size_t)in->n * (size_t)in->c * out_plane;
-    const int nt = cc__layer_threads(threads, work);
+    const int nt = cc__parallel_threads(threads, work);
     if (layout == CC_NCHW) {
         /* A unit is a block of output rows of one (image, channel) plane,
          * or a block of whole planes when a plane has fewer outputs. */
@@ -171,7 +171,7 @@ void cc__global_pool_run(const cc__dims *in, cc_layout layout, cc_pool_kind kind
     const bool is_max = kind == CC_POOL_MAX;
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in));
     if (layout == CC_NCHW) {
         const size_t planes = (size_t)in->n * c;
         const size_t units = cc__block_count(planes, GLOBAL_PLANE_BLOCK);

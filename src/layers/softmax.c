@@ -13,7 +13,7 @@ void cc__softmax_run(const cc__dims *in, cc_layout layout, const float *input,
     const cc__layer_kernels *k = cc__layer_kernels_get();
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in) * 4);
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in) * 4);
     if (layout == CC_NHWC || pixels == 1) {
         const size_t total = (size_t)in->n * pixels;
         const size_t units = cc__block_count(total, SOFTMAX_VECTOR_BLOCK);

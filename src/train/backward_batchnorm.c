@@ -137,7 +137,7 @@ cc_status cc__batchnorm_train_forward(const cc__dims *in, cc_layout layout, cons
     const train_state s = {scale,       shift,     epsilon,   momentum,
                            running_mean, running_var, save_mean, save_invstd};
     const size_t per = block_channels(layout);
-    const int nt = cc__layer_threads(threads, cc__dims_count(in) * 3);
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in) * 3);
     CC__LAYER_FOR(u, cc__block_count((size_t)in->c, per), nt, {
         const channel_block b = block_at(in, layout, u * per);
         const size_t first = at(&b, 0, 0, u * per);
@@ -236,7 +236,7 @@ void cc__batchnorm_backward(const cc__dims *in, cc_layout layout, const float *s
 {
     const backward_state s = {scale, save_mean, save_invstd, dscale, dshift, accumulate};
     const size_t per = block_channels(layout);
-    const int nt = cc__layer_threads(threads, cc__dims_count(in) * 3);
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in) * 3);
     CC__LAYER_FOR(u, cc__block_count((size_t)in->c, per), nt, {
         const channel_block b = block_at(in, layout, u * per);
         const size_t first = at(&b, 0, 0, u * per);

@@ -32,7 +32,7 @@ void cc__concat_backward(const cc__dims *out, cc_layout layout, int count,
 {
     const size_t pixels = (size_t)out->h * (size_t)out->w;
     const size_t c = (size_t)out->c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(out));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(out));
     if (layout == CC_NCHW) {
         /* A unit is one image: every input's block of it, in order. */
         CC__LAYER_FOR(n, (size_t)out->n, nt, {
@@ -68,7 +68,7 @@ void cc__add_backward(const float *dy, float *dx, size_t count, bool accumulate,
     if (dx == dy && !accumulate)
         return;
     const size_t blocks = cc__block_count(count, ADD_BLOCK);
-    const int nt = cc__layer_threads(threads, count);
+    const int nt = cc__parallel_threads(threads, count);
     CC__LAYER_FOR(b, blocks, nt, {
         const size_t begin = b * ADD_BLOCK;
         route_rows(dy + begin, 0, dx + begin, 0, 1, cc__block_len(count, begin, ADD_BLOCK),

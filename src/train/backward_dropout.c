@@ -53,7 +53,7 @@ static void masked(float p, uint64_t key, const float *in, float *out, size_t co
                    bool accumulate, int threads)
 {
     const size_t blocks = cc__block_count(count, DROPOUT_BLOCK);
-    const int nt = cc__layer_threads(threads, count * 8);
+    const int nt = cc__parallel_threads(threads, count * 8);
     CC__LAYER_FOR(b, blocks, nt, {
         const size_t begin = b * DROPOUT_BLOCK;
         apply_mask((double)p, key, begin, in + begin, out + begin,

@@ -70,7 +70,7 @@ void cc__fc_backward(const cc__dims *in, cc_layout layout, int outputs, const fl
     const size_t batch = (size_t)in->n, out = (size_t)outputs;
     const size_t inputs = cc__dims_count(in) / batch;
     const bool permute = needs_permute(in, layout);
-    const int nt = cc__layer_threads(threads, batch * inputs * out);
+    const int nt = cc__parallel_threads(threads, batch * inputs * out);
     const int previous = cc__blas_threads_begin(1);
     const float *x = input;
     if (permute) {

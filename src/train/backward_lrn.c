@@ -126,7 +126,7 @@ void cc__lrn_backward(const cc__dims *in, cc_layout layout, const cc_lrn_params 
     const size_t blocks = cc__block_count(span, PIXEL_BLOCK);
     const size_t units = nchw ? (size_t)in->n * blocks : blocks;
     const size_t window = (size_t)p->size < c ? (size_t)p->size : c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in) * (window + 16));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in) * (window + 16));
     CC__PARALLEL_FOR_SCHEDULE(size_t, u, units, thread, nt, static, {
         float *slice = workspace + (size_t)thread * 2 * c * PIXEL_BLOCK;
         const size_t p0 = (u % blocks) * PIXEL_BLOCK;

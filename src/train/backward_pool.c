@@ -301,7 +301,7 @@ void cc__pool_backward(const cc__dims *in, cc_layout layout, const cc_pool2d_par
     const size_t out_plane = (size_t)g.oh * (size_t)g.ow;
     const size_t c = (size_t)in->c;
     const size_t window = (size_t)g.kh * (size_t)g.kw;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in) +
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in) +
                                                   (size_t)in->n * c * out_plane * window);
     const rows_2x2 rows =
         layout == CC_NCHW && tiled_2x2(&g, in->h, in->w) ? tiled_rows(g.is_max) : NULL;
@@ -366,7 +366,7 @@ void cc__global_pool_backward(const cc__dims *in, cc_layout layout, cc_pool_kind
     const bool is_max = kind == CC_POOL_MAX;
     const size_t pixels = (size_t)in->h * (size_t)in->w;
     const size_t c = (size_t)in->c;
-    const int nt = cc__layer_threads(threads, cc__dims_count(in));
+    const int nt = cc__parallel_threads(threads, cc__dims_count(in));
     const bool nchw = layout == CC_NCHW;
     /* A unit is one image: in NHWC its channels interleave. */
     CC__LAYER_FOR(n, (size_t)in->n, nt, {

@@ -51,7 +51,7 @@ cc_status cc__softmax_xent(int batch, int classes, const float *logits, const in
     const size_t c = (size_t)classes;
     if (dlogits != NULL) {
         const double inv_batch = 1.0 / batch;
-        const int nt = cc__layer_threads(threads, (size_t)batch * c * 16);
+        const int nt = cc__parallel_threads(threads, (size_t)batch * c * 16);
         CC__LAYER_FOR(n, (size_t)batch, nt, {
             gradient_row(logits + n * c, c, labels[n], inv_batch, dlogits + n * c);
         });

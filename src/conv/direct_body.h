@@ -778,9 +778,17 @@ DB_INLINE void db_rows_tile(const cc__direct_job *j, const float *in, const floa
             }
         }
     }
-    for (int m = 0; m < mcount; m++) {
+    /* Unrolled over the constant me (not the run-time mcount), so that every
+     * acc index is a constant and the accumulators stay in registers: with
+     * a run-time index GCC kept them in memory and stored all of them after
+     * every tap (LeNet-5's 1 -> 6 5x5 layer ran at 0.2 of the FMA peak). */
+#pragma GCC unroll 16
+    for (int m = 0; m < me; m++) {
+        if (m >= mcount)
+            break;
         float *o = out + (ptrdiff_t)m * j->out_c + ox0;
         const dvec b = bias != NULL ? dv_bcast(bias[m]) : dv_zero();
+#pragma GCC unroll 16
         for (int v = 0; v < nw; v++)
             if (count[v] > 0)
                 db_store_act(o + v * DV, dv_add(acc[m][v], b), count[v], g->act);

@@ -479,9 +479,13 @@ static const inside_case inside_cases[] = {
     {"15 outputs per group", L3X3(1, 32, 28, 28, 30, 1, 2), CC_ALGO_DIRECT, CC__ISA_AVX512,
      false},
     /* The direct path on fewer than 8 inputs per group: stride 1, not 1x1,
-     * 16 filters per group or more, 784 output pixels or fewer. */
+     * 16 filters per group or more, 784 output pixels or fewer, not one
+     * input without padding. */
     {"direct, 7 inputs per group", L5X5(7, 14, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
-    {"direct, 1 input", L5X5(1, 32, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
+    {"direct, 1 input, padded", {1, 1, 28, 28, 16, 5, 1, 2, 1, 1, CC_NCHW}, CC_ALGO_DIRECT,
+     CC__ISA_AVX512, true},
+    {"direct, 1 input, unpadded", L5X5(1, 32, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
+    {"direct, 2 inputs, unpadded", L5X5(2, 32, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, true},
     {"direct, 8 inputs per group", L5X5(8, 14, 16, 1), CC_ALGO_DIRECT, CC__ISA_AVX512, false},
     {"direct, 7 inputs, 15 filters", L5X5(7, 14, 15, 1), CC_ALGO_DIRECT, CC__ISA_AVX512,
      false},

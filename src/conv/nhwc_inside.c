@@ -55,7 +55,14 @@
  * -> 32 3x3 at 14x14 0.007 -> 0.003, 1 -> 32 3x3 padded at 28x28 0.022 ->
  * 0.008; from 8 inputs within 0.83-1.07x either way; strided layers
  * gained at one thread and lost at two, 3 -> 64 3x3/2 from 56x56 0.024 ->
- * 0.038). AUTO keeps first layers of 4 inputs or fewer on im2col (auto.c). */
+ * 0.038). AUTO keeps first layers of 4 inputs or fewer on im2col (auto.c).
+ * Unpadded layers of one input stay NCHW: their rows tiles have no border
+ * and few taps, so the reorders cost more than the NHWC kernels save (Zen
+ * 4, 1 / 2 threads, NCHW / through NHWC, ms: LeNet's 1 -> 20 5x5 at 28x28
+ * 0.014 / 0.018, 0.011 / 0.014; 1 -> 32 3x3 at 28x28 0.011 / 0.014, 0.009
+ * / 0.010; 1 -> 32 5x5 at 32x32 0.018 / 0.021, 0.021 / 0.024; from 2
+ * inputs or with padding NHWC as before, 2 -> 32 5x5 at 28x28 0.027 /
+ * 0.021). */
 #define DIRECT_NCHW_MIN_GROUP_INPUTS 8
 
 static cc__nhwc_inside_mode mode = CC__NHWC_INSIDE_RULE;
@@ -80,6 +87,11 @@ size_t cc__nhwc_inside_bytes(const cc__conv_geom *g)
     return cc__mul_sizes(&bytes, 2, in + 2 * out, sizeof(float)) ? bytes : SIZE_MAX;
 }
 
+static bool padded(const cc__conv_geom *g)
+{
+    return g->pt > 0 || g->pb > 0 || g->pl > 0 || g->pr > 0;
+}
+
 bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
 {
     const bool pointwise = cc__geom_is_pointwise(g);
@@ -94,8 +106,8 @@ bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
     if (isa != CC__ISA_AVX512 || g->ocg < MIN_GROUP_CHANNELS)
         return false;
     if (algo == CC_ALGO_DIRECT && g->cg < DIRECT_NCHW_MIN_GROUP_INPUTS)
-        return !pointwise && g->sh == 1 && g->sw == 1 && cc__geom_pixels(g) <= MAX_PIXELS &&
-               cc__nhwc_inside_bytes(g) <= MAX_BYTES;
+        return !pointwise && g->sh == 1 && g->sw == 1 && !(g->cg == 1 && !padded(g)) &&
+               cc__geom_pixels(g) <= MAX_PIXELS && cc__nhwc_inside_bytes(g) <= MAX_BYTES;
     if (g->cg < MIN_GROUP_CHANNELS)
         return false;
     if (algo == CC_ALGO_WINOGRAD || algo == CC_ALGO_WINOGRAD_F6X6)

@@ -234,6 +234,29 @@ static void winograd_few_inputs_on_one_thread(void **state)
     expect_pick_on(&sixteen, CC__ISA_AVX2, 2, CC_ALGO_WINOGRAD);
 }
 
+/* AVX-512, NCHW: first layers of one unpadded input go to the direct
+ * kernels on two threads, and on one from 5x5 kernels; padded ones and
+ * those of two inputs stay on im2col. */
+static void one_unpadded_input_on_direct(void **state)
+{
+    (void)state;
+    const boundary_case lenet = {"LeNet's conv1", L5X5(1, 28, 20, 1), CC_ALGO_DIRECT,
+                                 CC_ALGO_IM2COL};
+    const boundary_case small = {"1 input, 3x3 unpadded",
+                                 {1, 1, 28, 28, 32, 3, 1, 0, 1, 1, CC_NCHW}, CC_ALGO_DIRECT,
+                                 CC_ALGO_IM2COL};
+    const boundary_case padded = {"1 input, 3x3 padded", L3X3(1, 1, 28, 28, 32, 1, 1),
+                                  CC_ALGO_IM2COL, CC_ALGO_IM2COL};
+    const boundary_case two = {"2 inputs, 5x5", L5X5(2, 28, 20, 1), CC_ALGO_IM2COL,
+                               CC_ALGO_IM2COL};
+    expect_pick_on(&lenet, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
+    expect_pick_on(&lenet, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
+    expect_pick_on(&small, CC__ISA_AVX512, 1, CC_ALGO_IM2COL);
+    expect_pick_on(&small, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
+    expect_pick_on(&padded, CC__ISA_AVX512, 2, CC_ALGO_IM2COL);
+    expect_pick_on(&two, CC__ISA_AVX512, 2, CC_ALGO_IM2COL);
+}
+
 /* AVX-512, NHWC: strided layers (not 1x1) to 196 output pixels or fewer an
  * image go to im2col from 96 input channels per group on one thread, 256 on
  * more. */
@@ -569,6 +592,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(picks_change_at_the_documented_thresholds),
         cmocka_unit_test(winograd_few_inputs_on_one_thread),
+        cmocka_unit_test(one_unpadded_input_on_direct),
         cmocka_unit_test(im2col_for_strided_layers_of_many_channels),
         cmocka_unit_test(picks_only_paths_that_run_the_layer),
         cmocka_unit_test(nchw_in_nhwc_at_the_documented_bounds),

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../src/conv/conv_internal.h"
+#include "../src/core/fork_cost.h"
 #include "../src/core/parallel.h"
 
 #define HOST_THREADS 4
@@ -377,6 +378,54 @@ static void parallel_helpers_inside_a_host_region(void **state)
     assert_int_equal(wrong, 0);
 }
 
+/* The fork cost is measured once per team size and kept; inside a
+ * parallel region an unmeasured size gives the fixed fallback. */
+static void fork_cost_measured_once(void **state)
+{
+    (void)state;
+    cc__set_fork_cost_ns(2, 0);
+    const double cost = cc__fork_cost_ns(2);
+    assert_true(cost > 0 && cost < 1e9);
+    assert_true(cc__fork_cost_ns(2) == cost);
+    cc__set_fork_cost_ns(3, 0);
+    double inside = 0;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp master
+        inside = cc__fork_cost_ns(3);
+    }
+    assert_true(inside == CC__FORK_COST_UNMEASURED_NS);
+    cc__set_fork_cost_ns(2, 0);
+}
+
+/* The direct path forks a small layer where the fork is cheap for its
+ * work, and keeps it on one thread where it is dear; other paths keep
+ * their fixed bound (LeNet-5's 1 -> 6 5x5: 117600 multiply-adds). */
+static int threads_of(cc_algo algo, double fork_ns)
+{
+    cc_conv2d_params p = {1, 1, 32, 32, 6, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, CC_NCHW,
+                          CC_ACT_NONE};
+    float weights[6 * 25] = {0};
+    cc_conv2d *op = NULL;
+    assert_int_equal(cc_conv2d_create(&p, algo, weights, NULL, &op), CC_OK);
+    cc__set_fork_cost_ns(2, fork_ns);
+    const int threads = cc_conv2d_num_threads(op);
+    cc_conv2d_destroy(op);
+    return threads;
+}
+
+static void direct_threads_follow_the_fork_cost(void **state)
+{
+    (void)state;
+    const int saved = cc_get_num_threads();
+    cc_set_num_threads(2);
+    assert_int_equal(threads_of(CC_ALGO_DIRECT, 1000), 2);
+    assert_int_equal(threads_of(CC_ALGO_DIRECT, 5000), 1);
+    assert_int_equal(threads_of(CC_ALGO_IM2COL, 1000), 1);
+    cc__set_fork_cost_ns(2, 0);
+    cc_set_num_threads(saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +434,8 @@ int main(void)
         cmocka_unit_test(networks_are_repeatable),
         cmocka_unit_test(parallel_helpers_run_each_unit_once),
         cmocka_unit_test(parallel_helpers_inside_a_host_region),
+        cmocka_unit_test(fork_cost_measured_once),
+        cmocka_unit_test(direct_threads_follow_the_fork_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

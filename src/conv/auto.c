@@ -123,13 +123,31 @@ static bool winograd_pays(const cc__conv_geom *g, cc__isa isa, int threads)
            WINOGRAD_MAX_COST_RATIO * (double)outputs;
 }
 
+/* But one unpadded input runs on the direct kernels' NCHW rows tiles
+ * (nhwc_inside.c), whose rows split over threads where im2col's small
+ * products stay on one: on two threads always, on one from 5x5 kernels
+ * (Zen 4, ms, direct / im2col, 1 thread, then 2: LeNet's 1 -> 20 5x5 at
+ * 28x28 0.0112 / 0.0123-0.0131, 0.0067 / 0.0124; 1 -> 32 5x5 at 32x32
+ * 0.0178 / 0.0201-0.0249, 0.0121 / 0.0197-0.0242; 1 -> 32 3x3 at 28x28
+ * 0.0084 / 0.0077, 0.0052-0.0064 / 0.0077; 1 -> 64 3x3 at 28x28 0.022 /
+ * 0.012-0.017, 0.0123 / 0.0124-0.0166). */
+#define DIRECT_MIN_ONE_INPUT_TAPS 25
+
+static bool one_unpadded_input_for_direct(const cc__conv_geom *g, int threads)
+{
+    const bool padded = g->pt > 0 || g->pb > 0 || g->pl > 0 || g->pr > 0;
+    return g->cg == 1 && !padded &&
+           (threads > 1 || g->kh * g->kw >= DIRECT_MIN_ONE_INPUT_TAPS);
+}
+
 /* A stride-1 NCHW layer, not 1x1, of few input channels and many filters
  * per group (the layers measured). */
-static bool first_layer_for_im2col(const cc__conv_geom *g)
+static bool first_layer_for_im2col(const cc__conv_geom *g, int threads)
 {
     return g->layout == CC_NCHW && !cc__geom_is_pointwise(g) &&
            g->cg <= DIRECT_MAX_GROUP_CHANNELS && g->sh == 1 && g->sw == 1 &&
-           g->ocg >= IM2COL_MIN_FIRST_LAYER_OUTPUTS_AVX512;
+           g->ocg >= IM2COL_MIN_FIRST_LAYER_OUTPUTS_AVX512 &&
+           !one_unpadded_input_for_direct(g, threads);
 }
 
 /* AVX-512, NHWC: a strided layer (not 1x1) of small output images and
@@ -180,7 +198,7 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa, int threads)
         return CC_ALGO_GEMM1X1;
     if (direct_is_fast &&
         (g->cg <= DIRECT_MAX_GROUP_CHANNELS || g->ocg <= DIRECT_MAX_GROUP_OUTPUTS))
-        return isa == CC__ISA_AVX512 && first_layer_for_im2col(g) ? CC_ALGO_IM2COL
+        return isa == CC__ISA_AVX512 && first_layer_for_im2col(g, threads) ? CC_ALGO_IM2COL
                                                                   : CC_ALGO_DIRECT;
     if (winograd_pays(g, isa, threads))
         return CC_ALGO_WINOGRAD;
@@ -199,7 +217,7 @@ static cc_algo choose(const cc__conv_geom *g, cc__isa isa, int threads)
  * -> 32 0.0040 / 0.0075, 3 -> 64 at 14x14 0.0072 / 0.0093). */
 cc_algo cc__auto_choose(const cc__conv_geom *g, cc__isa isa, int threads)
 {
-    if (g->layout == CC_NCHW && !(isa == CC__ISA_AVX512 && first_layer_for_im2col(g))) {
+    if (g->layout == CC_NCHW && !(isa == CC__ISA_AVX512 && first_layer_for_im2col(g, threads))) {
         cc__conv_geom nhwc = *g;
         nhwc.layout = CC_NHWC;
         const cc_algo pick = choose(&nhwc, isa, threads);

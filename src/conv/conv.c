@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/denormals.h"
+#include "../core/fork_cost.h"
 #include "conv_internal.h"
 #include "epilogue.h"
 
@@ -204,14 +205,34 @@ cc_status cc_conv2d_create(const cc_conv2d_params *p, cc_algo algo, const float 
  * ms on im2col on one thread and 0.029 on two, and AUTO's rule was fitted
  * to the direct kernels' times at this split. */
 #define MIN_DEPTHWISE_WORK_PER_THREAD ((size_t)1 << 17)
+/* The other direct layers split their rows as freely; a thread pays there
+ * once its share takes longer than the fork (cc__fork_cost_ns, measured on
+ * the machine): at DIRECT_MACS_PER_NS, the direct kernels' rate on small
+ * layers on one Zen 4 core (LeNet-5's 1 -> 6 5x5 at 25, its 6 -> 16 at 33,
+ * VGG's 3 -> 64 at 37 multiply-adds a ns), within [1 << 14, 1 << 19].
+ * Zen 4, 2-thread regions of 1.0 us: LeNet-5's 1 -> 6 5x5, NCHW, 0.0043
+ * -> 0.0031 ms on two threads, its 6 -> 16 5x5 0.0080 -> 0.0057; on the
+ * Zen 5 VM's 3.3 us the 1 -> 6 layer stays on one thread. */
+#define DIRECT_MACS_PER_NS 32.0
+#define MIN_DIRECT_WORK_PER_THREAD ((size_t)1 << 14)
+
+static size_t min_work_per_thread(const cc_conv2d *op, int threads)
+{
+    if (op->g.cg == 1 && op->g.ocg == 1)
+        return MIN_DEPTHWISE_WORK_PER_THREAD;
+    if (op->algo != CC_ALGO_DIRECT || threads < 2)
+        return MIN_WORK_PER_THREAD;
+    const double fork = cc__fork_cost_ns(threads) * DIRECT_MACS_PER_NS;
+    return fork < (double)MIN_DIRECT_WORK_PER_THREAD ? MIN_DIRECT_WORK_PER_THREAD
+           : fork > (double)MIN_WORK_PER_THREAD      ? MIN_WORK_PER_THREAD
+                                                     : (size_t)fork;
+}
 
 int cc__conv_threads(const cc_conv2d *op)
 {
     const int threads = cc__run_threads();
     const size_t work = cc__geom_output_floats(&op->g) * cc__geom_k(&op->g);
-    const bool depthwise = op->g.cg == 1 && op->g.ocg == 1;
-    const size_t most =
-        work / (depthwise ? MIN_DEPTHWISE_WORK_PER_THREAD : MIN_WORK_PER_THREAD);
+    const size_t most = work / min_work_per_thread(op, threads);
     const int by_work = most < (size_t)threads ? (most > 0 ? (int)most : 1) : threads;
     return op->thread_cap > 0 && op->thread_cap < by_work ? op->thread_cap : by_work;
 }

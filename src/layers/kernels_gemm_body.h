@@ -326,10 +326,56 @@ static void gemm_finish_only(size_t m, size_t n, float *c, size_t ldc,
     }
 }
 
+static void gemm_nt_sum(size_t m, size_t n, size_t k, size_t images, const float *a,
+                        size_t lda, size_t a_image, const float *b, size_t ldb, size_t b_image,
+                        float *c, size_t ldc);
+
+/* Columns left over after whole vectors, when A's rows are contiguous and
+ * the depth long: dot products of A's rows with those columns of B, copied
+ * transposed in chunks of GEMM_NT_TAIL_DEPTH (gemm_nt_sum: every lane
+ * useful), where the padded panel of gemm_narrow spends a whole vector of
+ * broadcasts and multiply-adds per row and step on them. An NCHW 1x1 layer
+ * on a 14x14 image: three panels and 4 columns, which cost 8-20% of the
+ * product. From GEMM_NT_TAIL_MIN_DEPTH steps, so that the sums across the
+ * lanes, once a chunk, stay a small part. */
+#define GEMM_NT_TAIL_MIN_DEPTH 64
+#define GEMM_NT_TAIL_DEPTH 256
+
+static bool gemm_nt_tail_pays(size_t n, size_t k, size_t a_cs)
+{
+    return a_cs == 1 && n % KV != 0 && k >= GEMM_NT_TAIL_MIN_DEPTH;
+}
+
+static void gemm_nt_tail(size_t m, size_t width, size_t k, const float *a, size_t a_rs,
+                         const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
+                         const cc__gemm_epilogue *epilogue)
+{
+    float columns[(KV - 1) * GEMM_NT_TAIL_DEPTH];
+    for (size_t i = 0; i < m && !accumulate; i++)
+        memset(c + i * ldc, 0, width * sizeof(float));
+    for (size_t p0 = 0; p0 < k; p0 += GEMM_NT_TAIL_DEPTH) {
+        const size_t depth = k - p0 < GEMM_NT_TAIL_DEPTH ? k - p0 : GEMM_NT_TAIL_DEPTH;
+        for (size_t p = 0; p < depth; p++)
+            for (size_t j = 0; j < width; j++)
+                columns[j * depth + p] = b[(p0 + p) * ldb + j];
+        gemm_nt_sum(m, width, depth, 1, a + p0, a_rs, 0, columns, depth, 0, c, ldc);
+    }
+    gemm_finish_only(m, width, c, ldc, epilogue);
+}
+
 static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
                        const cc__gemm_epilogue *epilogue)
 {
+    if (gemm_nt_tail_pays(n, k, a_cs)) {
+        const size_t whole = n / KV * KV;
+        gemm_small(m, whole, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue);
+        const cc__gemm_epilogue tail =
+            epilogue != NULL ? cc__gemm_epilogue_at(epilogue, 0, whole, ldc) : gemm_no_epilogue;
+        gemm_nt_tail(m, n - whole, k, a, a_rs, b + whole, ldb, c + whole, ldc, accumulate,
+                     epilogue != NULL ? &tail : NULL);
+        return;
+    }
     const size_t panel = GEMM_VECTORS * KV;
     const bool packed = ldb == n && n <= panel;
     const size_t blocks = (m + GEMM_ROWS - 1) / GEMM_ROWS;

@@ -633,6 +633,58 @@ static void strided_nhwc_output(void **state)
     cc__set_tile_budget_bytes(0);
 }
 
+/* NHWC layers of one input channel and few filters run on the direct
+ * path's rows kind through NCHW planes in the workspace (direct.c): with
+ * a residual against the reference, and into a slice of a wider tensor. */
+static void one_input_nhwc_on_rows(void **state)
+{
+    (void)state;
+    tst_rng rng;
+    tst_rng_seed(&rng, SEED + 43);
+    const cc_conv2d_params shapes[] = {
+        {2, 1, 12, 13, 6, 3, 5, 2, 1, 1, 0, 0, 0, 2, 1, 1, CC_NHWC, CC_ACT_RELU},
+        {1, 1, 32, 32, 8, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, CC_NHWC, CC_ACT_NONE},
+        {3, 1, 7, 40, 3, 2, 3, 1, 1, 2, 1, 0, 0, 1, 2, 1, CC_NHWC, CC_ACT_RELU6},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const cc_conv2d_params *p = &shapes[i];
+        cc__conv_geom g;
+        assert_int_equal(cc__conv_geom_init(p, &g), CC_OK);
+        assert_int_equal(cc__direct_workspace_floats(&g, tst_isa(), 2),
+                         2 * (size_t)g.oc * (size_t)g.ow);
+        const tst_conv_counts counts = tst_conv_sizes(p);
+        float *input = malloc(counts.input * sizeof(float));
+        float *weights = malloc(counts.weights * sizeof(float));
+        float *bias = malloc((size_t)p->out_channels * sizeof(float));
+        float *residual = malloc(counts.output * sizeof(float));
+        float *expected = malloc(counts.output * sizeof(float));
+        assert_true(input && weights && bias && residual && expected);
+        tst_fill(&rng, input, counts.input, false);
+        tst_fill(&rng, weights, counts.weights, false);
+        tst_fill(&rng, bias, (size_t)p->out_channels, false);
+        tst_fill(&rng, residual, counts.output, false);
+        char desc[256];
+        tst_describe(p, desc, sizeof desc);
+        cc_conv2d_params plain = *p;
+        plain.activation = CC_ACT_NONE;
+        tst_buffer conv =
+            run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, counts.output, desc);
+        for (size_t j = 0; j < counts.output; j++)
+            expected[j] =
+                (float)cc__reference_activate((double)conv.data[j] + residual[j], p->activation);
+        check_residual_path(p, CC_ALGO_DIRECT, weights, bias, input, residual, expected,
+                            counts.output, desc);
+        for (int threads = 1; threads <= 2; threads++)
+            check_strided(p, CC_ALGO_DIRECT, weights, bias, input, desc, threads);
+        tst_buffer_free(&conv);
+        free(input);
+        free(weights);
+        free(bias);
+        free(residual);
+        free(expected);
+    }
+}
+
 /* An NCHW layer computed in NHWC reports its inner operator's threading:
  * an im2col layer whose NHWC tiles make four units (AVX-512's 1 MiB tiles)
  * runs them on two threads (tiles), not one GEMM on BLAS's threads. */
@@ -676,6 +728,7 @@ static int run_group(void)
         cmocka_unit_test(fused_residual_with_external_workspace),
         cmocka_unit_test(pixel_rows_products),
         cmocka_unit_test(strided_nhwc_output),
+        cmocka_unit_test(one_input_nhwc_on_rows),
         cmocka_unit_test(nchw_in_nhwc_threading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

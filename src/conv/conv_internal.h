@@ -165,9 +165,10 @@ void cc__set_tile_budget_bytes(size_t bytes);
  * batch, in g->layout, on up to `threads` OpenMP threads; residual (NULL
  * for none) as in cc__conv_io; workspace holds
  * cc__direct_workspace_floats(g, isa, threads) floats (NULL when that is
- * 0: NCHW depthwise layers keep a slot a thread there, NHWC layers that
- * cc__direct_pads_input a copy of the input padded left and right; a NULL
- * workspace runs those without the copy); no allocation, no read or write
+ * 0: NCHW depthwise layers keep a slot a thread there, NHWC layers of one
+ * input channel and few filters an output row a thread as NCHW, NHWC layers
+ * that cc__direct_pads_input a copy of the input padded left and right; a
+ * NULL workspace runs the last without the copy); no allocation, no read or write
  * outside input, output, residual, packed, bias and workspace (vector
  * loads included). */
 cc_status cc__direct_pack(const cc__conv_geom *g, cc__isa isa, const float *oihw,

@@ -478,6 +478,21 @@ static void check_residual_path(const cc_conv2d_params *p, cc_algo algo, const f
     cc_conv2d_destroy(op);
 }
 
+/* act(the reference without activation + residual): what a run with a
+ * fused residual must give. */
+static void expected_with_residual(const cc_conv2d_params *p, const float *weights,
+                                   const float *bias, const float *input, const float *residual,
+                                   float *expected, size_t out_count, const char *desc)
+{
+    cc_conv2d_params plain = *p;
+    plain.activation = CC_ACT_NONE;
+    tst_buffer conv = run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, out_count, desc);
+    for (size_t j = 0; j < out_count; j++)
+        expected[j] =
+            (float)cc__reference_activate((double)conv.data[j] + residual[j], p->activation);
+    tst_buffer_free(&conv);
+}
+
 static void fused_residual_with_external_workspace(void **state)
 {
     (void)state;
@@ -501,18 +516,13 @@ static void fused_residual_with_external_workspace(void **state)
         tst_fill(&rng, residual, out_count, false);
         char desc[256];
         tst_describe(&p, desc, sizeof desc);
-        cc_conv2d_params plain = p;
-        plain.activation = CC_ACT_NONE;
-        tst_buffer conv = run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, out_count, desc);
-        for (size_t j = 0; j < out_count; j++)
-            expected[j] = (float)cc__reference_activate((double)conv.data[j] + residual[j], p.activation);
+        expected_with_residual(&p, weights, bias, input, residual, expected, out_count, desc);
         const cc_algo algos[] = {CC_ALGO_REFERENCE, CC_ALGO_DIRECT, CC_ALGO_IM2COL, CC_ALGO_GEMM1X1,
                                  CC_ALGO_WINOGRAD};
         for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
             if (applies(algos[a], &p))
                 check_residual_path(&p, algos[a], weights, bias, input, residual, expected,
                                     out_count, desc);
-        tst_buffer_free(&conv);
         free(input);
         free(weights);
         free(bias);
@@ -665,18 +675,11 @@ static void one_input_nhwc_on_rows(void **state)
         tst_fill(&rng, residual, counts.output, false);
         char desc[256];
         tst_describe(p, desc, sizeof desc);
-        cc_conv2d_params plain = *p;
-        plain.activation = CC_ACT_NONE;
-        tst_buffer conv =
-            run_path(&plain, CC_ALGO_REFERENCE, weights, bias, input, counts.output, desc);
-        for (size_t j = 0; j < counts.output; j++)
-            expected[j] =
-                (float)cc__reference_activate((double)conv.data[j] + residual[j], p->activation);
+        expected_with_residual(p, weights, bias, input, residual, expected, counts.output, desc);
         check_residual_path(p, CC_ALGO_DIRECT, weights, bias, input, residual, expected,
                             counts.output, desc);
         for (int threads = 1; threads <= 2; threads++)
             check_strided(p, CC_ALGO_DIRECT, weights, bias, input, desc, threads);
-        tst_buffer_free(&conv);
         free(input);
         free(weights);
         free(bias);

@@ -219,42 +219,56 @@ static void picks_change_at_the_documented_thresholds(void **state)
     }
 }
 
+/* A layer's expected pick under one ISA and thread count. */
+typedef struct {
+    const char *name;
+    layer l;
+    cc__isa isa;
+    int threads;
+    cc_algo want;
+} pick_case;
+
+static void expect_picks(const pick_case *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const boundary_case b = {cases[i].name, cases[i].l, cases[i].want, cases[i].want};
+        expect_pick_on(&b, cases[i].isa, cases[i].threads, cases[i].want);
+    }
+}
+
 /* AVX-512: NHWC layers of 16 to 31 input channels per group go to Winograd
  * on one thread only (the 2-thread threshold above is 32). */
+#define NHWC_WINOGRAD(c) {1, c, 56, 56, 32, 3, 1, 1, 1, 1, CC_NHWC}
+
 static void winograd_few_inputs_on_one_thread(void **state)
 {
     (void)state;
-    const boundary_case sixteen = {"NHWC 16 in", {1, 16, 56, 56, 32, 3, 1, 1, 1, 1, CC_NHWC},
-                                   CC_ALGO_WINOGRAD, CC_ALGO_WINOGRAD};
-    const boundary_case fifteen = {"NHWC 15 in", {1, 15, 56, 56, 32, 3, 1, 1, 1, 1, CC_NHWC},
-                                   CC_ALGO_DIRECT, CC_ALGO_WINOGRAD};
-    expect_pick_on(&sixteen, CC__ISA_AVX512, 1, CC_ALGO_WINOGRAD);
-    expect_pick_on(&sixteen, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
-    expect_pick_on(&fifteen, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
-    expect_pick_on(&sixteen, CC__ISA_AVX2, 2, CC_ALGO_WINOGRAD);
+    static const pick_case cases[] = {
+        {"NHWC 16 in", NHWC_WINOGRAD(16), CC__ISA_AVX512, 1, CC_ALGO_WINOGRAD},
+        {"NHWC 16 in", NHWC_WINOGRAD(16), CC__ISA_AVX512, 2, CC_ALGO_DIRECT},
+        {"NHWC 15 in", NHWC_WINOGRAD(15), CC__ISA_AVX512, 1, CC_ALGO_DIRECT},
+        {"NHWC 16 in", NHWC_WINOGRAD(16), CC__ISA_AVX2, 2, CC_ALGO_WINOGRAD},
+    };
+    expect_picks(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* AVX-512, NCHW: first layers of one unpadded input go to the direct
  * kernels on two threads, and on one from 5x5 kernels; padded ones and
  * those of two inputs stay on im2col. */
+#define ONE_INPUT_3X3(pad) {1, 1, 28, 28, 32, 3, 1, pad, 1, 1, CC_NCHW}
+
 static void one_unpadded_input_on_direct(void **state)
 {
     (void)state;
-    const boundary_case lenet = {"LeNet's conv1", L5X5(1, 28, 20, 1), CC_ALGO_DIRECT,
-                                 CC_ALGO_IM2COL};
-    const boundary_case small = {"1 input, 3x3 unpadded",
-                                 {1, 1, 28, 28, 32, 3, 1, 0, 1, 1, CC_NCHW}, CC_ALGO_DIRECT,
-                                 CC_ALGO_IM2COL};
-    const boundary_case padded = {"1 input, 3x3 padded", L3X3(1, 1, 28, 28, 32, 1, 1),
-                                  CC_ALGO_IM2COL, CC_ALGO_IM2COL};
-    const boundary_case two = {"2 inputs, 5x5", L5X5(2, 28, 20, 1), CC_ALGO_IM2COL,
-                               CC_ALGO_IM2COL};
-    expect_pick_on(&lenet, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
-    expect_pick_on(&lenet, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
-    expect_pick_on(&small, CC__ISA_AVX512, 1, CC_ALGO_IM2COL);
-    expect_pick_on(&small, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
-    expect_pick_on(&padded, CC__ISA_AVX512, 2, CC_ALGO_IM2COL);
-    expect_pick_on(&two, CC__ISA_AVX512, 2, CC_ALGO_IM2COL);
+    static const pick_case cases[] = {
+        {"LeNet's conv1", L5X5(1, 28, 20, 1), CC__ISA_AVX512, 1, CC_ALGO_DIRECT},
+        {"LeNet's conv1", L5X5(1, 28, 20, 1), CC__ISA_AVX512, 2, CC_ALGO_DIRECT},
+        {"1 input, 3x3 unpadded", ONE_INPUT_3X3(0), CC__ISA_AVX512, 1, CC_ALGO_IM2COL},
+        {"1 input, 3x3 unpadded", ONE_INPUT_3X3(0), CC__ISA_AVX512, 2, CC_ALGO_DIRECT},
+        {"1 input, 3x3 padded", ONE_INPUT_3X3(1), CC__ISA_AVX512, 2, CC_ALGO_IM2COL},
+        {"2 inputs, 5x5", L5X5(2, 28, 20, 1), CC__ISA_AVX512, 2, CC_ALGO_IM2COL},
+    };
+    expect_picks(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* AVX-512, NHWC: strided layers (not 1x1) to 196 output pixels or fewer an
@@ -265,28 +279,19 @@ static void one_unpadded_input_on_direct(void **state)
 static void im2col_for_strided_layers_of_many_channels(void **state)
 {
     (void)state;
-    const boundary_case c96 = {"96 in to 14x14", NHWC_STRIDED(96, 28), CC_ALGO_IM2COL,
-                               CC_ALGO_IM2COL};
-    const boundary_case c95 = {"95 in to 14x14", NHWC_STRIDED(95, 28), CC_ALGO_IM2COL,
-                               CC_ALGO_IM2COL};
-    const boundary_case c256 = {"256 in to 14x14", NHWC_STRIDED(256, 28), CC_ALGO_IM2COL,
-                                CC_ALGO_IM2COL};
-    const boundary_case c255 = {"255 in to 14x14", NHWC_STRIDED(255, 28), CC_ALGO_IM2COL,
-                                CC_ALGO_IM2COL};
-    const boundary_case wide = {"256 in to 15x15", NHWC_STRIDED(256, 29), CC_ALGO_IM2COL,
-                                CC_ALGO_IM2COL};
-    const boundary_case nchw = {"NCHW 256 in to 14x14, 15 outputs",
-                                {1, 256, 28, 28, 15, 3, 2, 1, 1, 1, CC_NCHW}, CC_ALGO_IM2COL,
-                                CC_ALGO_IM2COL};
-    expect_pick_on(&c96, CC__ISA_AVX512, 1, CC_ALGO_IM2COL);
-    expect_pick_on(&c95, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
-    expect_pick_on(&c96, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
-    expect_pick_on(&c256, CC__ISA_AVX512, 2, CC_ALGO_IM2COL);
-    expect_pick_on(&c255, CC__ISA_AVX512, 2, CC_ALGO_DIRECT);
-    expect_pick_on(&wide, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
-    expect_pick_on(&c256, CC__ISA_AVX2, 1, CC_ALGO_DIRECT);
-    /* 15 outputs: not computed in NHWC (nhwc_inside.c), so NCHW's own pick. */
-    expect_pick_on(&nchw, CC__ISA_AVX512, 1, CC_ALGO_DIRECT);
+    static const pick_case cases[] = {
+        {"96 in to 14x14", NHWC_STRIDED(96, 28), CC__ISA_AVX512, 1, CC_ALGO_IM2COL},
+        {"95 in to 14x14", NHWC_STRIDED(95, 28), CC__ISA_AVX512, 1, CC_ALGO_DIRECT},
+        {"96 in to 14x14", NHWC_STRIDED(96, 28), CC__ISA_AVX512, 2, CC_ALGO_DIRECT},
+        {"256 in to 14x14", NHWC_STRIDED(256, 28), CC__ISA_AVX512, 2, CC_ALGO_IM2COL},
+        {"255 in to 14x14", NHWC_STRIDED(255, 28), CC__ISA_AVX512, 2, CC_ALGO_DIRECT},
+        {"256 in to 15x15", NHWC_STRIDED(256, 29), CC__ISA_AVX512, 1, CC_ALGO_DIRECT},
+        {"256 in to 14x14", NHWC_STRIDED(256, 28), CC__ISA_AVX2, 1, CC_ALGO_DIRECT},
+        /* 15 outputs: not computed in NHWC (nhwc_inside.c), so NCHW's own pick. */
+        {"NCHW 256 in to 14x14, 15 outputs", {1, 256, 28, 28, 15, 3, 2, 1, 1, 1, CC_NCHW},
+         CC__ISA_AVX512, 1, CC_ALGO_DIRECT},
+    };
+    expect_picks(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* ---- eligibility ---------------------------------------------------------- */

@@ -135,8 +135,7 @@ static bool winograd_pays(const cc__conv_geom *g, cc__isa isa, int threads)
 
 static bool one_unpadded_input_for_direct(const cc__conv_geom *g, int threads)
 {
-    const bool padded = g->pt > 0 || g->pb > 0 || g->pl > 0 || g->pr > 0;
-    return g->cg == 1 && !padded &&
+    return g->cg == 1 && !cc__geom_is_padded(g) &&
            (threads > 1 || g->kh * g->kw >= DIRECT_MIN_ONE_INPUT_TAPS);
 }
 

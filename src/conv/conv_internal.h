@@ -25,10 +25,15 @@ typedef struct {
 /* Validates p completely and fills g; CC_ERR_INVALID_ARG naming the field. */
 cc_status cc__conv_geom_init(const cc_conv2d_params *p, cc__conv_geom *g);
 
+/* Padding on any side. */
+static inline bool cc__geom_is_padded(const cc__conv_geom *g)
+{
+    return g->pt > 0 || g->pb > 0 || g->pl > 0 || g->pr > 0;
+}
 /* 1x1 without padding: the GEMM1X1 path's layers. */
 static inline bool cc__geom_is_pointwise(const cc__conv_geom *g)
 {
-    return g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pb == 0 && g->pl == 0 && g->pr == 0;
+    return g->kh == 1 && g->kw == 1 && !cc__geom_is_padded(g);
 }
 /* 3x3, stride 1, dilation 1: the Winograd paths' layers. */
 static inline bool cc__geom_is_winograd_shape(const cc__conv_geom *g)

@@ -87,11 +87,6 @@ size_t cc__nhwc_inside_bytes(const cc__conv_geom *g)
     return cc__mul_sizes(&bytes, 2, in + 2 * out, sizeof(float)) ? bytes : SIZE_MAX;
 }
 
-static bool padded(const cc__conv_geom *g)
-{
-    return g->pt > 0 || g->pb > 0 || g->pl > 0 || g->pr > 0;
-}
-
 bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
 {
     const bool pointwise = cc__geom_is_pointwise(g);
@@ -106,8 +101,9 @@ bool cc__nchw_in_nhwc(const cc__conv_geom *g, cc_algo algo, cc__isa isa)
     if (isa != CC__ISA_AVX512 || g->ocg < MIN_GROUP_CHANNELS)
         return false;
     if (algo == CC_ALGO_DIRECT && g->cg < DIRECT_NCHW_MIN_GROUP_INPUTS)
-        return !pointwise && g->sh == 1 && g->sw == 1 && !(g->cg == 1 && !padded(g)) &&
-               cc__geom_pixels(g) <= MAX_PIXELS && cc__nhwc_inside_bytes(g) <= MAX_BYTES;
+        return !pointwise && g->sh == 1 && g->sw == 1 &&
+               (g->cg > 1 || cc__geom_is_padded(g)) && cc__geom_pixels(g) <= MAX_PIXELS &&
+               cc__nhwc_inside_bytes(g) <= MAX_BYTES;
     if (g->cg < MIN_GROUP_CHANNELS)
         return false;
     if (algo == CC_ALGO_WINOGRAD || algo == CC_ALGO_WINOGRAD_F6X6)

@@ -155,6 +155,48 @@ static void whole_im2col_overflow_is_never_formed(void **state)
         }
 }
 
+/* Allocations up to 1 GiB, as the default; larger ones refused and counted. */
+static void *up_to_a_gib(void *context, size_t alignment, size_t size)
+{
+    (void)context;
+    if (size > ((size_t)1 << 30)) {
+        refused++;
+        return NULL;
+    }
+    return aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+}
+
+/* A one-input NHWC layer of few filters with a 2^31-pixel row: the direct
+ * rows kind keeps a row of every filter per thread, so such rows must stay
+ * on a kind whose workspace does not grow with the image (the fuzzer's
+ * create asked 16 GiB here). */
+static void wide_rows_keep_a_bounded_workspace(void **state)
+{
+    (void)state;
+    cc_conv2d_params p = base_params();
+    p.out_channels = 4, p.in_h = 1, p.in_w = INT_MAX - 1, p.kernel_w = 3, p.layout = CC_NHWC;
+    const float weights[12] = {1.0f};
+    const cc_allocator hook = {NULL, up_to_a_gib, release};
+    const cc_algo algos[] = {CC_ALGO_DIRECT, CC_ALGO_AUTO};
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t a = 0; a < 2; a++) {
+            cc_set_num_threads(threads);
+            refused = 0;
+            cc_conv2d *op = NULL;
+            assert_int_equal(cc_set_allocator(&hook), CC_OK);
+            const cc_status status = cc_conv2d_create(&p, algos[a], weights, NULL, &op);
+            assert_int_equal(cc_set_allocator(NULL), CC_OK);
+            tried++;
+            if (status != CC_OK || refused != 0)
+                fail_msg("%s at %d threads: %s, %d allocations over 1 GiB ('%s')",
+                         cc_algo_name(algos[a]), threads, cc_status_str(status), refused,
+                         cc_last_error());
+            assert_true(cc_conv2d_workspace_size(op) <= (size_t)threads * (8u << 20));
+            cc_conv2d_destroy(op);
+        }
+    cc_set_num_threads(0);
+}
+
 /* Shapes at the edges that are valid: each path computes the reference. */
 static void extreme_valid_shapes(void **state)
 {
@@ -450,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conv_overflow_probes),
         cmocka_unit_test(whole_im2col_overflow_is_never_formed),
+        cmocka_unit_test(wide_rows_keep_a_bounded_workspace),
         cmocka_unit_test(extreme_valid_shapes),
         cmocka_unit_test(net_overflow_probes),
         cmocka_unit_test(net_bad_inputs),

@@ -59,11 +59,16 @@ static bool planes_gatherable(const cc__conv_geom *g)
  * (with one channel the input is the same tensor) into the workspace, and
  * each image's planes are transposed to its output pixels. Zen 4, 1
  * thread, LeNet-5's conv1: 0.014 ms on output-channel vectors, 0.005 on
- * rows. */
+ * rows. A thread's slot holds an output row of every filter, so rows wider
+ * than ROWS_MAX_WIDTH stay on output-channel vectors: the slot stays within
+ * 128 KiB a thread rather than growing with the image (a 2^31-pixel row
+ * asked 16 GiB). */
+enum { ROWS_MAX_WIDTH = 4096 };
+
 static bool nhwc_rows(const cc__conv_geom *g)
 {
     return g->layout == CC_NHWC && g->c == 1 && g->oc <= ROWS_MAX_CHANNELS && g->sw == 1 &&
-           g->pl == 0 && g->pr == 0 && !cc__geom_is_pointwise(g);
+           g->pl == 0 && g->pr == 0 && g->ow <= ROWS_MAX_WIDTH && !cc__geom_is_pointwise(g);
 }
 
 static direct_kind kind_of(const cc__conv_geom *g)

@@ -370,6 +370,54 @@ static void check_transposes(cc__isa isa, const cc__direct_family *family)
         }
 }
 
+/* NCHW <-> NHWC reorders of whole images (the NCHW layers computed in
+ * NHWC), on each ISA the CPU has, at 1 and 2 threads: units cut along the
+ * pixels and the channels (fewer pixels than a unit, more channels than
+ * one, both, neither); every value where it belongs, nothing past the
+ * tensor written. */
+static void test_reorder_images(void **state)
+{
+    (void)state;
+    static const size_t channel_counts[] = {1, 17, 256, 257, 600};
+    static const size_t pixel_counts[] = {1, 49, 64, 65, 196};
+    static const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX2, CC__ISA_AVX512};
+    enum { GUARD = 16 };
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++)
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 5; b++)
+                for (int threads = 1; threads <= 2; threads++) {
+                    if (!use_isa(isas[s]))
+                        continue;
+                    const size_t n = 2, c = channel_counts[a], p = pixel_counts[b];
+                    const size_t count = n * c * p;
+                    float *nchw = malloc(count * sizeof(float));
+                    float *nhwc = malloc((count + GUARD) * sizeof(float));
+                    float *back = malloc((count + GUARD) * sizeof(float));
+                    assert_true(nchw != NULL && nhwc != NULL && back != NULL);
+                    for (size_t i = 0; i < count; i++)
+                        nchw[i] = (float)i;
+                    for (size_t i = 0; i < count + GUARD; i++)
+                        nhwc[i] = back[i] = -1.0f;
+                    cc__reorder_images(isas[s], nchw, nhwc, n, c, p, true, threads);
+                    cc__reorder_images(isas[s], nhwc, back, n, c, p, false, threads);
+                    for (size_t i = 0; i < n; i++)
+                        for (size_t ch = 0; ch < c; ch++)
+                            for (size_t px = 0; px < p; px++) {
+                                const float want = nchw[(i * c + ch) * p + px];
+                                if (nhwc[(i * p + px) * c + ch] != want ||
+                                    back[(i * c + ch) * p + px] != want)
+                                    fail_msg("isa %d, %zu channels x %zu pixels, %d threads: "
+                                             "image %zu channel %zu pixel %zu",
+                                             (int)isas[s], c, p, threads, i, ch, px);
+                            }
+                    for (size_t i = count; i < count + GUARD; i++)
+                        assert_true(nhwc[i] == -1.0f && back[i] == -1.0f);
+                    free(nchw);
+                    free(nhwc);
+                    free(back);
+                }
+}
+
 /* The kernel families the tests run: each ISA's own (skipped where the CPU
  * lacks it), and AVX-512's emulated on any CPU. */
 typedef struct {
@@ -469,6 +517,7 @@ int main(void)
         FAMILY_TESTS(test_shapes, "every shape"),
         FAMILY_TESTS(test_residual, "fused residual"),
         FAMILY_TESTS(test_transpose, "transposes"),
+        cmocka_unit_test(test_reorder_images),
         cmocka_unit_test(test_pack_nomem),
         cmocka_unit_test(test_padded_copy_covered),
     };

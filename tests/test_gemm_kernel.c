@@ -45,12 +45,12 @@ static bool has_epilogue(const gemm_case *gc)
     return gc->bias_kind != 0 || gc->residual || gc->act != CC_ACT_NONE;
 }
 
-static void describe(const gemm_case *gc, char *text, size_t size)
+static void describe(const gemm_case *gc, bool last_rows_first, char *text, size_t size)
 {
-    snprintf(text, size, "m%zu n%zu k%zu%s%s ldb+%zu ldc+%zu bias %d%s act %d (%s)", gc->m,
+    snprintf(text, size, "m%zu n%zu k%zu%s%s ldb+%zu ldc+%zu bias %d%s act %d%s (%s)", gc->m,
              gc->n, gc->k, gc->transposed_a ? " A^T" : "", gc->accumulate ? " accumulate" : "",
              gc->b_gap, gc->c_gap, gc->bias_kind, gc->residual ? " residual" : "", (int)gc->act,
-             cc__isa_name(tst_isa()));
+             last_rows_first ? " last rows first" : "", cc__isa_name(tst_isa()));
 }
 
 static double a_at(const gemm_case *gc, const float *a, size_t i, size_t p)
@@ -58,10 +58,11 @@ static double a_at(const gemm_case *gc, const float *a, size_t i, size_t p)
     return gc->transposed_a ? a[p * gc->m + i] : a[i * gc->k + p];
 }
 
-static void check_case(const gemm_case *gc, uint64_t seed)
+/* gc through gemm, or gemm_last_rows_first. */
+static void check_one_order(const gemm_case *gc, uint64_t seed, bool last_rows_first)
 {
-    char text[128];
-    describe(gc, text, sizeof text);
+    char text[160];
+    describe(gc, last_rows_first, text, sizeof text);
     tst_rng rng;
     tst_rng_seed(&rng, seed);
     const size_t ldb = gc->n + gc->b_gap, ldc = gc->n + gc->c_gap;
@@ -82,8 +83,10 @@ static void check_case(const gemm_case *gc, uint64_t seed)
             c.data[i * ldc + j] = j >= gc->n ? UNTOUCHED : gc->accumulate ? start[i * ldc + j]
                                                                           : NAN;
     const size_t a_rs = gc->transposed_a ? 1 : gc->k, a_cs = gc->transposed_a ? gc->m : 1;
-    cc__layer_kernels_get()->gemm(gc->m, gc->n, gc->k, a, a_rs, a_cs, b, ldb, c.data, ldc,
-                                  gc->accumulate, has_epilogue(gc) ? &epilogue : NULL);
+    const cc__layer_kernels *kernels = cc__layer_kernels_get();
+    (last_rows_first ? kernels->gemm_last_rows_first : kernels->gemm)(
+        gc->m, gc->n, gc->k, a, a_rs, a_cs, b, ldb, c.data, ldc, gc->accumulate,
+        has_epilogue(gc) ? &epilogue : NULL);
     if (!tst_buffer_guards_intact(&c))
         fail_msg("gemm %s seed %llu: a guard float was overwritten", text,
                  (unsigned long long)seed);
@@ -131,6 +134,13 @@ static void check_case(const gemm_case *gc, uint64_t seed)
     free(start);
     free(b);
     free(a);
+}
+
+/* The case through gemm and through gemm_last_rows_first: the same sums. */
+static void check_case(const gemm_case *gc, uint64_t seed)
+{
+    check_one_order(gc, seed, false);
+    check_one_order(gc, seed, true);
 }
 
 static void test_gemm_shapes(void **state)

@@ -12,7 +12,19 @@
  * instead of every pixel's. Zen 5, 2 threads, NHWC, ResNet-50 in a network:
  * layer2's 512 -> 128 1x1 at 28x28, 0.8% more work by rows, 0.37-0.39 ->
  * 0.25-0.27 ms; layer2.0.conv1 at 56x56 0.87-0.93 -> 0.50-0.54; layer4's
- * 7x7 layers, 10% more by rows, stay on columns (by rows 0.36 -> 0.46). */
+ * 7x7 layers, 10% more by rows, stay on columns (by rows 0.36 -> 0.46).
+ * When the rows are split, the first thread runs its blocks of rows from
+ * the last up (kernels.h `gemm_last_rows_first`): going down, the hardware
+ * prefetchers that follow its stores fetched the first rows of the second
+ * thread's share, which that thread had just written and had to take back
+ * on its next store. Zen 5, 2 threads, 1x1 layers, alternating runs, ms:
+ * NCHW 480 -> 192 at 14x14 0.106-0.108 -> 0.095-0.096, 1024 -> 256 at
+ * 14x14 0.288 -> 0.270, 256 -> 1024 0.257-0.261 -> 0.252-0.253; NHWC 512
+ * -> 128 at 28x28 0.270-0.294 -> 0.262-0.265; the two halves of the 480 ->
+ * 192 product on their own (one parallel region, each thread timed) 87 /
+ * 106 us -> 90 / 94. The effect comes and goes with the host: an hour
+ * later the same runs gave 0.106-0.110 -> 0.106-0.107, halves 98 / 103 ->
+ * 98 / 100. */
 #include <omp.h>
 
 #include "../layers/kernels.h"
@@ -75,6 +87,17 @@ static bool split_columns(size_t m, size_t n, int threads, bool pixels_are_rows)
     return by_columns * 100 <= by_rows * (100 + PIXEL_SPLIT_SLACK);
 }
 
+typedef void (*gemm_fn)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
+                        const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
+                        const cc__gemm_epilogue *epilogue);
+
+/* The kernel for thread `part`'s share of C's rows: the first of several
+ * runs its rows from the last up. */
+static gemm_fn row_share_gemm(const cc__layer_kernels *kernels, int part, int parts)
+{
+    return part == 0 && parts > 1 ? kernels->gemm_last_rows_first : kernels->gemm;
+}
+
 /* The epilogue of C's block at row i0, column j0, in `room`; NULL for
  * none. */
 static const cc__gemm_epilogue *block_epilogue(const cc__gemm_epilogue *epilogue, size_t i0,
@@ -110,14 +133,14 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
             kernels->gemm(m, end - begin, k, a, a_rs, a_cs, b + begin, ldb, c + begin, ldc,
                           accumulate, ep);
         else if (end > begin)
-            kernels->gemm(end - begin, n, k, a + begin * a_rs, a_rs, a_cs, b, ldb,
-                          c + begin * ldc, ldc, accumulate, ep);
+            row_share_gemm(kernels, part, parts)(end - begin, n, k, a + begin * a_rs, a_rs, a_cs,
+                                                 b, ldb, c + begin * ldc, ldc, accumulate, ep);
     }
 }
 
 /* Panels [q0, q1) of the product (gemm.h's cc__gemm_unpacked_panels),
  * rows [i0, i1). */
-static void run_panels(const cc__layer_kernels *kernels, size_t i0, size_t i1, size_t q0,
+static void run_panels(gemm_fn gemm, size_t i0, size_t i1, size_t q0,
                        size_t q1, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b_panels, size_t k_total, size_t k0, bool accumulate,
                        float *c, size_t ldc, const cc__gemm_epilogue *epilogue)
@@ -127,8 +150,8 @@ static void run_panels(const cc__layer_kernels *kernels, size_t i0, size_t i1, s
         const size_t width = n - j0 < PANEL_COLUMNS ? n - j0 : PANEL_COLUMNS;
         const float *b = b_panels + j0 * k_total + k0 * width;
         cc__gemm_epilogue room;
-        kernels->gemm(i1 - i0, width, k, a + i0 * a_rs, a_rs, a_cs, b, width, c + i0 * ldc + j0,
-                      ldc, accumulate, block_epilogue(epilogue, i0, j0, ldc, &room));
+        gemm(i1 - i0, width, k, a + i0 * a_rs, a_rs, a_cs, b, width, c + i0 * ldc + j0, ldc,
+             accumulate, block_epilogue(epilogue, i0, j0, ldc, &room));
     }
 }
 
@@ -140,7 +163,7 @@ void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size
     const cc__layer_kernels *kernels = cc__layer_kernels_get();
     const size_t panels = (n + PANEL_COLUMNS - 1) / PANEL_COLUMNS;
     if (threads <= 1 || omp_in_parallel()) {
-        run_panels(kernels, 0, m, 0, panels, n, k, a, a_rs, a_cs, b_panels, k_total, k0,
+        run_panels(kernels->gemm, 0, m, 0, panels, n, k, a, a_rs, a_cs, b_panels, k_total, k0,
                    accumulate, c, ldc, epilogue);
         return;
     }
@@ -149,11 +172,11 @@ void cc__gemm_unpacked_panels(size_t m, size_t n, size_t k, const float *a, size
     {
         const int parts = omp_get_num_threads(), part = omp_get_thread_num();
         if (by_columns)
-            run_panels(kernels, 0, m, share(panels, 1, parts, part),
+            run_panels(kernels->gemm, 0, m, share(panels, 1, parts, part),
                        share(panels, 1, parts, part + 1), n, k, a, a_rs, a_cs, b_panels,
                        k_total, k0, accumulate, c, ldc, epilogue);
         else
-            run_panels(kernels, share(m, BLOCK_ROWS, parts, part),
+            run_panels(row_share_gemm(kernels, part, parts), share(m, BLOCK_ROWS, parts, part),
                        share(m, BLOCK_ROWS, parts, part + 1), 0, panels, n, k, a, a_rs, a_cs,
                        b_panels, k_total, k0, accumulate, c, ldc, epilogue);
     }

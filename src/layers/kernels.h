@@ -132,6 +132,15 @@ typedef struct {
     void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                  const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
                  const cc__gemm_epilogue *epilogue);
+    /* gemm with each panel's blocks of rows from the last up. The first of
+     * threads that split C's rows calls it: the hardware prefetchers, which
+     * follow its stores along C's rows, then run past its first row, away
+     * from the next thread's rows. Going down they fetched the rows the
+     * next thread had just written, and it took them back on its next
+     * store (src/conv/gemm_unpacked.c). */
+    void (*gemm_last_rows_first)(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
+                                 size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
+                                 bool accumulate, const cc__gemm_epilogue *epilogue);
     /* C[i][j] += sum over t < images and p < k of A_t[i][p] B_t[j][p], for
      * i < m, j < n: A_t = a + t * a_image with rows lda floats apart, B_t
      * likewise (one thread). */

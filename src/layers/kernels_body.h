@@ -1371,6 +1371,7 @@ const cc__layer_kernels KB_KERNELS = {
     .copy_rows = copy_rows,
     .gemv = gemv_rows,
     .gemm = gemm_small,
+    .gemm_last_rows_first = gemm_last_rows_first,
     .gemm_nt_sum = gemm_nt_sum,
     .softmax_vectors = softmax_vectors,
     .softmax_pixels = softmax_pixels,

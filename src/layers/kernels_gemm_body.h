@@ -363,13 +363,16 @@ static void gemm_nt_tail(size_t m, size_t width, size_t k, const float *a, size_
     gemm_finish_only(m, width, c, ldc, epilogue);
 }
 
-static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
-                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
-                       const cc__gemm_epilogue *epilogue)
+/* The product (kernels.h `gemm`), each panel's row blocks from the first
+ * down or, with last_rows_first, from the last up (`gemm_last_rows_first`). */
+static void gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
+                      const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
+                      const cc__gemm_epilogue *epilogue, bool last_rows_first)
 {
     if (gemm_nt_tail_pays(n, k, a_cs)) {
         const size_t whole = n / KV * KV;
-        gemm_small(m, whole, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue);
+        gemm_rows(m, whole, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue,
+                  last_rows_first);
         const cc__gemm_epilogue tail =
             epilogue != NULL ? cc__gemm_epilogue_at(epilogue, 0, whole, ldc) : gemm_no_epilogue;
         gemm_nt_tail(m, n - whole, k, a, a_rs, b + whole, ldb, c + whole, ldc, accumulate,
@@ -400,7 +403,8 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
                             &ep);
                 continue;
             }
-            for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
+            for (size_t block = 0; block < blocks; block++) {
+                const size_t i0 = (last_rows_first ? blocks - 1 - block : block) * GEMM_ROWS;
                 const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
                 const cc__gemm_epilogue ep = gemm_block_epilogue(epilogue, finished, i0, j0, ldc);
                 gemm_block(rows, (int)(width / KV), depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
@@ -409,6 +413,20 @@ static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs
             }
         }
     }
+}
+
+static void gemm_small(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
+                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
+                       const cc__gemm_epilogue *epilogue)
+{
+    gemm_rows(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue, false);
+}
+
+static void gemm_last_rows_first(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
+                                 size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
+                                 bool accumulate, const cc__gemm_epilogue *epilogue)
+{
+    gemm_rows(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue, true);
 }
 
 /* ---- Sums of products of rows ----------------------------------------------

@@ -22,7 +22,7 @@
  * 14x14 0.288 -> 0.270, 256 -> 1024 0.257-0.261 -> 0.252-0.253; NHWC 512
  * -> 128 at 28x28 0.270-0.294 -> 0.262-0.265; the two halves of the 480 ->
  * 192 product on their own (one parallel region, each thread timed) 87 /
- * 106 us -> 90 / 94. The effect comes and goes with the host: an hour
+ * 106 us -> 90 / 94. The effect comes and goes with the host: minutes
  * later the same runs gave 0.106-0.110 -> 0.106-0.107, halves 98 / 103 ->
  * 98 / 100. */
 #include <omp.h>

@@ -333,8 +333,9 @@ static void check_residual_shapes(cc__isa isa, const cc__direct_family *family)
 }
 
 /* The family's transpose on blocks of every kind (whole, part rows, part
- * columns, both), in and out rows longer than the block: every value where
- * it belongs, nothing else of out written. */
+ * columns, both), in and out rows longer than the block, out's rows also
+ * 256 floats apart (the blocks then go along out's rows): every value
+ * where it belongs, nothing else of out written. */
 static void check_transposes(cc__isa isa, const cc__direct_family *family)
 {
     if (family == NULL && !use_isa(isa))
@@ -343,10 +344,10 @@ static void check_transposes(cc__isa isa, const cc__direct_family *family)
     const size_t count = sizeof sizes / sizeof sizes[0];
     enum { IN_EXTRA = 3, OUT_EXTRA = 5 };
     for (size_t a = 0; a < count; a++)
-        for (size_t b = 0; b < count; b++) {
-            const size_t rows = sizes[a], cols = sizes[b];
+        for (size_t b = 0; b < count * 2; b++) {
+            const size_t rows = sizes[a], cols = sizes[b % count];
             const ptrdiff_t in_ld = (ptrdiff_t)(cols + IN_EXTRA);
-            const ptrdiff_t out_ld = (ptrdiff_t)(rows + OUT_EXTRA);
+            const ptrdiff_t out_ld = b < count ? (ptrdiff_t)(rows + OUT_EXTRA) : 256;
             float *in = malloc(rows * (size_t)in_ld * sizeof(float));
             float *out = malloc(cols * (size_t)out_ld * sizeof(float));
             assert_true(in != NULL && out != NULL);

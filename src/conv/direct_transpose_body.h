@@ -12,9 +12,10 @@ static inline bool db_rows_collide(ptrdiff_t ld) { return ld % 256 == 0; }
  * out is then continued by the next block, where going along in's rows
  * wrote 16 new lines a block, a power of two apart (Zen 5, 1 thread, NCHW
  * to NHWC, alternating builds, us: [2048][49] 41.0 -> 23.5, [1024][196]
- * 91.1 -> 41.3, [512][49] 5.0 -> 2.5, [256][196] 7.7 -> 4.0). Along the
- * rows of whichever matrix is wider lost elsewhere ([832][49] 3.0-3.9 ->
- * 4.0-5.0, NHWC to NCHW [784][512] 44-50 -> 57-66). Whole layers through
+ * 91.1 -> 41.3, [512][49] 5.0 -> 2.5, [256][196] 7.7 -> 4.0). A first
+ * rule, along the rows of whichever matrix is wider, lost where no stride
+ * collides ([832][49] 3.0-3.9 -> 4.0-5.0, NHWC to NCHW [784][512] 44-50 ->
+ * 57-66). Whole layers through
  * NHWC, 1 thread, ms: ResNet-50's 1024 -> 2048 stride-2 1x1 1.09-1.14 ->
  * 1.03-1.07, its 2048 -> 512 1x1 0.525-0.538 -> 0.515-0.531. */
 static inline void db_transpose_blocks(const float *in, ptrdiff_t in_ld, size_t whole_rows,

@@ -383,12 +383,12 @@ static void test_reorder_images(void **state)
     static const size_t pixel_counts[] = {1, 49, 64, 65, 196};
     static const cc__isa isas[] = {CC__ISA_SCALAR, CC__ISA_AVX2, CC__ISA_AVX512};
     enum { GUARD = 16 };
-    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++)
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        if (!use_isa(isas[s]))
+            continue;
         for (size_t a = 0; a < 5; a++)
             for (size_t b = 0; b < 5; b++)
                 for (int threads = 1; threads <= 2; threads++) {
-                    if (!use_isa(isas[s]))
-                        continue;
                     const size_t n = 2, c = channel_counts[a], p = pixel_counts[b];
                     const size_t count = n * c * p;
                     float *nchw = malloc(count * sizeof(float));
@@ -417,6 +417,7 @@ static void test_reorder_images(void **state)
                     free(nhwc);
                     free(back);
                 }
+    }
 }
 
 /* The kernel families the tests run: each ISA's own (skipped where the CPU

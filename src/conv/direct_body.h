@@ -146,6 +146,13 @@ typedef struct {
     size_t w_inner, w_outer;
 } db_taps;
 
+/* Floats from a block's packed weights to those of tap (ky, kx): the
+ * weights of a block run [ky][kx][ci][DV]. */
+DB_INLINE size_t db_tap_weights(const cc__conv_geom *g, int ky, int kx)
+{
+    return ((size_t)ky * g->kw + kx) * (size_t)g->cg * DV;
+}
+
 DB_INLINE db_taps db_taps_of(const cc__direct_job *j, int kx_lo, int kx_hi)
 {
     const cc__conv_geom *g = j->g;
@@ -223,7 +230,7 @@ DB_INLINE void db_ocvec_tile(const cc__direct_job *j, const float *in, const flo
     for (int ky = ky_lo; ky < ky_hi; ky++) {
         const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
         const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
-        const size_t w_at = ((size_t)ky * g->kw + kx_lo) * (size_t)g->cg * DV;
+        const size_t w_at = db_tap_weights(g, ky, kx_lo);
         const float *wp0 = w + w_at;
         for (int u = 0; u < taps.outer; u++) {
             const float *ip = ip0 + u * taps.in_outer;
@@ -284,7 +291,7 @@ DB_INLINE void db_ocvec_pixel(const cc__direct_job *j, const float *in, const fl
     for (int ky = ky_lo; ky < ky_hi; ky++) {
         const float *row = in + (iy0 + (ptrdiff_t)ky * g->dh) * j->in_y;
         const float *ip0 = row + (ix0 + (ptrdiff_t)kx_lo * g->dw) * j->in_x;
-        const float *wp0 = w + ((size_t)ky * g->kw + kx_lo) * (size_t)g->cg * DV;
+        const float *wp0 = w + db_tap_weights(g, ky, kx_lo);
         for (int u = 0; u < taps.outer; u++) {
             const float *ip = ip0 + u * taps.in_outer;
             const float *wp = wp0 + u * taps.w_outer;

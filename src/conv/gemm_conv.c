@@ -69,7 +69,6 @@ void cc__set_tile_budget_bytes(size_t bytes)
     tile_budget = bytes > 0 ? bytes : DEFAULT_TILE_BUDGET;
 }
 
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* The largest side s with s * s <= floats. */
@@ -86,7 +85,7 @@ static size_t square_side(size_t floats)
 static size_t balanced_part(size_t total, size_t most)
 {
     const size_t part = ceil_div(total, ceil_div(total, most));
-    return part < total ? min_size(total, ceil_div(part, 16) * 16) : total;
+    return part < total ? cc__min_size(total, ceil_div(part, 16) * 16) : total;
 }
 
 /* The col tile is a k_block x tile block of `floats` at most. Each tile
@@ -96,9 +95,9 @@ static size_t balanced_part(size_t total, size_t most)
 static void choose_blocks(size_t k, size_t pixels, size_t floats, cc__gemm_plan *plan)
 {
     const size_t side = square_side(floats);
-    const size_t min_tile = min_size(MIN_TILE, pixels);
+    const size_t min_tile = cc__min_size(MIN_TILE, pixels);
     size_t k_block;
-    if (k * min_size(pixels, side) <= floats)
+    if (k * cc__min_size(pixels, side) <= floats)
         k_block = k;
     else if (pixels <= side)
         k_block = floats / pixels;
@@ -125,7 +124,7 @@ void cc__gemm_plan_init(const cc__conv_geom *g, bool is_1x1_path, size_t budget,
     const bool nchw_first_layer = g->layout == CC_NCHW && cc__gemm_unpacked_wanted() &&
                                   g->cg <= UNPACKED_FIRST_LAYER_MAX_INPUTS;
     if ((plan->nhwc_panels || nchw_first_layer) && !plan->copy_free)
-        budget = min_size(budget, UNPACKED_TILE_BUDGET);
+        budget = cc__min_size(budget, UNPACKED_TILE_BUDGET);
     choose_blocks(k, pixels, budget / sizeof(float), plan);
     if (plan->copy_free)
         plan->k_block = k;
@@ -154,7 +153,7 @@ static void pack_nchw(const cc__conv_geom *g, const cc__gemm_plan *plan, const f
     float *dst = packed;
     for (int group = 0; group < g->groups; group++)
         for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
-            const size_t kc = min_size(plan->k_block, k - k0);
+            const size_t kc = cc__min_size(plan->k_block, k - k0);
             for (int o = 0; o < g->ocg; o++) {
                 const float *src = oihw + ((size_t)group * g->ocg + o) * k + k0;
                 for (size_t i = 0; i < kc; i++)
@@ -170,7 +169,7 @@ static size_t b_index(size_t i, size_t o, size_t k, size_t ocg, bool panels)
     if (!panels)
         return i * ocg + o;
     const size_t j0 = o / GEMM_PANEL_COLUMNS * GEMM_PANEL_COLUMNS;
-    const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - j0);
+    const size_t width = cc__min_size(GEMM_PANEL_COLUMNS, ocg - j0);
     return j0 * k + i * width + (o - j0);
 }
 
@@ -225,7 +224,7 @@ static void transpose_into(const float *product, size_t pixels, size_t channels,
     const size_t blocks = ceil_div(channels, GEMM_PANEL_COLUMNS);
     CC__PARALLEL_FOR(size_t, block, blocks, team, {
         const size_t o0 = block * GEMM_PANEL_COLUMNS;
-        const size_t o1 = min_size(channels, o0 + GEMM_PANEL_COLUMNS);
+        const size_t o1 = cc__min_size(channels, o0 + GEMM_PANEL_COLUMNS);
         for (size_t o = o0; o < o1; o++)
             for (size_t p = 0; p < pixels; p++)
                 out[o * ldo + p] = product[p * channels + o];
@@ -243,7 +242,7 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     const size_t n = unit / (plan->tiles * g->groups);
     const int group = (int)(unit / plan->tiles % g->groups);
     const size_t p0 = unit % plan->tiles * plan->tile;
-    const size_t pc = min_size(plan->tile, pixels - p0);
+    const size_t pc = cc__min_size(plan->tile, pixels - p0);
     const size_t plane = (size_t)g->h * g->w;
     const float *image_group = io->input + (n * g->c + (size_t)group * g->cg) * plane;
     const size_t out_offset = (n * g->oc + (size_t)group * g->ocg) * pixels + p0;
@@ -259,7 +258,7 @@ static void run_unit_nchw(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     const bool fused = unpacked && !plan->pixel_rows && !cc__act_is_curve(g->act);
     const cc__gemm_epilogue epilogue = {bias, true, residual, g->act};
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
-        const size_t kc = min_size(plan->k_block, k - k0);
+        const size_t kc = cc__min_size(plan->k_block, k - k0);
         const bool last = k0 + kc == k;
         const float *b = image_group + k0 * plane + p0;
         size_t ldb = plane;
@@ -294,7 +293,7 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     const size_t mc = (size_t)g->ocg;
     const int group = (int)(unit / plan->tiles);
     const size_t r0 = unit % plan->tiles * plan->tile;
-    const size_t rc = min_size(plan->tile, rows - r0);
+    const size_t rc = cc__min_size(plan->tile, rows - r0);
     const size_t ldc = cc__io_pixel_stride(io, g);
     const size_t out_offset = r0 * ldc + (size_t)group * g->ocg;
     float *out = io->output + out_offset;
@@ -307,7 +306,7 @@ static void run_unit_nhwc(const cc_conv2d *op, size_t unit, const cc__conv_io *i
     const bool fused = plan->nhwc_panels && !cc__act_is_curve(g->act);
     const cc__gemm_epilogue epilogue = {bias, false, residual, g->act};
     for (size_t k0 = 0; k0 < k; k0 += plan->k_block) {
-        const size_t kc = min_size(plan->k_block, k - k0);
+        const size_t kc = cc__min_size(plan->k_block, k - k0);
         const bool last = k0 + kc == k;
         const float *a = io->input + r0 * g->c + (size_t)group * g->cg + k0;
         size_t lda = (size_t)g->c;

@@ -87,13 +87,9 @@ static bool split_columns(size_t m, size_t n, int threads, bool pixels_are_rows)
     return by_columns * 100 <= by_rows * (100 + PIXEL_SPLIT_SLACK);
 }
 
-typedef void (*gemm_fn)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
-                        const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
-                        const cc__gemm_epilogue *epilogue);
-
 /* The kernel for thread `part`'s share of C's rows: the first of several
  * runs its rows from the last up. */
-static gemm_fn row_share_gemm(const cc__layer_kernels *kernels, int part, int parts)
+static cc__gemm_fn row_share_gemm(const cc__layer_kernels *kernels, int part, int parts)
 {
     return part == 0 && parts > 1 ? kernels->gemm_last_rows_first : kernels->gemm;
 }
@@ -140,7 +136,7 @@ void cc__gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t a_rs
 
 /* Panels [q0, q1) of the product (gemm.h's cc__gemm_unpacked_panels),
  * rows [i0, i1). */
-static void run_panels(gemm_fn gemm, size_t i0, size_t i1, size_t q0,
+static void run_panels(cc__gemm_fn gemm, size_t i0, size_t i1, size_t q0,
                        size_t q1, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
                        const float *b_panels, size_t k_total, size_t k0, bool accumulate,
                        float *c, size_t ldc, const cc__gemm_epilogue *epilogue)

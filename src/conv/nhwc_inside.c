@@ -132,8 +132,6 @@ cc__nhwc_inside_tensors cc__nhwc_inside_split(const cc__conv_geom *g, float *wor
 #define UNIT_PIXELS ((size_t)64)
 #define UNIT_CHANNELS ((size_t)256)
 
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
-
 void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, size_t channels,
                         size_t pixels, bool to_nhwc, int threads)
 {
@@ -148,8 +146,8 @@ void cc__reorder_images(cc__isa isa, const float *from, float *to, size_t n, siz
         const size_t i = u / per_image, within = u % per_image;
         const size_t p0 = within % pixel_units * UNIT_PIXELS;
         const size_t c0 = within / pixel_units * UNIT_CHANNELS;
-        const size_t count = min_size(pixels - p0, UNIT_PIXELS);
-        const size_t depth = min_size(channels - c0, UNIT_CHANNELS);
+        const size_t count = cc__min_size(pixels - p0, UNIT_PIXELS);
+        const size_t depth = cc__min_size(channels - c0, UNIT_CHANNELS);
         const float *src = from + i * image;
         float *dst = to + i * image;
         if (to_nhwc)

@@ -51,7 +51,6 @@
 #define CHUNK_UNIT ((size_t)48)
 #define MIN_BLOCK_TILES ((size_t)64)
 
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 cc_status cc__winograd_supported(const cc__conv_geom *g, cc_algo algo)
@@ -101,7 +100,7 @@ static size_t even_block(size_t count, size_t most, size_t unit)
     size_t block = ceil_div(count, ceil_div(count, most));
     if (ceil_div(block, unit) * unit <= most)
         block = ceil_div(block, unit) * unit;
-    return min_size(block, count);
+    return cc__min_size(block, count);
 }
 
 /* Products on the direct kernels, or SGEMM on CPUs without AVX2 + FMA:
@@ -185,15 +184,15 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
     const size_t ocg = (size_t)g->ocg;
     /* A block's transformed input, and a chunk's transformed output, in L2
      * (and within the budget, which tests make small). */
-    const size_t input_bytes = min_size(budget / 2, BLOCK_INPUT_BYTES);
-    const size_t output_bytes = min_size(budget / 2, CHUNK_OUTPUT_BYTES);
+    const size_t input_bytes = cc__min_size(budget / 2, BLOCK_INPUT_BYTES);
+    const size_t output_bytes = cc__min_size(budget / 2, CHUNK_OUTPUT_BYTES);
     const size_t tile_input_bytes = point_bytes * (size_t)g->cg;
     size_t most = input_bytes / tile_input_bytes;
     /* But at least MIN_BLOCK_TILES tiles within the budget: the kernels'
      * pixel panel is 48 wide (AVX-512), and the weights are read once per
      * block (512-channel layers had 6-tile blocks at the L2 target and ran
      * 2x slower). */
-    const size_t fewest = min_size(MIN_BLOCK_TILES, budget / 2 / tile_input_bytes);
+    const size_t fewest = cc__min_size(MIN_BLOCK_TILES, budget / 2 / tile_input_bytes);
     most = most > fewest ? most : fewest;
     /* NCHW blocks in whole panels of tiles; NHWC tiles are rows of the
      * products, in any number. */
@@ -208,7 +207,7 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
     most = output_bytes / (point_bytes * plan->block);
     most = most > unit ? most : unit;
     if (ocg > 4 * unit)
-        most = min_size(most, ceil_div(ceil_div(ocg, 4), unit) * unit);
+        most = cc__min_size(most, ceil_div(ceil_div(ocg, 4), unit) * unit);
     plan->chunk = most >= ocg ? ocg : most - most % unit;
     plan->chunks = ceil_div(ocg, plan->chunk);
     plan->v_stride = plane_stride((size_t)g->cg * plan->block);
@@ -267,7 +266,7 @@ static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winogra
     if (plan->gemm_products) {
         for (size_t o = 0; o < count; o++) {
             const size_t column = o_lo + o, first = column - column % GEMM_PANEL_COLUMNS;
-            const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - first);
+            const size_t width = cc__min_size(GEMM_PANEL_COLUMNS, ocg - first);
             float *block = group_packed + first * cg * points + p * width * cg;
             for (size_t c = 0; c < cg; c++)
                 block[c * width + column - first] = u[o * cg + c];
@@ -319,7 +318,7 @@ cc_status cc__winograd_pack(const cc__conv_geom *g, cc__isa isa, cc__winograd_pl
     float *all = *packed;
     CC__PARALLEL_FOR_SCHEDULE(size_t, item, items, thread, threads, dynamic, {
         const size_t group = item / blocks, o_lo = item % blocks * PACK_CHANNELS;
-        const size_t n = min_size(PACK_CHANNELS, ocg - o_lo);
+        const size_t n = cc__min_size(PACK_CHANNELS, ocg - o_lo);
         float *mine = u + (size_t)thread * u_floats;
         transform_channels(g, plan, oihw, group, o_lo, n, mine);
         for (size_t p = 0; p < points; p++)
@@ -405,8 +404,8 @@ static void locate_tiles(const block_run *b, size_t first, size_t lanes, lane_ti
         lt->inside[l] = lt->y_lo[l] == 0 && lt->y_hi[l] == alpha && lt->x_lo[l] == 0 &&
                         lt->x_hi[l] == alpha;
         lt->out_at[l] = (o.n * (size_t)g->oc * (size_t)g->oh + o.y0) * (size_t)g->ow + o.x0;
-        lt->rows[l] = (int)min_size((size_t)m, (size_t)g->oh - o.y0);
-        lt->cols[l] = (int)min_size((size_t)m, (size_t)g->ow - o.x0);
+        lt->rows[l] = (int)cc__min_size((size_t)m, (size_t)g->oh - o.y0);
+        lt->cols[l] = (int)cc__min_size((size_t)m, (size_t)g->ow - o.x0);
     }
     /* Runs, from the last lane back: lane l extends lane l + 1's run when
      * its tile is the one just left of it. */
@@ -490,8 +489,8 @@ static void transform_input_item(const block_run *b, size_t item)
         const size_t chunks = ceil_div(cg, CHANNELS_PER_ITEM);
         const size_t first = item / chunks * L, c_lo = item % chunks * CHANNELS_PER_ITEM;
         lane_tiles lt;
-        locate_tiles(b, b->start + first, min_size(L, b->count - first), &lt);
-        for (size_t c = c_lo; c < min_size(cg, c_lo + CHANNELS_PER_ITEM); c++) {
+        locate_tiles(b, b->start + first, cc__min_size(L, b->count - first), &lt);
+        for (size_t c = c_lo; c < cc__min_size(cg, c_lo + CHANNELS_PER_ITEM); c++) {
             const float *plane = b->io->input +
                                  (b->group * cg + c) * (size_t)g->h * (size_t)g->w;
             gather_nchw(b, &lt, plane, d);
@@ -501,7 +500,7 @@ static void transform_input_item(const block_run *b, size_t item)
     } else {
         const size_t groups_of_channels = ceil_div(cg, L);
         const size_t t = item / groups_of_channels, c0 = item % groups_of_channels * L;
-        const cc__wino_patch patch = patch_nhwc(b, b->start + t, c0, min_size(L, cg - c0));
+        const cc__wino_patch patch = patch_nhwc(b, b->start + t, c0, cc__min_size(L, cg - c0));
         b->transforms.input_nhwc(b->op->wino.m, &patch, b->v + t * cg + c0, (ptrdiff_t)v_stride);
     }
 }
@@ -543,8 +542,8 @@ static void gemm_points(const block_run *b, size_t o_lo, size_t chunk, float *mc
     const float *group_u = b->op->weights + b->group * points * plan->point_floats;
     for (size_t j = o_lo; j < o_lo + chunk;) {
         const size_t first = j - j % GEMM_PANEL_COLUMNS;
-        const size_t width = min_size(GEMM_PANEL_COLUMNS, ocg - first);
-        const size_t end = min_size(first + width, o_lo + chunk);
+        const size_t width = cc__min_size(GEMM_PANEL_COLUMNS, ocg - first);
+        const size_t end = cc__min_size(first + width, o_lo + chunk);
         const float *panel = group_u + first * cg * points + (j - first);
         for (size_t p = 0; p < points; p++) {
             if (end - j < width && p + 1 < points)
@@ -651,8 +650,8 @@ static void transform_output_nhwc(const block_run *b, size_t t, size_t o0, size_
                                .lanes = (int)lanes,
                                .act = g->act};
     b->transforms.output_nhwc(m, x, (ptrdiff_t)b->op->wino.m_stride, &f, b->io->output + at,
-                              (int)min_size((size_t)m, (size_t)g->oh - origin.y0),
-                              (int)min_size((size_t)m, (size_t)g->ow - origin.x0));
+                              (int)cc__min_size((size_t)m, (size_t)g->oh - origin.y0),
+                              (int)cc__min_size((size_t)m, (size_t)g->ow - origin.x0));
 }
 
 /* The output transform of output channels [o_lo, o_lo + chunk) of the
@@ -670,7 +669,7 @@ static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk
     if (g->layout == CC_NCHW) {
         for (size_t first = 0; first < b->count; first += L) {
             lane_tiles lt;
-            locate_tiles(b, b->start + first, min_size(L, b->count - first), &lt);
+            locate_tiles(b, b->start + first, cc__min_size(L, b->count - first), &lt);
             for (size_t o = 0; o < chunk; o++) {
                 const size_t oc = b->group * ocg + o_lo + o;
                 for (int l = 0; l < L; l++)
@@ -689,7 +688,7 @@ static void transform_output_chunk(const block_run *b, size_t o_lo, size_t chunk
     }
     for (size_t t = 0; t < b->count; t++)
         for (size_t o0 = 0; o0 < chunk; o0 += L)
-            transform_output_nhwc(b, b->start + t, o_lo + o0, min_size(L, chunk - o0),
+            transform_output_nhwc(b, b->start + t, o_lo + o0, cc__min_size(L, chunk - o0),
                                   mc + t * chunk + o0);
 }
 
@@ -705,7 +704,7 @@ static void finish_channels(const block_run *b, size_t o_lo, size_t chunk, float
 static void finish_chunk(const block_run *b, size_t k, float *mc)
 {
     const size_t o_lo = k * b->op->wino.chunk;
-    finish_channels(b, o_lo, min_size(b->op->wino.chunk, (size_t)b->op->g.ocg - o_lo), mc);
+    finish_channels(b, o_lo, cc__min_size(b->op->wino.chunk, (size_t)b->op->g.ocg - o_lo), mc);
 }
 
 /* The share of the group's output channels of `thread` of `threads` that
@@ -717,15 +716,17 @@ static void finish_share(const block_run *b, int thread, int threads, float *mc)
 {
     const cc__winograd_plan *plan = &b->op->wino;
     const size_t ocg = (size_t)b->op->g.ocg, units = ceil_div(ocg, plan->unit);
-    const size_t o_lo = min_size(ocg, units * (size_t)thread / (size_t)threads * plan->unit);
-    const size_t o_hi = min_size(ocg, units * (size_t)(thread + 1) / (size_t)threads * plan->unit);
+    const size_t o_lo =
+        cc__min_size(ocg, units * (size_t)thread / (size_t)threads * plan->unit);
+    const size_t o_hi =
+        cc__min_size(ocg, units * (size_t)(thread + 1) / (size_t)threads * plan->unit);
     if (o_lo >= o_hi)
         return;
     if (plan->gemm_products) {
         /* Chunks of at most the plan's that end on the GEMM's panels where
          * they can: a panel split between two chunks is read twice. */
         for (size_t o = o_lo; o < o_hi;) {
-            size_t end = min_size(o_hi, o + plan->chunk);
+            size_t end = cc__min_size(o_hi, o + plan->chunk);
             if (end < o_hi && end - end % GEMM_PANEL_COLUMNS > o)
                 end -= end % GEMM_PANEL_COLUMNS;
             finish_channels(b, o, end - o, mc);
@@ -736,7 +737,7 @@ static void finish_share(const block_run *b, int thread, int threads, float *mc)
     const size_t chunks = ceil_div(o_hi - o_lo, plan->chunk);
     const size_t chunk = ceil_div(ceil_div(o_hi - o_lo, chunks), plan->unit) * plan->unit;
     for (size_t o = o_lo; o < o_hi; o += chunk)
-        finish_channels(b, o, min_size(chunk, o_hi - o), mc);
+        finish_channels(b, o, cc__min_size(chunk, o_hi - o), mc);
 }
 
 /* The workspace slot of `thread`: a block's V, then a chunk's Mc. */
@@ -825,7 +826,7 @@ static size_t run_block(const cc_conv2d *op, int threads)
          * 196 tiles in 4 blocks of 48 and one of 4, 4.1 ms; in 6 of 33,
          * each a panel one third empty, 5.3). */
         if (op->g.layout == CC_NCHW)
-            even = min_size(ceil_div(even, nchw_panel(op->isa)) * nchw_panel(op->isa),
+            even = cc__min_size(ceil_div(even, nchw_panel(op->isa)) * nchw_panel(op->isa),
                             plan->block);
         return units < 4 * wanted && even >= OWN_BLOCK_MIN_TILES ? even : plan->block;
     }
@@ -836,7 +837,7 @@ static size_t run_block(const cc_conv2d *op, int threads)
     if (weights > OWN_BLOCKS_MAX_WEIGHT_FLOATS)
         return plan->block;
     const size_t own = ceil_div(plan->tiles, ceil_div(wanted, groups));
-    return own > OWN_BLOCK_MIN_TILES ? own : min_size(OWN_BLOCK_MIN_TILES, plan->block);
+    return own > OWN_BLOCK_MIN_TILES ? own : cc__min_size(OWN_BLOCK_MIN_TILES, plan->block);
 }
 
 /* The first tile of `thread`'s share when each of `threads` threads takes
@@ -853,7 +854,7 @@ static size_t own_tiles(const cc_conv2d *op, size_t block, int thread, int threa
                         : op->g.layout == CC_NCHW  ? nchw_panel(op->isa)
                                                    : 1;
     const size_t units = ceil_div(op->wino.tiles, unit);
-    return min_size(op->wino.tiles, units * (size_t)thread / (size_t)threads * unit);
+    return cc__min_size(op->wino.tiles, units * (size_t)thread / (size_t)threads * unit);
 }
 
 void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspace, int threads)
@@ -874,7 +875,7 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
             for (size_t start = first; start < end; start += block)
                 for (size_t group = 0; group < groups; group++) {
                     const block_run b = {op, io, transforms, start,
-                                         min_size(block, end - start), group,
+                                         cc__min_size(block, end - start), group,
                                          slot_v(op, workspace, thread)};
                     run_block_alone(&b, slot_mc(op, workspace, thread));
                 }
@@ -882,7 +883,7 @@ void cc__winograd_run(const cc_conv2d *op, const cc__conv_io *io, float *workspa
             for (size_t u = 0; u < units; u++) {
                 const size_t start = u / groups * plan->block;
                 const block_run b = {op, io, transforms, start,
-                                     min_size(plan->block, plan->tiles - start), u % groups,
+                                     cc__min_size(plan->block, plan->tiles - start), u % groups,
                                      slot_v(op, workspace, thread)};
                 run_block_split(&b, slot_mc(op, workspace, thread), thread, parts);
             }

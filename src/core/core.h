@@ -33,6 +33,7 @@ static inline bool cc__add_size(size_t a, size_t b, size_t *out)
 }
 /* Product of n sizes; false on overflow. */
 bool cc__mul_sizes(size_t *out, int n, ...);
+static inline size_t cc__min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 /* Threads a run started now may use: 1 inside a host's parallel region,
  * otherwise cc_get_num_threads(). */

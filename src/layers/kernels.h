@@ -37,6 +37,11 @@ static inline cc__gemm_epilogue cc__gemm_epilogue_at(const cc__gemm_epilogue *e,
                                e->residual == NULL ? NULL : e->residual + i0 * ldc + j0, e->act};
 }
 
+/* A GEMM kernel of the table (`gemm`, `gemm_last_rows_first`). */
+typedef void (*cc__gemm_fn)(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
+                            size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
+                            bool accumulate, const cc__gemm_epilogue *epilogue);
+
 /* A pooling layer with its defaults resolved and its output size. */
 typedef struct {
     int kh, kw, sh, sw, pt, pb, pl, pr;
@@ -129,18 +134,14 @@ typedef struct {
      * transpose read in place) and the rows of B and C are ldb and ldc
      * floats apart (kernels_gemm_body.h; one thread); then `epilogue`
      * (NULL: none) on every element. */
-    void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t a_rs, size_t a_cs,
-                 const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
-                 const cc__gemm_epilogue *epilogue);
+    cc__gemm_fn gemm;
     /* gemm with each panel's blocks of rows from the last up. The first of
      * threads that split C's rows calls it: the hardware prefetchers, which
      * follow its stores along C's rows, then run past its first row, away
      * from the next thread's rows. Going down they fetched the rows the
      * next thread had just written, and it took them back on its next
      * store (src/conv/gemm_unpacked.c). */
-    void (*gemm_last_rows_first)(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
-                                 size_t a_cs, const float *b, size_t ldb, float *c, size_t ldc,
-                                 bool accumulate, const cc__gemm_epilogue *epilogue);
+    cc__gemm_fn gemm_last_rows_first;
     /* C[i][j] += sum over t < images and p < k of A_t[i][p] B_t[j][p], for
      * i < m, j < n: A_t = a + t * a_image with rows lda floats apart, B_t
      * likewise (one thread). */

@@ -37,7 +37,6 @@ void cc__conv_train_set_tile_budget(size_t floats)
 /* The narrowest tile worth a GEMM call. */
 #define MIN_TILE 64
 
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }
 
 static size_t slot_floats(const cc__conv_train *t)
@@ -62,7 +61,7 @@ cc_status cc__conv_train_init(const cc__conv_geom *g, int threads, cc__conv_trai
                         "conv training: a GEMM size (K = %zu, pixels = %zu) exceeds an int", k,
                         pixels);
     const size_t fit = tile_budget / k;
-    t->tile = min_size(pixels, fit > MIN_TILE ? fit : MIN_TILE);
+    t->tile = cc__min_size(pixels, fit > MIN_TILE ? fit : MIN_TILE);
     size_t saved;
     if (!copy_free(g) && t->tile == pixels &&
         cc__mul_sizes(&saved, 4, k, pixels, (size_t)g->n, (size_t)g->groups) &&
@@ -261,7 +260,7 @@ static void forward_image_nchw(const cc__conv_train *t, const cc__layer_kernels 
         const float *image_group = input + (n * g->c + (size_t)gr * g->cg) * plane;
         const float *w = weights + (size_t)gr * g->ocg * k;
         for (size_t p0 = 0; p0 < pixels; p0 += t->tile) {
-            const size_t pc = min_size(t->tile, pixels - p0);
+            const size_t pc = cc__min_size(t->tile, pixels - p0);
             float *out = output + (n * g->oc + (size_t)gr * g->ocg) * pixels + p0;
             const float *b = image_group + p0;
             size_t ldb = plane;
@@ -296,7 +295,7 @@ static void forward_image_nhwc(const cc__conv_train *t, const float *packed, con
     for (int gr = 0; gr < g->groups; gr++) {
         const float *w = packed + (size_t)gr * g->ocg * k;
         for (size_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += t->tile) {
-            const size_t rc = min_size(t->tile, (n + 1) * pixels - r0);
+            const size_t rc = cc__min_size(t->tile, (n + 1) * pixels - r0);
             float *out = output + r0 * g->oc + (size_t)gr * g->ocg;
             const float *a = input + r0 * g->c + (size_t)gr * g->cg;
             size_t lda = (size_t)g->c;
@@ -484,7 +483,7 @@ static void backward_image_nchw(const cc__conv_train *t, const backward_job *job
         const float *image_group = job->input + group_in;
         const float *w = job->weights + (size_t)gr * g->ocg * k;
         for (size_t p0 = 0; p0 < pixels; p0 += t->tile) {
-            const size_t pc = min_size(t->tile, pixels - p0);
+            const size_t pc = cc__min_size(t->tile, pixels - p0);
             const float *dy = job->dout + (n * g->oc + (size_t)gr * g->ocg) * pixels + p0;
             if (job->want_dweights && !job->summed_dweights) {
                 const float *b = image_group + p0;
@@ -535,7 +534,7 @@ static void backward_image_nhwc(const cc__conv_train *t, const backward_job *job
     for (int gr = 0; gr < g->groups; gr++) {
         const float *w = job->weights + (size_t)gr * g->ocg * k;
         for (size_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += t->tile) {
-            const size_t rc = min_size(t->tile, (n + 1) * pixels - r0);
+            const size_t rc = cc__min_size(t->tile, (n + 1) * pixels - r0);
             const float *dy = job->dout + r0 * g->oc + (size_t)gr * g->ocg;
             const size_t group_in = r0 * g->c + (size_t)gr * g->cg;
             if (job->want_dweights) {

@@ -170,7 +170,7 @@ static void test_gemm_epilogue(void **state)
 {
     (void)state;
     const size_t rows[] = {1, 5, 6, 13};
-    const size_t columns[] = {1, 17, 32, 64, 96, 130};
+    const size_t columns[] = {1, 17, 32, 49, 64, 96, 130};
     const size_t depths[] = {0, 7, 129, 300};
     const cc_act acts[] = {CC_ACT_NONE, CC_ACT_RELU, CC_ACT_RELU6};
     int cases = 0;

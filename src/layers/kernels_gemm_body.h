@@ -326,41 +326,182 @@ static void gemm_finish_only(size_t m, size_t n, float *c, size_t ldc,
     }
 }
 
-static void gemm_nt_sum(size_t m, size_t n, size_t k, size_t images, const float *a,
-                        size_t lda, size_t a_image, const float *b, size_t ldb, size_t b_image,
-                        float *c, size_t ldc);
-
 /* Columns left over after whole vectors, when A's rows are contiguous and
  * the depth long: dot products of A's rows with those columns of B, copied
- * transposed in chunks of GEMM_NT_TAIL_DEPTH (gemm_nt_sum: every lane
- * useful), where the padded panel of gemm_narrow spends a whole vector of
- * broadcasts and multiply-adds per row and step on them. An NCHW 1x1 layer
- * on a 14x14 image: three panels and 4 columns, which cost 8-20% of the
- * product. From GEMM_NT_TAIL_MIN_DEPTH steps, so that the sums across the
- * lanes, once a chunk, stay a small part. */
+ * transposed a depth chunk at a time (gemm_dots: every lane useful),
+ * where the padded panel of gemm_narrow spends a whole vector of
+ * broadcasts and multiply-adds per row and step on them. From
+ * GEMM_NT_TAIL_MIN_DEPTH steps, so that the sums across the lanes, once a
+ * chunk, stay a small part. When there are whole vectors too, each row
+ * block's tail is summed right after the block's share of the last panel
+ * (gemm_rows), on the rows of A that the block has just brought to L1: on
+ * its own after the panels, the tail read the whole of A once more, from
+ * L3 when A is a layer's weights, and a 4 x 4 tile of gemm_nt_sum ran 16
+ * multiply-adds a step for one column. Zen 5, 1 thread, 256 x 49 x 4608
+ * (half of the GEMM of ResNet-50's 512-channel stride-2 3x3 layer in
+ * NCHW), alternating builds: 598-613 -> 565-574 us (48 columns alone:
+ * 505-528). An NCHW 1x1 layer on a 14x14 image: three panels and 4
+ * columns. */
 #define GEMM_NT_TAIL_MIN_DEPTH 64
-#define GEMM_NT_TAIL_DEPTH 256
 
 static bool gemm_nt_tail_pays(size_t n, size_t k, size_t a_cs)
 {
     return a_cs == 1 && n % KV != 0 && k >= GEMM_NT_TAIL_MIN_DEPTH;
 }
 
+/* B's columns [0, width) over the chunk's `depth` rows, transposed into
+ * `columns` (width rows of depth). */
+static void gemm_tail_columns(size_t width, size_t depth, const float *b, size_t ldb,
+                              float *columns)
+{
+    for (size_t p = 0; p < depth; p++)
+        for (size_t j = 0; j < width; j++)
+            columns[j * depth + p] = b[p * ldb + j];
+}
+
+/* Tail columns a dot-product tile takes at once: rows x this many sums
+ * in registers with a vector of each column and one of A's row
+ * (AVX-512: 6 x 4 + 4 + 1 of 32 registers; AVX2: 4 x 2 + 2 + 1 of 16). */
+#if KV == 8
+#define GEMM_TAIL_GROUP 2
+#else
+#define GEMM_TAIL_GROUP 4
+#endif
+
+/* C[r][j] += the dot product of A's row r (a_rs apart) with the
+ * transposed column j (depth floats, `columns` + j depth), for rows x
+ * width sums, constant where inlined so that the sums stay in registers:
+ * one column vector and one row vector per multiply-add of each, where a
+ * 4 x 4 tile of gemm_nt_sum ran 16 multiply-adds for a single column. */
+KB_ALWAYS_INLINE void gemm_dots_kind(int rows, int width, size_t depth, const float *a,
+                                     size_t a_rs, const float *columns, float *c, size_t ldc)
+{
+    kvec acc[GEMM_ROWS][GEMM_TAIL_GROUP];
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < width; j++)
+            acc[r][j] = kv_set1(0.0f);
+    const size_t whole = depth / KV * KV;
+    for (size_t p = 0; p < depth; p += KV) {
+        const int lanes = p < whole ? KV : (int)(depth - p);
+        kvec column[GEMM_TAIL_GROUP];
+#pragma GCC unroll 4
+        for (int j = 0; j < width; j++)
+            column[j] = lanes == KV ? kv_load(columns + (size_t)j * depth + p)
+                                    : kv_load_n(columns + (size_t)j * depth + p, lanes);
+#pragma GCC unroll 6
+        for (int r = 0; r < rows; r++) {
+            const float *row = a + (size_t)r * a_rs + p;
+            const kvec av = lanes == KV ? kv_load(row) : kv_load_n(row, lanes);
+#pragma GCC unroll 4
+            for (int j = 0; j < width; j++)
+                acc[r][j] = kv_fma(av, column[j], acc[r][j]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < width; j++)
+            c[(size_t)r * ldc + (size_t)j] += kv_hsum(acc[r][j]);
+}
+
+KB_ALWAYS_INLINE void gemm_dots_rows(int rows, int width, size_t depth, const float *a,
+                                     size_t a_rs, const float *columns, float *c, size_t ldc)
+{
+    switch (width) {
+    case 1:
+        gemm_dots_kind(rows, 1, depth, a, a_rs, columns, c, ldc);
+        break;
+#if GEMM_TAIL_GROUP > 2
+    case 3:
+        gemm_dots_kind(rows, 3, depth, a, a_rs, columns, c, ldc);
+        break;
+    case 4:
+        gemm_dots_kind(rows, 4, depth, a, a_rs, columns, c, ldc);
+        break;
+#endif
+    default:
+        gemm_dots_kind(rows, 2, depth, a, a_rs, columns, c, ldc);
+        break;
+    }
+}
+
+/* gemm_dots_kind for up to GEMM_ROWS rows and GEMM_TAIL_GROUP columns. */
+static void gemm_dots(int rows, int width, size_t depth, const float *a, size_t a_rs,
+                      const float *columns, float *c, size_t ldc)
+{
+    switch (rows) {
+    case 1:
+        gemm_dots_rows(1, width, depth, a, a_rs, columns, c, ldc);
+        break;
+    case 2:
+        gemm_dots_rows(2, width, depth, a, a_rs, columns, c, ldc);
+        break;
+    case 3:
+        gemm_dots_rows(3, width, depth, a, a_rs, columns, c, ldc);
+        break;
+#if GEMM_ROWS > 4
+    case 5:
+        gemm_dots_rows(5, width, depth, a, a_rs, columns, c, ldc);
+        break;
+    case 6:
+        gemm_dots_rows(6, width, depth, a, a_rs, columns, c, ldc);
+        break;
+#endif
+    default:
+        gemm_dots_rows(4, width, depth, a, a_rs, columns, c, ldc);
+        break;
+    }
+}
+
+/* C's `width` tail columns of `rows` rows (at most GEMM_ROWS) (+)= A's rows
+ * times the chunk's transposed columns; then `ep`'s epilogue when not NULL
+ * (the last chunk). */
+static void gemm_tail_block(int rows, size_t width, size_t depth, const float *a, size_t a_rs,
+                            const float *columns, float *c, size_t ldc, bool add,
+                            const cc__gemm_epilogue *ep)
+{
+    for (int i = 0; i < rows && !add; i++)
+        memset(c + (size_t)i * ldc, 0, width * sizeof(float));
+    for (size_t j0 = 0; j0 < width; j0 += GEMM_TAIL_GROUP) {
+        const int group = width - j0 < GEMM_TAIL_GROUP ? (int)(width - j0) : GEMM_TAIL_GROUP;
+        gemm_dots(rows, group, depth, a, a_rs, columns + j0 * depth, c + j0, ldc);
+    }
+    if (ep != NULL)
+        gemm_finish_only((size_t)rows, width, c, ldc, ep);
+}
+
+/* The epilogue of C's tail columns from `whole` for the block at row i0:
+ * NULL unless the sums are finished. */
+static const cc__gemm_epilogue *gemm_tail_epilogue(const cc__gemm_epilogue *whole_ep,
+                                                   bool finished, size_t i0, size_t whole,
+                                                   size_t ldc, cc__gemm_epilogue *room)
+{
+    if (whole_ep == NULL || !finished)
+        return NULL;
+    *room = cc__gemm_epilogue_at(whole_ep, i0, whole, ldc);
+    return room;
+}
+
+/* A product of fewer columns than a vector: the tail alone, chunk by
+ * chunk. */
 static void gemm_nt_tail(size_t m, size_t width, size_t k, const float *a, size_t a_rs,
                          const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
                          const cc__gemm_epilogue *epilogue)
 {
-    float columns[(KV - 1) * GEMM_NT_TAIL_DEPTH];
-    for (size_t i = 0; i < m && !accumulate; i++)
-        memset(c + i * ldc, 0, width * sizeof(float));
-    for (size_t p0 = 0; p0 < k; p0 += GEMM_NT_TAIL_DEPTH) {
-        const size_t depth = k - p0 < GEMM_NT_TAIL_DEPTH ? k - p0 : GEMM_NT_TAIL_DEPTH;
-        for (size_t p = 0; p < depth; p++)
-            for (size_t j = 0; j < width; j++)
-                columns[j * depth + p] = b[(p0 + p) * ldb + j];
-        gemm_nt_sum(m, width, depth, 1, a + p0, a_rs, 0, columns, depth, 0, c, ldc);
+    float columns[(KV - 1) * GEMM_DEPTH];
+    for (size_t p0 = 0; p0 < k; p0 += GEMM_DEPTH) {
+        const size_t depth = k - p0 < GEMM_DEPTH ? k - p0 : GEMM_DEPTH;
+        gemm_tail_columns(width, depth, b + p0 * ldb, ldb, columns);
+        for (size_t i0 = 0; i0 < m; i0 += GEMM_ROWS) {
+            const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
+            cc__gemm_epilogue room;
+            gemm_tail_block(rows, width, depth, a + i0 * a_rs + p0, a_rs, columns,
+                            c + i0 * ldc, ldc, accumulate || p0 > 0,
+                            gemm_tail_epilogue(epilogue, p0 + depth == k, i0, 0, ldc, &room));
+        }
     }
-    gemm_finish_only(m, width, c, ldc, epilogue);
 }
 
 /* The product (kernels.h `gemm`), each panel's row blocks from the first
@@ -369,27 +510,25 @@ static void gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                       const float *b, size_t ldb, float *c, size_t ldc, bool accumulate,
                       const cc__gemm_epilogue *epilogue, bool last_rows_first)
 {
-    if (gemm_nt_tail_pays(n, k, a_cs)) {
-        const size_t whole = n / KV * KV;
-        gemm_rows(m, whole, k, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, epilogue,
-                  last_rows_first);
-        const cc__gemm_epilogue tail =
-            epilogue != NULL ? cc__gemm_epilogue_at(epilogue, 0, whole, ldc) : gemm_no_epilogue;
-        gemm_nt_tail(m, n - whole, k, a, a_rs, b + whole, ldb, c + whole, ldc, accumulate,
-                     epilogue != NULL ? &tail : NULL);
+    const bool tail = gemm_nt_tail_pays(n, k, a_cs);
+    const size_t whole = tail ? n / KV * KV : n;
+    if (tail && whole == 0) {
+        gemm_nt_tail(m, n, k, a, a_rs, b, ldb, c, ldc, accumulate, epilogue);
         return;
     }
     const size_t panel = GEMM_VECTORS * KV;
-    const bool packed = ldb == n && n <= panel;
+    const bool packed = ldb == whole && whole <= panel;
     const size_t blocks = (m + GEMM_ROWS - 1) / GEMM_ROWS;
+    float columns[(KV - 1) * GEMM_DEPTH];
     if (k == 0) {
         for (size_t i = 0; i < m && !accumulate; i++)
             memset(c + i * ldc, 0, n * sizeof(float));
         gemm_finish_only(m, n, c, ldc, epilogue);
         return;
     }
-    for (size_t j0 = 0; j0 < n; j0 += panel) {
-        const size_t width = n - j0 < panel ? n - j0 : panel;
+    for (size_t j0 = 0; j0 < whole; j0 += panel) {
+        const size_t width = whole - j0 < panel ? whole - j0 : panel;
+        const bool with_tail = tail && j0 + width == whole;
         for (size_t p0 = 0; p0 < k; p0 += GEMM_DEPTH) {
             const size_t depth = k - p0 < GEMM_DEPTH ? k - p0 : GEMM_DEPTH;
             const float *a_p = a + p0 * a_cs, *b_p = b + p0 * ldb + j0;
@@ -403,6 +542,8 @@ static void gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                             &ep);
                 continue;
             }
+            if (with_tail)
+                gemm_tail_columns(n - whole, depth, b + p0 * ldb + whole, ldb, columns);
             for (size_t block = 0; block < blocks; block++) {
                 const size_t i0 = (last_rows_first ? blocks - 1 - block : block) * GEMM_ROWS;
                 const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
@@ -410,6 +551,11 @@ static void gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
                 gemm_block(rows, (int)(width / KV), depth, a_p + i0 * a_rs, a_rs, a_cs, b_p, ldb,
                            c + i0 * ldc + j0, ldc, add,
                            gemm_prefetch_share(next, i0 / GEMM_ROWS, blocks), &ep);
+                cc__gemm_epilogue room;
+                if (with_tail)
+                    gemm_tail_block(rows, n - whole, depth, a_p + i0 * a_rs, a_rs,
+                                    columns, c + i0 * ldc + whole, ldc, add,
+                                    gemm_tail_epilogue(epilogue, finished, i0, whole, ldc, &room));
             }
         }
     }

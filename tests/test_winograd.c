@@ -620,12 +620,16 @@ static int run_group(void)
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-/* NHWC products on the layer kernels' GEMM, which AVX-512 CPUs take, on
- * the AVX2 family as well: so that CPUs without AVX-512 run that path too
- * (on the other families the group has nothing new to run). */
+/* Products on the layer kernels' GEMM, which AVX-512 CPUs take (NHWC,
+ * and NCHW from 32 tiles), on the AVX2 family as well: so that CPUs
+ * without AVX-512 run that path too (on the other families the group has
+ * nothing new to run). */
 static int run_gemm_products_group(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nchw),
+        cmocka_unit_test(nchw_one_tile_blocks),
+        cmocka_unit_test(nchw_small_blocks),
         cmocka_unit_test(nhwc),
         cmocka_unit_test(nhwc_one_tile_blocks),
         cmocka_unit_test(nhwc_small_blocks),

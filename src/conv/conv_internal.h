@@ -100,7 +100,7 @@ typedef struct {
     size_t m_stride;    /* the same for a chunk's transformed output */
     size_t bytes;       /* one workspace slot: a block's transformed input and a chunk's output */
     size_t point_floats; /* packed weights of one group and transform point */
-    bool gemm_products; /* NHWC: the products on the layer kernels' GEMM, weights in panels */
+    bool gemm_products; /* the products on the layer kernels' GEMM (NHWC: weights in panels) */
 } cc__winograd_plan;
 
 struct cc_conv2d {

@@ -13,8 +13,9 @@
  * a 1x1 layer packed for the direct kernels of the operator's ISA
  * (point_floats floats each), so a run never packs weights (OpenBLAS, which
  * did the products before, packed each point's weights again on every
- * call); in NHWC on AVX-512, U[p] in the panels of the layer kernels' GEMM
- * instead, which multiplies them (gemm_points).
+ * call); on AVX-512 the layer kernels' GEMM multiplies them instead, U[p]
+ * in its panels in NHWC (gemm_points), as OCg x Cg rows in NCHW blocks of
+ * NCHW_GEMM_MIN_TILES tiles or more.
  *
  * A block's transformed input V ([p][Cg][T] in NCHW: the tile index last,
  * so a lane group of 16 tiles is contiguous; [p][T][Cg] in NHWC: lanes run
@@ -108,24 +109,37 @@ static size_t even_block(size_t count, size_t most, size_t unit)
  * and an add rounded apart, took F(4x4,3x3) beyond its 1e-4 tolerance. */
 static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
 
-/* NHWC products on the layer kernels' GEMM (kernels_gemm_body.h, 6 x 64
- * blocks on AVX-512) rather than the direct pointwise kernel (12 x 32):
- * Zen 5, one thread, weights in panels, the two in one process: 10-30%
+/* Products on the layer kernels' GEMM (kernels_gemm_body.h, 6 x 64
+ * blocks on AVX-512) rather than the direct pointwise kernel (12 x 32).
+ * NHWC, U[p] in the GEMM's panels: Zen 5, one thread, weights in panels, the two in one process: 10-30%
  * faster on SqueezeNet's, GoogLeNet's, DenseNet's and ResNet-50's layers
  * (16 -> 64 at 55x55 0.227 -> 0.159 ms, 64 -> 256 at 13x13 0.153 -> 0.121,
  * 128 x 28x28 0.429 -> 0.360, 128 -> 32 at 56x56 0.56 -> 0.50), as fast
  * on 160 -> 320 at 7x7, 7% slower on 512 x 7x7 (F(2x2): 16 MB of weights
  * from memory); on AVX2, whose GEMM blocks are 4 x 16, slower (128 x
  * 28x28 0.70 -> 0.80). Tests set it on AVX2 too, to run the path on CPUs
- * without AVX-512. */
+ * without AVX-512.
+ * NCHW, from this many tiles, with U[p] as the GEMM's A (rows of output
+ * channels) and V[p]'s tiles its columns; fewer tiles make fewer than two
+ * vectors of columns, and the direct kernel's 12-row blocks win. Zen 5,
+ * two plans in one process, runs alternating, NCHW kept (the layers of up
+ * to 32 MiB go through NHWC, nhwc_inside.c), GEMM / direct time, 1 / 2
+ * threads: 64 x 224x224 (VGG's conv1_2) 0.95 / 0.99, 128 x 112x112 0.98 /
+ * 0.92, 256 x 56x56 0.97 / 0.92, 512 x 28x28 0.87 / 0.88, 128 x 28x28 (49
+ * tiles) 0.83 / 0.91, 128 x 32x32 (64) 0.90 / 0.93, 128 x 24x24 (36) 0.89
+ * / 0.93; 64 x 20x20 (25 tiles) 1.01 / 1.25, 256 x 14x14 (16) 1.02 /
+ * 1.07, 384 x 13x13 (16) 1.17 / 1.11, 512 x 7x7 (F(2x2), 16) 1.16 /
+ * 1.22. */
+#define NCHW_GEMM_MIN_TILES ((size_t)32)
+
 static bool gemm_on_avx2;
 
 void cc__winograd_set_gemm_on_avx2(bool on) { gemm_on_avx2 = on; }
 
-static bool products_on_gemm(const cc__conv_geom *g, cc__isa isa)
+static bool products_on_gemm(const cc__conv_geom *g, cc__isa isa, size_t tiles)
 {
-    return g->layout == CC_NHWC &&
-           (isa == CC__ISA_AVX512 || (isa == CC__ISA_AVX2 && gemm_on_avx2));
+    const bool wide = g->layout == CC_NHWC || tiles >= NCHW_GEMM_MIN_TILES;
+    return wide && (isa == CC__ISA_AVX512 || (isa == CC__ISA_AVX2 && gemm_on_avx2));
 }
 /* Share boundaries of the GEMM products: whole vectors on every family. */
 #define GEMM_SHARE_UNIT ((size_t)16)
@@ -141,9 +155,11 @@ static bool products_on_gemm(const cc__conv_geom *g, cc__isa isa)
  * of one of 49). */
 #define WEIGHTS_IN_L3_BYTES ((size_t)16 << 20)
 
-static size_t nchw_panel(cc__isa isa)
+static size_t nchw_panel(cc__isa isa, bool gemm)
 {
-    const size_t panel = products_on_sgemm(isa) ? L : (size_t)cc__direct_pointwise_pixels(isa);
+    const size_t panel = products_on_sgemm(isa) ? L
+                         : gemm                 ? GEMM_PANEL_COLUMNS
+                                                : (size_t)cc__direct_pointwise_pixels(isa);
     return panel % L == 0 ? panel : L;
 }
 
@@ -156,10 +172,10 @@ static size_t narrow_panels(size_t tiles, size_t block, size_t panel)
     return (block_narrow ? full : 0) + (last_narrow ? 1 : 0);
 }
 
-static size_t nchw_block(const cc__conv_geom *g, cc__isa isa, size_t tiles, size_t points,
-                         size_t most)
+static size_t nchw_block(const cc__conv_geom *g, cc__isa isa, bool gemm, size_t tiles,
+                         size_t points, size_t most)
 {
-    const size_t panel = nchw_panel(isa);
+    const size_t panel = nchw_panel(isa, gemm);
     const size_t by_lanes = even_block(tiles, most, L);
     const size_t by_panels = even_block(tiles, most, panel);
     const size_t weight_bytes = points * (size_t)g->cg * (size_t)g->ocg * sizeof(float);
@@ -175,10 +191,10 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
 {
     plan->m = m;
     plan->alpha = m + 2;
-    plan->gemm_products = products_on_gemm(g, isa);
     plan->tiles_h = ceil_div((size_t)g->oh, (size_t)m);
     plan->tiles_w = ceil_div((size_t)g->ow, (size_t)m);
     plan->tiles = (size_t)g->n * plan->tiles_h * plan->tiles_w;
+    plan->gemm_products = products_on_gemm(g, isa, plan->tiles);
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     const size_t point_bytes = points * sizeof(float);
     const size_t ocg = (size_t)g->ocg;
@@ -197,13 +213,14 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
     /* NCHW blocks in whole panels of tiles; NHWC tiles are rows of the
      * products, in any number. */
     most = most > 0 ? most : 1;
-    plan->block = g->layout == CC_NCHW ? nchw_block(g, isa, plan->tiles, points, most)
+    plan->block = g->layout == CC_NCHW ? nchw_block(g, isa, plan->gemm_products, plan->tiles, points, most)
                                        : even_block(plan->tiles, most, 1);
     /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
      * channels), or whole panels of the GEMM, and at least 4 of them where
      * the channels allow, for the threads that share a block. (Chunks of
      * 48 made the GEMM's blocks 3 vectors wide: 4-9% slower.) */
-    const size_t unit = plan->gemm_products ? GEMM_PANEL_COLUMNS : CHUNK_UNIT;
+    const size_t unit =
+        plan->gemm_products && g->layout == CC_NHWC ? GEMM_PANEL_COLUMNS : CHUNK_UNIT;
     most = output_bytes / (point_bytes * plan->block);
     most = most > unit ? most : unit;
     if (ocg > 4 * unit)
@@ -254,8 +271,8 @@ static void transform_channels(const cc__conv_geom *g, const cc__winograd_plan *
  * Cg x OCg in panels of GEMM_PANEL_COLUMNS columns, and for each panel the
  * points' blocks one after the other: panel q, of width w, is a
  * [point][Cg][w] block from 64 q Cg points floats (gemm_points); for the
- * direct kernels; for SGEMM, OCg x Cg rows (NCHW) or their transpose,
- * Cg x OCg (NHWC). */
+ * direct kernels; for SGEMM and the NCHW GEMM, OCg x Cg rows (NCHW) or
+ * their transpose, Cg x OCg (NHWC). */
 static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winograd_plan *plan,
                           const float *u, size_t o_lo, size_t count, float *group_packed,
                           size_t p)
@@ -263,7 +280,7 @@ static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winogra
     const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     float *point_packed = group_packed + p * plan->point_floats;
-    if (plan->gemm_products) {
+    if (plan->gemm_products && g->layout == CC_NHWC) {
         for (size_t o = 0; o < count; o++) {
             const size_t column = o_lo + o, first = column - column % GEMM_PANEL_COLUMNS;
             const size_t width = cc__min_size(GEMM_PANEL_COLUMNS, ocg - first);
@@ -271,7 +288,7 @@ static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winogra
             for (size_t c = 0; c < cg; c++)
                 block[c * width + column - first] = u[o * cg + c];
         }
-    } else if (!products_on_sgemm(isa)) {
+    } else if (!products_on_sgemm(isa) && !plan->gemm_products) {
         const cc__conv_geom pg = point_geom(g, plan->block);
         cc__direct_pack_channels(&pg, isa, u, (int)o_lo, (int)count, point_packed);
     } else if (g->layout == CC_NHWC) {
@@ -564,10 +581,10 @@ static void gemm_points(const block_run *b, size_t o_lo, size_t chunk, float *mc
  * the chunk's packed weights are the slice of the point's from o_lo * Cg
  * (o_lo is a multiple of every family's channel block). On the layer
  * kernels' GEMM or SGEMM, U[p] is Cg x OCg (NHWC: in panels for the GEMM)
- * or OCg x Cg (NCHW). */
+ * or OCg x Cg (NCHW: the GEMM's A, read in place). */
 static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float *mc)
 {
-    if (b->op->wino.gemm_products) {
+    if (b->op->wino.gemm_products && b->op->g.layout == CC_NHWC) {
         gemm_points(b, o_lo, chunk, mc);
         return;
     }
@@ -585,7 +602,16 @@ static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float 
         float *m = mc + p * plan->m_stride;
         /* The next point's weights of the same channels, to prefetch. */
         const float *u_after = p + 1 < points ? u + plan->point_floats + o_lo * cg : NULL;
-        if (!products_on_sgemm(b->op->isa))
+        /* The GEMM reads A where it is: the next point's rows asked for
+         * (two plans in one process, 1 thread: 256 x 56x56 0.92x the time
+         * without, 512 x 28x28 0.95x, VGG's conv1_2 1.01x). */
+        if (b->op->wino.gemm_products && u_after != NULL)
+            prefetch_rows(u_after, 1, 0, chunk * cg);
+        if (b->op->wino.gemm_products)
+            cc__layer_kernels_of(b->op->isa)
+                ->gemm(chunk, b->count, cg, u + o_lo * cg, cg, 1, v, block, m, block, false,
+                       NULL);
+        else if (!products_on_sgemm(b->op->isa))
             cc__direct_run_1x1_rows(&pg, &packed_as, b->op->isa, u + o_lo * cg, u_after, v,
                                     nchw ? (ptrdiff_t)block : (ptrdiff_t)cg, m,
                                     nchw ? (ptrdiff_t)block : (ptrdiff_t)chunk);
@@ -722,7 +748,7 @@ static void finish_share(const block_run *b, int thread, int threads, float *mc)
         cc__min_size(ocg, units * (size_t)(thread + 1) / (size_t)threads * plan->unit);
     if (o_lo >= o_hi)
         return;
-    if (plan->gemm_products) {
+    if (plan->gemm_products && b->op->g.layout == CC_NHWC) {
         /* Chunks of at most the plan's that end on the GEMM's panels where
          * they can: a panel split between two chunks is read twice. */
         for (size_t o = o_lo; o < o_hi;) {
@@ -826,7 +852,7 @@ static size_t run_block(const cc_conv2d *op, int threads)
          * 196 tiles in 4 blocks of 48 and one of 4, 4.1 ms; in 6 of 33,
          * each a panel one third empty, 5.3). */
         if (op->g.layout == CC_NCHW)
-            even = cc__min_size(ceil_div(even, nchw_panel(op->isa)) * nchw_panel(op->isa),
+            even = cc__min_size(ceil_div(even, nchw_panel(op->isa, op->wino.gemm_products)) * nchw_panel(op->isa, op->wino.gemm_products),
                             plan->block);
         return units < 4 * wanted && even >= OWN_BLOCK_MIN_TILES ? even : plan->block;
     }
@@ -851,7 +877,7 @@ static size_t run_block(const cc_conv2d *op, int threads)
 static size_t own_tiles(const cc_conv2d *op, size_t block, int thread, int threads)
 {
     const size_t unit = products_on_sgemm(op->isa) ? block
-                        : op->g.layout == CC_NCHW  ? nchw_panel(op->isa)
+                        : op->g.layout == CC_NCHW  ? nchw_panel(op->isa, op->wino.gemm_products)
                                                    : 1;
     const size_t units = ceil_div(op->wino.tiles, unit);
     return cc__min_size(op->wino.tiles, units * (size_t)thread / (size_t)threads * unit);

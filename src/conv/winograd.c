@@ -111,8 +111,8 @@ static bool products_on_sgemm(cc__isa isa) { return isa == CC__ISA_SCALAR; }
 
 /* Products on the layer kernels' GEMM (kernels_gemm_body.h, 6 x 64
  * blocks on AVX-512) rather than the direct pointwise kernel (12 x 32).
- * NHWC, U[p] in the GEMM's panels: Zen 5, one thread, weights in panels, the two in one process: 10-30%
- * faster on SqueezeNet's, GoogLeNet's, DenseNet's and ResNet-50's layers
+ * NHWC, U[p] in the GEMM's panels: Zen 5, one thread, the two in one
+ * process: 10-30% faster on SqueezeNet's, GoogLeNet's, DenseNet's and ResNet-50's layers
  * (16 -> 64 at 55x55 0.227 -> 0.159 ms, 64 -> 256 at 13x13 0.153 -> 0.121,
  * 128 x 28x28 0.429 -> 0.360, 128 -> 32 at 56x56 0.56 -> 0.50), as fast
  * on 160 -> 320 at 7x7, 7% slower on 512 x 7x7 (F(2x2): 16 MB of weights
@@ -213,8 +213,9 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
     /* NCHW blocks in whole panels of tiles; NHWC tiles are rows of the
      * products, in any number. */
     most = most > 0 ? most : 1;
-    plan->block = g->layout == CC_NCHW ? nchw_block(g, isa, plan->gemm_products, plan->tiles, points, most)
-                                       : even_block(plan->tiles, most, 1);
+    plan->block = g->layout == CC_NCHW
+                      ? nchw_block(g, isa, plan->gemm_products, plan->tiles, points, most)
+                      : even_block(plan->tiles, most, 1);
     /* Chunks: whole packing blocks of every kernel family (CHUNK_UNIT
      * channels), or whole panels of the GEMM, and at least 4 of them where
      * the channels allow, for the threads that share a block. (Chunks of
@@ -851,9 +852,10 @@ static size_t run_block(const cc_conv2d *op, int threads)
         /* NCHW: in whole panels still (VGG's 256 x 56x56 layer, 2 threads:
          * 196 tiles in 4 blocks of 48 and one of 4, 4.1 ms; in 6 of 33,
          * each a panel one third empty, 5.3). */
-        if (op->g.layout == CC_NCHW)
-            even = cc__min_size(ceil_div(even, nchw_panel(op->isa, op->wino.gemm_products)) * nchw_panel(op->isa, op->wino.gemm_products),
-                            plan->block);
+        if (op->g.layout == CC_NCHW) {
+            const size_t panel = nchw_panel(op->isa, plan->gemm_products);
+            even = cc__min_size(ceil_div(even, panel) * panel, plan->block);
+        }
         return units < 4 * wanted && even >= OWN_BLOCK_MIN_TILES ? even : plan->block;
     }
     const size_t half = ceil_div(plan->tiles, ceil_div((size_t)threads, groups));

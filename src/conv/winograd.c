@@ -141,6 +141,13 @@ static bool products_on_gemm(const cc__conv_geom *g, cc__isa isa, size_t tiles)
     const bool wide = g->layout == CC_NHWC || tiles >= NCHW_GEMM_MIN_TILES;
     return wide && (isa == CC__ISA_AVX512 || (isa == CC__ISA_AVX2 && gemm_on_avx2));
 }
+/* Whether U[p] lies in the GEMM's panels (NHWC products on the GEMM;
+ * NCHW ones read it as OCg x Cg rows). */
+static bool weights_in_panels(const cc__winograd_plan *plan, const cc__conv_geom *g)
+{
+    return plan->gemm_products && g->layout == CC_NHWC;
+}
+
 /* Share boundaries of the GEMM products: whole vectors on every family. */
 #define GEMM_SHARE_UNIT ((size_t)16)
 
@@ -220,8 +227,7 @@ void cc__winograd_plan_init(const cc__conv_geom *g, cc__isa isa, int m, size_t b
      * channels), or whole panels of the GEMM, and at least 4 of them where
      * the channels allow, for the threads that share a block. (Chunks of
      * 48 made the GEMM's blocks 3 vectors wide: 4-9% slower.) */
-    const size_t unit =
-        plan->gemm_products && g->layout == CC_NHWC ? GEMM_PANEL_COLUMNS : CHUNK_UNIT;
+    const size_t unit = weights_in_panels(plan, g) ? GEMM_PANEL_COLUMNS : CHUNK_UNIT;
     most = output_bytes / (point_bytes * plan->block);
     most = most > unit ? most : unit;
     if (ocg > 4 * unit)
@@ -281,7 +287,7 @@ static void pack_channels(const cc__conv_geom *g, cc__isa isa, const cc__winogra
     const size_t cg = (size_t)g->cg, ocg = (size_t)g->ocg;
     const size_t points = (size_t)plan->alpha * (size_t)plan->alpha;
     float *point_packed = group_packed + p * plan->point_floats;
-    if (plan->gemm_products && g->layout == CC_NHWC) {
+    if (weights_in_panels(plan, g)) {
         for (size_t o = 0; o < count; o++) {
             const size_t column = o_lo + o, first = column - column % GEMM_PANEL_COLUMNS;
             const size_t width = cc__min_size(GEMM_PANEL_COLUMNS, ocg - first);
@@ -585,7 +591,7 @@ static void gemm_points(const block_run *b, size_t o_lo, size_t chunk, float *mc
  * or OCg x Cg (NCHW: the GEMM's A, read in place). */
 static void multiply_chunk(const block_run *b, size_t o_lo, size_t chunk, float *mc)
 {
-    if (b->op->wino.gemm_products && b->op->g.layout == CC_NHWC) {
+    if (weights_in_panels(&b->op->wino, &b->op->g)) {
         gemm_points(b, o_lo, chunk, mc);
         return;
     }
@@ -749,7 +755,7 @@ static void finish_share(const block_run *b, int thread, int threads, float *mc)
         cc__min_size(ocg, units * (size_t)(thread + 1) / (size_t)threads * plan->unit);
     if (o_lo >= o_hi)
         return;
-    if (plan->gemm_products && b->op->g.layout == CC_NHWC) {
+    if (weights_in_panels(plan, &b->op->g)) {
         /* Chunks of at most the plan's that end on the GEMM's panels where
          * they can: a panel split between two chunks is read twice. */
         for (size_t o = o_lo; o < o_hi;) {
